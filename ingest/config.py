@@ -1,0 +1,219 @@
+"""`subtrail.toml`: where the database is, who I am, which IMAP accounts to poll.
+
+Passwords are never in the file: each account names where to get one
+(`password_env`, `password_command`, or the system keyring). A bad file raises
+`ConfigError` with a one-line message naming the problem (exit status 2).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shlex
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from extractors import Identity
+
+DEFAULT_CONFIG = "subtrail.toml"
+DEFAULT_DB = "data/subtrail.db"
+SECURITY_MODES = ("ssl", "starttls", "none")
+FETCH_MODES = ("relevant", "all")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used as written; the message says what to fix."""
+
+
+@dataclass
+class Account:
+    name: str
+    host: str
+    username: str
+    port: int = 993
+    security: str = "ssl"
+    folders: list[str] = field(default_factory=list)  # empty: INBOX and the \\Sent special-use folder
+    fetch: str = "relevant"
+    password_env: str | None = None
+    password_command: str | None = None
+    password_keyring: bool = False  # keyring service "subtrail", user = account name
+    auth: str = "password"  # password | xoauth2
+    oauth: dict[str, Any] = field(default_factory=dict)
+    tls_ca_file: str | None = None  # trust this CA (e.g. a self-hosted server) besides the system store
+    tls_fingerprint: str | None = None  # sha256 of the server certificate: pin it (self-signed servers)
+    timeout: float = 60.0
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def password(self) -> str:
+        """The secret from env, command or keyring. Errors name the source, never the value."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if not value:
+                raise ConfigError(
+                    f"account {self.name!r}: environment variable {self.password_env} is not set"
+                )
+            return value
+        if self.password_command:
+            try:
+                out = subprocess.run(
+                    shlex.split(self.password_command), capture_output=True, check=True, timeout=60
+                ).stdout
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise ConfigError(
+                    f"account {self.name!r}: password_command failed ({type(exc).__name__})"
+                ) from None
+            value = out.decode("utf-8", "replace").splitlines()[0] if out.strip() else ""
+            if not value:
+                raise ConfigError(f"account {self.name!r}: password_command printed nothing")
+            return value
+        if self.password_keyring:
+            import keyring
+
+            value = keyring.get_password("subtrail", self.name)
+            if not value:
+                raise ConfigError(f"account {self.name!r}: no password in the keyring (service 'subtrail')")
+            return value
+        raise ConfigError(f"account {self.name!r}: set password_env, password_command or keyring = true")
+
+
+@dataclass
+class Config:
+    path: Path | None
+    db: str = DEFAULT_DB
+    identity: Identity = field(default_factory=Identity)
+    accounts: list[Account] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: str | None, must_exist: bool = False) -> Config:
+    """Read the config at `path` (or $SUBTRAIL_CONFIG, or ./subtrail.toml); a missing default is empty."""
+    explicit = path or os.environ.get("SUBTRAIL_CONFIG")
+    cfg_path = Path(explicit or DEFAULT_CONFIG)
+    if not cfg_path.exists():
+        if explicit or must_exist:
+            raise ConfigError(f"config file {cfg_path} not found (create one with `subtrail init`)")
+        return Config(path=None)
+    try:
+        data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{cfg_path}: not valid TOML ({exc})") from None
+    return parse_config(data, cfg_path)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    where = str(path) if path else "config"
+    db = data.get("db", DEFAULT_DB)
+    if not isinstance(db, str):
+        raise ConfigError(f"{where}: db must be a path string")
+    if path is not None and not Path(db).is_absolute():
+        db = str(path.parent / db) if path.parent != Path(".") else db
+    identity_data = data.get("identity", {})
+    addresses = identity_data.get("addresses", []) if isinstance(identity_data, dict) else None
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise ConfigError(f"{where}: [identity] addresses must be a list of e-mail addresses")
+    accounts = [_account(a, i, where) for i, a in enumerate(data.get("accounts", []))]
+    names = [a.name for a in accounts]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: two [[accounts]] share the same name")
+    return Config(
+        path=path,
+        db=db,
+        identity=Identity(frozenset(a.strip().lower() for a in addresses)),
+        accounts=accounts,
+        raw=data,
+    )
+
+
+_ACCOUNT_KEYS = {
+    "name", "host", "port", "security", "username", "password_env", "password_command", "keyring",
+    "folders", "fetch", "auth", "oauth", "tls_ca_file", "tls_fingerprint", "timeout",
+}  # fmt: skip
+
+
+def _account(data: Any, index: int, where: str) -> Account:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: [[accounts]] entry {index + 1} is not a table")
+    name = data.get("name") or f"account{index + 1}"
+    label = f"{where}: account {name!r}"
+    unknown = set(data) - _ACCOUNT_KEYS
+    if unknown:
+        raise ConfigError(f"{label}: unknown setting {sorted(unknown)[0]!r}")
+    for key in ("host", "username"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ConfigError(f"{label}: {key} is required")
+    security = data.get("security", "ssl")
+    if security not in SECURITY_MODES:
+        raise ConfigError(f"{label}: security must be one of {', '.join(SECURITY_MODES)}")
+    fetch = data.get("fetch", "relevant")
+    if fetch not in FETCH_MODES:
+        raise ConfigError(f"{label}: fetch must be 'relevant' or 'all'")
+    port = data.get("port", 993 if security == "ssl" else 143)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"{label}: port must be a number from 1 to 65535")
+    folders = data.get("folders", [])
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise ConfigError(f"{label}: folders must be a list of folder names")
+    auth = data.get("auth", "password")
+    if auth not in ("password", "xoauth2"):
+        raise ConfigError(f"{label}: auth must be 'password' or 'xoauth2'")
+    account = Account(
+        name=name,
+        host=data["host"],
+        username=data["username"],
+        port=port,
+        security=security,
+        folders=folders,
+        fetch=fetch,
+        password_env=data.get("password_env"),
+        password_command=data.get("password_command"),
+        password_keyring=bool(data.get("keyring", False)),
+        auth=auth,
+        oauth=dict(data.get("oauth", {})),
+        tls_ca_file=data.get("tls_ca_file"),
+        tls_fingerprint=data.get("tls_fingerprint"),
+        timeout=float(data.get("timeout", 60.0)),
+    )
+    if security == "none" and not account.is_loopback:
+        raise ConfigError(
+            f'{label}: security = "none" sends the password in clear; refused for {account.host}'
+        )
+    if auth == "password" and not (
+        account.password_env or account.password_command or account.password_keyring
+    ):
+        raise ConfigError(f"{label}: set password_env, password_command or keyring = true")
+    return account
+
+
+CONFIG_TEMPLATE = """\
+# subtrail configuration. Passwords are never written here: see password_env,
+# password_command and keyring below.
+
+# Where the database lives (relative to this file).
+db = "data/subtrail.db"
+
+[identity]
+# Your own addresses: mail from these is "outbound" (you wrote it).
+addresses = ["me@example.org"]
+
+# One [[accounts]] block per IMAP mailbox to poll with `subtrail poll`.
+# [[accounts]]
+# name = "perso"
+# host = "imap.example.org"
+# port = 993
+# security = "ssl"                    # ssl | starttls | none (none only on loopback)
+# username = "me@example.org"
+# password_env = "SUBTRAIL_PASSWORD"  # or password_command = "pass show mail", or keyring = true
+# folders = ["INBOX", "Sent"]         # default: INBOX and the folder flagged \\Sent
+# fetch = "relevant"                  # relevant: bodies of receipts/support mail only; all: every body
+"""

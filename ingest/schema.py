@@ -1,0 +1,255 @@
+"""The database shape, declared once and applied idempotently.
+
+Tables and columns named in CONTRACT.md are user-facing (saved SQL and Datasette
+queries depend on them): add, never rename. `ensure_db_shape` creates what is
+missing and adds missing columns; changes that move data go through
+`MIGRATIONS` (sqlite_utils.Migrations) so every database walks the same steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+# table -> (columns, primary key). Column types are Python types sqlite-utils maps.
+TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
+    "messages": (
+        {
+            "id": int,
+            "sha256": str,
+            "message_id": str,
+            "date": str,
+            "from_addr": str,
+            "from_name": str,
+            "to_addrs": str,
+            "cc_addrs": str,
+            "reply_to": str,
+            "subject": str,
+            "body_text": str,
+            "in_reply_to": str,
+            "references": str,
+            "size": int,
+            "has_html": int,
+            "attachments": str,
+            "kind": str,
+            "provider": str,
+            "direction": str,
+            "suspicious": str,
+            "stored_at": str,
+        },
+        "id",
+    ),
+    "raw_messages": ({"sha256": str, "raw": bytes}, "sha256"),
+    "message_locations": (
+        {
+            "id": int,
+            "sha256": str,
+            "account": str,
+            "folder": str,
+            "uidvalidity": int,
+            "uid": int,
+            "internal_date": str,
+            "path": str,
+            "flags": str,
+            "first_seen_at": str,
+            "gone_at": str,
+        },
+        "id",
+    ),
+    "subscriptions": (
+        {
+            "id": int,
+            "provider": str,
+            "service_name": str,
+            "plan": str,
+            "amount_minor": int,
+            "currency": str,
+            "billing_period": str,
+            "platform": str,
+            "account_email": str,
+            "status": str,
+            "started_on": str,
+            "trial_ends_on": str,
+            "next_renewal_on": str,
+            "cancelled_on": str,
+            "ends_on": str,
+            "last_charged_on": str,
+        },
+        "id",
+    ),
+    "subscription_events": (
+        {
+            "id": int,
+            "subscription_id": int,
+            "message_sha256": str,
+            "event_type": str,
+            "occurred_on": str,
+            "amount_minor": int,
+            "currency": str,
+            "billing_period": str,
+            "next_renewal_on": str,
+            "extractor": str,
+            "confidence": float,
+        },
+        "id",
+    ),
+    "tickets": (
+        {
+            "id": int,
+            "provider": str,
+            "ticket_ref": str,
+            "subject": str,
+            "status": str,
+            "opened_at": str,
+            "last_activity_at": str,
+        },
+        "id",
+    ),
+    "ticket_messages": (
+        {
+            "id": int,
+            "ticket_id": int,
+            "message_sha256": str,
+            "sent_at": str,
+            "direction": str,
+            "channel": str,
+            "agent_name": str,
+            "body": str,
+        },
+        "id",
+    ),
+    "promises": (
+        {"id": int, "ticket_message_id": int, "text": str, "due_on": str, "status": str},
+        "id",
+    ),
+    "sync_state": (
+        {
+            "account": str,
+            "folder": str,
+            "uidvalidity": int,
+            "last_uid": int,
+            "highestmodseq": int,
+            "last_success_at": str,
+        },
+        ("account", "folder"),
+    ),
+    "providers": (
+        {
+            "slug": str,
+            "name": str,
+            "domains": str,
+            "cancel_url": str,
+            "cancel_steps": str,
+            "support_url": str,
+        },
+        "slug",
+    ),
+    "bank_transactions": (
+        {
+            "id": int,
+            "account": str,
+            "booked_on": str,
+            "label": str,
+            "amount_minor": int,
+            "currency": str,
+            "source": str,
+            "recurring_charge_id": int,
+        },
+        "id",
+    ),
+    "recurring_charges": (
+        {
+            "id": int,
+            "merchant": str,
+            "provider": str,
+            "billing_period": str,
+            "amount_minor": int,
+            "currency": str,
+            "occurrences": int,
+            "first_on": str,
+            "last_on": str,
+            "status": str,
+            "subscription_id": int,
+        },
+        "id",
+    ),
+    "ingest_errors": (
+        {"id": int, "sha256": str, "stage": str, "error": str, "at": str, "source": str},
+        "id",
+    ),
+}
+
+# (table, columns, unique). Expression indexes go in EXTRA_SQL.
+INDEXES: list[tuple[str, list[str], bool]] = [
+    ("messages", ["sha256"], True),
+    ("messages", ["message_id"], False),
+    ("messages", ["date"], False),
+    ("messages", ["provider"], False),
+    ("messages", ["kind"], False),
+    ("message_locations", ["sha256"], False),
+    ("subscription_events", ["subscription_id"], False),
+    ("subscription_events", ["message_sha256"], False),
+    ("ticket_messages", ["ticket_id"], False),
+    ("ticket_messages", ["message_sha256"], False),
+    ("promises", ["ticket_message_id"], False),
+    ("ingest_errors", ["sha256"], False),
+]
+
+EXTRA_SQL = [
+    # One row per place a message was seen; NULL uid/uidvalidity (file imports) compare equal.
+    """CREATE UNIQUE INDEX IF NOT EXISTS idx_message_locations_place ON message_locations
+       (sha256, account, folder, coalesce(uidvalidity, -1), coalesce(uid, -1))""",
+    # Re-running an import must not pile up the same error again.
+    """CREATE UNIQUE INDEX IF NOT EXISTS idx_ingest_errors_once ON ingest_errors
+       (coalesce(sha256, ''), stage, error, coalesce(source, ''))""",
+]
+
+FTS_CONFIG: dict[str, list[str]] = {
+    "messages": ["subject", "from_name", "from_addr", "body_text"],
+}
+
+VIEWS: dict[str, str] = {}
+
+MIGRATIONS = Migrations("subtrail")
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: Database) -> None:
+    """The first version: the shape above is created by ensure_db_shape itself."""
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) the database at `path`, in WAL mode, with its shape applied."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    db.execute("PRAGMA busy_timeout = 30000")
+    ensure_db_shape(db)
+    return db
+
+
+def ensure_db_shape(db: Database) -> None:
+    """Create every table, index, FTS index and view that is missing; safe to call on every start."""
+    if db.journal_mode != "wal" and db.conn.execute("PRAGMA database_list").fetchone()[2]:
+        db.enable_wal()
+    db.execute("PRAGMA synchronous = NORMAL")
+    for name, (columns, pk) in TABLES.items():
+        table = db.table(name)
+        if not table.exists():
+            table.create(columns, pk=pk)
+        else:
+            missing = {c: t for c, t in columns.items() if c not in table.columns_dict}
+            for column, col_type in missing.items():
+                table.add_column(column, col_type)
+    for name, columns, unique in INDEXES:
+        db.table(name).create_index(columns, unique=unique, if_not_exists=True)
+    for sql in EXTRA_SQL:
+        db.execute(sql)
+    for name, columns in FTS_CONFIG.items():
+        if not db.table(f"{name}_fts").exists():
+            db.table(name).enable_fts(columns, create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql, replace=True)
+    MIGRATIONS.apply(db)

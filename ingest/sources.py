@@ -1,0 +1,187 @@
+"""Offline sources: .eml files, Maildir folders and mbox files, found recursively.
+
+Each yields `RawMail` items (the exact bytes plus where they were found) or
+`SourceProblem` items for files that are not mail, so the importer can record
+them and go on. mbox files are streamed line by line: memory is bounded by the
+largest single message, not by the file (a Takeout mbox can be 10 GB).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+IMPORT_ACCOUNT = "import"
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024  # a single message larger than this is refused, not loaded
+
+
+@dataclass
+class RawMail:
+    raw: bytes
+    folder: str  # the Maildir or mbox (or .eml's directory) it came from
+    path: str  # the file it came from
+    index: int | None = None  # position inside an mbox
+    account: str = IMPORT_ACCOUNT
+
+
+@dataclass
+class SourceProblem:
+    path: str
+    error: str
+
+
+SourceItem = RawMail | SourceProblem
+
+_SKIP_NAMES = {
+    ".DS_Store",
+    "Thumbs.db",
+    "dovecot.index",
+    "dovecot-uidlist",
+    "dovecot-keywords",
+    "maildirfolder",
+}
+_MAIL_SUFFIXES = {".eml", ".msg", ".txt", ".mail", ""}
+
+
+def iter_sources(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceItem]:
+    """Walk every path given on the command line, in a stable (sorted) order."""
+    for path in paths:
+        yield from _iter_path(Path(path))
+
+
+def _iter_path(path: Path) -> Iterator[SourceItem]:
+    if not path.exists():
+        yield SourceProblem(str(path), "no such file or directory")
+    elif path.is_dir():
+        if is_maildir(path):
+            yield from iter_maildir(path)
+            children = [
+                c for c in sorted(path.iterdir()) if c.is_dir() and c.name not in ("cur", "new", "tmp")
+            ]
+        else:
+            children = sorted(path.iterdir())
+        for child in children:
+            if child.name.startswith(".") and not (child.is_dir() and is_maildir(child)):
+                continue  # hidden files; Maildir++ subfolders (".Sent") are still read
+            yield from _iter_path(child)
+    elif path.is_file():
+        yield from _iter_file(path)
+
+
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def iter_maildir(path: Path) -> Iterator[SourceItem]:
+    """Messages in cur/ and new/ (tmp/ holds half-delivered mail and is skipped)."""
+    for sub in ("cur", "new"):
+        for entry in sorted((path / sub).iterdir()):
+            if entry.is_file() and not entry.name.startswith("."):
+                yield _read_file(entry, folder=str(path))
+
+
+def _iter_file(path: Path) -> Iterator[SourceItem]:
+    if path.name in _SKIP_NAMES:
+        return
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        yield SourceProblem(str(path), f"cannot read: {exc.strerror}")
+        return
+    if head.startswith(b"From "):
+        yield from iter_mbox(path)
+    elif path.suffix.lower() in (".mbox", ".mbx"):
+        if head.strip():
+            yield SourceProblem(str(path), "mbox file does not start with a 'From ' line")
+    elif looks_like_mail(head):
+        yield _read_file(path, folder=str(path.parent))
+    elif path.suffix.lower() in _MAIL_SUFFIXES and head.strip() and b"\0" not in head:
+        # Text where mail is expected but with no header block: keep it (it may be evidence),
+        # the parser records the missing headers as a problem.
+        yield _read_file(path, folder=str(path.parent))
+    else:
+        yield SourceProblem(str(path), "not an e-mail message (no header block found)")
+
+
+_HEADER_LINE = (
+    b"from:", b"to:", b"subject:", b"date:", b"message-id:", b"received:", b"return-path:",
+    b"mime-version:", b"content-type:", b"delivered-to:", b"x-", b"reply-to:", b"sender:", b"cc:",
+)  # fmt: skip
+
+
+def looks_like_mail(head: bytes) -> bool:
+    """A file is mail when it opens with RFC 5322 header lines, at least one of them a known one."""
+    lines = head.split(b"\n", 20)[:20]
+    known = 0
+    for line in lines:
+        stripped = line.rstrip(b"\r")
+        if not stripped:
+            break
+        if stripped[:1] in (b" ", b"\t"):
+            continue
+        name, sep, _ = stripped.partition(b":")
+        if not sep or not name or b" " in name:
+            break  # the header block ended without its blank line (a common defect)
+        if stripped.lower().startswith(_HEADER_LINE):
+            known += 1
+    return known > 0
+
+
+def _read_file(path: Path, folder: str) -> SourceItem:
+    try:
+        size = path.stat().st_size
+        if size > MAX_MESSAGE_BYTES:
+            return SourceProblem(
+                str(path), f"message of {size} bytes is larger than the {MAX_MESSAGE_BYTES} limit"
+            )
+        return RawMail(path.read_bytes(), folder=folder, path=str(path))
+    except OSError as exc:
+        return SourceProblem(str(path), f"cannot read: {exc.strerror}")
+
+
+def iter_mbox(path: Path) -> Iterator[SourceItem]:
+    """Stream an mbox: a message starts at a 'From ' line that follows a blank line (or the file start).
+
+    The bytes kept are the message as stored between separators, without the
+    'From ' envelope line and without the blank line mbox puts before the next one.
+    '>From ' quoting is left as it is in the file (mboxo and mboxrd can't be told apart).
+    """
+    index = 0
+    lines: list[bytes] = []
+    size = 0
+    too_big = False
+    previous_blank = True
+    started = False
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.startswith(b"From ") and previous_blank:
+                if started:
+                    yield _mbox_message(path, index, lines, too_big, size)
+                    index += 1
+                started = True
+                lines, size, too_big = [], 0, False
+                previous_blank = False
+                continue
+            previous_blank = line in (b"\n", b"\r\n")
+            if not started:
+                continue
+            size += len(line)
+            if size > MAX_MESSAGE_BYTES:
+                too_big, lines = True, []
+            elif not too_big:
+                lines.append(line)
+    if started:
+        yield _mbox_message(path, index, lines, too_big, size)
+
+
+def _mbox_message(path: Path, index: int, lines: list[bytes], too_big: bool, size: int) -> SourceItem:
+    if too_big:
+        return SourceProblem(
+            f"{path}#{index}", f"message of {size} bytes is larger than the {MAX_MESSAGE_BYTES} limit"
+        )
+    if lines and lines[-1] in (b"\n", b"\r\n"):
+        lines = lines[:-1]  # the separator blank line belongs to the mbox, not the message
+    return RawMail(b"".join(lines), folder=str(path), path=str(path), index=index)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run ruff and the whole suite.
+# As root it also installs the system packages the tests start for real:
+# Dovecot (IMAP), isync (mbsync, for the benchmark) and Chromium (browser tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  need=()
+  for pkg in dovecot-imapd isync chromium chromium-driver sqlite3; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test,oauth]'
+python3 -m ruff check .
+python3 -m ruff format --check .
+python3 -m pytest -q "$@"

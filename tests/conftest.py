@@ -1,0 +1,26 @@
+"""Shared fixtures: a fresh on-disk database, the bundled sample, the repo root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from ingest.schema import open_db
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLE = REPO / "data" / "sample"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "subtrail.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Database:
+    database = open_db(db_path)
+    yield database
+    database.close()
