@@ -79,5 +79,15 @@ def direction_of(parsed: ParsedMessage, identity: Identity) -> str | None:
 
 
 def extract(parsed: ParsedMessage, identity: Identity) -> Extraction:
-    """Classify and extract one message. Never raises for bad input (errors become `problems`)."""
-    return Extraction(direction=direction_of(parsed, identity))
+    """Classify and extract one message: each step reads and fills the same `Extraction`.
+
+    Order matters: `subscriptions` identifies the provider (sender domain, or the
+    recipient's for my own mail), checks spoofing and records subscription facts;
+    `support` then recognises customer-service mail and collects what the journal needs.
+    """
+    from extractors import subscriptions, support
+
+    result = Extraction(direction=direction_of(parsed, identity))
+    for step in (subscriptions.run, support.run):
+        step(parsed, identity, result)
+    return result
