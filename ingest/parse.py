@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 
+from ingest import fastmime
 from ingest.html_text import html_to_text
+
+fastmime.install()
 
 MAX_BODY_CHARS = 1_000_000  # body_text beyond this is cut: it feeds FTS and extractors, not evidence
 MAX_PARTS_WALKED = 2_000  # a MIME bomb must not cost minutes; the raw bytes stay complete anyway
@@ -72,8 +75,6 @@ def parse_message(raw: bytes, sha256: str | None = None) -> ParsedMessage:
     except Exception as exc:  # the stdlib parser is lenient, but not infallible
         parsed.problems.append(f"parse: {type(exc).__name__}: {exc}")
         return parsed
-    for defect in msg.defects[:5]:
-        parsed.problems.append(f"mime defect: {type(defect).__name__}")
     try:
         _read_headers(msg, parsed)
     except Exception as exc:
@@ -84,7 +85,21 @@ def parse_message(raw: bytes, sha256: str | None = None) -> ParsedMessage:
         parsed.problems.append("body: MIME structure nested too deeply")
     except Exception as exc:
         parsed.problems.append(f"body: {type(exc).__name__}: {exc}")
+    _collect_defects(msg, parsed)
     return parsed
+
+
+def _collect_defects(msg: Message, parsed: ParsedMessage) -> None:
+    """MIME defects found while parsing and decoding, each kind named once."""
+    kinds: list[str] = []
+    for count, part in enumerate(msg.walk()):
+        if count > MAX_PARTS_WALKED:
+            break
+        for defect in getattr(part, "defects", []):
+            name = type(defect).__name__
+            if name not in kinds:
+                kinds.append(name)
+    parsed.problems.extend(f"mime defect: {name}" for name in kinds[:10])
 
 
 # --- headers ---------------------------------------------------------------

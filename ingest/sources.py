@@ -92,7 +92,7 @@ def _iter_file(path: Path) -> Iterator[SourceItem]:
         yield SourceProblem(str(path), f"cannot read: {exc.strerror}")
         return
     if head.startswith(b"From "):
-        yield from iter_mbox(path)
+        yield from _mbox_or_single(path)
     elif path.suffix.lower() in (".mbox", ".mbx"):
         if head.strip():
             yield SourceProblem(str(path), "mbox file does not start with a 'From ' line")
@@ -140,6 +140,21 @@ def _read_file(path: Path, folder: str) -> SourceItem:
         return RawMail(path.read_bytes(), folder=folder, path=str(path))
     except OSError as exc:
         return SourceProblem(str(path), f"cannot read: {exc.strerror}")
+
+
+def _mbox_or_single(path: Path) -> Iterator[SourceItem]:
+    """A file holding one message after a 'From ' envelope line is kept whole (byte-exact as the file);
+    only a real mbox (two messages or more, or named .mbox) is split."""
+    messages = iter_mbox(path)
+    first = next(messages, None)
+    second = next(messages, None)
+    if second is None and path.suffix.lower() not in (".mbox", ".mbx"):
+        yield _read_file(path, folder=str(path.parent))
+        return
+    for item in (first, second):
+        if item is not None:
+            yield item
+    yield from messages
 
 
 def iter_mbox(path: Path) -> Iterator[SourceItem]:
