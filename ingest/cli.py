@@ -160,3 +160,6 @@ def verify(ctx: Context) -> None:
 
 # Commands that live in their own modules register themselves on `cli` when imported.
 from ingest import cli_serve  # noqa: E402,F401
+
+# isort: split
+from ingest import cli_export  # noqa: E402,F401

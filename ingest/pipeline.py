@@ -55,3 +55,9 @@ def refresh_derived(db: Database) -> None:
     for derive in DERIVERS:
         with db.atomic():
             derive(db)
+
+
+# Provider knowledge (data/providers/*.toml) is kept in step after every run.
+from ingest.providers import derive_providers  # noqa: E402
+
+DERIVERS.append(derive_providers)

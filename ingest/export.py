@@ -1,0 +1,324 @@
+"""`subtrail export evidence`: the journal and the inventory as a CSV, or a verifiable ZIP bundle.
+
+The CSV has one row per exchange (`ticket_messages`) and per subscription fact
+(`subscription_events`), in time order, each pointing at the stored message that
+proves it (Message-ID, sha256, where the mailbox held it). Cells are neutralised
+against spreadsheet formula injection: mail content is written by strangers.
+
+The ZIP adds every raw message exactly as stored (named by date and short hash),
+a `SHA256SUMS` that `sha256sum -c SHA256SUMS` verifies, and a README. The same
+database and filters give the same bytes: rows and entries are sorted, the zip
+timestamps and permissions are fixed, and nothing depends on the clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from babel.numbers import get_currency_precision
+from sqlite_utils import Database
+
+CSV_COLUMNS = (
+    "date_time", "record", "provider", "ticket_ref", "direction", "channel", "agent", "subject",
+    "text", "promises", "event_type", "amount", "currency", "billing_period",
+    "message_id", "sha256", "location",
+)  # fmt: skip
+CSV_NAME = "evidence.csv"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no clock in the bytes
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+class ExportError(ValueError):
+    """The export cannot be made as asked (unknown ticket, bad date); the message says why."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    provider: str | None = None
+    ticket: str | None = None
+    since: str | None = None  # YYYY-MM-DD, inclusive
+    until: str | None = None  # YYYY-MM-DD, inclusive
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k, v in vars(self).items() if v]
+        return ", ".join(parts) or "none (everything)"
+
+
+def neutralise(value: Any) -> str:
+    """A cell a spreadsheet will never evaluate: formula-looking text gets a leading apostrophe.
+
+    Plain numbers (`-12.50`) are left as they are so sums still work.
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def format_amount(amount_minor: int | None, currency: str | None) -> str:
+    """1349, EUR -> "13.49": decimal point, the currency's own number of decimals."""
+    if amount_minor is None:
+        return ""
+    digits = get_currency_precision(currency) if currency else 2
+    if digits == 0:
+        return str(amount_minor)
+    sign = "-" if amount_minor < 0 else ""
+    whole, frac = divmod(abs(amount_minor), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}"
+
+
+def _check_date(value: str | None, name: str) -> None:
+    if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ExportError(f"--{name} must be a date YYYY-MM-DD, not {value!r}")
+
+
+def _ticket_ids(db: Database, ref: str) -> list[int]:
+    ids = [r[0] for r in db.execute("select id from tickets where ticket_ref = ? order by id", [ref])]
+    if not ids and ref.lstrip("#").isdigit():
+        ids = [r[0] for r in db.execute("select id from tickets where id = ?", [int(ref.lstrip("#"))])]
+    if not ids:
+        raise ExportError(f"no ticket with reference {ref!r} (see: select ticket_ref from tickets)")
+    return ids
+
+
+def _locations(db: Database) -> dict[str, str]:
+    """sha256 -> "account/folder/UID; ..." for every place a message was seen, sorted."""
+    places: dict[str, list[str]] = {}
+    for sha, account, folder, uid, path in db.execute(
+        "select sha256, account, folder, uid, path from message_locations "
+        "order by sha256, account, folder, uid, path"
+    ):
+        where = f"{account or ''}/{folder or ''}/{uid if uid is not None else ''}"
+        if uid is None and path:
+            where = f"{account or ''}/{folder or ''}/{path}"
+        places.setdefault(sha, []).append(where)
+    return {sha: "; ".join(dict.fromkeys(items)) for sha, items in places.items()}
+
+
+def _in_range(stamp: str | None, filters: Filters) -> bool:
+    day = (stamp or "")[:10]
+    if filters.since and (not day or day < filters.since):
+        return False
+    if filters.until and (not day or day > filters.until):
+        return False
+    return True
+
+
+def _promises(db: Database) -> dict[int, str]:
+    out: dict[int, list[str]] = {}
+    for tm_id, text, due, status in db.execute(
+        "select ticket_message_id, text, due_on, status from promises order by ticket_message_id, due_on, id"
+    ):
+        due_part = f" (due {due})" if due else ""
+        out.setdefault(tm_id, []).append(f"{text}{due_part}: {status or 'pending'}")
+    return {k: " | ".join(v) for k, v in out.items()}
+
+
+def evidence_rows(db: Database, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """The rows of the evidence CSV (not yet neutralised), sorted by time then kind then hash."""
+    _check_date(filters.since, "since")
+    _check_date(filters.until, "until")
+    where, params = ["1 = 1"], []
+    if filters.provider:
+        where.append("t.provider = ?")
+        params.append(filters.provider)
+    if filters.ticket:
+        ids = _ticket_ids(db, filters.ticket)
+        where.append(f"t.id in ({','.join('?' * len(ids))})")
+        params.extend(ids)
+    locations = _locations(db)
+    promises = _promises(db)
+    rows: list[dict[str, Any]] = []
+    exchanges = db.execute(
+        f"""select tm.id, tm.sent_at, tm.direction, tm.channel, tm.agent_name, tm.body, tm.message_sha256,
+                   t.provider, t.ticket_ref, t.subject, m.subject, m.message_id, m.date
+            from ticket_messages tm join tickets t on t.id = tm.ticket_id
+            left join messages m on m.sha256 = tm.message_sha256
+            where {" and ".join(where)}""",
+        params,
+    ).fetchall()
+    for (
+        tm_id,
+        sent_at,
+        direction,
+        channel,
+        agent,
+        body,
+        sha,
+        provider,
+        ref,
+        t_subject,
+        m_subject,
+        mid,
+        mdate,
+    ) in exchanges:
+        stamp = sent_at or mdate
+        if not _in_range(stamp, filters):
+            continue
+        rows.append(
+            {
+                "date_time": stamp,
+                "record": "exchange",
+                "provider": provider,
+                "ticket_ref": ref,
+                "direction": direction,
+                "channel": channel,
+                "agent": agent,
+                "subject": m_subject or t_subject,
+                "text": body,
+                "promises": promises.get(tm_id, ""),
+                "message_id": mid,
+                "sha256": sha,
+                "location": locations.get(sha or "", ""),
+            }
+        )
+    if not filters.ticket:
+        ev_where, ev_params = "1 = 1", []
+        if filters.provider:
+            ev_where, ev_params = "s.provider = ?", [filters.provider]
+        for (
+            etype,
+            occurred,
+            amount,
+            currency,
+            period,
+            sha,
+            provider,
+            subject,
+            mid,
+            mdate,
+            direction,
+        ) in db.execute(
+            f"""select e.event_type, e.occurred_on, e.amount_minor, e.currency, e.billing_period,
+                       e.message_sha256, s.provider, m.subject, m.message_id, m.date, m.direction
+                from subscription_events e join subscriptions s on s.id = e.subscription_id
+                left join messages m on m.sha256 = e.message_sha256
+                where {ev_where}""",
+            ev_params,
+        ):
+            stamp = mdate if mdate and occurred and mdate.startswith(occurred) else (occurred or mdate)
+            if not _in_range(stamp, filters):
+                continue
+            rows.append(
+                {
+                    "date_time": stamp,
+                    "record": "subscription_event",
+                    "provider": provider,
+                    "direction": direction,
+                    "channel": "email" if sha else None,
+                    "subject": subject,
+                    "event_type": etype,
+                    "amount": format_amount(amount, currency),
+                    "currency": currency,
+                    "billing_period": period,
+                    "message_id": mid,
+                    "sha256": sha,
+                    "location": locations.get(sha or "", ""),
+                }
+            )
+    rows.sort(key=lambda r: tuple(str(r.get(c) or "") for c in ("date_time", "record", *CSV_COLUMNS)))
+    return rows
+
+
+def render_csv(rows: Iterable[dict[str, Any]], bom: bool = False) -> bytes:
+    """UTF-8 CSV (RFC 4180 line ends) that LibreOffice and Excel open as-is; `bom` for Excel."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([neutralise(row.get(c)) for c in CSV_COLUMNS])
+    return (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
+
+
+def eml_name(date: str | None, sha256: str) -> str:
+    """`messages/20260301T100200Z_ab12cd34ef56.eml`: sorts by date, unique by hash, safe on every OS."""
+    stamp = re.sub(r"[^0-9T]", "", (date or "")[:19]) + "Z" if date else "undated"
+    return f"messages/{stamp}_{sha256[:12]}.eml"
+
+
+README_TEMPLATE = """\
+subtrail evidence bundle
+========================
+
+Filters: {filters}
+Records: {records} rows in {csv_name} ({exchanges} exchanges, {events} subscription events)
+Messages: {messages} raw e-mails in messages/, byte-exact as received
+
+{csv_name}
+  One row per exchange with customer service and per subscription fact, in time
+  order. "sha256" is the SHA-256 of the raw e-mail that proves the row; the file
+  messages/<date>_<first 12 hex digits of sha256>.eml holds those exact bytes.
+  Cells that a spreadsheet could read as a formula start with an apostrophe (').
+
+messages/*.eml
+  Open them with any mail program. Their headers (Received, DKIM-Signature)
+  are as the mail server delivered them.
+
+SHA256SUMS
+  The SHA-256 of every other file here. To check that nothing was changed:
+      sha256sum -c SHA256SUMS          (Linux; macOS: shasum -a 256 -c SHA256SUMS)
+  The name of each .eml file contains the start of its own hash, as stored by
+  subtrail when the message was first imported.
+
+Generated by subtrail from the user's own mailbox; the same data gives the same bytes.
+"""
+
+
+def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # Unix, whatever the machine
+    info.external_attr = 0o100644 << 16
+    zf.writestr(info, data, compresslevel=9)
+
+
+def render_zip(db: Database, rows: list[dict[str, Any]], filters: Filters, bom: bool = False) -> bytes:
+    """The bundle: CSV, raw messages, SHA256SUMS, README.txt — entries sorted, timestamps fixed."""
+    shas = sorted({r["sha256"] for r in rows if r.get("sha256")})
+    files: dict[str, bytes] = {CSV_NAME: render_csv(rows, bom=bom)}
+    for sha in shas:
+        found = db.execute(
+            "select r.raw, m.date from raw_messages r left join messages m on m.sha256 = r.sha256 "
+            "where r.sha256 = ?",
+            [sha],
+        ).fetchone()
+        if found is None:
+            raise ExportError(f"raw bytes of message {sha} are missing from the store (run subtrail verify)")
+        raw, date = found
+        raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+        files[eml_name(date, sha)] = raw
+    files["README.txt"] = README_TEMPLATE.format(
+        filters=filters.describe(),
+        records=len(rows),
+        exchanges=sum(r["record"] == "exchange" for r in rows),
+        events=sum(r["record"] == "subscription_event" for r in rows),
+        messages=len(shas),
+        csv_name=CSV_NAME,
+    ).encode("utf-8")
+    sums = "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
+    files["SHA256SUMS"] = sums.encode("ascii")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name in sorted(files):
+            _zip_entry(zf, name, files[name])
+    return buffer.getvalue()
+
+
+def export_evidence(db: Database, filters: Filters = Filters(), fmt: str = "csv", bom: bool = False) -> bytes:
+    """The export as bytes, ready to write: `fmt` is "csv" or "zip"."""
+    rows = evidence_rows(db, filters)
+    if fmt == "zip":
+        return render_zip(db, rows, filters, bom=bom)
+    if fmt == "csv":
+        return render_csv(rows, bom=bom)
+    raise ExportError(f"unknown format {fmt!r}: csv or zip")

@@ -1,0 +1,158 @@
+"""`subtrail export evidence`: CSV rows, formula neutralisation, a ZIP that `sha256sum -c` verifies, same bytes twice."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from ingest.cli import cli
+from ingest.export import ExportError, Filters, evidence_rows, export_evidence, neutralise
+from tests.casefile import CASE_DIR, build_case
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 6 12", "'+33 6 12"),
+        ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-12.50", "-12.50"),  # a plain number stays a number
+        ("Re: facture", "Re: facture"),
+        (None, ""),
+    ],
+)
+def test_neutralise(cell: str | None, expected: str) -> None:
+    assert neutralise(cell) == expected
+
+
+def test_csv_has_one_row_per_exchange_and_event(db: Database) -> None:
+    case = build_case(db)
+    rows = read_csv(export_evidence(db, fmt="csv"))
+    assert [(r["record"], r["provider"]) for r in rows] == [
+        ("subscription_event", "netflix"),
+        ("subscription_event", "netflix"),
+        ("exchange", "free"),
+        ("exchange", "free"),
+        ("exchange", "free"),
+    ]
+    julien = rows[3]
+    assert julien["agent"] == "Julien"
+    assert julien["direction"] == "inbound"
+    assert julien["message_id"] == "<ticket-2026-ABC-1-1@free.fr>"
+    assert julien["sha256"] == case.sha["free-in-1.eml"]
+    assert julien["location"] == "perso/INBOX/1"
+    assert julien["promises"] == "Un technicien passera sous 48 heures (due 2026-03-05): pending"
+    assert rows[1]["amount"] == "13.49" and rows[1]["currency"] == "EUR"
+    assert rows[4]["channel"] == "phone" and rows[4]["sha256"] == ""
+
+
+def test_csv_injection_is_neutralised(db: Database) -> None:
+    build_case(db)
+    rows = read_csv(export_evidence(db, fmt="csv"))
+    cells = [value for row in rows for value in row.values()]
+    assert '\'=HYPERLINK("http://evil.example/x","Panne de ligne")' in cells
+    assert "'@Sophie" in cells and "'+33 geste commercial promis" in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or c.startswith("-c")]
+
+
+def test_bom_and_line_ends(db: Database) -> None:
+    build_case(db)
+    data = export_evidence(db, fmt="csv", bom=True)
+    assert data.startswith("\ufeffdate_time,".encode())
+    assert data.count(b"\r\n") == 6  # header + 5 rows, no bare LF inside these cells
+    assert not export_evidence(db, fmt="csv").startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize(
+    ("filters", "records"),
+    [
+        (Filters(provider="netflix"), ["subscription_event"] * 2),
+        (Filters(ticket="2026-ABC-1"), ["exchange"] * 3),
+        (Filters(since="2026-02-01", until="2026-03-02"), ["subscription_event", "exchange"]),
+        (Filters(provider="free", since="2026-03-04"), ["exchange"]),
+        (Filters(provider="nobody"), []),
+    ],
+)
+def test_filters(db: Database, filters: Filters, records: list[str]) -> None:
+    build_case(db)
+    assert [r["record"] for r in evidence_rows(db, filters)] == records
+
+
+def test_unknown_ticket_and_bad_date_are_errors(db: Database) -> None:
+    build_case(db)
+    with pytest.raises(ExportError, match="no ticket"):
+        evidence_rows(db, Filters(ticket="NOPE"))
+    with pytest.raises(ExportError, match="YYYY-MM-DD"):
+        evidence_rows(db, Filters(since="March"))
+
+
+def test_zip_verifies_with_sha256sum_and_is_byte_identical(db: Database, tmp_path: Path) -> None:
+    case = build_case(db)
+    first = export_evidence(db, fmt="zip")
+    assert export_evidence(db, fmt="zip") == first
+    with zipfile.ZipFile(io.BytesIO(first)) as zf:
+        names = zf.namelist()
+        assert names == sorted(names)
+        assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        zf.extractall(tmp_path / "bundle")
+    assert names[:3] == ["README.txt", "SHA256SUMS", "evidence.csv"]
+    assert "messages/20260303T133000Z_511766e18a87.eml" in names
+    assert len([n for n in names if n.endswith(".eml")]) == 4
+    raw = (tmp_path / "bundle/messages/20260303T133000Z_511766e18a87.eml").read_bytes()
+    assert raw == (CASE_DIR / "free-in-1.eml").read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == case.sha["free-in-1.eml"]
+    if not shutil.which("sha256sum"):
+        pytest.skip("sha256sum not installed")
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "bundle", capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == 6  # CSV, README, four messages
+    # A changed byte is caught.
+    (tmp_path / "bundle/evidence.csv").write_bytes(b"tampered")
+    again = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "bundle", capture_output=True)
+    assert again.returncode != 0
+
+
+def test_zip_for_one_ticket_holds_only_its_mails(db: Database) -> None:
+    case = build_case(db)
+    with zipfile.ZipFile(io.BytesIO(export_evidence(db, Filters(ticket="2026-ABC-1"), fmt="zip"))) as zf:
+        emls = [n for n in zf.namelist() if n.endswith(".eml")]
+        readme = zf.read("README.txt").decode()
+    assert sorted(n[-16:-4] for n in emls) == sorted(
+        case.sha[f][:12] for f in ("free-in-1.eml", "free-out-1.eml")
+    )
+    assert "ticket=2026-ABC-1" in readme
+
+
+def test_cli_writes_zip_and_csv(db: Database, db_path: Path, tmp_path: Path) -> None:
+    build_case(db)
+    runner = CliRunner()
+    out = tmp_path / "free.zip"
+    result = runner.invoke(
+        cli,
+        ["export", "evidence", "--db", str(db_path), "--provider", "free", "--format", "zip", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert zipfile.ZipFile(out).testzip() is None
+    result = runner.invoke(cli, ["export", "evidence", "--db", str(db_path), "--ticket", "2026-ABC-1"])
+    assert result.exit_code == 0
+    assert len(read_csv(result.stdout_bytes)) == 3
+    bad = runner.invoke(cli, ["export", "evidence", "--db", str(db_path), "--ticket", "missing"])
+    assert bad.exit_code == 2 and "no ticket" in bad.output
