@@ -1,0 +1,234 @@
+"""The new text of a reply: without quoted history, helpdesk banners, footers or signature.
+
+Splitting a reply from the history it quotes is a solved problem for the common
+clients, so the header-based split is mail-parser-reply's (its FR + EN rules for
+"Le … a écrit :", "On … wrote:" and Outlook "De : / Envoyé : / À : / Objet :"
+blocks). We normalise its input first (no-break spaces, which Outlook puts before
+French colons and which its patterns do not expect; Gmail attributions wrapped over
+two lines) and add what it lacks: "-----Message d'origine-----" separators,
+helpdesk banners and footers, HTML quotes (gmail_quote, blockquote, divRplyFwdMsg)
+and a sign-off detector that returns the signature separately, since the agent's
+name is in it. bench/bench_journal_accuracy.py measures this against quotequail and
+the bare library on the labelled fixtures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailparser_reply import EmailReplyParser
+
+from ingest.html_text import html_to_text
+
+_PARSER = EmailReplyParser(languages=["fr", "en"])
+
+_SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
+_BANNER = re.compile(
+    r"^\s*#+\s*-?\s*(?:please\s+type\s+your\s+reply\s+above\s+this\s+line|"
+    r"(?:veuillez|merci\s+de)\s+(?:écrire|saisir|taper|rédiger)\s+votre\s+réponse\s+au[- ]dessus\s+de\s+cette\s+ligne|"
+    r"répondez\s+au[- ]dessus\s+de\s+cette\s+ligne)\s*-?\s*#*\s*$",
+    re.I,
+)
+# Lines after which everything is history or boilerplate, never new text.
+_CUT_LINE = re.compile(
+    r"^\s*(?:-{3,}\s*(?:message\s+d'origine|original\s+message|message\s+original|message\s+transféré|"
+    r"forwarded\s+message)\s*-{3,}"
+    r"|_{20,}"
+    r"|this\s+email\s+is\s+a\s+service\s+from\b.*"
+    r"|ce\s+(?:message|courriel|e-mail)\s+est\s+un\s+service\s+de\b.*"
+    r"|(?:sent\s+from\s+my|envoyé\s+(?:de|depuis)\s+mon)\s+\w+.*"
+    r"|(?:get|obtenir)\s+outlook\s+(?:for|pour)\s+\w+.*"
+    r"|\[[0-9A-Z]{6}-[0-9A-Z]{4,5}\]"
+    r"|\[?\s*ref:\S+:ref\s*\]?|thread::[0-9A-Za-z_\-]+::"
+    r"|(?:ceci\s+est\s+un\s+message\s+automatique|merci\s+de\s+ne\s+pas\s+répondre\s+à\s+(?:ce|cet)\b).*"
+    r"|(?:please\s+do\s+not\s+reply\s+to\s+this\s+(?:e-?mail|message)).*"
+    r")$",
+    re.I,
+)
+_ATTRIBUTION_END = re.compile(r"(?:a\s+écrit|wrote)\s*:\s*$", re.I)
+_ATTRIBUTION_START = re.compile(r"^\s*(?:>\s*)*(?:le|on)\s+\S", re.I)
+_OUTLOOK_FIELD = re.compile(r"^\s*\*?(?:de|from|envoyé|sent|date|à|to|objet|subject|cc)\s*\*?\s*:", re.I)
+_VALEDICTION = re.compile(
+    r"^(?:bien\s+)?(?:cordialement|sincèrement|amicalement|bien\s+à\s+vous|"
+    r"(?:sincères|meilleures|bien\s+sincères)?\s*salutations(?:\s+distinguées)?|bonne\s+(?:journée|soirée|fin\s+de\s+journée)|"
+    r"belle\s+journée|à\s+bientôt|merci(?:\s+(?:d'avance|par\s+avance|beaucoup|encore))?|"
+    r"(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best|sincerely|cheers|"
+    r"(?:many\s+)?thanks(?:\s+again|\s+in\s+advance)?|thank\s+you(?:\s+again)?|all\s+the\s+best|take\s+care)"
+    r"\s*[,.!]?\s*(?:,\s*(?P<rest>.*))?$",
+    re.I,
+)
+_MAX_SIGNATURE_LINES = 6
+# A closing line that signs for a team, not a person: "L'équipe Free Mobile", "The Spotify Support Team".
+_TEAM_LINE = re.compile(
+    r"^(?:l['’]équipe\b|le\s+service\s+clients?\b|votre\s+service\s+clients?\b|the\s+.{1,40}\bteam$|"
+    r"(?:the\s+)?.{1,40}\b(?:support|customer\s+(?:service|care))(?:\s+team)?$)",
+    re.I,
+)
+_GREETING = re.compile(
+    r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
+)
+
+# HTML elements that hold quoted history, and those after which everything is quoted.
+_HTML_QUOTE_SELECTORS = (
+    "div.gmail_quote",
+    "blockquote",
+    "div.moz-cite-prefix",
+    "div.yahoo_quoted",
+    "div#appendonsend",
+)
+_HTML_CUT_SELECTORS = ("div#divRplyFwdMsg", "div#mail-editor-reference-message-container")
+
+
+@dataclass
+class Reply:
+    """`text` is the new text; `signature` the sign-off block cut from its end (agent names live there)."""
+
+    text: str
+    signature: str = ""
+
+
+def split_reply(body_text: str, body_html: str | None = None, sender_name: str | None = None) -> Reply:
+    """New text and signature of a message body; never raises (worst case: the whole body).
+
+    `sender_name` (the From display name) lets a bare name closing the mail count as its signature.
+    """
+    try:
+        source = body_text or ""
+        if body_html and _has_html_quote(body_html):
+            source = strip_html_quotes(body_html)
+        return _split_text(source, sender_name)
+    except Exception:
+        return Reply(text=(body_text or "").strip())
+
+
+def _has_html_quote(html: str) -> bool:
+    lowered = html.lower()
+    return any(
+        marker in lowered
+        for marker in ("gmail_quote", "<blockquote", "divrplyfwdmsg", "moz-cite-prefix", "appendonsend")
+    )
+
+
+def strip_html_quotes(html: str) -> str:
+    """Text of an HTML body with its quoted history removed (the markup says what is quoted)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "lxml")
+    for selector in _HTML_CUT_SELECTORS:
+        for node in soup.select(selector):
+            # Outlook puts the quoted header in this div and the quoted body after it, with an <hr> before.
+            for sibling in list(node.find_next_siblings()):
+                sibling.decompose()
+            previous = node.find_previous_sibling()
+            if previous is not None and previous.name == "hr":
+                previous.decompose()
+            node.decompose()
+    for selector in _HTML_QUOTE_SELECTORS:
+        for node in soup.select(selector):
+            node.decompose()
+    return html_to_text(str(soup))
+
+
+def normalise(text: str) -> str:
+    """Line endings, exotic spaces, and Gmail attributions wrapped over two or three lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _ATTRIBUTION_START.match(line) and not _ATTRIBUTION_END.search(line):
+            for span in (1, 2):
+                joined = " ".join(part.strip() for part in lines[i : i + span + 1])
+                if i + span < len(lines) and _ATTRIBUTION_END.search(joined) and len(joined) < 300:
+                    line, i = joined, i + span
+                    break
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _split_text(text: str, sender_name: str | None = None) -> Reply:
+    lines = normalise(text).split("\n")
+    lines = _drop_banner(lines)
+    text = "\n".join(lines)
+    latest = _PARSER.parse_reply(text)
+    if latest is not None and latest.strip():
+        text = latest
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if _CUT_LINE.match(line):
+            break
+        if _OUTLOOK_FIELD.match(line) and _outlook_block_follows(line, text):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line.strip())
+    while kept and (not kept[-1] or _ATTRIBUTION_END.search(kept[-1])):
+        kept.pop()
+    body, signature = _split_signature(kept, _name_forms(sender_name))
+    return Reply(text=_tidy(body), signature=_tidy(signature))
+
+
+def _drop_banner(lines: list[str]) -> list[str]:
+    """A banner at the top of a helpdesk mail goes; one further down starts the quoted history."""
+    for index, line in enumerate(lines):
+        if _BANNER.match(line):
+            if all(not earlier.strip() for earlier in lines[:index]):
+                return lines[index + 1 :]
+            return lines[:index]
+    return lines
+
+
+def _outlook_block_follows(line: str, text: str) -> bool:
+    """A 'De :' line starts quoted history only if more header fields follow it."""
+    after = text.split(line, 1)[1].split("\n")[1:4]
+    return sum(bool(_OUTLOOK_FIELD.match(candidate)) for candidate in after) >= 2
+
+
+def _name_forms(sender_name: str | None) -> set[str]:
+    if not sender_name:
+        return set()
+    name = re.sub(r"[\"'()]", "", sender_name).strip().lower()
+    return {name, name.split()[0]} if name else set()
+
+
+def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list[str]]:
+    """Cut at '-- ', at the last sign-off followed only by a few short lines, at a team line or my name."""
+    for index, line in enumerate(lines):
+        if line in ("--", "-- "):
+            return lines[:index], lines[index + 1 :]
+    closing: list[str] = []
+    while True:
+        filled = [i for i, line in enumerate(lines) if line]
+        if len(filled) < 2:
+            break
+        last = lines[filled[-1]]
+        if last.lower().strip(" ,.") not in names and not _TEAM_LINE.match(last):
+            break
+        closing.insert(0, last)
+        lines = lines[: filled[-1]]
+    body, signature = _valediction_split(lines)
+    return body, [*signature, *closing]
+
+
+def _valediction_split(lines: list[str]) -> tuple[list[str], list[str]]:
+    for index in range(len(lines) - 1, -1, -1):
+        match = _VALEDICTION.match(lines[index])
+        if not match:
+            continue
+        tail = [line for line in lines[index + 1 :] if line]
+        if len(tail) > _MAX_SIGNATURE_LINES or any(len(line) > 70 for line in tail):
+            break
+        if not any(line and not _GREETING.match(line) for line in lines[:index]):
+            # "Merci !" alone is the message, not a sign-off: keep it, the name after it is the signature.
+            return lines[: index + 1], lines[index + 1 :]
+        return lines[:index], lines[index:]
+    return lines, []
+
+
+def _tidy(lines: list[str]) -> str:
+    text = "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", text)

@@ -1,0 +1,101 @@
+"""Helpdesk ticket references found in a subject or body, as threading keys.
+
+Helpdesks thread replies by a token they put in the subject or the body; the same
+token in my reply and in their next answer is the strongest evidence that two mails
+belong to one case. Globally unique tokens (Salesforce thread ids, Zendesk encoded
+ids) are keys on their own; bare case numbers ("[#8123]", "Demande n° 4521") are only
+unique within one provider's helpdesk, so the journal scopes them by provider.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# (system, pattern, global): `global` tokens need no provider to be unique.
+_PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
+    # Salesforce Email-to-Case: ref:_00Dxx1gEW._500xxYktl:ref, ref:!00Dxx01gEW.!500xx0Yktl:ref, thread::…::
+    ("salesforce", re.compile(r"\[?\s*ref:\s*([_!][0-9A-Za-z]{5,}\.[_!][0-9A-Za-z]{5,})\s*:ref\s*\]?"), True),
+    ("salesforce", re.compile(r"\bthread::([0-9A-Za-z_\-]{10,})::"), True),
+    # Zendesk encoded id, hidden at the foot of every notification: [DZ7JQE-5MRK]
+    ("zendesk-id", re.compile(r"\[([0-9A-Z]{6}-[0-9A-Z]{4,5})\]"), True),
+    # Zoho Desk: [##1234##]
+    ("zoho", re.compile(r"\[##\s*(\d{2,12})\s*##\]"), False),
+    # osTicket / Zammad: [Ticket#10045], [#10045] (Freshdesk)
+    ("ticket", re.compile(r"\[\s*Ticket\s*#\s*:?\s*(\d{2,12})\s*\]", re.I), False),
+    ("freshdesk", re.compile(r"\[#(\d{2,12})\]"), False),
+    # Zendesk visible: "Request #482913", "Demande n° 482913", "Ticket #…", "Case #…", "Case Number: 000123"
+    (
+        "number",
+        re.compile(
+            r"\b(?:request|ticket|case(?:\s+number)?|incident|demande|requête|requete|dossier|réclamation|"
+            r"reclamation|référence|reference|réf\.?|ref\.?)"
+            r"(?:\s+(?:de\s+support|support))?"
+            r"\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?\s*"
+            r"([A-Z]{0,4}[-]?\d[\d\-]{2,19}\d)\b",
+            re.I,
+        ),
+        False,
+    ),
+]
+
+_SUBJECT_TAG = re.compile(
+    r"\[\s*(?:##\s*\d+\s*##|#\d+|Ticket\s*#\s*\d+|[0-9A-Z]{6}-[0-9A-Z]{4,5})\s*\]|\[?\s*ref:[^\s\]]+:ref\s*\]?"
+    r"|thread::[0-9A-Za-z_\-]+::",
+    re.I,
+)
+_BRACKET_PREFIX = re.compile(r"^\[[^\]]{1,40}\]\s*")  # "[Spotify] Re: …"
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|r|tr|fwd?|aw|wg|réf|ref)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """One token: `system` names the helpdesk family, `value` the id as printed (normalised)."""
+
+    system: str
+    value: str
+    is_global: bool
+
+    def key(self, scope: str | None) -> str:
+        """Threading key: global tokens stand alone, case numbers are scoped by provider/domain."""
+        if self.is_global:
+            return f"{self.system}:{self.value}"
+        return f"number:{scope or '?'}:{self.value}"
+
+
+def find_refs(subject: str, body: str) -> list[TicketRef]:
+    """Every ticket token in the subject then the body, deduplicated, in order of appearance."""
+    found: dict[tuple[str, str], TicketRef] = {}
+    for text in (subject or "", body or ""):
+        text = text.replace("\u00a0", " ").replace("\u202f", " ")
+        for system, pattern, is_global in _PATTERNS:
+            for match in pattern.finditer(text):
+                value = match.group(1)
+                if not is_global:
+                    value = value.upper()
+                    # Case numbers are the same number whatever the desk calls them.
+                    system = "number"
+                if (system, value) not in found:
+                    found[(system, value)] = TicketRef(system, value, is_global)
+    return list(found.values())
+
+
+def display_ref(refs: list[TicketRef]) -> str | None:
+    """The reference a person quotes on the phone: a case number first, else a helpdesk token."""
+    for ref in refs:
+        if not ref.is_global:
+            return ref.value
+    return refs[0].value if refs else None
+
+
+def normalise_subject(subject: str) -> str:
+    """Subject without Re:/Fwd: prefixes and ticket tags, lower-cased: the weakest threading key."""
+    text = _SUBJECT_TAG.sub(" ", subject or "")
+    previous = None
+    while previous != text:
+        previous = text
+        text = _REPLY_PREFIX.sub("", text).strip()
+        text = _BRACKET_PREFIX.sub("", text).strip()
+    text = _PATTERNS[-1][1].sub(" ", text)
+    text = re.sub(r"[\s:\-–—|]+", " ", text).strip(" .:-").lower()
+    return text

@@ -1,0 +1,462 @@
+"""The customer-service journal: support mail threaded into tickets, with promises and status.
+
+Everything here is derived, so it is rebuilt from scratch after every run
+(`rebuild_journal`, a pipeline DERIVER): the same stored messages always give the
+same tickets, ids included. The per-message facts come from `extractors.support`
+through `support_facts` (written in the batch transaction by `store_support_facts`).
+Manual notes (phone calls, chats, letters) live in `manual_notes`, which no rebuild
+and no reprocess touches; the rebuild merges them into the same tickets.
+
+Threading, strongest key first: helpdesk tokens (Salesforce / Zendesk ids, then case
+numbers scoped by provider), then References / In-Reply-To across INBOX and Sent,
+then subject + correspondent only when nothing else links. Every key is kept in
+`ticket_keys`, and `ticket_messages.joined_by` says which one attached each message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from extractors.support import message_signals
+from extractors.support_promises import local_date
+from ingest.store import Prepared
+
+STALE_AFTER = timedelta(days=30)  # a reply with a new subject to a thread quiet this long opens a new ticket
+SUBJECT_WINDOW = timedelta(days=90)  # subject + correspondent only joins tickets active this recently
+NOTE_WINDOW = timedelta(days=30)  # a note without --ticket joins the provider's ticket active this recently
+
+
+# --- batch hook and resetter ------------------------------------------------------------------
+
+
+def store_support_facts(db: Database, batch: list[Prepared]) -> None:
+    """Keep each new message's support facts (computed in a worker) for the journal rebuild."""
+    rows = [
+        {"sha256": p.parsed.sha256, "facts": json.dumps(p.extraction.support, ensure_ascii=False)}
+        for p in batch
+        if p.extraction.support is not None
+    ]
+    if rows:
+        db.table("support_facts").upsert_all(rows, pk="sha256")
+
+
+def reset_journal(db: Database) -> None:
+    """`subtrail reprocess` recomputes the facts; manual notes are the user's and stay."""
+    for table in ("promises", "ticket_messages", "ticket_keys", "tickets", "support_facts"):
+        db.execute(f"delete from [{table}]")
+
+
+# --- rebuild ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One exchange in a ticket, from a message or a manual note."""
+
+    sent_at: str
+    direction: str
+    channel: str
+    body: str
+    agent_name: str | None = None
+    sha256: str | None = None
+    note_id: int | None = None
+    auto_ack: bool = False
+    asks: bool = False
+    resolved: bool = False
+    promises: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    joined_by: str | None = None
+
+
+@dataclass
+class Ticket:
+    provider: str | None
+    correspondent: str | None
+    subject: str
+    ticket_ref: str | None = None
+    entries: list[Entry] = field(default_factory=list)
+    keys: list[tuple[str, str, str | None]] = field(default_factory=list)  # (key, kind, sha256)
+    subject_keys: set[str] = field(default_factory=set)
+
+    @property
+    def last_at(self) -> str:
+        return max(e.sent_at for e in self.entries)
+
+
+def rebuild_journal(db: Database, today: date | None = None) -> None:
+    """Clear and rebuild tickets, ticket_messages, ticket_keys and promises from the stored facts."""
+    today = today or datetime.now(UTC).date()
+    for table in ("promises", "ticket_messages", "ticket_keys", "tickets"):
+        db.execute(f"delete from [{table}]")
+    tickets = thread_messages(_load_messages(db), _domain_providers(db))
+    merge_notes(tickets, _load_notes(db))
+    _write(db, tickets, today)
+
+
+def _load_messages(db: Database) -> list[dict[str, Any]]:
+    rows = db.execute(
+        """select m.sha256, m.message_id, m.date, m.subject, m.provider, m.direction, m.in_reply_to,
+                  m.[references], f.facts
+           from support_facts f join messages m on m.sha256 = f.sha256
+           where m.date is not null
+           order by m.date, m.sha256"""
+    ).fetchall()
+    columns = (
+        "sha256",
+        "message_id",
+        "date",
+        "subject",
+        "provider",
+        "direction",
+        "in_reply_to",
+        "references",
+    )
+    out = []
+    for row in rows:
+        item = dict(zip(columns, row[:-1], strict=True))
+        try:
+            item["facts"] = json.loads(row[-1]) or {}
+        except (TypeError, ValueError):
+            continue
+        out.append(item)
+    return out
+
+
+def _domain_providers(db: Database) -> dict[str, str]:
+    """domain -> provider slug from the `providers` table, for mail whose provider is unknown."""
+    if not db.table("providers").exists():
+        return {}
+    mapping: dict[str, str] = {}
+    for slug, domains in db.execute("select slug, domains from providers where domains is not null"):
+        try:
+            values = json.loads(domains)
+        except (TypeError, ValueError):
+            values = re.split(r"[,\s]+", domains or "")
+        for domain in values if isinstance(values, list) else []:
+            if isinstance(domain, str) and domain:
+                mapping[domain.lower().strip()] = slug
+    return mapping
+
+
+def thread_messages(messages: list[dict[str, Any]], domain_map: dict[str, str]) -> list[Ticket]:
+    """Assign each message to a ticket, strongest key first; replies that link nowhere are dropped."""
+    tickets: list[Ticket] = []
+    by_key: dict[str, int] = {}
+    by_msgid: dict[str, int] = {}
+    by_subject: dict[tuple[str, str], int] = {}
+    for msg in messages:
+        facts = msg["facts"]
+        provider = msg["provider"] or domain_map.get(facts.get("correspondent") or "")
+        scope = provider or facts.get("correspondent")
+        token_keys = [_token_key(ref, scope) for ref in facts.get("refs", [])]
+        subject_key = facts.get("subject_key") or ""
+        corr = (scope or "", subject_key)
+        references = [r for r in [msg["in_reply_to"], *(msg["references"] or "").split()] if r]
+
+        index, joined_by = None, None
+        for key in token_keys:
+            if key in by_key:
+                index, joined_by = by_key[key], key
+                break
+        if index is None:
+            for ref in reversed(references):  # the nearest ancestor first
+                candidate = by_msgid.get(ref)
+                if candidate is None or _conflicts(tickets[candidate], token_keys):
+                    continue
+                if _stale_new_subject(tickets[candidate], subject_key, msg["date"]):
+                    break
+                index, joined_by = candidate, f"reference:{ref}"
+                break
+        if index is None and facts.get("is_support") and not any(r in by_msgid for r in references):
+            candidate = by_subject.get(corr) if subject_key and scope else None
+            if (
+                candidate is not None
+                and not _conflicts(tickets[candidate], token_keys)
+                and _within(tickets[candidate].last_at, msg["date"], SUBJECT_WINDOW)
+            ):
+                index, joined_by = candidate, f"subject:{scope}:{subject_key}"
+        if index is None:
+            if not facts.get("is_support"):
+                continue  # a reply that joins no support thread is not customer service
+            tickets.append(Ticket(provider=provider, correspondent=facts.get("correspondent"), subject=""))
+            index, joined_by = len(tickets) - 1, "new"
+        ticket = tickets[index]
+        ticket.provider = ticket.provider or provider
+        if not ticket.subject:
+            ticket.subject = _clean_subject(msg["subject"])
+        ticket.ticket_ref = ticket.ticket_ref or facts.get("ticket_ref")
+        ticket.entries.append(_entry_from_message(msg, facts, joined_by))
+        if subject_key:
+            ticket.subject_keys.add(subject_key)
+            if scope:
+                by_subject[corr] = index
+        for key in token_keys:
+            by_key.setdefault(key, index)
+            ticket.keys.append((key, key.split(":", 1)[0], msg["sha256"]))
+        if msg["message_id"]:
+            by_msgid.setdefault(msg["message_id"], index)
+            ticket.keys.append((f"message-id:{msg['message_id']}", "message-id", msg["sha256"]))
+        if subject_key and scope:
+            ticket.keys.append((f"subject:{scope}:{subject_key}", "subject", msg["sha256"]))
+    return tickets
+
+
+def _token_key(ref: dict[str, Any], scope: str | None) -> str:
+    if ref.get("global"):
+        return f"{ref['system']}:{ref['value']}"
+    return f"number:{scope or '?'}:{ref['value']}"
+
+
+def _conflicts(ticket: Ticket, token_keys: list[str]) -> bool:
+    """The message carries a case number of the same desk that differs from the ticket's: another case."""
+    mine = {key.rsplit(":", 1)[0] for key, kind, _ in ticket.keys if kind in ("number", "salesforce")}
+    theirs = {key.rsplit(":", 1)[0] for key in token_keys}
+    known = {key for key, _, _ in ticket.keys}
+    return bool(mine & theirs) and not any(key in known for key in token_keys)
+
+
+def _stale_new_subject(ticket: Ticket, subject_key: str, when: str) -> bool:
+    """A reply to an old thread under a new subject is a new question, hence a new ticket."""
+    if not subject_key or subject_key in ticket.subject_keys:
+        return False
+    return not _within(ticket.last_at, when, STALE_AFTER)
+
+
+def _within(earlier: str, later: str, window: timedelta) -> bool:
+    try:
+        return datetime.fromisoformat(later) - datetime.fromisoformat(earlier) <= window
+    except (TypeError, ValueError):
+        return False
+
+
+def _clean_subject(subject: str | None) -> str:
+    return re.sub(r"^\s*(?:(?:re|tr|fwd?|aw)\s*:\s*)+", "", subject or "", flags=re.I).strip()
+
+
+def _entry_from_message(msg: dict[str, Any], facts: dict[str, Any], joined_by: str | None) -> Entry:
+    return Entry(
+        sent_at=msg["date"],
+        direction=msg["direction"] or "inbound",
+        channel="email",
+        body=facts.get("body") or "",
+        agent_name=facts.get("agent_name"),
+        sha256=msg["sha256"],
+        auto_ack=bool(facts.get("auto_ack")),
+        asks=bool(facts.get("asks")),
+        resolved=bool(facts.get("resolved")),
+        promises=list(facts.get("promises") or []),
+        requests=list(facts.get("requests") or []),
+        joined_by=joined_by,
+    )
+
+
+# --- manual notes -----------------------------------------------------------------------------
+
+
+def _load_notes(db: Database) -> list[dict[str, Any]]:
+    if not db.table("manual_notes").exists():
+        return []
+    return [dict(row) for row in db.query("select * from manual_notes order by at, id")]
+
+
+def merge_notes(tickets: list[Ticket], notes: list[dict[str, Any]]) -> None:
+    """Notes join the ticket they name, else the provider's ticket active around them, else their own."""
+    for note in notes:
+        index = _ticket_for_note(tickets, note)
+        if index is None:
+            tickets.append(
+                Ticket(
+                    provider=note["provider"],
+                    correspondent=None,
+                    subject=(note["body"] or "").split("\n", 1)[0][:80],
+                    ticket_ref=note.get("ticket_ref"),
+                )
+            )
+            index = len(tickets) - 1
+        asks, resolved = message_signals(note["body"] or "")
+        promises = []
+        if note.get("promise_text"):
+            promises.append({"text": note["promise_text"], "due_on": note.get("due_on")})
+        tickets[index].entries.append(
+            Entry(
+                sent_at=note["at"],
+                direction=note["direction"] or "inbound",
+                channel=note["channel"] or "other",
+                body=note["body"] or "",
+                agent_name=note.get("agent_name"),
+                note_id=note["id"],
+                asks=asks and note["direction"] != "outbound",
+                resolved=resolved,
+                promises=promises,
+                joined_by="note:ticket" if note.get("ticket_ref") else "note:provider",
+            )
+        )
+
+
+def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
+    ref, provider = note.get("ticket_ref"), note.get("provider")
+    if ref:
+        for index, ticket in enumerate(tickets):
+            if ticket.ticket_ref == ref and (not provider or ticket.provider in (None, provider)):
+                return index
+        for index, ticket in enumerate(tickets):
+            if any(key.endswith(f":{ref}") for key, _, _ in ticket.keys):
+                return index
+        return None
+    best: int | None = None
+    for index, ticket in enumerate(tickets):
+        if ticket.provider != provider or not ticket.entries:
+            continue
+        opened = min(e.sent_at for e in ticket.entries)
+        if opened <= note["at"] and _within(ticket.last_at, note["at"], NOTE_WINDOW):
+            best = index
+    return best
+
+
+# --- status and writing -----------------------------------------------------------------------
+
+
+def ticket_status(entries: list[Entry]) -> str:
+    """From the last human exchange: mine -> awaiting_provider; theirs -> resolved / awaiting_me / awaiting_provider."""
+    human = [e for e in entries if not e.auto_ack]
+    if not human:
+        return "awaiting_provider"
+    last = human[-1]
+    if last.resolved:
+        return "resolved"
+    if last.direction == "outbound":
+        return "awaiting_provider"
+    return "awaiting_me" if last.asks else "awaiting_provider"
+
+
+def promise_status(promise_at: str, due_on: str | None, entries: list[Entry], today: date) -> str:
+    """kept once an exchange (the promise's own included) confirms the resolution; overdue once due_on passed without."""
+    for entry in entries:
+        if entry.sent_at >= promise_at and entry.resolved:
+            return "kept"
+    if due_on and due_on < today.isoformat():
+        return "overdue"
+    return "pending"
+
+
+def _write(db: Database, tickets: list[Ticket], today: date) -> None:
+    for ticket in tickets:
+        ticket.entries.sort(key=lambda e: (e.sent_at, e.sha256 or "", e.note_id or 0))
+    tickets.sort(key=lambda t: (t.entries[0].sent_at, t.entries[0].sha256 or "", t.entries[0].note_id or 0))
+    for ticket_id, ticket in enumerate(tickets, start=1):
+        entries = ticket.entries
+        requests = [r for e in entries for r in e.requests]
+        db.table("tickets").insert(
+            {
+                "id": ticket_id,
+                "provider": ticket.provider,
+                "ticket_ref": ticket.ticket_ref,
+                "subject": ticket.subject,
+                "status": ticket_status(entries),
+                "opened_at": entries[0].sent_at,
+                "last_activity_at": entries[-1].sent_at,
+                "correspondent": ticket.correspondent,
+                "resolution_requested": "\n".join(dict.fromkeys(requests)) or None,
+                "messages": len(entries),
+            }
+        )
+        seen_keys: set[str] = set()
+        for key, kind, sha in ticket.keys:
+            if key not in seen_keys:
+                seen_keys.add(key)
+                db.table("ticket_keys").insert(
+                    {"ticket_id": ticket_id, "key": key, "kind": kind, "message_sha256": sha}
+                )
+        for entry in entries:
+            row_id = (
+                db.table("ticket_messages")
+                .insert(
+                    {
+                        "ticket_id": ticket_id,
+                        "message_sha256": entry.sha256,
+                        "sent_at": entry.sent_at,
+                        "direction": entry.direction,
+                        "channel": entry.channel,
+                        "agent_name": entry.agent_name,
+                        "body": entry.body,
+                        "auto_ack": int(entry.auto_ack),
+                        "manual_note_id": entry.note_id,
+                        "joined_by": entry.joined_by,
+                        "requested": "\n".join(entry.requests) or None,
+                    }
+                )
+                .last_pk
+            )
+            for promise in entry.promises:
+                db.table("promises").insert(
+                    {
+                        "ticket_message_id": row_id,
+                        "text": promise.get("text"),
+                        "due_on": promise.get("due_on"),
+                        "status": promise_status(entry.sent_at, promise.get("due_on"), entries, today),
+                    }
+                )
+
+
+def note_time(text: str) -> str:
+    """'2026-03-03 10:02' (Paris local time, as a person notes it) -> ISO-8601 UTC."""
+    from zoneinfo import ZoneInfo
+
+    value = datetime.fromisoformat(text.strip().replace("T", " "))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("Europe/Paris"))
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def add_note(
+    db: Database,
+    *,
+    provider: str,
+    channel: str,
+    at: str,
+    text: str,
+    agent: str | None = None,
+    direction: str | None = None,
+    promise: str | None = None,
+    due_on: str | None = None,
+    ticket_ref: str | None = None,
+) -> int:
+    """Record a manual note and rebuild the journal so it shows at once; returns the note id."""
+    from datetime import date as _date
+
+    if due_on:
+        _date.fromisoformat(due_on)  # raises ValueError on a bad date
+    if promise and not due_on:
+        from extractors.support_promises import due_from_date, due_from_delay
+
+        sent_on = local_date(at)
+        if sent_on:
+            due = due_from_delay(promise, sent_on) or due_from_date(promise, sent_on)
+            due_on = due.isoformat() if due else None
+    with db.atomic():
+        note_id = (
+            db.table("manual_notes")
+            .insert(
+                {
+                    "provider": provider,
+                    "ticket_ref": ticket_ref,
+                    "channel": channel,
+                    "at": at,
+                    "direction": direction or ("inbound" if agent else "outbound"),
+                    "agent_name": agent,
+                    "body": text,
+                    "promise_text": promise,
+                    "due_on": due_on,
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+            .last_pk
+        )
+        rebuild_journal(db)
+    return int(note_id)
