@@ -163,3 +163,6 @@ from ingest import cli_serve  # noqa: E402,F401
 
 # isort: split
 from ingest import cli_export  # noqa: E402,F401
+
+# isort: split
+from ingest import cli_bank  # noqa: E402,F401

@@ -61,3 +61,8 @@ def refresh_derived(db: Database) -> None:
 from ingest.providers import derive_providers  # noqa: E402
 
 DERIVERS.append(derive_providers)
+
+# Bank statements: recurring charges re-linked to the inventory (reads `subscriptions`: keep it after that).
+from ingest.bank.reconcile import refresh as refresh_bank  # noqa: E402
+
+DERIVERS.append(refresh_bank)

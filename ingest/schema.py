@@ -165,6 +165,13 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "currency": str,
             "source": str,
             "recurring_charge_id": int,
+            # ingest/bank: re-import key (OFX FITID, or the line's content and rank in its day)
+            "txn_key": str,
+            "fitid": str,
+            "source_line": int,
+            "merchant": str,
+            "provider": str,
+            "imported_at": str,
         },
         "id",
     ),
@@ -181,6 +188,14 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "last_on": str,
             "status": str,
             "subscription_id": int,
+            # ingest/bank/recurring.py, reconcile.py
+            "account": str,
+            "series_key": str,
+            "provider_candidates": str,
+            "amount_changes": str,
+            "next_expected_on": str,
+            "active": int,
+            "match_reason": str,
         },
         "id",
     ),
@@ -204,6 +219,11 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("ticket_messages", ["message_sha256"], False),
     ("promises", ["ticket_message_id"], False),
     ("ingest_errors", ["sha256"], False),
+    ("bank_transactions", ["txn_key"], True),
+    ("bank_transactions", ["account", "booked_on"], False),
+    ("bank_transactions", ["recurring_charge_id"], False),
+    ("recurring_charges", ["series_key"], True),
+    ("recurring_charges", ["subscription_id"], False),
 ]
 
 EXTRA_SQL = [
@@ -220,6 +240,11 @@ FTS_CONFIG: dict[str, list[str]] = {
 }
 
 VIEWS: dict[str, str] = {}
+
+# ingest/bank/views.py: what the bank statements say about the inventory (bank_* views)
+from ingest.bank.views import BANK_VIEWS  # noqa: E402
+
+VIEWS.update(BANK_VIEWS)
 
 MIGRATIONS = Migrations("subtrail")
 

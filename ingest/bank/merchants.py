@@ -1,0 +1,128 @@
+"""Bank labels -> a merchant and, when we know it, the provider slug the inventory uses.
+
+A label is the payment channel, the merchant and noise that changes every
+month: "PRLV SEPA NETFLIX INTERNATIONAL B.V. ECH/140326 MDT/...",
+"CB SPOTIFY P2F3A4 14/03", "PAYPAL *SPOTIFY", "FACTURE CARTE DU 140326 NETFLIX.COM
+CARTE 4974XXXXXXXX1234". Grouping by merchant needs the noise gone (dates, card
+numbers, SEPA references, payment references) and the channel dropped; a known
+merchant also gets its provider slug(s). A label can name several providers
+(Apple bills iCloud and Apple One the same way): reconciliation picks by amount.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Merchant:
+    name: str  # grouping key and display name
+    providers: tuple[str, ...] = ()  # candidate slugs, most likely first
+    via: str | None = None  # payment intermediary (paypal, ...) when the label shows one
+
+    @property
+    def provider(self) -> str | None:
+        """The slug when the label names exactly one provider."""
+        return self.providers[0] if len(self.providers) == 1 else None
+
+
+# (pattern on the cleaned label, display name, candidate slugs). First match wins: specific before general.
+KNOWN: list[tuple[str, str, tuple[str, ...]]] = [
+    (r"NETFLIX", "Netflix", ("netflix",)),
+    (r"SPOTIFY", "Spotify", ("spotify",)),
+    (r"DEEZER", "Deezer", ("deezer",)),
+    (r"CANAL ?(\+|PLUS)|CANALPLUS|CANALSAT|MYCANAL", "Canal+", ("canal-plus",)),
+    (r"DISNEY ?(\+|PLUS)|DISNEYPLUS", "Disney+", ("disney-plus",)),
+    (r"AUDIBLE", "Audible", ("audible",)),
+    (r"PRIME ?VIDEO|AMAZON ?PRIME|AMZN ?PRIME|PRIME ?MEMBER|AMAZON\.FR ?PRIME", "Amazon Prime", ("amazon-prime",)),
+    (r"YOUTUBE", "YouTube Premium", ("youtube-premium",)),
+    (r"GOOGLE ?(ONE|STORAGE)", "Google One", ("google-one",)),
+    (r"ICLOUD", "iCloud", ("icloud",)),
+    (r"APPLE ?ONE", "Apple One", ("apple-one",)),
+    (r"APPLE\.COM|ITUNES|APPLE ?SERVICES", "Apple", ("icloud", "apple-one")),
+    (r"MICROSOFT|MSFT|OFFICE ?365|XBOX", "Microsoft", ("microsoft-365",)),
+    (r"ADOBE", "Adobe", ("adobe",)),
+    (r"DROPBOX", "Dropbox", ("dropbox",)),
+    (r"OPENAI|CHATGPT", "OpenAI", ("openai",)),
+    (r"FREE ?MOBILE", "Free Mobile", ("free-mobile",)),
+    (r"FREE ?TELECOM|FREEBOX|\bFREE (HAUT ?DEBIT|SAS)\b|^FREE$", "Free", ("free",)),
+    (r"\bSOSH\b", "Sosh", ("sosh",)),
+    (r"\bORANGE\b(?! BLEUE)", "Orange", ("orange",)),
+    (r"RED ?BY ?SFR|\bRED SFR\b|\bRED\b.*\bSFR\b", "RED by SFR", ("red-by-sfr",)),
+    (r"\bSFR\b", "SFR", ("sfr",)),
+    (r"BOUYGUES ?TEL|BOUYGTEL|\bBYTEL\b", "Bouygues Telecom", ("bouygues-telecom",)),
+    (r"\bEDF\b|ELECTRICITE DE FRANCE", "EDF", ("edf",)),
+    (r"BASIC ?FIT", "Basic-Fit", ("basic-fit",)),
+    (r"\bLE ?MONDE\b|LEMONDE", "Le Monde", ("le-monde",)),
+    (r"MEDIAPART", "Mediapart", ("mediapart",)),
+]
+_KNOWN = [(re.compile(p), name, slugs) for p, name, slugs in KNOWN]
+SLUGS_BY_NAME: dict[str, tuple[str, ...]] = {name: slugs for _, name, slugs in KNOWN}
+
+# Payment channel words at the start of a label (French and English banks).
+_CHANNEL = re.compile(
+    r"^(?:(?:PRLV|PRELEVEMENT|PRELEV|PRLVT)(?: SEPA)?(?: EUROPEEN)?|ECHEANCE PRET|"
+    r"(?:PAIEMENT|PAIE|ACHAT)(?: PAR)?(?: CARTE| CB)?|FACTURE CARTE(?: DU \d{6})?|CARTE|CB\*?\d*|"
+    r"VIR(?:EMENT)?(?: SEPA)?(?: RECU| EMIS| PERMANENT| INST)?|DD|DIRECT DEBIT|CARD PAYMENT(?: TO)?|"
+    r"POS|VISA|DEBIT CARD|CONTACTLESS|TPE)\b[ :*-]*"
+)
+# Intermediaries that put the real merchant after a star: PAYPAL *SPOTIFY, SUMUP *CAFE.
+_VIA = re.compile(r"^(PAYPAL|SUMUP|SQ|ZTL|STRIPE|LYDIA|IZETTLE|PAYPLUG)\b(?: EUROPE[A-Z .]*?)?\s*\*\s*")
+# SEPA direct-debit fields that follow the creditor's name.
+_SEPA_TAIL = re.compile(r"\b(ECH|ID EMETTEUR|MDT|REF|LIB|RUM|ICS|NPY|IDE|MOTIF|DE)[/:].*$")
+_CARD_NO = re.compile(r"\bCARTE \S*\d{4}\b|\bX{2,}\d{2,4}\b|\b\d{4,}X+\d*\b|\bX\d{4}\b|\*\d{4}\b")
+_DATE = re.compile(r"\b\d{1,2}[/.]\d{1,2}(?:[/.]\d{2,4})?\b|\b\d{6}\b(?= |$)")
+_LEGAL = re.compile(
+    r"\b(S\.?A\.?S?|SARL|S\.?C\.?A|B\.?V|LTD|LIMITED|INC|GMBH|LLC|SE|ET CIE|INTERNATIONAL|EUROPE|"
+    r"FRANCE|FR|CLIENTS? PARTICULIERS?|PAYMENTS?|SERVICES)\b\.?"
+)
+
+
+def _ascii_upper(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper()
+
+
+def _is_reference(token: str) -> bool:
+    """P2F3A4, 8X2Y9, 123456: tokens that mix digits in, which change from one month to the next."""
+    bare = token.strip("*#.-/")
+    return bool(bare) and any(c.isdigit() for c in bare) and not re.fullmatch(r"\d{1,3}", bare)
+
+
+def clean(label: str) -> tuple[str, str | None]:
+    """The merchant part of a label (upper-case ASCII, noise removed) and the intermediary, if any."""
+    text = re.sub(r"\s+", " ", _ascii_upper(label)).strip()
+    previous = None
+    while previous != text:  # "CB CARTE X1234 ..." has several channel words
+        previous = text
+        text = _CHANNEL.sub("", text).strip()
+    via = None
+    if m := _VIA.match(text):
+        via, text = m[1].lower(), text[m.end() :]
+    elif text.startswith("PAYPAL"):  # "PAYPAL EUROPE S.A.R.L. ET CIE S.C.A": the merchant is not shown
+        return "PAYPAL", "paypal"
+    text = _SEPA_TAIL.sub("", text)
+    text = _CARD_NO.sub(" ", text)
+    text = _DATE.sub(" ", text)
+    text = re.sub(r"\*\S*", " ", text)  # AMAZON PRIME FR*2X3Y4, DROPBOX*ABC123
+    tokens = [t for t in re.split(r"\s+", text) if t and not _is_reference(t)]
+    text = " ".join(tokens)
+    text = re.sub(r"(\w)\.(COM|FR|NET|IO|CO\.UK|DE)\b(/\S*)?", r"\1", text)  # NETFLIX.COM -> NETFLIX
+    text = _LEGAL.sub(" ", text)
+    text = re.sub(r"[^A-Z0-9+&' ]", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text or _ascii_upper(label).strip(), via
+
+
+@lru_cache(maxsize=65536)
+def normalise(label: str) -> Merchant:
+    """The merchant behind a bank label; known providers get their display name and slugs."""
+    upper = re.sub(r"\s+", " ", _ascii_upper(label))
+    cleaned, via = clean(label)
+    for pattern, name, slugs in _KNOWN:
+        # the cleaned form first (so "PAYPAL *SPOTIFY" is Spotify), the raw label for names the cleaning cuts
+        if pattern.search(cleaned) or (pattern.search(upper) and not _VIA.search(upper)):
+            return Merchant(name=name, providers=slugs, via=via)
+    return Merchant(name=cleaned, via=via)

@@ -1,0 +1,191 @@
+"""Recurring debits: the charges of one merchant that come back at a steady period.
+
+Per (account, merchant, currency), the debits are first tried as one series:
+a subscription whose price went up, or a phone bill that varies a little, is
+still one steady series. When they are not (Apple billing two subscriptions,
+a shop with a yearly membership among purchases), they are split by exact
+amount, each amount's regular runs are found, and runs that follow one another
+at the same period are joined again (a price change). Dates are compared in
+calendar months for monthly and longer periods, with a few days' tolerance
+(weekends, bank holidays, card bookings that lag the purchase), so 31 January ->
+28 February -> 31 March is monthly. One missed charge inside a run is tolerated.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class Period:
+    code: str  # ISO-8601 duration, as in subscriptions.billing_period
+    days: int = 0
+    months: int = 0
+    tolerance: int = 3  # days either side
+
+    def after(self, day: date, times: int = 1) -> date:
+        if self.months:
+            return add_months(day, self.months * times)
+        return day + timedelta(days=self.days * times)
+
+
+PERIODS = (
+    Period("P1W", days=7, tolerance=2),
+    Period("P2W", days=14, tolerance=2),
+    Period("P1M", months=1, tolerance=4),  # before P4W: 9 Feb -> 9 Mar fits both, monthly is likelier
+    Period("P4W", days=28, tolerance=2),  # gyms (Basic-Fit) bill every four weeks, 13 times a year
+    Period("P2M", months=2, tolerance=5),
+    Period("P3M", months=3, tolerance=6),
+    Period("P6M", months=6, tolerance=8),
+    Period("P1Y", months=12, tolerance=10),
+)
+BY_CODE = {p.code: p for p in PERIODS}
+CONFIRMED_AT = 3  # charges; two are "early"
+VARIATION = 1.5  # max/min amount within one series that is not split by amount
+
+
+@dataclass(frozen=True)
+class Charge:
+    id: int
+    booked_on: date
+    amount_minor: int  # positive: the size of the debit
+
+
+@dataclass
+class Series:
+    period: Period
+    charges: list[Charge]
+    amount_changes: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "confirmed" if len(self.charges) >= CONFIRMED_AT else "early"
+
+    @property
+    def first_on(self) -> date:
+        return self.charges[0].booked_on
+
+    @property
+    def last_on(self) -> date:
+        return self.charges[-1].booked_on
+
+    @property
+    def amount_minor(self) -> int:
+        """The latest amount: what the next charge will most likely be."""
+        return self.charges[-1].amount_minor
+
+    @property
+    def next_expected_on(self) -> date:
+        return self.period.after(self.last_on)
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day of the month `months` later, clamped to the month's end (31 Jan + 1 month = 28 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def steps(earlier: date, later: date, period: Period) -> int | None:
+    """1 if `later` is one period after `earlier` (within tolerance), 2 if one charge was missed, else None."""
+    for times in (1, 2):
+        if abs((later - period.after(earlier, times)).days) <= period.tolerance:
+            return times
+    return None
+
+
+def _regular(ks: list[int | None]) -> bool:
+    """Every gap is one or two periods, and single periods are the majority."""
+    return bool(ks) and None not in ks and ks.count(1) > ks.count(2)
+
+
+def _runs(charges: list[Charge], period: Period) -> list[list[Charge]]:
+    """Maximal stretches of `charges` (one amount, by date) that are regular at `period`."""
+    runs: list[list[Charge]] = []
+    current = [charges[0]]
+    for before, after in zip(charges, charges[1:], strict=False):
+        if steps(before.booked_on, after.booked_on, period):
+            current.append(after)
+        else:
+            runs.append(current)
+            current = [after]
+    runs.append(current)
+    good = []
+    for run in runs:
+        ks = [steps(a.booked_on, b.booked_on, period) for a, b in zip(run, run[1:], strict=False)]
+        if _regular(ks):
+            good.append(run)
+    return good
+
+
+def _best_whole(charges: list[Charge]) -> Period | None:
+    """The period at which all of `charges` are regular, if one is."""
+    best: tuple[tuple[int, int], Period] | None = None
+    for period in PERIODS:
+        ks = [steps(a.booked_on, b.booked_on, period) for a, b in zip(charges, charges[1:], strict=False)]
+        score = (ks.count(1), -_drift(charges, period))
+        if _regular(ks) and (best is None or score > best[0]):
+            best = (score, period)
+    return best[1] if best else None
+
+
+def _drift(charges: list[Charge], period: Period) -> int:
+    """Total days between each charge and where the period puts it: tells 4-weekly from monthly."""
+    total = 0
+    for a, b in zip(charges, charges[1:], strict=False):
+        times = steps(a.booked_on, b.booked_on, period) or 1
+        total += abs((b.booked_on - period.after(a.booked_on, times)).days)
+    return total
+
+
+def _amounts_plausible(charges: list[Charge]) -> bool:
+    amounts = [c.amount_minor for c in charges]
+    if len(charges) == 2:
+        return amounts[0] == amounts[1]
+    return min(amounts) > 0 and max(amounts) / min(amounts) <= VARIATION
+
+
+def detect(charges: list[Charge]) -> list[Series]:
+    """The recurring series among one merchant's debits (any order); charges outside them are one-offs."""
+    charges = sorted(charges, key=lambda c: (c.booked_on, c.id))
+    if len(charges) < 2:
+        return []
+    whole = _best_whole(charges)
+    if whole and _amounts_plausible(charges):
+        return [_with_changes(Series(whole, charges))]
+    runs: list[tuple[Period, list[Charge]]] = []
+    by_amount: dict[int, list[Charge]] = {}
+    for charge in charges:
+        by_amount.setdefault(charge.amount_minor, []).append(charge)
+    for same in by_amount.values():
+        if len(same) < 2:
+            continue
+        scored = [((sum(len(r) for r in _runs(same, p)), -_drift(same, p)), p) for p in PERIODS]
+        (count, _), period = max(scored, key=lambda item: item[0])
+        if count:
+            runs.extend((period, run) for run in _runs(same, period))
+    return [_with_changes(s) for s in _join(runs)]
+
+
+def _join(runs: list[tuple[Period, list[Charge]]]) -> list[Series]:
+    """Runs at the same period where one starts a period after the other ends: a price change."""
+    series: list[Series] = []
+    for period, run in sorted(runs, key=lambda r: r[1][0].booked_on):
+        for s in series:
+            if s.period == period and s.last_on < run[0].booked_on and steps(s.last_on, run[0].booked_on, period):
+                s.charges.extend(run)
+                break
+        else:
+            series.append(Series(period, list(run)))
+    return series
+
+
+def _with_changes(series: Series) -> Series:
+    series.amount_changes = [
+        {"on": b.booked_on.isoformat(), "from": a.amount_minor, "to": b.amount_minor}
+        for a, b in zip(series.charges, series.charges[1:], strict=False)
+        if a.amount_minor != b.amount_minor
+    ]
+    return series
