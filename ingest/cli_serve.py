@@ -23,12 +23,20 @@ from ingest.cli import Context, cli, fail, with_context
 )
 @with_context
 def serve(ctx: Context, host: str, port: int, metadata: str | None) -> None:
-    """Serve the inventory and the journal with Datasette.
+    """Serve the inventory and the journal with Datasette (read-only, loopback by default).
+
+    To listen on another address, set SUBTRAIL_PASSWORD_HASH (make one with
+    `datasette hash-password`), optionally SUBTRAIL_USERNAME (default "subtrail"),
+    and DATASETTE_SECRET; every URL then asks for that login (HTTP basic auth).
 
     Example: subtrail serve --port 8001   (then open http://127.0.0.1:8001)
     """
-    from ingest.serve import ServeError, run_server
+    from ingest.serve import ServeError, check_exposure, run_server
 
+    try:
+        check_exposure(host)  # before touching anything: a refused start changes nothing
+    except ServeError as exc:
+        fail(str(exc))
     ctx.db().close()  # create / migrate before Datasette opens it read-only
     try:
         run_server(ctx.db_path, host=host, port=port, metadata_path=metadata)

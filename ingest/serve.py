@@ -1,14 +1,27 @@
-"""Datasette over the subtrail database.
+"""Datasette over the subtrail database, safe by default.
 
 The database is served mutable (WAL) so the poller can write while Datasette
-reads; Datasette opens it read-only for queries. Exposure rules live here:
-loopback by default, anything else only with password auth configured.
+reads; Datasette opens the file with `mode=ro`, so neither arbitrary SQL nor a
+canned query can write. It is always mounted as `subtrail` whatever the file is
+called, so URLs, saved queries and the dashboard config stay the same.
+
+Exposure: loopback by default. Any other address needs password auth
+(datasette-auth-passwords, HTTP basic auth over every URL: pages, JSON, CSV,
+blobs, the `.eml` and `.ics` routes) with a hashed password from the
+environment and a fixed `DATASETTE_SECRET`.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
+import re
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +29,49 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_METADATA = REPO_ROOT / "datasette-metadata.yml"
+DB_NAME = "subtrail"
+HASH_ENV = "SUBTRAIL_PASSWORD_HASH"
+USER_ENV = "SUBTRAIL_USERNAME"
+DEFAULT_USER = "subtrail"
+SECRET_ENV = "DATASETTE_SECRET"
 SETTINGS: dict[str, Any] = {
-    "sql_time_limit_ms": 3000,
+    "sql_time_limit_ms": 2000,  # a runaway query cannot hold a worker for long
+    "facet_time_limit_ms": 200,
     "default_page_size": 50,
     "max_returned_rows": 5000,
     "allow_download": False,  # the whole database is the user's private mail
-    "suggest_facets": False,
+    "suggest_facets": False,  # saves a query per column on every table page
+    "num_sql_threads": 3,
 }
+# Keys of a canned query that only subtrail reads (stripped before Datasette sees them):
+# `requires`: tables/views the SQL needs; `fallback_sql`: used when one is missing.
+QUERY_EXTENSION_KEYS = ("requires", "fallback_sql")
+_HASH_RE = re.compile(r"^pbkdf2_sha256\$\d+\$[^$]+\$[^$]+$")
 
 
 class ServeError(Exception):
-    pass
+    """The server cannot start as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Password auth read from the environment; the hash never goes to disk or logs."""
+
+    username: str
+    password_hash: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthConfig | None:
+        env = os.environ if env is None else env
+        password_hash = env.get(HASH_ENV, "").strip()
+        if not password_hash:
+            return None
+        if not _HASH_RE.match(password_hash):
+            raise ServeError(f"{HASH_ENV} is not a password hash; make one with `datasette hash-password`")
+        username = env.get(USER_ENV, "").strip() or DEFAULT_USER
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", username):
+            raise ServeError(f"{USER_ENV} may only hold letters, digits, '.', '_' and '-'")
+        return cls(username=username, password_hash=password_hash)
 
 
 def is_loopback(host: str) -> bool:
@@ -38,6 +83,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_exposure(host: str, env: Mapping[str, str] | None = None) -> AuthConfig | None:
+    """The auth to use for `host`, or ServeError when binding there would expose the mail."""
+    env = os.environ if env is None else env
+    auth = AuthConfig.from_env(env)
+    if is_loopback(host):
+        return auth
+    if auth is None:
+        raise ServeError(
+            f"refusing to serve on {host}: set {HASH_ENV} (from `datasette hash-password`) "
+            f"and {SECRET_ENV} to expose the database beyond this machine"
+        )
+    if not env.get(SECRET_ENV, "").strip():
+        raise ServeError(f"refusing to serve on {host}: set {SECRET_ENV} to a long random value")
+    return auth
+
+
 def load_metadata(path: str | Path | None = None) -> dict[str, Any]:
     path = Path(path) if path else DEFAULT_METADATA
     if not path.exists():
@@ -45,23 +106,104 @@ def load_metadata(path: str | Path | None = None) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def build_datasette(db_path: str, metadata_path: str | Path | None = None) -> Any:
-    from datasette.app import Datasette
+def existing_names(db_path: str | Path) -> set[str]:
+    """Tables and views in the database, read without writing anything."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return {
+            row[0] for row in conn.execute("select name from sqlite_master where type in ('table','view')")
+        }
+    finally:
+        conn.close()
 
-    return Datasette(
-        files=[db_path],
-        metadata=load_metadata(metadata_path),
+
+def resolve_queries(metadata: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """Pick each canned query's SQL for this database: its own if what it `requires` exists,
+    else its `fallback_sql` (written against the contract tables), else leave it out."""
+    metadata = copy.deepcopy(metadata)
+    for database in (metadata.get("databases") or {}).values():
+        queries = database.get("queries") or {}
+        for name in list(queries):
+            query = queries[name]
+            if not isinstance(query, dict):
+                continue
+            required = set(query.get("requires") or [])
+            if not required <= names:
+                if query.get("fallback_sql"):
+                    query["sql"] = query["fallback_sql"]
+                else:
+                    del queries[name]
+                    continue
+            for key in QUERY_EXTENSION_KEYS:
+                query.pop(key, None)
+    return metadata
+
+
+def with_auth(metadata: dict[str, Any], auth: AuthConfig | None) -> dict[str, Any]:
+    """Add the datasette-auth-passwords config (basic auth on every request) and an instance `allow`."""
+    if auth is None:
+        return metadata
+    metadata = copy.deepcopy(metadata)
+    plugins = metadata.setdefault("plugins", {})
+    plugins["datasette-auth-passwords"] = {
+        f"{auth.username}_password_hash": {"$env": HASH_ENV},
+        "http_basic_auth": True,
+    }
+    metadata["allow"] = {"id": auth.username}
+    return metadata
+
+
+def build_datasette(
+    db_path: str | Path,
+    metadata_path: str | Path | None = None,
+    auth: AuthConfig | None = None,
+) -> Any:
+    """A configured Datasette instance (not yet serving) with the subtrail plugin registered."""
+    from datasette.app import Datasette
+    from datasette.database import Database
+    from datasette.plugins import pm
+
+    from ingest import datasette_plugin
+
+    if not pm.is_registered(datasette_plugin):
+        pm.register(datasette_plugin, name="subtrail")
+    metadata = resolve_queries(load_metadata(metadata_path), existing_names(db_path))
+    metadata = with_auth(metadata, auth)
+    ds = Datasette(
+        files=[],
+        metadata=metadata,
         settings=SETTINGS,
-        secret=os.environ.get("DATASETTE_SECRET"),
+        secret=os.environ.get(SECRET_ENV) or None,
     )
+    ds.remove_database("_memory")
+    ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name=DB_NAME)
+    return ds
+
+
+def find_poller() -> Callable[[str, Any, threading.Event], None] | None:
+    """The poller's daemon entry point, when the IMAP module provides one."""
+    try:
+        from ingest import imap  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(imap, "run_in_thread", None)
 
 
 def run_server(
-    db_path: str, host: str = "127.0.0.1", port: int = 8001, metadata_path: str | None = None
+    db_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    metadata_path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> None:
-    if not is_loopback(host):
-        raise ServeError(f"refusing to serve on {host}: only loopback is allowed without password auth")
+    """Serve until interrupted. Raises ServeError before binding if the exposure is unsafe."""
     import uvicorn
 
-    ds = build_datasette(db_path, metadata_path)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+    auth = check_exposure(host, env)
+    ds = build_datasette(db_path, metadata_path, auth)
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(
+        f"subtrail: serving {db_path} on http://{shown}:{port}/{' (password required)' if auth else ''}\n"
+    )
+    sys.stderr.flush()
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -1,0 +1,182 @@
+"""The subtrail Datasette plugin: evidence downloads, the calendar feed, links, no robots.
+
+Registered by `ingest.serve.build_datasette` (not through an entry point, so it
+never touches other Datasette instances in the same environment). Every route
+checks Datasette permissions, so with password auth on nothing leaks.
+
+Cells are always escaped: e-mail content is untrusted and is shown as text only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from datasette import hookimpl
+from datasette.utils.asgi import NotFound, Request, Response
+from markupsafe import Markup, escape
+
+from ingest.calendar import build_calendar
+
+DB_NAME = "subtrail"
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
+# Columns holding a message's sha256, per table (None: any table or a query result).
+SHA_COLUMNS = {"sha256", "message_sha256"}
+ID_LINKS = {
+    "ticket_id": "tickets",
+    "subscription_id": "subscriptions",
+    "ticket_message_id": "ticket_messages",
+}
+
+
+def eml_filename(date: str | None, sha256: str) -> str:
+    """`2026-03-01_1a2b3c4d5e6f.eml`: sorts by date, unique enough, safe on every filesystem."""
+    day = date[:10] if date and re.match(r"^\d{4}-\d{2}-\d{2}", date) else "undated"
+    return f"{day}_{sha256[:12]}.eml"
+
+
+def evidence_path(sha256: str) -> str:
+    return f"/evidence/{sha256}.eml"
+
+
+async def evidence(request: Request, datasette: Any) -> Response:
+    """The raw message exactly as stored, as a download (never rendered by the browser)."""
+    sha256 = request.url_vars["sha256"]
+    await datasette.ensure_permissions(
+        request.actor,
+        [("view-table", (DB_NAME, "raw_messages")), ("view-database", DB_NAME), "view-instance"],
+    )
+    if not SHA256_RE.match(sha256):
+        raise NotFound("not a sha256")
+    db = datasette.get_database(DB_NAME)
+    row = (
+        await db.execute(
+            """select r.raw, (select m.date from messages m where m.sha256 = r.sha256) as date
+               from raw_messages r where r.sha256 = ?""",
+            [sha256],
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no stored message with that sha256")
+    return Response(
+        bytes(row["raw"]),
+        content_type="message/rfc822",
+        headers={
+            "content-disposition": f'attachment; filename="{eml_filename(row["date"], sha256)}"',
+            "x-content-type-options": "nosniff",
+            "content-security-policy": "sandbox",
+            "cache-control": "private, max-age=31536000, immutable",  # content-addressed
+        },
+    )
+
+
+async def calendar(request: Request, datasette: Any) -> Response:
+    """The iCalendar feed a calendar app can subscribe to."""
+    await datasette.ensure_permissions(request.actor, [("view-database", DB_NAME), "view-instance"])
+    db = datasette.get_database(DB_NAME)
+    body = await db.execute_fn(build_calendar)
+    return Response(
+        body,
+        content_type="text/calendar; charset=utf-8",
+        headers={"content-disposition": 'inline; filename="subtrail.ics"', "cache-control": "no-cache"},
+    )
+
+
+async def robots(request: Request, datasette: Any) -> Response:
+    return Response.text(ROBOTS_TXT)
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [
+        (r"^/evidence/(?P<sha256>[^/]+)\.eml$", evidence),
+        (r"^/calendar\.ics$", calendar),
+        (r"^/robots\.txt$", robots),
+    ]
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    """`X-Robots-Tag: noindex` on every response: private mail is never for search engines."""
+
+    def wrap(app: Any) -> Any:
+        async def add_header(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+
+            async def send_with_header(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers") or [])
+                    headers.append((b"x-robots-tag", b"noindex, nofollow"))
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            await app(scope, receive, send_with_header)
+
+        return add_header
+
+    return wrap
+
+
+def _link(href: str, text: str, title: str | None = None) -> str:
+    extra = f' title="{escape(title)}"' if title else ""
+    return f'<a href="{escape(href)}"{extra}>{escape(text)}</a>'
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+    """Links from evidence and ids to where they lead; everything else keeps Datasette's escaping."""
+    if database != DB_NAME or value is None or value == "":
+        return None
+    if column in SHA_COLUMNS and isinstance(value, str) and SHA256_RE.match(value):
+        if table == "messages":
+            return _message_links(value, datasette)
+        base = datasette.urls.table(DB_NAME, "messages")
+        return Markup(
+            _link(f"{base}?sha256={value}", value[:12] + "…", "the message")
+            + " "
+            + _link(evidence_path(value), ".eml", "download the raw message")
+        )
+    if column in ID_LINKS and table != ID_LINKS[column] and isinstance(value, int):
+        return Markup(_link(datasette.urls.row(DB_NAME, ID_LINKS[column], str(value)), str(value)))
+    if column == "id" and table == "tickets" and isinstance(value, int):
+        timeline = datasette.urls.path(f"/{DB_NAME}/ticket_timeline?ticket={value}")
+        return Markup(
+            _link(datasette.urls.row(DB_NAME, "tickets", str(value)), str(value))
+            + " "
+            + _link(timeline, "timeline")
+        )
+    if column == "provider" and isinstance(value, str) and table != "providers":
+        timeline = datasette.urls.path(f"/{DB_NAME}/provider_history?provider={quote(value)}")
+        return Markup(_link(timeline, value, "everything about this provider"))
+    return None
+
+
+def _message_links(sha256: str, datasette: Any) -> Any:
+    """A message's sha256 cell: the raw `.eml`, and the ticket and subscription it belongs to.
+
+    Async so the two look-ups run in Datasette's read pool (indexed, one row each)."""
+
+    async def inner() -> Markup:
+        db = datasette.get_database(DB_NAME)
+        row = (
+            await db.execute(
+                """select (select ticket_id from ticket_messages where message_sha256 = :s
+                           order by id limit 1) as ticket_id,
+                          (select subscription_id from subscription_events where message_sha256 = :s
+                           and subscription_id is not null order by id limit 1) as subscription_id""",
+                {"s": sha256},
+            )
+        ).first()
+        parts = [_link(evidence_path(sha256), sha256[:12] + "… .eml", "download the raw message")]
+        if row and row["ticket_id"] is not None:
+            parts.append(_link(datasette.urls.row(DB_NAME, "tickets", str(row["ticket_id"])), "ticket"))
+        if row and row["subscription_id"] is not None:
+            url = datasette.urls.row(DB_NAME, "subscriptions", str(row["subscription_id"]))
+            parts.append(_link(url, "subscription"))
+        return Markup(" · ".join(parts))
+
+    return inner
