@@ -66,3 +66,10 @@ DERIVERS.append(derive_providers)
 from ingest.bank.reconcile import refresh as refresh_bank  # noqa: E402
 
 DERIVERS.append(refresh_bank)
+
+# The customer-service journal: support facts stored per batch, tickets rebuilt after every run.
+from ingest import journal  # noqa: E402
+
+BATCH_HOOKS.append(journal.store_support_facts)
+RESETTERS.append(journal.reset_journal)
+DERIVERS.append(journal.rebuild_journal)

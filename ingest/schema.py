@@ -104,6 +104,10 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "status": str,
             "opened_at": str,
             "last_activity_at": str,
+            # ingest/journal.py
+            "correspondent": str,
+            "resolution_requested": str,
+            "messages": int,
         },
         "id",
     ),
@@ -117,11 +121,40 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "channel": str,
             "agent_name": str,
             "body": str,
+            # ingest/journal.py: why this exchange is in this ticket, and where a note came from
+            "auto_ack": int,
+            "joined_by": str,
+            "requested": str,
+            "manual_note_id": int,
         },
         "id",
     ),
     "promises": (
         {"id": int, "ticket_message_id": int, "text": str, "due_on": str, "status": str},
+        "id",
+    ),
+    # ingest/journal.py: per-message facts from extractors.support (JSON), rebuilt by reprocess
+    "support_facts": ({"sha256": str, "facts": str}, "sha256"),
+    # ingest/journal.py: every threading key seen in a ticket (why two mails were joined)
+    "ticket_keys": (
+        {"id": int, "ticket_id": int, "key": str, "kind": str, "message_sha256": str},
+        "id",
+    ),
+    # ingest/journal.py: calls, chats, letters noted by hand; never cleared by reprocess
+    "manual_notes": (
+        {
+            "id": int,
+            "provider": str,
+            "ticket_ref": str,
+            "channel": str,
+            "at": str,
+            "direction": str,
+            "agent_name": str,
+            "body": str,
+            "promise_text": str,
+            "due_on": str,
+            "created_at": str,
+        },
         "id",
     ),
     "sync_state": (
@@ -217,6 +250,9 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("subscription_events", ["message_sha256"], False),
     ("ticket_messages", ["ticket_id"], False),
     ("ticket_messages", ["message_sha256"], False),
+    ("ticket_keys", ["ticket_id"], False),
+    ("ticket_keys", ["key"], False),
+    ("tickets", ["provider"], False),
     ("promises", ["ticket_message_id"], False),
     ("ingest_errors", ["sha256"], False),
     ("bank_transactions", ["txn_key"], True),
@@ -239,7 +275,24 @@ FTS_CONFIG: dict[str, list[str]] = {
     "messages": ["subject", "from_name", "from_addr", "body_text"],
 }
 
-VIEWS: dict[str, str] = {}
+VIEWS: dict[str, str] = {
+    # ingest/journal.py: one timeline per provider across tickets, channels, promises and subscription events
+    "provider_timeline": """
+        select t.provider, tm.sent_at as at, 'exchange' as entry, tm.channel, tm.direction, tm.agent_name,
+               t.id as ticket_id, t.ticket_ref, t.subject, tm.body as detail, tm.message_sha256
+          from ticket_messages tm join tickets t on t.id = tm.ticket_id
+        union all
+        select t.provider, p.due_on, 'promise due (' || p.status || ')', tm.channel, tm.direction,
+               tm.agent_name, t.id, t.ticket_ref, t.subject, p.text, tm.message_sha256
+          from promises p join ticket_messages tm on tm.id = p.ticket_message_id
+          join tickets t on t.id = tm.ticket_id
+         where p.due_on is not null
+        union all
+        select s.provider, e.occurred_on, e.event_type, 'email', 'inbound', null, null, null,
+               s.service_name, null, e.message_sha256
+          from subscription_events e join subscriptions s on s.id = e.subscription_id
+        order by 1, 2""",
+}
 
 # ingest/bank/views.py: what the bank statements say about the inventory (bank_* views)
 from ingest.bank.views import BANK_VIEWS  # noqa: E402
