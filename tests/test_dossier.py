@@ -1,0 +1,144 @@
+"""`subtrail dossier`: each section present with the right facts; mail content cannot inject markup."""
+
+from __future__ import annotations
+
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from ingest.cli import cli
+from ingest.dossier import DossierError, build_dossier, find_identifiers, render_html, render_markdown
+from ingest.dossier_templates import md
+from ingest.providers import load_providers
+from tests.casefile import TODAY, build_case
+
+SECTIONS = [
+    "## Account identifiers",
+    "## Subscription history",
+    "## How to cancel",
+    "## Correspondence",
+    "## Promises",
+    "## Resolution I want",
+    "## Evidence",
+]
+
+
+@pytest.fixture
+def case_db(db: Database) -> Database:
+    build_case(db)
+    load_providers(db)
+    db.table("subscriptions").insert(
+        {"provider": "free", "service_name": "Freebox Pop", "plan": "Pop", "status": "cancelled",
+         "started_on": "2023-05-01", "cancelled_on": "2025-12-01", "platform": "direct"}
+    )  # fmt: skip
+    return db
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Numéro client : 48151623", [("customer_number", "48151623")]),
+        ("N° de contrat\u00a0: FBX-998877.", [("contract_number", "FBX-998877")]),
+        ("Your Customer ID: AB-12345", [("customer_number", "AB-12345")]),
+        ("Account number 0012 3456", [("account_number", "0012")]),
+        ("Identifiant client: 7777777", [("customer_number", "7777777")]),
+        ("Customer ID is shown in your account", []),
+        ("numero de contrat : contrat", []),
+    ],
+)
+def test_find_identifiers(text: str, found: list[tuple[str, str]]) -> None:
+    assert find_identifiers(text) == found
+
+
+def test_markdown_dossier_for_provider_with_subscription_and_ticket(case_db: Database) -> None:
+    text = render_markdown(build_dossier(case_db, "free", today=date.fromisoformat(TODAY)))
+    positions = [text.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    identifiers = text[positions[0] : positions[1]]
+    assert "Contract number: **FBX-998877**" in identifiers
+    assert "Account e-mail: **alice@example.org**" in identifiers
+    history = text[positions[1] : positions[2]]
+    assert "### Freebox Pop" in history and "Current price: 39.99 EUR every P1M" in history
+    assert "Started on: 2023-05-01" in history and "Cancelled on: 2025-12-01" in history
+    cancel = text[positions[2] : positions[3]]
+    assert "<https://subscribe.free.fr/login/>" in cancel
+    assert "L224-39" in cancel and "<https://www.service-public.fr/particuliers/vosdroits/F22486>" in cancel
+    timeline = text[positions[3] : positions[4]]
+    assert "### Ticket 2026-ABC-1: Panne de ligne" in timeline
+    assert "**2026-03-03 13:30** ← Free (Freebox) (email, agent Julien) sha256 511766e18a87" in timeline
+    assert "(phone, agent @Sophie)" in timeline
+    promises = text[positions[4] : positions[5]]
+    assert "Un technicien passera sous 48 heures, due 2026-03-05: **overdue**" in promises
+    assert "Avoir de 10 € sur la prochaine facture, due 2026-04-30: **kept**" in promises
+    assert "What I ask for" in text[positions[5] : positions[6]]
+    evidence = text[positions[6] :]
+    assert evidence.count("sha256 `") == 2
+    assert "4f1d447370fc2dffe852d946404926078abc6a1875d2ea5b7b666e752c6876f0" in evidence
+
+
+def test_price_history_and_last_charges(case_db: Database) -> None:
+    text = render_markdown(build_dossier(case_db, "netflix", today=date.fromisoformat(TODAY)))
+    assert "- since 2026-01-10: 12.99 EUR / P1M\n- since 2026-02-10: 13.49 EUR / P1M" in text
+    assert "- 2026-02-10: charge 13.49 EUR (sha256 cbea4ffc8fd4)" in text
+    assert "Customer number: **48151623** (in 2 messages" in text
+    assert "<https://www.netflix.com/cancelplan>" in text
+
+
+def test_store_billed_subscription_points_to_the_store(case_db: Database) -> None:
+    text = render_markdown(build_dossier(case_db, "calm", today=date.fromisoformat(TODAY)))
+    assert "Billed through Apple (App Store subscriptions): cancel there" in text
+    assert "<https://apps.apple.com/account/subscriptions>" in text
+
+
+def test_mail_content_cannot_inject_markup(case_db: Database) -> None:
+    markdown = render_markdown(build_dossier(case_db, "free", today=date.fromisoformat(TODAY)))
+    assert "<script>" not in markdown and "\\<script\\>" in markdown
+    html = render_html(build_dossier(case_db, "free", today=date.fromisoformat(TODAY)))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert md("[click](javascript:alert(1)) *x*") == "\\[click\\](javascript:alert(1)) \\*x\\*"
+
+
+def test_html_is_well_formed_and_links_only_http(case_db: Database) -> None:
+    case_db.execute("update providers set cancel_url = 'javascript:alert(1)' where slug = 'free'")
+    html = render_html(build_dossier(case_db, "free", today=date.fromisoformat(TODAY)))
+
+    class Links(HTMLParser):
+        hrefs: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.hrefs += [v or "" for k, v in attrs if k == "href"]
+
+    parser = Links()
+    parser.feed(html)
+    assert parser.hrefs and all(h.startswith("https://") for h in parser.hrefs)
+    for anchor in (
+        'id="identifiers"',
+        'id="cancel"',
+        'id="correspondence"',
+        'id="resolution"',
+        'id="evidence"',
+    ):
+        assert anchor in html
+
+
+def test_unknown_provider(db: Database) -> None:
+    with pytest.raises(DossierError, match="nothing known"):
+        build_dossier(db, "nobody")
+
+
+def test_cli_writes_markdown_and_html(db: Database, db_path: Path, tmp_path: Path) -> None:
+    build_case(db)
+    out = tmp_path / "free.md"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["dossier", "free", "--db", str(db_path), "--today", TODAY, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith(
+        "# Dossier: Free (Freebox)\n"
+    )  # providers loaded by the CLI
+    result = runner.invoke(cli, ["dossier", "netflix", "--html", "--db", str(db_path)])
+    assert result.exit_code == 0 and result.output.startswith("<!DOCTYPE html>")
+    assert runner.invoke(cli, ["dossier", "nobody-at-all", "--db", str(db_path)]).exit_code == 2
