@@ -1,0 +1,142 @@
+"""Accuracy of the customer-service journal on the labelled fixture threads.
+
+Imports tests/fixtures/journal/mail/*.eml through the real pipeline into a temporary
+database, rebuilds the journal as of the labels' `today`, and compares with
+tests/fixtures/journal/labels.toml. Prints one figure per line (target >= 0.95 each),
+then how the bare quote-stripping libraries do on the same messages, for the record.
+
+    python bench/bench_journal_accuracy.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import tempfile
+import tomllib
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from extractors import Identity  # noqa: E402
+from ingest.importer import import_paths  # noqa: E402
+from ingest.journal import rebuild_journal  # noqa: E402
+from ingest.parse import parse_message  # noqa: E402
+from ingest.schema import open_db  # noqa: E402
+
+FIXTURES = REPO / "tests" / "fixtures" / "journal"
+MAIL = FIXTURES / "mail"
+
+
+def ratio(good: int, total: int) -> float:
+    return good / total if total else 1.0
+
+
+def main() -> int:
+    labels = tomllib.loads((FIXTURES / "labels.toml").read_text(encoding="utf-8"))
+    sha_of = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in MAIL.glob("*.eml")}
+    name_of = {sha: name for name, sha in sha_of.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "bench.db")
+        identity = Identity(frozenset(labels["identity"]))
+        import_paths(db, [str(MAIL)], identity=identity, workers=1, progress=False)
+        rebuild_journal(db, date.fromisoformat(labels["today"]))
+        rows = {
+            name_of[r["message_sha256"]]: r
+            for r in db.query("select * from ticket_messages where message_sha256 is not null")
+            if r["message_sha256"] in name_of
+        }
+        tickets = {r["id"]: r for r in db.query("select * from tickets")}
+        promises = list(
+            db.query(
+                "select p.*, tm.message_sha256 from promises p join ticket_messages tm on tm.id = p.ticket_message_id"
+            )
+        )
+        db.close()
+
+    # Threading: a message is right when its ticket holds exactly the labelled companions.
+    expected_group = {name: frozenset(t["messages"]) for t in labels["ticket"] for name in t["messages"]}
+    predicted_group: dict[int, set[str]] = {}
+    for name, row in rows.items():
+        predicted_group.setdefault(row["ticket_id"], set()).add(name)
+    threaded = sum(
+        1
+        for name, group in expected_group.items()
+        if name in rows and predicted_group[rows[name]["ticket_id"]] == group
+    )
+
+    # Agent names, over every message: precision of names given, recall of names expected.
+    given = expected = right = 0
+    for name, label in labels["message"].items():
+        got = (rows.get(name) or {}).get("agent_name") or ""
+        given += bool(got)
+        expected += bool(label["agent"])
+        right += bool(got) and got == label["agent"]
+
+    # Quote stripping: the stored body equals the labelled new text exactly.
+    exact = sum(
+        1 for name, label in labels["message"].items() if (rows.get(name) or {}).get("body") == label["body"]
+    )
+
+    # Promises: (message, due date) pairs found, and their status on `today`.
+    wanted = {(n, p["due_on"]): p["status"] for n, lab in labels["message"].items() for p in lab["promises"]}
+    found = {(name_of.get(p["message_sha256"]), p["due_on"]): p["status"] for p in promises}
+    recalled = sum(1 for key in wanted if key in found)
+    promise_status_ok = sum(1 for key, status in wanted.items() if found.get(key) == status)
+
+    # Ticket status, for each labelled ticket (found through its first message).
+    status_ok = sum(
+        1
+        for t in labels["ticket"]
+        if t["messages"][0] in rows and tickets[rows[t["messages"][0]]["ticket_id"]]["status"] == t["status"]
+    )
+    acks = sum(
+        1
+        for n, lab in labels["message"].items()
+        if bool((rows.get(n) or {}).get("auto_ack")) == lab["auto_ack"]
+    )
+
+    n_msg = len(labels["message"])
+    print(f"messages {n_msg}, tickets {len(labels['ticket'])}, promises {len(wanted)}")
+    print(f"threading accuracy        {ratio(threaded, len(expected_group)):.3f}")
+    print(f"agent-name precision      {ratio(right, given):.3f}  ({right}/{given})")
+    print(f"agent-name recall         {ratio(right, expected):.3f}  ({right}/{expected})")
+    print(f"quote-stripping exactness {ratio(exact, n_msg):.3f}  ({exact}/{n_msg})")
+    print(f"promise recall (due date) {ratio(recalled, len(wanted)):.3f}  ({recalled}/{len(wanted)})")
+    print(f"promise precision         {ratio(recalled, len(found)):.3f}  ({recalled}/{len(found)})")
+    print(f"promise status accuracy   {ratio(promise_status_ok, len(wanted)):.3f}")
+    print(f"ticket status accuracy    {ratio(status_ok, len(labels['ticket'])):.3f}")
+    print(f"auto-ack accuracy         {ratio(acks, n_msg):.3f}")
+    bare_libraries(labels)
+    return 0
+
+
+_HISTORY = re.compile(r"^\s*>|(?:wrote|a écrit)\s*:\s*$|^\s*(?:from|de|sent|envoyé)\s*:", re.I | re.M)
+
+
+def bare_libraries(labels: dict) -> None:
+    """The bare libraries on the plain-text body: exact new text, and history removed (label is a prefix, no quote left)."""
+    import quotequail
+    from mailparser_reply import EmailReplyParser
+
+    parser = EmailReplyParser(languages=["fr", "en"])
+    libraries = {
+        "quotequail": lambda text: quotequail.quote(text)[0][1],
+        "mail-parser-reply": lambda text: parser.parse_reply(text) or "",
+    }
+    total = len(labels["message"])
+    for lib, split in libraries.items():
+        exact = clean = 0
+        for name, label in labels["message"].items():
+            text = parse_message((MAIL / name).read_bytes()).body_text.replace("\r\n", "\n")
+            out = split(text).strip()
+            exact += out == label["body"]
+            clean += out.startswith(label["body"]) and not _HISTORY.search(out)
+        print(f"  bare {lib:<18} exact {ratio(exact, total):.3f}, history removed {ratio(clean, total):.3f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
