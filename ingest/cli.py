@@ -166,3 +166,6 @@ from ingest import cli_export  # noqa: E402,F401
 
 # isort: split
 from ingest import cli_bank  # noqa: E402,F401
+
+# isort: split
+from ingest import cli_journal  # noqa: E402,F401
