@@ -168,4 +168,7 @@ from ingest import cli_export  # noqa: E402,F401
 from ingest import cli_bank  # noqa: E402,F401
 
 # isort: split
+from ingest import cli_poll  # noqa: E402,F401
+
+# isort: split
 from ingest import cli_journal  # noqa: E402,F401

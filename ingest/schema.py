@@ -165,8 +165,44 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "last_uid": int,
             "highestmodseq": int,
             "last_success_at": str,
+            # IMAP poller (ingest/imap): the STATUS seen at the last complete pass, for the cheap check.
+            "uidnext": int,
+            "messages": int,
         },
         ("account", "folder"),
+    ),
+    # IMAP poller: one row per (account, folder) sync that did work or failed; folder null = account-level.
+    "poll_runs": (
+        {
+            "id": int,
+            "started_at": str,
+            "ended_at": str,
+            "account": str,
+            "folder": str,
+            "fetched": int,
+            "skipped": int,
+            "errors": int,
+            "status": str,
+            "error": str,
+        },
+        "id",
+    ),
+    # IMAP poller, fetch = "relevant": headers of messages whose body was not downloaded.
+    "pending_bodies": (
+        {
+            "account": str,
+            "folder": str,
+            "uidvalidity": int,
+            "uid": int,
+            "message_id": str,
+            "from_addr": str,
+            "subject": str,
+            "date": str,
+            "size": int,
+            "seen_at": str,
+            "gone_at": str,
+        },
+        ("account", "folder", "uidvalidity", "uid"),
     ),
     "providers": (
         {
@@ -255,6 +291,8 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("tickets", ["provider"], False),
     ("promises", ["ticket_message_id"], False),
     ("ingest_errors", ["sha256"], False),
+    ("message_locations", ["account", "folder", "uidvalidity", "uid"], False),
+    ("poll_runs", ["account", "folder", "started_at"], False),
     ("bank_transactions", ["txn_key"], True),
     ("bank_transactions", ["account", "booked_on"], False),
     ("bank_transactions", ["recurring_charge_id"], False),

@@ -1,0 +1,151 @@
+"""Open an authenticated IMAP session for one account: TCP, TLS, login. Nothing else.
+
+TLS certificates are verified against the system store (plus `tls_ca_file` if set); a
+self-signed server can instead be pinned by the sha256 of its certificate
+(`tls_fingerprint`), checked before any credential is sent. `security = "none"` is only
+allowed on loopback (the config refuses it elsewhere; checked again here).
+Every failure becomes an `ImapError` subclass whose message never contains a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import imaplib
+import logging
+import socket
+import ssl
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SocketTimeout
+
+from ingest.config import Account, ConfigError
+from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
+
+CONNECT_TIMEOUT = 15.0
+
+# imapclient logs every command and response at DEBUG (message bodies, AUTHENTICATE data):
+# keep it quiet whatever the root level, so neither mail nor tokens reach our logs.
+logging.getLogger("imapclient").setLevel(logging.WARNING)
+
+
+def tls_context(account: Account) -> ssl.SSLContext:
+    """Verify by default; trust `tls_ca_file` too; with a pinned fingerprint, the pin is the check."""
+    context = ssl.create_default_context()
+    if account.tls_ca_file:
+        try:
+            context.load_verify_locations(cafile=account.tls_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TLSError(f"account {account.name!r}: cannot read tls_ca_file ({exc})") from None
+    if account.tls_fingerprint:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _normalise_fingerprint(value: str) -> str:
+    return value.replace(":", "").replace(" ", "").lower().removeprefix("sha256")
+
+
+def check_pin(client: IMAPClient, account: Account) -> None:
+    """Compare the server certificate with `tls_fingerprint` before sending credentials."""
+    if not account.tls_fingerprint:
+        return
+    sock = client.socket()
+    der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    if der is None:
+        raise TLSError(f"account {account.name!r}: tls_fingerprint set but the connection is not TLS")
+    actual = hashlib.sha256(der).hexdigest()
+    if actual != _normalise_fingerprint(account.tls_fingerprint):
+        raise TLSError(
+            f"account {account.name!r}: server certificate sha256 {actual} does not match tls_fingerprint"
+        )
+
+
+def describe_network_error(account: Account, exc: BaseException) -> ImapError:
+    """Turn a socket/TLS/imaplib exception into a classified, secret-free error."""
+    where = f"account {account.name!r} ({account.host}:{account.port})"
+    if isinstance(exc, ImapError):
+        return exc
+    if isinstance(exc, socket.gaierror):
+        return TransientError(f"{where}: DNS cannot resolve {account.host} ({exc.strerror})")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TLSError(
+            f"{where}: TLS certificate not trusted ({exc.verify_message}); "
+            "set tls_ca_file or tls_fingerprint for a self-signed server"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return TLSError(f"{where}: TLS handshake failed ({exc.reason or exc}); is security right?")
+    if isinstance(exc, ConnectionRefusedError):
+        return TransientError(f"{where}: connection refused (server down or wrong port)")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return TransientError(f"{where}: timed out")
+    if isinstance(exc, OSError):
+        return TransientError(f"{where}: network error ({exc.strerror or type(exc).__name__})")
+    if isinstance(exc, imaplib.IMAP4.abort):
+        return TransientError(f"{where}: connection lost ({_short(exc)})")
+    return TransientError(f"{where}: {type(exc).__name__}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:-1]
+    return text[:300]
+
+
+def connect(account: Account, timeout: float | None = None) -> IMAPClient:
+    """A logged-in client. Raises `AuthError`, `TLSError` (permanent) or `TransientError`."""
+    if account.security == "none" and not account.is_loopback:
+        raise PermanentError(f"account {account.name!r}: security = 'none' is refused off loopback")
+    read_timeout = timeout or account.timeout
+    try:
+        client = IMAPClient(
+            account.host,
+            port=account.port,
+            ssl=account.security == "ssl",
+            ssl_context=tls_context(account) if account.security == "ssl" else None,
+            timeout=SocketTimeout(connect=CONNECT_TIMEOUT, read=read_timeout),
+        )
+    except Exception as exc:
+        raise describe_network_error(account, exc) from None
+    try:
+        if account.security == "starttls":
+            if b"STARTTLS" not in client.capabilities():
+                raise TLSError(f"account {account.name!r}: server does not offer STARTTLS")
+            client.starttls(tls_context(account))
+        check_pin(client, account)
+        login(client, account)
+    except BaseException as exc:
+        _close_quietly(client)
+        if isinstance(exc, ImapError | KeyboardInterrupt | SystemExit):
+            raise
+        raise describe_network_error(account, exc) from None
+    return client
+
+
+def login(client: IMAPClient, account: Account) -> None:
+    """Password or XOAUTH2 login; a refusal is an `AuthError` quoting the server, not the secret."""
+    try:
+        if account.auth == "xoauth2":
+            from ingest.imap.oauth import access_token
+
+            client.oauth2_login(account.username, access_token(account))
+        else:
+            client.login(account.username, account.password())
+    except ConfigError as exc:
+        raise AuthError(str(exc)) from None
+    except LoginError as exc:
+        raise AuthError(
+            f"account {account.name!r}: the server refused the login for {account.username!r} "
+            f"({_short(exc)}); check the password or token"
+        ) from None
+    except IMAPClientError as exc:  # e.g. no AUTH=XOAUTH2 capability
+        raise AuthError(f"account {account.name!r}: login failed ({_short(exc)})") from None
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except Exception:
+        pass

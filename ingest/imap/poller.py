@@ -1,0 +1,382 @@
+"""Passes over accounts: `poll_once` (one pass, then exit) and `run_daemon` (until stopped).
+
+One account failing never stops the others. Transient trouble (network, server restart,
+a connection cut mid-FETCH) is retried: a few quick reconnects within a pass, exponential
+backoff with jitter in the daemon. Permanent trouble (bad password, untrusted certificate)
+is logged once in plain words, recorded in `poll_runs`, and retried only after
+`PERMANENT_RETRY` seconds, so a wrong password never turns into a retry storm.
+
+The daemon runs one thread per account: IMAP is a blocking, one-folder-at-a-time protocol,
+and IDLE needs its own connection. Each thread has its own SQLite connection (WAL lets
+them and Datasette coexist); the cross-message tables are rebuilt under one lock.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+from sqlite_utils import Database
+
+from extractors import Identity
+from ingest import pipeline
+from ingest.config import Account, Config
+from ingest.imap import state as st
+from ingest.imap.connect import connect, describe_network_error
+from ingest.imap.errors import FolderError, ImapError, PermanentError, TransientError
+from ingest.imap.folders import find_sent, folders_to_sync, list_folders
+from ingest.imap.sync import FolderResult, sync_folder
+from ingest.parse import now_iso
+from ingest.store import record_error
+
+log = logging.getLogger("subtrail.poll")
+
+ONCE_RETRIES = 3  # reconnects within one `poll --once` pass after a transient error
+PERMANENT_RETRY = 3600.0  # seconds before a daemon retries an account with bad credentials
+IDLE_RENEW = 600.0  # re-issue IDLE every 10 min: well inside RFC 2177's 29-minute server timeout
+DEFAULT_INTERVAL = 300.0  # seconds between polls of folders without IDLE
+# Errors raised by the socket, TLS and imaplib layers while a session is in use.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, ssl.SSLError, imaplib.IMAP4.abort, EOFError)
+
+_derive_lock = threading.Lock()
+
+
+@dataclass
+class AccountResult:
+    account: str
+    folders: list[FolderResult] = field(default_factory=list)
+    error: ImapError | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(f.errors for f in self.folders) + (1 if self.error else 0)
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.folders)
+
+
+@dataclass
+class PassSummary:
+    accounts: list[AccountResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(a.errors for a in self.accounts)
+
+    @property
+    def new(self) -> int:
+        return sum(a.new for a in self.accounts)
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.errors else 0
+
+
+def worker_db(path: str) -> Database:
+    """A connection for one thread (sqlite3 connections are not shared across threads)."""
+    db = Database(path)
+    db.execute("PRAGMA busy_timeout = 30000")
+    return db
+
+
+def _status_of(exc: ImapError) -> str:
+    name = type(exc).__name__
+    return {"AuthError": "auth_failed", "TLSError": "tls_failed", "FolderError": "folder_error"}.get(
+        name, "unreachable" if isinstance(exc, TransientError) else "failed"
+    )
+
+
+def _record_account_error(db: Database, account: Account, exc: ImapError, started: str) -> None:
+    run_id = st.start_run(db, account.name, None, started)
+    st.end_run(db, run_id, _status_of(exc), errors=1, error=str(exc))
+    with db.atomic():
+        record_error(db, "imap", str(exc), None, account.name)
+
+
+def sync_account(
+    client: IMAPClient,
+    db: Database,
+    account: Account,
+    identity: Identity,
+    *,
+    stop: threading.Event | None = None,
+    progress: bool | None = None,
+    workers: int | None = None,
+    record_unchanged: bool = True,
+    folders: list[str] | None = None,
+) -> AccountResult:
+    """Sync every folder of a connected account; a missing folder is an error for it alone."""
+    result = AccountResult(account.name)
+    available = list_folders(client)
+    sent = find_sent(available)
+    for folder in folders if folders is not None else folders_to_sync(client, account):
+        if stop is not None and stop.is_set():
+            break
+        started = now_iso()
+        try:
+            outcome = sync_folder(
+                client, db, account, folder, identity,
+                stop=stop, progress=progress, workers=workers, is_sent=folder == sent,
+            )  # fmt: skip
+        except FolderError as exc:
+            log.error("folder failed account=%s folder=%s error=%s", account.name, folder, exc)
+            run_id = st.start_run(db, account.name, folder, started)
+            st.end_run(db, run_id, "folder_error", errors=1, error=str(exc))
+            with db.atomic():
+                record_error(db, "imap", str(exc), None, f"{account.name}/{folder}")
+            result.folders.append(FolderResult(folder=folder, errors=1))
+            continue
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt | SystemExit):
+                error = describe_network_error(account, exc)
+                run_id = st.start_run(db, account.name, folder, started)
+                st.end_run(db, run_id, _status_of(error), errors=1, error=str(error))
+                raise error from None
+            raise
+        result.folders.append(outcome)
+        if outcome.unchanged and not record_unchanged:
+            continue
+        status = "stopped" if outcome.stopped else ("unchanged" if outcome.unchanged else "ok")
+        run_id = st.start_run(db, account.name, folder, started)
+        st.end_run(db, run_id, status, outcome.fetched, outcome.skipped, outcome.errors)
+        if not outcome.unchanged:
+            log.info(
+                "synced account=%s folder=%s new_uids=%d fetched=%d stored=%d header_only=%d gone=%d "
+                "errors=%d mb=%.1f%s",
+                account.name, folder, outcome.seen, outcome.fetched, outcome.new, outcome.skipped,
+                outcome.gone, outcome.errors, outcome.bytes / 1e6,
+                " uidvalidity_changed=1" if outcome.uidvalidity_changed else "",
+            )  # fmt: skip
+    return result
+
+
+def _logout(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:
+        try:
+            client.shutdown()
+        except Exception:
+            pass
+
+
+def poll_account_once(
+    db: Database,
+    account: Account,
+    identity: Identity,
+    *,
+    stop: threading.Event | None = None,
+    progress: bool | None = None,
+    workers: int | None = None,
+    retry_delay: float = 1.0,
+) -> AccountResult:
+    """One pass over one account, reconnecting a few times after transient errors."""
+    attempt = 0
+    result = AccountResult(account.name)
+    while True:
+        started = now_iso()
+        try:
+            client = connect(account)
+            try:
+                partial = sync_account(
+                    client, db, account, identity, stop=stop, progress=progress, workers=workers
+                )
+            finally:
+                _logout(client)
+            result.folders.extend(partial.folders)
+            return result
+        except TransientError as exc:
+            attempt += 1
+            if attempt > ONCE_RETRIES or (stop is not None and stop.is_set()):
+                log.error("account failed account=%s error=%s", account.name, exc)
+                _record_account_error(db, account, exc, started)
+                result.error = exc
+                return result
+            log.warning("retrying account=%s attempt=%d error=%s", account.name, attempt, exc)
+            time.sleep(retry_delay * 2 ** (attempt - 1))
+        except PermanentError as exc:
+            log.error("account failed account=%s error=%s", account.name, exc)
+            _record_account_error(db, account, exc, started)
+            result.error = exc
+            return result
+
+
+def poll_once(
+    db: Database,
+    config: Config,
+    *,
+    stop: threading.Event | None = None,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> PassSummary:
+    """`subtrail poll --once`: every account and folder once, then the derived tables."""
+    began = time.monotonic()
+    summary = PassSummary()
+    for account in config.accounts:
+        if stop is not None and stop.is_set():
+            break
+        summary.accounts.append(
+            poll_account_once(db, account, config.identity, stop=stop, progress=progress, workers=workers)
+        )
+    if summary.new:
+        with _derive_lock:
+            pipeline.refresh_derived(db)
+    summary.seconds = time.monotonic() - began
+    return summary
+
+
+class Backoff:
+    """Exponential delays with jitter: 2, 4, 8 ... up to `cap` seconds, reset after a success."""
+
+    def __init__(self, base: float = 2.0, cap: float = 300.0) -> None:
+        self.base, self.cap, self.failures = base, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2**self.failures)
+        self.failures += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+@dataclass
+class DaemonSettings:
+    interval: float = DEFAULT_INTERVAL
+    idle_renew: float = IDLE_RENEW
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    permanent_retry: float = PERMANENT_RETRY
+    workers: int | None = None
+
+
+class AccountLoop:
+    """The daemon's life for one account: connect, catch up, then IDLE or poll until stopped."""
+
+    def __init__(
+        self,
+        db_path: str,
+        account: Account,
+        identity: Identity,
+        stop: threading.Event,
+        settings: DaemonSettings,
+        on_pass: Callable[[AccountResult], None] | None = None,
+    ) -> None:
+        self.db_path, self.account, self.identity = db_path, account, identity
+        self.stop, self.settings, self.on_pass = stop, settings, on_pass
+        self.backoff = Backoff(settings.backoff_base, settings.backoff_cap)
+
+    def run(self) -> None:
+        db = worker_db(self.db_path)
+        try:
+            while not self.stop.is_set():
+                started = now_iso()
+                try:
+                    self._session(db)
+                except PermanentError as exc:
+                    log.error("account failing account=%s error=%s (next try in %.0fs)",
+                              self.account.name, exc, self.settings.permanent_retry)  # fmt: skip
+                    _record_account_error(db, self.account, exc, started)
+                    self.stop.wait(self.settings.permanent_retry)
+                except (TransientError, *NETWORK_ERRORS) as exc:
+                    error = describe_network_error(self.account, exc)
+                    delay = self.backoff.next()
+                    log.warning("account unreachable account=%s error=%s (retry in %.1fs)",
+                                self.account.name, error, delay)  # fmt: skip
+                    if self.backoff.failures == 1:  # one row per outage, not one per retry
+                        _record_account_error(db, self.account, error, started)
+                    self.stop.wait(delay)
+        finally:
+            db.close()
+
+    def _pass(self, client: IMAPClient, db: Database, folders: list[str]) -> None:
+        result = sync_account(
+            client, db, self.account, self.identity, stop=self.stop,
+            workers=self.settings.workers, record_unchanged=False, folders=folders,
+        )  # fmt: skip
+        if result.new:
+            with _derive_lock:
+                pipeline.refresh_derived(db)
+        if self.on_pass:
+            self.on_pass(result)
+
+    def _session(self, db: Database) -> None:
+        client = connect(self.account)
+        try:
+            folders = folders_to_sync(client, self.account)
+            self._pass(client, db, folders)
+            self.backoff.reset()
+            idle_folder = folders[0] if b"IDLE" in client.capabilities() and folders else None
+            others = [f for f in folders if f != idle_folder]
+            next_poll = time.monotonic() + self._jittered()
+            while not self.stop.is_set():
+                if idle_folder:
+                    changed = self._idle(client, idle_folder, until=next_poll)
+                    if changed and not self.stop.is_set():
+                        self._pass(client, db, [idle_folder])
+                else:
+                    self.stop.wait(max(0.0, next_poll - time.monotonic()))
+                if time.monotonic() >= next_poll and not self.stop.is_set():
+                    self._pass(client, db, others if idle_folder else folders)
+                    next_poll = time.monotonic() + self._jittered()
+        finally:
+            _logout(client)
+
+    def _jittered(self) -> float:
+        """Spread polls (±10 %) so many accounts or instances do not hit servers in lockstep."""
+        return self.settings.interval * random.uniform(0.9, 1.1)
+
+    def _idle(self, client: IMAPClient, folder: str, until: float) -> bool:
+        """IDLE on `folder` until the server reports a change, `until`, renewal time or stop."""
+        client.select_folder(folder, readonly=True)
+        client.idle()
+        changed = False
+        renew_at = time.monotonic() + self.settings.idle_renew
+        try:
+            while not self.stop.is_set():
+                now = time.monotonic()
+                if now >= until or now >= renew_at:
+                    break
+                responses = client.idle_check(timeout=min(1.0, until - now, renew_at - now))
+                if any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"EXPUNGE", b"FETCH")
+                       for r in responses):  # fmt: skip
+                    changed = True
+                    break
+        finally:
+            client.idle_done()
+        return changed
+
+
+def run_daemon(
+    db_path: str,
+    config: Config,
+    stop: threading.Event,
+    settings: DaemonSettings | None = None,
+    on_pass: Callable[[AccountResult], None] | None = None,
+) -> None:
+    """Run every account's loop until `stop` is set; returns once every thread has finished its batch."""
+    settings = settings or DaemonSettings()
+    threads = [
+        threading.Thread(
+            target=AccountLoop(db_path, account, config.identity, stop, settings, on_pass).run,
+            name=f"poll-{account.name}",
+            daemon=True,
+        )
+        for account in config.accounts
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("daemon started accounts=%d interval=%.0fs", len(threads), settings.interval)
+    while any(t.is_alive() for t in threads):
+        for thread in threads:
+            thread.join(timeout=0.5)
+    log.info("daemon stopped")

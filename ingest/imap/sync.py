@@ -1,0 +1,342 @@
+"""Sync one folder, read-only and crash-safe: the reliability core of the poller.
+
+1. Cheap check: one STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ) compared with
+   `sync_state`; an unchanged folder costs that one round trip.
+2. EXAMINE (read-only select) and `UID SEARCH UID last+1:*` for the new UIDs.
+3. New UIDs are walked in windows: a metadata FETCH (size, internal date, flags, and in
+   `relevant` mode the few headers `extractors.relevance` reads), then `BODY.PEEK[]` of the
+   messages to keep, in batches bounded in count and bytes. Never `BODY[]`: `\\Seen` stays.
+4. Each batch is parsed in worker processes (`ingest.workers`) while the next is fetched,
+   then stored by `store.save_batch` with the checkpoint (`sync_state.last_uid`, the
+   header-only rows) in the same transaction: a crash anywhere loses nothing and stores
+   nothing twice.
+5. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
+   UIDs that vanished from the server get `gone_at`, their messages stay.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from sqlite_utils import Database
+
+from extractors import Identity
+from extractors.relevance import HEADER_FIELDS, parse_headers, relevance
+from ingest import pipeline
+from ingest.config import Account
+from ingest.imap import state as st
+from ingest.imap.errors import FolderError
+from ingest.store import Location, record_error, save_batch
+from ingest.workers import Job, prepare_chunks
+
+WINDOW = 1000  # UIDs per metadata FETCH
+BATCH_MESSAGES = 500  # bodies per batch (one FETCH, one transaction)
+BATCH_BYTES = 16 * 1024 * 1024  # body bytes per batch; a bigger message is a batch of its own
+POOL_THRESHOLD = 300  # fewer new messages than this are parsed in-process (no pool start-up cost)
+HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]"
+
+
+@dataclass
+class FolderResult:
+    """What one folder sync did; `unchanged` means the cheap check was enough."""
+
+    folder: str
+    unchanged: bool = False
+    seen: int = 0  # new UIDs found
+    fetched: int = 0  # bodies downloaded
+    new: int = 0  # messages stored for the first time
+    skipped: int = 0  # header-only (pending_bodies)
+    errors: int = 0
+    gone: int = 0
+    bytes: int = 0
+    uidvalidity_changed: bool = False
+    stopped: bool = False
+
+
+@dataclass
+class _Batch:
+    """One transaction's worth: bodies to store plus the checkpoint that covers them."""
+
+    last_uid: int
+    pending: list[st.PendingBody] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)  # UIDs the server returned no body for
+
+
+class Progress:
+    """Per-folder progress line on a terminal: messages, MB, rate. Silent when not a tty."""
+
+    def __init__(self, label: str, total: int, enabled: bool | None = None) -> None:
+        self.label = label
+        self.total = total
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+
+    def show(self, result: FolderResult) -> None:
+        if not self.enabled or not self.total:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        done = result.fetched + result.skipped
+        sys.stderr.write(
+            f"\r{self.label}: {done}/{self.total} messages, {result.bytes / 1e6:,.1f} MB, "
+            f"{done / elapsed:,.0f} msg/s "
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.total:
+            sys.stderr.write("\n")
+
+
+def status_items(client: IMAPClient) -> list[bytes]:
+    items = [b"UIDVALIDITY", b"UIDNEXT", b"MESSAGES"]
+    if b"CONDSTORE" in client.capabilities():
+        items.append(b"HIGHESTMODSEQ")
+    return items
+
+
+def folder_status(client: IMAPClient, account: Account, folder: str) -> st.FolderState:
+    """One STATUS round trip. `last_uid` is left 0: STATUS does not say what we stored."""
+    try:
+        status = client.folder_status(folder, status_items(client))
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise FolderError(f"account {account.name!r}: cannot open folder {folder!r} ({exc})") from None
+    modseq = status.get(b"HIGHESTMODSEQ")
+    return st.FolderState(
+        uidvalidity=int(status[b"UIDVALIDITY"]),
+        uidnext=int(status[b"UIDNEXT"]),
+        messages=int(status[b"MESSAGES"]),
+        highestmodseq=int(modseq) if modseq is not None else None,
+    )
+
+
+def is_unchanged(saved: st.FolderState | None, now: st.FolderState) -> bool:
+    return (
+        saved is not None
+        and saved.uidvalidity == now.uidvalidity
+        and saved.uidnext == now.uidnext
+        and saved.messages == now.messages
+        and saved.highestmodseq == now.highestmodseq
+    )
+
+
+def sync_folder(
+    client: IMAPClient,
+    db: Database,
+    account: Account,
+    folder: str,
+    identity: Identity,
+    *,
+    stop: threading.Event | None = None,
+    progress: bool | None = None,
+    workers: int | None = None,
+    is_sent: bool = False,
+) -> FolderResult:
+    """Bring (account, folder) up to date; safe to interrupt at any point and run again."""
+    result = FolderResult(folder=folder)
+    saved = st.load_state(db, account.name, folder)
+    status = folder_status(client, account, folder)
+    if is_unchanged(saved, status):
+        with db.atomic():
+            st.touch_success(db, account.name, folder)
+        result.unchanged = True
+        return result
+
+    try:
+        selected = client.select_folder(folder, readonly=True)  # EXAMINE: the mailbox is never modified
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise FolderError(f"account {account.name!r}: cannot open folder {folder!r} ({exc})") from None
+    uidvalidity = int(selected[b"UIDVALIDITY"])
+    last_uid = saved.last_uid if saved else 0
+    if saved and saved.uidvalidity is not None and saved.uidvalidity != uidvalidity:
+        st.reset_for_uidvalidity(db, account.name, folder, uidvalidity)
+        result.uidvalidity_changed = True
+        last_uid = 0
+    status.uidvalidity = uidvalidity
+
+    new_uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+    result.seen = len(new_uids)
+    if saved and not result.uidvalidity_changed:
+        result.gone = _mark_deleted(client, db, account.name, folder, uidvalidity, last_uid)
+
+    bar = Progress(f"{account.name}/{folder}", len(new_uids), progress)
+    try:
+        _fetch_new(
+            client, db, account, folder, identity, uidvalidity, new_uids, result, bar, stop, workers, is_sent
+        )
+    finally:
+        bar.close()
+    if result.stopped:
+        return result
+    status.last_uid = new_uids[-1] if new_uids else last_uid
+    with db.atomic():
+        st.save_complete(db, account.name, folder, status)
+    return result
+
+
+def _mark_deleted(
+    client: IMAPClient, db: Database, account: str, folder: str, uidvalidity: int, last_uid: int
+) -> int:
+    """Places we hold that the server no longer lists (UID SEARCH ALL: one round trip)."""
+    on_server = set(client.search("ALL"))
+    vanished = {u for u in st.live_uids(db, account, folder, uidvalidity) if u <= last_uid} - on_server
+    return st.mark_gone(db, account, folder, uidvalidity, vanished) if vanished else 0
+
+
+def _fetch_new(
+    client: IMAPClient,
+    db: Database,
+    account: Account,
+    folder: str,
+    identity: Identity,
+    uidvalidity: int,
+    uids: list[int],
+    result: FolderResult,
+    bar: Progress,
+    stop: threading.Event | None,
+    workers: int | None,
+    is_sent: bool,
+) -> None:
+    if not uids:
+        return
+    batches: deque[_Batch] = deque()
+    relevant_mode = account.fetch == "relevant"
+    thread_ids: set[str] = set()  # Message-IDs kept in this pass: replies to them are relevant too
+
+    def known_ids(ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        return (set(wanted) & thread_ids) | st.known_message_ids(db, wanted)
+
+    def chunks() -> Iterator[list[Job]]:
+        for start in range(0, len(uids), WINDOW):
+            window = uids[start : start + WINDOW]
+            items = ["RFC822.SIZE", "INTERNALDATE", "FLAGS"] + ([HEADER_ITEM] if relevant_mode else [])
+            meta = client.fetch(window, items)
+            batch = _Batch(last_uid=window[0])
+            body_uids: list[int] = []
+            body_bytes = 0
+            for uid in window:
+                data = meta.get(uid)
+                if data is None:  # expunged between SEARCH and FETCH
+                    batch.last_uid = uid
+                    continue
+                size = int(data.get(b"RFC822.SIZE", 0))
+                if relevant_mode:
+                    headers = parse_headers(_header_block(data))
+                    who = _as_mine(identity, headers.from_addr) if is_sent else identity
+                    if not relevance(headers, who, known_ids):
+                        batch.pending.append(
+                            st.PendingBody(uid, headers.message_id, headers.from_addr,
+                                           headers.subject, headers.date, size)
+                        )  # fmt: skip
+                        batch.last_uid = uid
+                        continue
+                    if headers.message_id:
+                        thread_ids.add(headers.message_id)
+                if body_uids and (len(body_uids) >= BATCH_MESSAGES or body_bytes + size > BATCH_BYTES):
+                    jobs = _fetch_bodies(client, account, folder, uidvalidity, body_uids, meta, batch, result)
+                    batches.append(
+                        batch
+                    )  # before the yield: the consumer pops it as soon as it gets the jobs
+                    yield jobs
+                    batch = _Batch(last_uid=uid)
+                    body_uids, body_bytes = [], 0
+                body_uids.append(uid)
+                body_bytes += size
+                batch.last_uid = uid
+            jobs = _fetch_bodies(client, account, folder, uidvalidity, body_uids, meta, batch, result)
+            batches.append(batch)
+            yield jobs
+
+    def checkpoint_for(batch: _Batch) -> Callable[[Database], None]:
+        def checkpoint(db: Database) -> None:
+            st.save_pending(db, account.name, folder, uidvalidity, batch.pending)
+            for uid in batch.missing:
+                record_error(
+                    db, "imap", f"server returned no body for UID {uid}", None, f"{account.name}/{folder}"
+                )
+            st.save_progress(db, account.name, folder, uidvalidity, batch.last_uid)
+
+        return checkpoint
+
+    pool_size = workers if len(uids) >= POOL_THRESHOLD else 1
+    for prepared in prepare_chunks(chunks(), identity, pool_size):
+        batch = batches.popleft()
+        saved = save_batch(db, prepared, on_new=pipeline.on_new, checkpoint=checkpoint_for(batch))
+        result.new += saved.new
+        result.errors += saved.errors + len(batch.missing)
+        result.skipped += len(batch.pending)
+        bar.show(result)
+        if stop is not None and stop.is_set():
+            result.stopped = True
+            break
+
+
+def _as_mine(identity: Identity, addr: str | None) -> Identity:
+    """Mail in the Sent folder is mine even from an address `[identity]` does not list."""
+    return Identity(identity.addresses | {addr.lower()}) if addr else identity
+
+
+def _header_block(data: dict[bytes, object]) -> bytes:
+    for key, value in data.items():
+        if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
+            return value
+    return b""
+
+
+def _fetch_bodies(
+    client: IMAPClient,
+    account: Account,
+    folder: str,
+    uidvalidity: int,
+    uids: list[int],
+    meta: dict[int, dict[bytes, object]],
+    batch: _Batch,
+    result: FolderResult,
+) -> list[Job]:
+    if not uids:
+        return []
+    bodies = client.fetch(uids, ["BODY.PEEK[]"])
+    jobs: list[Job] = []
+    for uid in uids:
+        raw = bodies.get(uid, {}).get(b"BODY[]")
+        if not isinstance(raw, bytes):
+            if uid in bodies or uid in meta:
+                batch.missing.append(uid)
+            continue
+        info = meta.get(uid, {})
+        location = Location(
+            account=account.name,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            internal_date=_iso(info.get(b"INTERNALDATE")),
+            flags=" ".join(_text(f) for f in info.get(b"FLAGS", ())) or None,  # type: ignore[union-attr]
+        )
+        jobs.append((raw, location))
+        result.fetched += 1
+        result.bytes += len(raw)
+    return jobs
+
+
+def _iso(value: object) -> str | None:
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.astimezone()  # imapclient normalised it to local time
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _text(flag: object) -> str:
+    return flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag)
