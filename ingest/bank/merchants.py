@@ -37,7 +37,11 @@ KNOWN: list[tuple[str, str, tuple[str, ...]]] = [
     (r"CANAL ?(\+|PLUS)|CANALPLUS|CANALSAT|MYCANAL", "Canal+", ("canal-plus",)),
     (r"DISNEY ?(\+|PLUS)|DISNEYPLUS", "Disney+", ("disney-plus",)),
     (r"AUDIBLE", "Audible", ("audible",)),
-    (r"PRIME ?VIDEO|AMAZON ?PRIME|AMZN ?PRIME|PRIME ?MEMBER|AMAZON\.FR ?PRIME", "Amazon Prime", ("amazon-prime",)),
+    (
+        r"PRIME ?VIDEO|AMAZON ?PRIME|AMZN ?PRIME|PRIME ?MEMBER|AMAZON\.FR ?PRIME",
+        "Amazon Prime",
+        ("amazon-prime",),
+    ),
     (r"YOUTUBE", "YouTube Premium", ("youtube-premium",)),
     (r"GOOGLE ?(ONE|STORAGE)", "Google One", ("google-one",)),
     (r"ICLOUD", "iCloud", ("icloud",)),

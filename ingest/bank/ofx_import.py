@@ -46,7 +46,10 @@ def read_ofx(path: str | Path, account: str | None = None) -> list[Transaction]:
                 if len(raw_date) >= 8 and raw_date[:8].isdigit()
                 else txn.dtposted.date().isoformat()
             )
-            name, memo = clean_label(txn.name or txn.payee and txn.payee.name or ""), clean_label(txn.memo or "")
+            name, memo = (
+                clean_label(txn.name or txn.payee and txn.payee.name or ""),
+                clean_label(txn.memo or ""),
+            )
             label = name if memo in name else clean_label(f"{name} {memo}")
             out.append(
                 Transaction(

@@ -62,11 +62,15 @@ def _detect_all(db: Database) -> list[tuple[str, str, str, Series]]:
 def _store_series(db: Database, found: list[tuple[str, str, str, Series]]) -> None:
     statement_end = {
         account: date.fromisoformat(last)
-        for account, last in db.execute("select account, max(booked_on) from bank_transactions group by account")
+        for account, last in db.execute(
+            "select account, max(booked_on) from bank_transactions group by account"
+        )
     }
     existing = {key: rid for rid, key in db.execute("select id, series_key from recurring_charges")}
     keep: set[str] = set()
-    db.execute("update bank_transactions set recurring_charge_id = null where recurring_charge_id is not null")
+    db.execute(
+        "update bank_transactions set recurring_charge_id = null where recurring_charge_id is not null"
+    )
     for account, merchant, currency, series in found:
         key = f"{account}|{merchant}|{currency}|{series.period.code}|{series.first_on.isoformat()}"
         keep.add(key)
@@ -117,11 +121,16 @@ def _names_provider(merchant: str, slug: str) -> bool:
 def _score(rc: dict[str, Any], sub: dict[str, Any], amounts: set[int]) -> tuple[int, str] | None:
     """How well a charge series fits a subscription, with the reason; None if it cannot be that one."""
     candidates = _candidates(rc)
-    if sub["provider"] not in candidates and not (not candidates and _names_provider(rc["merchant"], sub["provider"])):
+    if sub["provider"] not in candidates and not (
+        not candidates and _names_provider(rc["merchant"], sub["provider"])
+    ):
         return None
     if sub["currency"] and sub["currency"] != rc["currency"]:
         return None
-    if sub["started_on"] and date.fromisoformat(sub["started_on"][:10]) > date.fromisoformat(rc["last_on"]) + START_SLACK:
+    if (
+        sub["started_on"]
+        and date.fromisoformat(sub["started_on"][:10]) > date.fromisoformat(rc["last_on"]) + START_SLACK
+    ):
         return None
     reasons = [f"provider {sub['provider']}"]
     score = 1

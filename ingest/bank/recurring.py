@@ -174,7 +174,11 @@ def _join(runs: list[tuple[Period, list[Charge]]]) -> list[Series]:
     series: list[Series] = []
     for period, run in sorted(runs, key=lambda r: r[1][0].booked_on):
         for s in series:
-            if s.period == period and s.last_on < run[0].booked_on and steps(s.last_on, run[0].booked_on, period):
+            if (
+                s.period == period
+                and s.last_on < run[0].booked_on
+                and steps(s.last_on, run[0].booked_on, period)
+            ):
                 s.charges.extend(run)
                 break
         else:

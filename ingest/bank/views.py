@@ -22,18 +22,29 @@ from recurring_charges rc
 where rc.subscription_id is null
 order by rc.active desc, rc.last_on desc""",
     # Active subscriptions with no debit in the last period of the statements: paid elsewhere, free, or gone.
+    # "Last period" ends where the statement of the account that paid it last ends (accounts are exported
+    # at different dates); never paid from any imported account: where the latest statement ends.
     "bank_subscriptions_without_charge": f"""
-select * from (
+with ends as (select account, max(booked_on) as last_on from bank_transactions group by account),
+paid as (
+  select s.id as subscription_id, t.account, max(t.booked_on) as last_bank_charge_on
+  from subscriptions s
+  join bank_transactions t on t.amount_minor < 0
+  left join recurring_charges rc on rc.id = t.recurring_charge_id
+  where rc.subscription_id = s.id or t.provider = s.provider
+  group by s.id
+),
+overview as (
   select s.id as subscription_id, s.provider, s.service_name, s.plan, s.amount_minor, s.currency,
-         s.billing_period, s.platform, s.started_on,
-         (select max(t.booked_on) from bank_transactions t
-            left join recurring_charges rc on rc.id = t.recurring_charge_id
-          where t.amount_minor < 0 and (rc.subscription_id = s.id or t.provider = s.provider)) as last_bank_charge_on,
-         (select max(booked_on) from bank_transactions) as statements_end,
+         s.billing_period, s.platform, s.started_on, p.account, p.last_bank_charge_on,
+         coalesce(e.last_on, (select max(booked_on) from bank_transactions)) as statements_end,
          {_PERIOD_DAYS.format(col="s.billing_period")} as overdue_after_days
   from subscriptions s
+  left join paid p on p.subscription_id = s.id
+  left join ends e on e.account = p.account
   where s.status = 'active'
 )
+select * from overview
 where statements_end is not null
   and coalesce(started_on, '0000') <= date(statements_end, '-' || overdue_after_days || ' days')
   and coalesce(last_bank_charge_on, '0000') < date(statements_end, '-' || overdue_after_days || ' days')
