@@ -98,9 +98,12 @@ def _locations(db: Database) -> dict[str, str]:
         "select sha256, account, folder, uid, path from message_locations "
         "order by sha256, account, folder, uid, path"
     ):
-        where = f"{account or ''}/{folder or ''}/{uid if uid is not None else ''}"
-        if uid is None and path:
-            where = f"{account or ''}/{folder or ''}/{path}"
+        # IMAP: account/folder/UID; a file import: account/path (its folder is the path's directory)
+        where = (
+            f"{account or ''}/{folder or ''}/{uid}"
+            if uid is not None
+            else f"{account or ''}/{path or folder or ''}"
+        )
         places.setdefault(sha, []).append(where)
     return {sha: "; ".join(dict.fromkeys(items)) for sha, items in places.items()}
 

@@ -144,9 +144,9 @@ def render_status(status: Status) -> str:
             if sub["amount_minor"] is not None
             else "price unknown"
         )
-        note = {"trial": "trial", "payment_failed": "PAYMENT FAILED"}.get(sub["status"], "")
+        note = {"trial": "trial", "payment_failed": "UNPAID"}.get(sub["status"], "")
         lines.append(
-            f"  {cut(sub['provider'], 16)} {cut(name, 18)} {cut(sub['plan'], 12)} {cut(price, 18)} {cut(note, 9)}"
+            f"  {cut(sub['provider'], 16)} {cut(name, 16)} {cut(sub['plan'], 16)} {cut(price, 18)} {cut(note, 7)}"
         )
     if status.totals:
         total = " + ".join(money(status.totals[c], c) for c in sorted(status.totals))

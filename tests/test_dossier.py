@@ -142,3 +142,30 @@ def test_cli_writes_markdown_and_html(db: Database, db_path: Path, tmp_path: Pat
     result = runner.invoke(cli, ["dossier", "netflix", "--html", "--db", str(db_path)])
     assert result.exit_code == 0 and result.output.startswith("<!DOCTYPE html>")
     assert runner.invoke(cli, ["dossier", "nobody-at-all", "--db", str(db_path)]).exit_code == 2
+
+
+def test_datasette_route(case_db: Database, db_path: Path) -> None:
+    """The dossier served by a real Datasette at /dossier/<slug>, escaped and script-proof."""
+    import asyncio
+
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from ingest import dossier_route
+
+    async def fetch() -> list:
+        ds = Datasette(files=[str(db_path)])
+        return [
+            await ds.client.get(path) for path in ("/dossier/free", "/dossier/netflix.md", "/dossier/nobody")
+        ]
+
+    pm.register(dossier_route, name="test-dossier-route")
+    try:
+        html, markdown, missing = asyncio.run(fetch())
+    finally:
+        pm.unregister(name="test-dossier-route")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "script-src" not in html.headers["content-security-policy"]  # default-src 'none' forbids scripts
+    assert "Ticket 2026-ABC-1" in html.text and "&lt;script&gt;" in html.text and "<script>" not in html.text
+    assert markdown.status_code == 200 and markdown.text.startswith("# Dossier: Netflix\n")
+    assert missing.status_code == 404

@@ -156,3 +156,14 @@ def test_cli_writes_zip_and_csv(db: Database, db_path: Path, tmp_path: Path) -> 
     assert len(read_csv(result.stdout_bytes)) == 3
     bad = runner.invoke(cli, ["export", "evidence", "--db", str(db_path), "--ticket", "missing"])
     assert bad.exit_code == 2 and "no ticket" in bad.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export"], ["export", "evidence"], ["export", "calendar"], ["dossier"], ["status"]],
+)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    if command != ["export"]:
+        assert "Example: subtrail " + " ".join(command) in result.output

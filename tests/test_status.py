@@ -73,7 +73,7 @@ def test_render_fits_80_columns(db: Database) -> None:
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "  Monthly total: 66.48 EUR + 10.00 USD" in lines
-    assert any("Dropbox Plus with…" in line for line in lines)
+    assert any("Dropbox Plus wi… " in line for line in lines)
     assert "Open tickets (2)" in lines and "Overdue promises (1)" in lines
     assert any(line.startswith("  2026-04-10  netflix") and "13.49 EUR" in line for line in lines)
 
