@@ -114,7 +114,8 @@ def calendar(ctx: Context, output: str | None) -> None:
         from ingest.calendar import build_calendar
     except ImportError:
         fail("calendar export is not available in this version")
-    _write(build_calendar(ctx.db()), output, binary=False)
+    data = build_calendar(ctx.db())
+    _write(data.encode("utf-8") if isinstance(data, str) else data, output, binary=False)
 
 
 @cli.command()
