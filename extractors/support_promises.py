@@ -71,7 +71,7 @@ _ASK = re.compile(
     re.I,
 )
 _REMEDY = re.compile(
-    r"\b(?:rembours\w*|résili\w*|resili\w*|annul\w*|geste\s+commercial|avoir|dédommag\w*|indemni\w*|"
+    r"\b(?:rembours\w*|résili\w*|resili\w*|annul\w*|geste\s+commercial|(?:un|d.un|l.|mon)\s*avoir|dédommag\w*|indemni\w*|"
     r"clôtur\w*|corrig\w*|rectifi\w*|refund\w*|reimburs\w*|cancel\w*|terminat\w*|close|credit|compensat\w*|"
     r"chargeback|correct\w*)\b",
     re.I,

@@ -279,6 +279,7 @@ def merge_notes(tickets: list[Ticket], notes: list[dict[str, Any]]) -> None:
                 )
             )
             index = len(tickets) - 1
+        tickets[index].provider = tickets[index].provider or note["provider"]
         asks, resolved = message_signals(note["body"] or "")
         promises = []
         if note.get("promise_text"):
@@ -311,12 +312,19 @@ def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
         return None
     best: int | None = None
     for index, ticket in enumerate(tickets):
-        if ticket.provider != provider or not ticket.entries:
+        if not ticket.entries or not _same_provider(ticket, provider):
             continue
         opened = min(e.sent_at for e in ticket.entries)
         if opened <= note["at"] and _within(ticket.last_at, note["at"], NOTE_WINDOW):
             best = index
     return best
+
+
+def _same_provider(ticket: Ticket, provider: str | None) -> bool:
+    """A ticket whose provider is unknown still matches by its correspondent's domain (sfr.fr ~ sfr)."""
+    if ticket.provider is not None:
+        return ticket.provider == provider
+    return bool(provider) and (ticket.correspondent or "").split(".")[0] == provider
 
 
 # --- status and writing -----------------------------------------------------------------------
