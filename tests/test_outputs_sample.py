@@ -1,0 +1,67 @@
+"""Export, dossier and status on the bundled sample mailbox, imported for real through the whole pipeline."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from ingest.config import load_config
+from ingest.dossier import build_dossier, render_markdown
+from ingest.export import Filters, evidence_rows, export_evidence
+from ingest.importer import import_paths
+from ingest.schema import open_db
+from ingest.status import build_status, render_status
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
+    config = load_config(str(SAMPLE / "subtrail.toml"))
+    db = open_db(tmp_path_factory.mktemp("sample") / "subtrail.db")
+    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
+    yield db
+    db.close()
+
+
+def test_sample_bundle_verifies_and_is_reproducible(sample_db: Database, tmp_path: Path) -> None:
+    rows = evidence_rows(sample_db)
+    assert rows, "the sample should prove some subscription events or exchanges"
+    bundle = export_evidence(sample_db, fmt="zip")
+    assert export_evidence(sample_db, fmt="zip") == bundle
+    with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
+        emls = [n for n in zf.namelist() if n.endswith(".eml")]
+        zf.extractall(tmp_path)
+    assert len(emls) == len({r["sha256"] for r in rows if r["sha256"]})
+    if not shutil.which("sha256sum"):
+        pytest.skip("sha256sum not installed")
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(emls) + 2
+
+
+def test_sample_dossier_matches_the_inventory(sample_db: Database) -> None:
+    provider, plan, amount, currency = sample_db.execute(
+        """select provider, plan, amount_minor, currency from subscriptions
+           where status = 'active' and amount_minor is not null order by provider limit 1"""
+    ).fetchone()
+    text = render_markdown(build_dossier(sample_db, provider, today=date(2026, 11, 26)))
+    for section in ("## Account identifiers", "## Subscription history", "## How to cancel", "## Evidence"):
+        assert section in text
+    assert f"{amount / 100:.2f} {currency}" in text
+    assert evidence_rows(sample_db, Filters(provider=provider))
+
+
+def test_sample_status_fits_80_columns(sample_db: Database) -> None:
+    text = render_status(build_status(sample_db, today=date(2026, 11, 26)))
+    assert max(len(line) for line in text.splitlines()) <= 80
+    active = sample_db.execute(
+        "select count(*) from subscriptions where status in ('active', 'trial', 'payment_failed')"
+    ).fetchone()[0]
+    assert f"Active subscriptions ({active})" in text
