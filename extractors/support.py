@@ -94,6 +94,8 @@ def run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
 
 
 def _run(parsed: ParsedMessage, result: Extraction) -> None:
+    if result.suspicious:
+        return  # a phishing mail posing as "Service Client" is no customer-service exchange
     outbound = result.direction == "outbound"
     refs = find_refs(parsed.subject, parsed.body_text)
     headers = parsed.headers
