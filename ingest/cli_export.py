@@ -135,7 +135,12 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
 
     db = _refresh_providers(ctx)
     try:
-        case = build_dossier(db, slug.strip().lower(), today=_parse_day(today, "--today"))
+        case = build_dossier(
+            db,
+            slug.strip().lower(),
+            today=_parse_day(today, "--today"),
+            my_addresses=ctx.config.identity.addresses,
+        )
     except DossierError as exc:
         fail(str(exc))
     text = render_html(case) if as_html else render_markdown(case)

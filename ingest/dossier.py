@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,11 +32,25 @@ _ID_LABELS: list[tuple[str, str]] = [
     (r"customer\s+(?:id|number|no\.?)", "customer_number"),
     (r"account\s+(?:id|number|no\.?)", "account_number"),
     (r"contract\s+(?:id|number|no\.?)", "contract_number"),
+    (r"identifiant(?:\s+(?:freebox|internet|abonn[ée]))?|login|user\s*name", "login"),
 ]  # fmt: skip
 _ID_PATTERNS = [
     (re.compile(rf"\b(?:{label})\s*[:#]?\s*(?=[A-Za-z0-9\-/.]*\d)([A-Za-z0-9][A-Za-z0-9\-/.]{{2,30}})", re.I), kind)
     for label, kind in _ID_LABELS
 ]  # fmt: skip
+
+
+# Written differently: an e-mail used as the account's identifier, a phone line number.
+_ACCOUNT_EMAIL = re.compile(
+    r"\b(?:identifiant\s+apple|apple\s+id|identifiant\s+de\s+connexion|adresse\s+de\s+connexion)\s*:\s*"
+    r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
+    re.I,
+)
+_LINE_NUMBER = re.compile(
+    r"\b(?:ligne|num[ée]ro\s+de\s+(?:ligne|t[ée]l[ée]phone|mobile)|phone\s+number|mobile\s+number)\s*:\s*"
+    r"(\+?\d[\d .]{7,16}\d)",
+    re.I,
+)
 
 
 class DossierError(ValueError):
@@ -44,7 +59,7 @@ class DossierError(ValueError):
 
 @dataclass
 class Identifier:
-    kind: str  # account_email, customer_number, contract_number, account_number
+    kind: str  # account_email, login, customer_number, contract_number, account_number, line_number
     value: str
     seen: int  # in how many messages
     first_seen: str | None
@@ -76,6 +91,8 @@ def find_identifiers(text: str) -> list[tuple[str, str]]:
             value = match.group(1).rstrip(".-/")
             if len(value) >= 3:
                 found.append((kind, value))
+    found += [("account_email", m.group(1).lower()) for m in _ACCOUNT_EMAIL.finditer(text or "")]
+    found += [("line_number", " ".join(m.group(1).split())) for m in _LINE_NUMBER.finditer(text or "")]
     return found
 
 
@@ -102,7 +119,10 @@ def _provider_messages(db: Database, slug: str) -> list[dict[str, Any]]:
     ]
 
 
-def _identifiers(messages: list[dict[str, Any]], subscriptions: list[dict[str, Any]]) -> list[Identifier]:
+def _identifiers(
+    messages: list[dict[str, Any]], subscriptions: list[dict[str, Any]], mine: frozenset[str]
+) -> list[Identifier]:
+    """Identifiers with how often and where first seen; header addresses only if mine (when known)."""
     counts: Counter[tuple[str, str]] = Counter()
     first: dict[tuple[str, str], tuple[str | None, str]] = {}
 
@@ -117,14 +137,18 @@ def _identifiers(messages: list[dict[str, Any]], subscriptions: list[dict[str, A
             note("account_email", sub["account_email"].lower(), None)
     for msg in messages:
         if msg["direction"] == "outbound" and msg["from_addr"]:
-            note("account_email", msg["from_addr"], msg)
+            addresses = [msg["from_addr"]]
         elif msg["direction"] == "inbound" and msg["to_addrs"]:
-            for addr in msg["to_addrs"].split(", ")[:3]:
-                note("account_email", addr.strip(), msg)
+            addresses = [a.strip() for a in msg["to_addrs"].split(",")][:3]
+        else:
+            addresses = []
+        for addr in addresses:
+            if addr and (not mine or addr.lower() in mine):
+                note("account_email", addr.lower(), msg)
         seen_here = set(find_identifiers(f"{msg['subject'] or ''}\n{msg['body_text'] or ''}"))
         for kind, value in sorted(seen_here):
             note(kind, value, msg)
-    order = {"account_email": 0, "customer_number": 1, "contract_number": 2, "account_number": 3}
+    order = {"account_email": 0, "login": 1, "customer_number": 2, "contract_number": 3, "account_number": 4}
     return sorted(
         (Identifier(k, v, counts[(k, v)], first[(k, v)][0], first[(k, v)][1] or None) for k, v in first),
         key=lambda i: (order.get(i.kind, 9), -i.seen, i.value),
@@ -201,8 +225,14 @@ def _tickets(db: Database, slug: str, today: str) -> tuple[list[dict[str, Any]],
     return tickets, all_promises
 
 
-def build_dossier(db: Database, slug: str, today: date | None = None) -> Dossier:
-    """Read everything about one provider; raises DossierError if the slug is unknown everywhere."""
+def build_dossier(
+    db: Database, slug: str, today: date | None = None, my_addresses: Iterable[str] = ()
+) -> Dossier:
+    """Read everything about one provider; raises DossierError if the slug is unknown everywhere.
+
+    `my_addresses` (the config's `[identity]`) keeps other people's addresses in To/Cc out of the
+    account identifiers.
+    """
     today_iso = (today or date.today()).isoformat()
     dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug))
     messages = _provider_messages(db, slug)
@@ -210,7 +240,8 @@ def build_dossier(db: Database, slug: str, today: date | None = None) -> Dossier
     dossier.tickets, dossier.promises = _tickets(db, slug, today_iso)
     if not (dossier.provider or messages or dossier.subscriptions or dossier.tickets):
         raise DossierError(f"nothing known about provider {slug!r} (see: select slug from providers)")
-    dossier.identifiers = _identifiers(messages, dossier.subscriptions)
+    mine = frozenset(a.lower() for a in my_addresses)
+    dossier.identifiers = _identifiers(messages, dossier.subscriptions, mine)
     for platform in sorted(
         {s["platform"] for s in dossier.subscriptions if s["platform"] in PLATFORM_PROVIDERS}
     ):

@@ -121,7 +121,7 @@ No subscription with {{ d.name | md }} was found in the mails.
 {% if d.provider.notice %}- Notice / commitment: {{ d.provider.notice | md }}
 {% endif %}
 {% for law in d.provider.legal_basis %}
-- Law ({{ law.basis | md }}): {{ law.text | md }}{% if law.source | safe_url %} Source: <{{ law.source | safe_url }}>{% endif %}
+- Law: {{ law.basis | md }}. {{ law.text | md }}{% if law.source | safe_url %} Source: <{{ law.source | safe_url }}>{% endif %}
 
 {% endfor %}
 {% if d.provider.support_url | safe_url %}- Support: <{{ d.provider.support_url | safe_url }}>
@@ -253,7 +253,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 {% if d.provider.cancel_steps %}<li>Steps:<ol>{% for line in d.provider.cancel_steps.splitlines() %}<li>{{ line.split(". ", 1)[-1] }}</li>{% endfor %}</ol></li>{% endif %}
 {% if d.provider.platform_route %}<li>When billed by a store or an operator: {{ d.provider.platform_route }}</li>{% endif %}
 {% if d.provider.notice %}<li>Notice / commitment: {{ d.provider.notice }}</li>{% endif %}
-{% for law in d.provider.legal_basis %}<li>Law ({{ law.basis }}): {{ law.text }}{% if law.source | safe_url %} <a href="{{ law.source | safe_url }}" rel="noopener noreferrer">source</a>{% endif %}</li>{% endfor %}
+{% for law in d.provider.legal_basis %}<li>Law: {{ law.basis }}. {{ law.text }}{% if law.source | safe_url %} <a href="{{ law.source | safe_url }}" rel="noopener noreferrer">source</a>{% endif %}</li>{% endfor %}
 {% if d.provider.support_url | safe_url %}<li>Support: <a href="{{ d.provider.support_url | safe_url }}" rel="noopener noreferrer">{{ d.provider.support_url }}</a></li>{% endif %}
 {% for key, value in d.provider.support_channels | dictsort %}<li>{{ CHANNELS.get(key, key) }}: {{ value }}</li>{% endfor %}
 {% if d.provider.sources %}<li>Sources: {% for src in d.provider.sources %}{% if src | safe_url %}<a href="{{ src | safe_url }}" rel="noopener noreferrer">{{ src }}</a> {% endif %}{% endfor %}</li>{% endif %}
@@ -310,6 +310,8 @@ LABELS = {
     "customer_number": "Customer number",
     "contract_number": "Contract number",
     "account_number": "Account number",
+    "login": "Login / identifier",
+    "line_number": "Line number",
 }
 CHANNELS = {
     "form_url": "Contact form",

@@ -46,6 +46,9 @@ def case_db(db: Database) -> Database:
         ("Your Customer ID: AB-12345", [("customer_number", "AB-12345")]),
         ("Account number 0012 3456", [("account_number", "0012")]),
         ("Identifiant client: 7777777", [("customer_number", "7777777")]),
+        ("Identifiant : fbx12345678", [("login", "fbx12345678")]),
+        ("Identifiant Apple : Alice.Martin@example.org", [("account_email", "alice.martin@example.org")]),
+        ("Ligne : 06 12 34 56 78\nForfait", [("line_number", "06 12 34 56 78")]),
         ("Customer ID is shown in your account", []),
         ("numero de contrat : contrat", []),
     ],
@@ -169,3 +172,15 @@ def test_datasette_route(case_db: Database, db_path: Path) -> None:
     assert "Ticket 2026-ABC-1" in html.text and "&lt;script&gt;" in html.text and "<script>" not in html.text
     assert markdown.status_code == 200 and markdown.text.startswith("# Dossier: Netflix\n")
     assert missing.status_code == 404
+
+
+def test_identity_keeps_other_recipients_out(case_db: Database) -> None:
+    case_db.execute(
+        "update messages set to_addrs = 'bob@example.net, alice@example.org' where provider = 'netflix'"
+    )
+    everyone = build_dossier(case_db, "netflix", today=date.fromisoformat(TODAY))
+    mine = build_dossier(
+        case_db, "netflix", today=date.fromisoformat(TODAY), my_addresses=["Alice@example.org"]
+    )
+    assert "bob@example.net" in [i.value for i in everyone.identifiers]
+    assert [i.value for i in mine.identifiers if i.kind == "account_email"] == ["alice@example.org"]
