@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from extractors import Identity
 from ingest import pipeline
 from ingest.sources import RawMail, SourceProblem, iter_sources
-from ingest.store import Location, record_error, save_batch
+from ingest.store import Location, known_shas, record_error, save_batch
 from ingest.workers import Job, prepare_chunks
 
 CHUNK_MESSAGES = 400
@@ -94,7 +94,7 @@ def import_paths(
             yield chunk
 
     try:
-        for prepared in prepare_chunks(jobs(), identity, workers):
+        for prepared in prepare_chunks(jobs(), identity, workers, known=lambda shas: known_shas(db, shas)):
             result = save_batch(db, prepared, on_new=pipeline.on_new)
             summary.seen += len(prepared)
             summary.new += result.new

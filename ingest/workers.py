@@ -4,14 +4,16 @@ Parsing is CPU-bound and dominates ingestion, SQLite writes are cheap, so the
 parent keeps one chunk in flight in the pool while it stores the previous one.
 Only one chunk is ever queued, so memory is bounded by chunk size, not input size.
 A worker that dies or hangs costs a slower chunk (redone in-process), never a message.
+Messages whose bytes are already stored are not parsed again: a re-import costs
+a hash and a lookup per message.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
-from multiprocessing.pool import AsyncResult
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.pool import AsyncResult, Pool
 
 from extractors import Extraction, Identity
 from ingest import pipeline
@@ -20,23 +22,26 @@ from ingest.store import Location, Prepared
 
 WORKER_TIMEOUT = 600  # seconds for one chunk; past that the chunk is redone in-process
 Job = tuple[bytes, Location]
+KnownFilter = Callable[[list[str]], set[str]]
 
 
-def _prepare_in_worker(args: tuple[bytes, Location, Identity]) -> Prepared:
-    raw, location, identity = args
-    prepared = pipeline.prepare(raw, location, identity)
+def _prepare_in_worker(args: tuple[bytes, Location, Identity, str]) -> Prepared:
+    raw, location, identity, sha256 = args
+    prepared = pipeline.prepare(raw, location, identity, sha256)
     prepared.parsed.raw = b""  # the parent still holds the bytes; don't send them back
     return prepared
 
 
-def prepare_safely(raw: bytes, location: Location, identity: Identity) -> Prepared:
+def prepare_safely(raw: bytes, location: Location, identity: Identity, sha256: str | None = None) -> Prepared:
     """Whatever happens while parsing, the raw bytes are kept and the failure is recorded."""
     try:
-        return pipeline.prepare(raw, location, identity)
+        return pipeline.prepare(raw, location, identity, sha256)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # MemoryError, RecursionError deep in a library, ...
-        parsed = ParsedMessage(sha256=sha256_of(raw), raw=raw, problems=[f"parse: {type(exc).__name__}"])
+        parsed = ParsedMessage(
+            sha256=sha256 or sha256_of(raw), raw=raw, problems=[f"parse: {type(exc).__name__}"]
+        )
         return Prepared(parsed=parsed, extraction=Extraction(), location=location)
 
 
@@ -44,37 +49,66 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+class _Chunk:
+    """One chunk in flight: its jobs, their hashes, which are already stored, and the pool's answer."""
+
+    def __init__(self, jobs: list[Job], known: KnownFilter | None) -> None:
+        self.jobs = jobs
+        self.shas = [sha256_of(raw) for raw, _ in jobs]
+        self.known = known(self.shas) if known else set()
+        self.todo = [i for i, sha in enumerate(self.shas) if sha not in self.known]
+        self.result: AsyncResult[list[Prepared]] | None = None
+
+    def submit(self, pool: Pool, identity: Identity) -> None:
+        args = [(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo]
+        self.result = pool.map_async(_prepare_in_worker, args, chunksize=16)
+
+    def collect(self, identity: Identity) -> list[Prepared]:
+        done: list[Prepared] | None = None
+        if self.result is not None:
+            try:
+                done = self.result.get(timeout=WORKER_TIMEOUT)
+            except Exception:
+                done = None  # a worker died or hung: redo here, one message at a time
+        if done is None:
+            done = [
+                prepare_safely(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo
+            ]
+        by_index = dict(zip(self.todo, done, strict=True))
+        out: list[Prepared] = []
+        for i, (raw, location) in enumerate(self.jobs):
+            item = by_index.get(i)
+            if item is None:  # stored already: only its location will be recorded
+                item = Prepared(ParsedMessage(sha256=self.shas[i], raw=raw), Extraction(), location)
+            item.parsed.raw = raw
+            out.append(item)
+        return out
+
+
 def prepare_chunks(
-    chunks: Iterable[list[Job]], identity: Identity, workers: int | None = None
+    chunks: Iterable[list[Job]],
+    identity: Identity,
+    workers: int | None = None,
+    known: KnownFilter | None = None,
 ) -> Iterator[list[Prepared]]:
-    """Yield each chunk prepared, in order, keeping the next chunk busy in the pool meanwhile."""
+    """Yield each chunk prepared, in order, keeping the next chunk busy in the pool meanwhile.
+
+    `known(shas)` returns the hashes already stored; those messages are not parsed.
+    """
     workers = workers or default_workers()
-    if workers <= 1:
-        for chunk in chunks:
-            yield [prepare_safely(raw, loc, identity) for raw, loc in chunk]
-        return
-    pool = multiprocessing.get_context("fork").Pool(workers)
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
-        pending: tuple[list[Job], AsyncResult[list[Prepared]]] | None = None
-        for chunk in chunks:
-            job = pool.map_async(
-                _prepare_in_worker, [(raw, loc, identity) for raw, loc in chunk], chunksize=16
-            )
-            if pending:
-                yield _collect(*pending, identity)
-            pending = (chunk, job)
-        if pending:
-            yield _collect(*pending, identity)
+        pending: _Chunk | None = None
+        for jobs in chunks:
+            chunk = _Chunk(jobs, known)
+            if pool is not None:
+                chunk.submit(pool, identity)
+            if pending is not None:
+                yield pending.collect(identity)
+            pending = chunk
+        if pending is not None:
+            yield pending.collect(identity)
     finally:
-        pool.terminate()
-        pool.join()
-
-
-def _collect(chunk: list[Job], job: AsyncResult[list[Prepared]], identity: Identity) -> list[Prepared]:
-    try:
-        prepared = job.get(timeout=WORKER_TIMEOUT)
-    except Exception:
-        return [prepare_safely(raw, loc, identity) for raw, loc in chunk]
-    for (raw, _), item in zip(chunk, prepared, strict=True):
-        item.parsed.raw = raw
-    return prepared
+        if pool is not None:
+            pool.terminate()
+            pool.join()
