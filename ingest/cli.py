@@ -76,7 +76,19 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-def init(directory: str) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Config file to write (default DIR/subtrail.toml).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Database to create (default DIR/data/subtrail.db).",
+)
+def init(directory: str, config_path: str | None, db_path: str | None) -> None:
     """Write a commented subtrail.toml and create data/ in DIRECTORY.
 
     Example: subtrail init ~/subtrail
@@ -84,14 +96,20 @@ def init(directory: str) -> None:
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     (root / "data").mkdir(exist_ok=True)
-    target = root / "subtrail.toml"
+    target = Path(config_path) if config_path else root / "subtrail.toml"
+    database = Path(db_path) if db_path else root / "data" / "subtrail.db"
     if target.exists():
         click.echo(f"{target} already exists; left as it is")
     else:
-        target.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+        text = CONFIG_TEMPLATE
+        if db_path:
+            text = text.replace(
+                'db = "data/subtrail.db"', f"db = {str(database.resolve())!r}".replace("'", '"')
+            )
+        target.write_text(text, encoding="utf-8")
         click.echo(f"wrote {target}")
-    open_db(root / "data" / "subtrail.db").close()
-    click.echo(f"database ready at {root / 'data' / 'subtrail.db'}")
+    open_db(database).close()
+    click.echo(f"database ready at {database}")
 
 
 @cli.command(name="import")
