@@ -1,13 +1,96 @@
-"""Subscription facts: provider identification, spoofing checks, events (filled by the extractor work)."""
+"""Subscription facts: identify the provider, check the sender, classify, record events.
+
+Layers, most reliable first, all feeding `fields.build_event`:
+1. schema.org data in the HTML (`structured`) refines whatever layer found the target;
+2. a provider file matching the sender (`registry`), checked by `spoofing`;
+3. a billing platform attributing the charge to the app or merchant (`platforms`);
+4. the generic FR/EN fallback for unknown senders (`generic`), low confidence.
+
+`result.provider` is set for any mail from (or, for my own mail, to) a provider,
+support mail included, because the support step that runs next relies on it.
+Nothing here raises on bad input: `run` is wrapped so a surprise costs the
+message its events, never the message.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
+
+from extractors import generic, platforms, structured
+from extractors.classify import kind_from_provider, kind_from_subject
+from extractors.fields import Target, build_event
+from extractors.registry import Provider, registry
+from extractors.spoofing import vet_sender
+from extractors.text import detect_lang, message_text
 
 if TYPE_CHECKING:
     from extractors import Extraction, Identity
     from ingest.parse import ParsedMessage
 
+log = logging.getLogger(__name__)
+REVIEW_BELOW = 0.7  # events less sure than this put their message in the `needs_review` view
+
 
 def run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
     """Identify the provider and record subscription events on `result`."""
+    try:
+        _run(parsed, identity, result)
+    except Exception:  # never lose the message (nor the support step) over an extractor bug
+        log.exception("subscription extractor failed on %s", parsed.sha256)
+        result.events.clear()
+        result.needs_review = True
+
+
+def _recipient_provider(parsed: ParsedMessage) -> Provider | None:
+    reg = registry()
+    for addr in (*parsed.to_addrs, *parsed.cc_addrs):
+        found = reg.for_address(addr)
+        if found is not None:
+            return found
+    return None
+
+
+def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
+    reg = registry()
+    if result.direction == "outbound":
+        mine = _recipient_provider(parsed)
+        result.provider = mine.slug if mine else None
+        return  # my own mail proves no subscription fact
+    owner = reg.for_address(parsed.from_addr)
+    credited, reason = vet_sender(parsed, reg, owner)
+    if reason is not None:
+        result.suspicious = reason
+        return
+    text = message_text(parsed)
+    lang = detect_lang(parsed, text)
+    embedded = structured.read(parsed.body_html)
+    target: Target | None
+    if credited is None:
+        kind = kind_from_subject(parsed.subject)
+        target = generic.target(parsed, embedded.seller if embedded else None) if kind else None
+        needs_words = True
+    elif credited.role == "platform":
+        result.provider = credited.slug
+        kind = kind_from_provider(parsed.subject, credited.subjects) or kind_from_subject(parsed.subject)
+        target = platforms.attribute(reg, credited, parsed.subject, parsed.from_name or "", text)
+        needs_words = True  # a platform also sells one-off things: only subscription wording counts
+    else:
+        result.provider = credited.slug
+        kind = kind_from_provider(parsed.subject, credited.subjects) or kind_from_subject(parsed.subject)
+        target = Target.of(credited)
+        needs_words = bool(credited.only_if) and not any(p.search(text) for p in credited.only_if)
+    if kind is None:
+        return
+    result.kind = kind
+    if target is None:
+        return
+    if target.slug in reg.providers:
+        result.provider = target.slug  # a known service behind a platform: its mail, event or not
+    fact = build_event(parsed, identity, target, kind, text, lang, embedded, needs_words)
+    if fact is None:
+        return  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
+    result.provider = target.slug
+    result.events.append(fact)
+    if fact.confidence < REVIEW_BELOW:
+        result.needs_review = True

@@ -62,10 +62,8 @@ from ingest.providers import derive_providers  # noqa: E402
 
 DERIVERS.append(derive_providers)
 
-# Bank statements: recurring charges re-linked to the inventory (reads `subscriptions`: keep it after that).
-from ingest.bank.reconcile import refresh as refresh_bank  # noqa: E402
-
-DERIVERS.append(refresh_bank)
+# Subscription events (batch hook) and the inventory (deriver) register themselves.
+from ingest import inventory  # noqa: E402, F401
 
 # The customer-service journal: support facts stored per batch, tickets rebuilt after every run.
 from ingest import journal  # noqa: E402
@@ -73,3 +71,8 @@ from ingest import journal  # noqa: E402
 BATCH_HOOKS.append(journal.store_support_facts)
 RESETTERS.append(journal.reset_journal)
 DERIVERS.append(journal.rebuild_journal)
+
+# Bank statements: recurring charges re-linked to the inventory (reads `subscriptions`: keep it after that).
+from ingest.bank.reconcile import refresh as refresh_bank  # noqa: E402
+
+DERIVERS.append(refresh_bank)

@@ -38,6 +38,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "direction": str,
             "suspicious": str,
             "stored_at": str,
+            "needs_review": int,  # ingest/inventory.py: extractors were unsure (see the needs_review view)
         },
         "id",
     ),
@@ -76,6 +77,12 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "cancelled_on": str,
             "ends_on": str,
             "last_charged_on": str,
+            # ingest/inventory.py: `natural_key` (provider|account) keeps `id` stable across rebuilds
+            "natural_key": str,
+            "monthly_amount_minor": int,
+            "events": int,
+            "first_seen_on": str,
+            "last_seen_on": str,
         },
         "id",
     ),
@@ -92,6 +99,16 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "next_renewal_on": str,
             "extractor": str,
             "confidence": float,
+            # ingest/inventory.py: what the message says about the subscription itself
+            "natural_key": str,
+            "provider": str,
+            "service_name": str,
+            "plan": str,
+            "platform": str,
+            "account_email": str,
+            "trial_ends_on": str,
+            "ends_on": str,
+            "message_date": str,
         },
         "id",
     ),
@@ -284,6 +301,9 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("message_locations", ["sha256"], False),
     ("subscription_events", ["subscription_id"], False),
     ("subscription_events", ["message_sha256"], False),
+    ("subscription_events", ["natural_key"], False),
+    ("subscriptions", ["natural_key"], True),
+    ("subscriptions", ["provider"], False),
     ("ticket_messages", ["ticket_id"], False),
     ("ticket_messages", ["message_sha256"], False),
     ("ticket_keys", ["ticket_id"], False),
@@ -291,13 +311,13 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("tickets", ["provider"], False),
     ("promises", ["ticket_message_id"], False),
     ("ingest_errors", ["sha256"], False),
-    ("message_locations", ["account", "folder", "uidvalidity", "uid"], False),
-    ("poll_runs", ["account", "folder", "started_at"], False),
     ("bank_transactions", ["txn_key"], True),
     ("bank_transactions", ["account", "booked_on"], False),
     ("bank_transactions", ["recurring_charge_id"], False),
     ("recurring_charges", ["series_key"], True),
     ("recurring_charges", ["subscription_id"], False),
+    ("message_locations", ["account", "folder", "uidvalidity", "uid"], False),
+    ("poll_runs", ["account", "folder", "started_at"], False),
 ]
 
 EXTRA_SQL = [
@@ -314,6 +334,19 @@ FTS_CONFIG: dict[str, list[str]] = {
 }
 
 VIEWS: dict[str, str] = {
+    # ingest/inventory.py: messages the extractors were unsure about, with what they guessed
+    "needs_review": """
+        select m.id as message_id, m.date, m.from_name, m.from_addr, m.subject, m.kind, m.provider,
+               e.event_type, e.amount_minor, e.currency, e.billing_period, e.extractor, e.confidence,
+               m.sha256
+          from messages m left join subscription_events e on e.message_sha256 = m.sha256
+         where m.needs_review = 1
+         order by m.date desc""",
+    # ingest/inventory.py: senders pretending to be a provider (no subscription was credited)
+    "suspicious_messages": """
+        select id as message_id, date, from_name, from_addr, subject, suspicious as reason, sha256
+          from messages where suspicious is not null
+         order by date desc""",
     # ingest/journal.py: one timeline per provider across tickets, channels, promises and subscription events
     "provider_timeline": """
         select t.provider, tm.sent_at as at, 'exchange' as entry, tm.channel, tm.direction, tm.agent_name,

@@ -1,0 +1,157 @@
+"""Field-level precision and recall of the subscription extractors on the labelled fixture set.
+
+Usage: python bench/bench_extract_accuracy.py [-v]
+
+Reads tests/fixtures/extract/mail/*.eml and labels.json (expected values per
+message and the expected inventory), runs the real extractors on each message,
+imports all of them into a fresh database through the real pipeline, and prints
+precision / recall per field, for messages and for the inventory, plus the number
+of subscription facts taken from negatives (newsletters, offers, one-off
+purchases, shipping, personal mail, phishing), which must be zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from extractors import Extraction, Identity, direction_of, subscriptions  # noqa: E402
+from ingest.importer import import_paths  # noqa: E402
+from ingest.inventory import rebuild_subscriptions  # noqa: E402
+from ingest.parse import parse_message  # noqa: E402
+from ingest.schema import open_db  # noqa: E402
+
+FIXTURES = REPO / "tests" / "fixtures" / "extract"
+IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
+MESSAGE_FIELDS = ("kind", "provider", "event", "amount", "currency", "period", "platform", "date")
+INVENTORY_FIELDS = (
+    "status", "amount_minor", "currency", "billing_period", "platform", "next_renewal_on", "ends_on",
+)  # fmt: skip
+DATE_FIELDS = ("next_renewal_on", "trial_ends_on", "ends_on", "occurred_on")
+
+
+def predicted_message(raw: bytes) -> dict[str, object]:
+    """What the extractors say about one message, in the labels' vocabulary."""
+    parsed = parse_message(raw)
+    result = Extraction(direction=direction_of(parsed, IDENTITY))
+    subscriptions.run(parsed, IDENTITY, result)  # this step alone: the support step may relabel kinds
+    out: dict[str, object] = {
+        "kind": result.kind,
+        "provider": result.provider,
+        "suspicious": bool(result.suspicious),
+        "needs_review": result.needs_review,
+    }
+    fact = result.events[0] if result.events else None
+    out["event"] = fact.event_type if fact else None
+    out["amount"] = fact.amount_minor if fact else None
+    out["currency"] = fact.currency if fact else None
+    out["period"] = fact.billing_period if fact else None
+    out["platform"] = fact.platform if fact else None
+    out["_fact"] = fact
+    return out
+
+
+def expected_date(label: dict[str, object]) -> tuple[str, object] | None:
+    for name in DATE_FIELDS:
+        if label.get(name):
+            return name, label[name]
+    return None
+
+
+class Score:
+    def __init__(self) -> None:
+        self.tp: Counter[str] = Counter()
+        self.fp: Counter[str] = Counter()
+        self.fn: Counter[str] = Counter()
+        self.misses: list[str] = []
+
+    def add(self, field: str, expected: object, predicted: object, where: str) -> None:
+        if expected is not None and predicted == expected:
+            self.tp[field] += 1
+            return
+        if predicted is not None:
+            self.fp[field] += 1
+        if expected is not None:
+            self.fn[field] += 1
+        if predicted != expected:
+            self.misses.append(f"{where}: {field} expected {expected!r}, got {predicted!r}")
+
+    def line(self, field: str) -> str:
+        tp, fp, fn = self.tp[field], self.fp[field], self.fn[field]
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        return f"  {field:<16} precision {precision:5.3f}  recall {recall:5.3f}  (tp {tp}, fp {fp}, fn {fn})"
+
+
+def score_messages(labels: dict[str, dict[str, object]]) -> tuple[Score, int]:
+    score = Score()
+    negatives_with_facts = 0
+    for name, label in sorted(labels.items()):
+        got = predicted_message((FIXTURES / "mail" / f"{name}.eml").read_bytes())
+        for field in MESSAGE_FIELDS[:-1]:
+            score.add(field, label.get(field), got[field], name)
+        wanted = expected_date(label)
+        fact = got["_fact"]
+        if wanted:
+            score.add("date", wanted[1], getattr(fact, wanted[0], None) if fact else None, name)
+        elif fact is not None:
+            score.add("date", None, fact.next_renewal_on or fact.trial_ends_on or fact.ends_on, name)
+        score.add("suspicious", label.get("suspicious") or None, got["suspicious"] or None, name)
+        if name.startswith("neg-") and got["event"] is not None:
+            negatives_with_facts += 1
+    return score, negatives_with_facts
+
+
+def score_inventory(expected: list[dict[str, object]], as_of: date) -> tuple[Score, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "bench.db")
+        import_paths(db, [str(FIXTURES / "mail")], IDENTITY, workers=1, progress=False)
+        rebuild_subscriptions(db, as_of)
+        rows = {(r["provider"], r["account_email"]): r for r in db["subscriptions"].rows}
+        negative_subs = db.execute(
+            "select count(*) from subscription_events e join messages m on m.sha256 = e.message_sha256 "
+            "join message_locations l on l.sha256 = m.sha256 where l.path like '%/neg-%'"
+        ).fetchone()[0]
+        db.close()
+    score = Score()
+    seen = set()
+    for want in expected:
+        key = (want["provider"], want["account_email"])
+        seen.add(key)
+        got = rows.get(key, {})
+        for field in INVENTORY_FIELDS:
+            score.add(field, want.get(field), got.get(field), f"{key[0]}|{key[1]}")
+    for key, got in rows.items():
+        if key not in seen:
+            for field in INVENTORY_FIELDS:
+                score.add(field, None, got.get(field), f"unexpected {key[0]}|{key[1]}")
+    return score, negative_subs
+
+
+def main() -> int:
+    verbose = "-v" in sys.argv
+    data = json.loads((FIXTURES / "labels.json").read_text())
+    messages, negatives = score_messages(data["messages"])
+    inventory, negative_events = score_inventory(data["inventory"], date.fromisoformat(data["as_of"]))
+    print(f"messages: {len(data['messages'])} labelled")
+    for field in (*MESSAGE_FIELDS, "suspicious"):
+        print(messages.line(field))
+    print(f"inventory: {len(data['inventory'])} subscriptions expected (as of {data['as_of']})")
+    for field in INVENTORY_FIELDS:
+        print(inventory.line(field))
+    print(f"subscription facts from negatives: {negatives} (messages), {negative_events} (stored events)")
+    if verbose:
+        for miss in messages.misses + inventory.misses:
+            print("  miss:", miss)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""The kind of a message (closed vocabulary `messages.kind`) from its subject, in French and English.
+
+Transactional mail names the reader's own thing ("votre abonnement", "your receipt");
+marketing names an offer ("Essayez", "Profitez", "-50 %"). The subject decides first;
+the body only confirms (a receipt must show an amount). Order matters: a subject
+saying the payment of a renewal failed is a `payment_failed`, not a `receipt`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), _I)
+
+
+# (kind, subject pattern) in priority order.
+SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "payment_failed",
+        _any(
+            r"paiement (?:a été |a )?(?:refusé|échoué|rejeté)",
+            r"échec (?:du|de) (?:votre )?paiement",
+            r"problème (?:avec|de) (?:votre )?paiement",
+            r"impayé",
+            r"prélèvement (?:a été )?rejeté",
+            r"payment (?:failed|declined|was declined|issue|problem)",
+            r"problem with your payment",
+            r"(?:couldn't|could not|unable to) (?:process|charge|complete)",
+            r"update your (?:payment|billing)",
+            r"mettre à jour (?:votre|vos) (?:moyen|informations?) de paiement",
+            r"mettez à jour (?:votre|vos) (?:moyen|informations?) de paiement",
+            r"action (?:required|requise).*paiement",
+        ),
+    ),  # fmt: skip
+    (
+        "cancellation",
+        _any(
+            r"résiliation",
+            r"annulation de (?:votre|ton|l'|la )",
+            r"(?:abonnement|adhésion|forfait|offre)\b.{0,40}?(?:a été |est )?(?:annulée?|résiliée?)\b",
+            r"(?:subscription|membership|plan) (?:has been |was |is )?(?:cancel+ed|terminated)",
+            r"cancel+ation (?:confirm|of your)",
+            r"we(?:'ve| have) cancel+ed",
+            r"confirm(?:ation)? (?:of )?(?:your )?cancel+ation",
+            r"(?:sorry|sad) to see you go",
+            r"tristes? de (?:vous|te) voir partir",
+            r"vous avez annulé",
+            r"you(?:'ve| have) cancel+ed",
+        ),
+    ),  # fmt: skip
+    (
+        "price_change",
+        _any(
+            r"(?:évolution|changement|modification|augmentation) (?:de |du |des )?(?:prix|tarifs?)",
+            r"nouveaux? (?:prix|tarifs?)",
+            r"(?:prix|tarif) de (?:votre|ton) (?:abonnement|forfait|offre)",
+            r"price (?:change|increase|update)",
+            r"(?:updating|update to|changes? to) (?:our|your) (?:prices|pricing|price|plan price)",
+            r"new price",
+        ),
+    ),  # fmt: skip
+    (
+        "trial",
+        _any(
+            r"(?:votre|ton) (?:essai|période d'essai|mois d'essai|offre d'essai)",
+            r"essai gratuit (?:se termine|prend fin|commence|a commencé|activé)",
+            r"your (?:free )?trial",
+            r"trial (?:ends|is ending|ending|period|started|has started)",
+            r"free trial (?:ends|starts|has started)",
+            r"fin de (?:votre|ton) essai",
+            r"\bessai gratuit\b",
+            r"\bfree trial\b",
+            r"\btrial\b",
+            r"période d'essai",
+        ),
+    ),  # fmt: skip
+    (
+        "renewal_notice",
+        _any(
+            r"renouvellement",
+            r"(?:sera|va être) (?:renouvelé|reconduit|prélevé)",
+            r"reconduction",
+            r"prochain prélèvement",
+            r"will (?:auto-?)?renew",
+            r"renews? (?:on|soon|in)",
+            r"upcoming (?:renewal|payment|charge)",
+            r"renewal (?:notice|reminder|date)",
+            r"(?:rappel|reminder).{0,40}(?:abonnement|subscription|membership)",
+        ),
+    ),  # fmt: skip
+    (
+        "signup",
+        _any(
+            r"bienvenue (?:dans|sur|chez|à)",
+            r"welcome to",
+            r"merci (?:de vous être|pour votre) (?:abonné|abonnement|inscription|souscription)",
+            r"(?:subscription|membership|abonnement|souscription) (?:confirmée?|activée?|confirmed|activated)",
+            r"confirmation (?:de (?:votre |ton |ta )?)?(?:abonnement|souscription|commande d'abonnement|inscription)",
+            r"(?:your )?subscription confirmation",
+            r"thanks for (?:subscribing|joining)",
+        ),
+    ),  # fmt: skip
+    (
+        "receipt",
+        _any(
+            r"\breçu\b",
+            r"\bfacture\b",
+            r"receipt",
+            r"invoice",
+            r"paiement (?:reçu|effectué|confirmé|accepté)",
+            r"confirmation d[eu] (?:votre )?(?:paiement|prélèvement)",
+            r"payment (?:received|confirmation|successful)",
+            r"(?:votre|your) (?:paiement|payment|prélèvement)",
+            r"remboursement",
+            r"refund",
+            r"avis d'échéance",
+            r"échéance",
+            r"relevé (?:de compte|mensuel)",
+            r"(?:vous avez|you) (?:envoyé|autorisé|sent|authorized)",
+            r"(?:votre|your) (?:commande|order)",
+        ),
+    ),  # fmt: skip
+]
+
+# Subjects that sell, ship or inform: never a subscription fact, whatever else they say.
+NOT_TRANSACTIONAL = _any(
+    r"^(?:essayez|découvrez|profitez|offre|try|discover|get \d|save|économisez|dernière chance|last chance)\b",
+    r"^(?:start|commencez|démarrez|activez|claim|réclamez) (?:your|votre|ton)",
+    r"\d+ ?%",
+    r"newsletter",
+    r"\bla lettre\b",
+    r"nouveautés",
+    r"what's new",
+    r"à ne pas manquer",
+    r"(?:colis|commande) (?:expédiée?|livrée?|en route|en cours de livraison)",
+    r"(?:shipped|delivered|out for delivery)",
+    r"(?:a été|has been) (?:expédié|shipped|livré|delivered)",
+    r"suivi de (?:votre )?(?:colis|livraison)",
+    r"offre (?:spéciale|exclusive|limitée)",
+    r"special offer",
+    r"gratuitement pendant",
+    r"free for \d",
+    r"invitation",
+    r"sécurité|security alert|nouvelle connexion|new sign-in|verify your email|vérifiez votre adresse",
+)
+
+REFUND = _any(r"rembours", r"refund")
+TRIAL_START = _any(r"commenc", r"start", r"bienvenue", r"welcome", r"activ")
+
+
+def kind_from_subject(subject: str) -> str | None:
+    """The kind a subject announces, or None when it announces none (or sells something)."""
+    if NOT_TRANSACTIONAL.search(subject):
+        return None
+    for kind, pattern in SUBJECT_KINDS:
+        if pattern.search(subject):
+            return kind
+    return None
+
+
+def kind_from_provider(subject: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    """A provider's own subject patterns win over the generic vocabulary."""
+    for kind, pattern in patterns:
+        if pattern.search(subject):
+            return kind
+    return None
+
+
+# Body phrases that make a message about a subscription (as opposed to a one-off purchase).
+SUBSCRIPTION_WORDS = _any(
+    r"abonnement",
+    r"abonné",
+    r"subscription",
+    r"membership",
+    r"adhésion",
+    r"forfait",
+    r"formule",
+    r"renouvel",
+    r"renew",
+    r"prélèvement mensuel",
+    r"par mois",
+    r"/ ?mois",
+    r"per month",
+    r"/ ?mo\b",
+    r"monthly",
+    r"par an\b",
+    r"/ ?an\b",
+    r"per year",
+    r"yearly",
+    r"annual",
+    r"mensuel",
+    r"annuel",
+    r"\bplan\b",
+    r"échéancier",
+    r"paiement automatique",
+    r"automatic payment",
+    r"billing agreement",
+    r"accord de facturation",
+    r"recurring",
+)

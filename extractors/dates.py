@@ -1,0 +1,129 @@
+"""Calendar dates in FR/EN mail: cut the date out with a pattern, then read it with the language known.
+
+Month names come from babel's locale data (wide and abbreviated, with and without
+accents), so "14 mars 2026", "14 févr. 2026" and "March 14, 2026" are read by the
+same code. Numeric dates are day-first in French ("14/03/2026") and month-first in
+English unless the first number cannot be a month. A date without a year
+("le 3 avril") takes the year that puts it closest to the message date.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from babel.dates import get_month_names
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _month_table(locale: str) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for width in ("wide", "abbreviated"):
+        for number, name in get_month_names(width, locale=locale).items():
+            name = str(name).lower().rstrip(".")
+            table[name] = number
+            table[_fold(name)] = number
+    if locale == "en":
+        table["sept"] = 9
+    return table
+
+
+MONTHS = {"fr": _month_table("fr"), "en": _month_table("en")}
+_ALL_MONTHS = {**MONTHS["en"], **MONTHS["fr"]}
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in _ALL_MONTHS), key=len, reverse=True))
+
+DATE = re.compile(
+    rf"""(?<![\d/])(?:
+        (?P<iso_y>\d{{4}})-(?P<iso_m>\d{{2}})-(?P<iso_d>\d{{2}})
+      | (?P<n1>\d{{1,2}})[/.](?P<n2>\d{{1,2}})[/.](?P<ny>\d{{4}}|\d{{2}})
+      | (?P<dm_d>\d{{1,2}})(?:er|st|nd|rd|th)?\s+(?P<dm_m>{_MONTH_RE})\.?(?:,?\s+(?P<dm_y>\d{{4}}))?
+      | (?P<md_m>{_MONTH_RE})\.?\s+(?P<md_d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<md_y>\d{{4}}))?
+    )(?![\d])""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    value: date
+    start: int
+    end: int
+
+
+def _closest_year(month: int, day: int, ref: date) -> date | None:
+    best: date | None = None
+    for year in (ref.year - 1, ref.year, ref.year + 1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if best is None or abs((candidate - ref).days) < abs((best - ref).days):
+            best = candidate
+    return best
+
+
+def _make(year: int | None, month: int, day: int, ref: date | None) -> date | None:
+    if year is None:
+        return _closest_year(month, day, ref) if ref else None
+    if year < 100:
+        year += 2000
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _read(match: re.Match[str], lang: str, ref: date | None) -> date | None:
+    g = match.groupdict()
+    if g["iso_y"]:
+        return _make(int(g["iso_y"]), int(g["iso_m"]), int(g["iso_d"]), ref)
+    if g["n1"]:
+        first, second, year = int(g["n1"]), int(g["n2"]), int(g["ny"])
+        day_first = lang == "fr" or first > 12
+        day, month = (first, second) if day_first else (second, first)
+        return _make(year, month, day, ref)
+    if g["dm_d"]:
+        month = _ALL_MONTHS.get(_fold(g["dm_m"]).rstrip("."))
+        year = int(g["dm_y"]) if g["dm_y"] else None
+        return _make(year, month, int(g["dm_d"]), ref) if month else None
+    month = _ALL_MONTHS.get(_fold(g["md_m"]).rstrip("."))
+    year = int(g["md_y"]) if g["md_y"] else None
+    return _make(year, month, int(g["md_d"]), ref) if month else None
+
+
+_RANGE = re.compile(r"\s*(?:[-–—]|to|au)\s*$", re.IGNORECASE)
+_YEAR_GROUPS = ("iso_y", "ny", "dm_y", "md_y")
+
+
+def find_dates(text: str, lang: str = "fr", ref: date | None = None) -> list[FoundDate]:
+    """Every readable date in `text`, in order; `ref` (the message date) supplies missing years.
+
+    In a range ("Nov 2 – Dec 2, 2026") a year-less first date takes the year of the second.
+    """
+    found: list[FoundDate] = []
+    previous_yearless = False
+    for match in DATE.finditer(text):
+        value = _read(match, lang, ref)
+        if value is None:
+            continue
+        has_year = any(match.group(g) for g in _YEAR_GROUPS)
+        if previous_yearless and has_year and _RANGE.match(text[found[-1].end : match.start()]):
+            prev = found[-1]
+            year = value.year - (prev.value.month > value.month)
+            try:
+                found[-1] = FoundDate(prev.value.replace(year=year), prev.start, prev.end)
+            except ValueError:  # 29 February
+                pass
+        previous_yearless = not has_year
+        found.append(FoundDate(value, match.start(), match.end()))
+    return found
+
+
+def parse_date(text: str, lang: str = "fr", ref: date | None = None) -> date | None:
+    found = find_dates(text, lang, ref)
+    return found[0].value if found else None

@@ -1,0 +1,76 @@
+"""Amounts of money in FR/EN mail: cut the amount out with a pattern, then parse the cut text.
+
+price-parser is good at reading "1 299,00 €" and poor at finding it in a page of
+prose (it grabs the first digits it meets), so a pattern first finds spans that
+carry a currency, then price-parser reads each span with the decimal separator the
+language implies when the number alone is ambiguous ("1,299" is 1.299 € in French).
+Minor units come from babel's currency data (JPY has none).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
+from price_parser import Price
+
+_SYMBOLS = {
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+    "us$": "USD", "$": "USD", "usd": "USD", "ca$": "CAD", "cad": "CAD",
+    "£": "GBP", "gbp": "GBP", "chf": "CHF",
+}  # fmt: skip
+_CUR = r"(?:US\$|CA\$|€|\$|£|EUR|USD|GBP|CHF|CAD|euros?)"
+_NUM = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+MONEY = re.compile(
+    rf"(?<![\w.,])(?:(?P<pre>{_CUR})\s?(?P<num1>{_NUM})|(?P<num2>{_NUM})\s?(?P<post>{_CUR}))(?![\w])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Money:
+    amount_minor: int
+    currency: str
+    start: int  # position of the span in the text it was found in
+    end: int
+
+
+def parse_amount(number: str, currency: str, lang: str = "fr") -> int | None:
+    """'1 299,00' + 'EUR' -> 129900; None when it cannot be read."""
+    number = number.strip()
+    separator = None
+    if re.fullmatch(r"\d{1,3}[.,]\d{3}", number):  # "1,299" / "1.299": thousands or decimals?
+        separator = "," if lang == "fr" and "," in number else "."
+        if lang != "fr" and "." in number:
+            separator = ","
+    price = Price.fromstring(number, decimal_separator=separator)
+    if price.amount is None:
+        return None
+    try:
+        places = get_currency_precision(currency)
+        return int((price.amount * (Decimal(10) ** places)).to_integral_value())
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def find_money(text: str, lang: str = "fr") -> list[Money]:
+    """Every amount with a currency in `text`, in order of appearance."""
+    found: list[Money] = []
+    for match in MONEY.finditer(text):
+        symbol = (match.group("pre") or match.group("post") or "").lower()
+        currency = _SYMBOLS.get(symbol)
+        number = match.group("num1") or match.group("num2")
+        if currency is None or number is None:
+            continue
+        minor = parse_amount(number, currency, lang)
+        if minor is not None:
+            found.append(Money(minor, currency, match.start(), match.end()))
+    return found
+
+
+def parse_money(text: str, lang: str = "fr") -> tuple[int, str] | None:
+    """The first amount in `text` as (amount_minor, currency)."""
+    found = find_money(text, lang)
+    return (found[0].amount_minor, found[0].currency) if found else None

@@ -1,0 +1,114 @@
+"""Layer 3: platforms that bill for others (App Store, Google Play, PayPal, Stripe, Amazon).
+
+The charge belongs to the underlying service — the app or the merchant — while
+the platform is recorded separately, because the platform decides how to cancel
+(an App Store subscription is cancelled in the iPhone's settings, not at the
+app's website). A platform's own services (iCloud+, Google One, Amazon Prime) are
+recognised by name first and count as billed directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from extractors.fields import Target
+from extractors.registry import Provider, Registry, slugify
+
+NAME = "platform@1"
+CONFIDENCE = 0.85
+_M = re.IGNORECASE | re.MULTILINE
+
+_APP_LINE = re.compile(
+    r"^\s*(?:app|application|appli|article|élément|item|produit|product|abonnement|subscription)\s*:\s*(.+?)\s*$",
+    _M,
+)
+_PLAY_SUBJECT = re.compile(
+    r"(?:abonnement à|subscription to)\s+(.+?)(?:\s+(?:sur|on|via|from) Google Play|\s*$)", _M
+)
+_MERCHANT_LINE = re.compile(
+    r"^\s*(?:marchand|merchant|vendeur|seller|bénéficiaire|payee)\s*:\s*(.+?)\s*$", _M
+)
+_PAYMENT_TO = re.compile(
+    r"(?:paiement|payment)s? (?:automatique |automatic )?(?:à|a|to|pour)\s+(.+?)(?:\s+(?:a été|has been|est|is|for|pour)\b|\s*$)",
+    _M,
+)
+_STRIPE_SUBJECT = re.compile(
+    r"(?:receipt|invoice|reçu|facture) (?:from|de|d')\s*(.+?)(?:\s+#[\w-]+)?\s*$", _M
+)
+_CHANNEL = re.compile(
+    r"(?:abonnement (?:à|a)|subscription to|chaîne|channel)\s*:?\s+(.+?)\s+(?:via|sur|on|with) (?:Amazon )?Prime Video",
+    _M,
+)
+_CORPORATE = re.compile(
+    r"[,\s]+(?:inc\.?|sas|sa|sarl|ab|ltd\.?|llc|gmbh|limited|corp\.?|s\.a\.)$", re.IGNORECASE
+)
+_APP_SUFFIX = re.compile(r"\s*(?:[:(–—|]| - ).*$")
+
+
+def clean_name(name: str, inner_app: bool = False) -> str:
+    """'Headspace: Meditation & Sleep' -> 'Headspace'; 'Spotify AB' -> 'Spotify'.
+
+    Google Play names the product, then the app in brackets: `inner_app` takes the latter.
+    """
+    name = name.strip().strip("«»\"'“”").strip()
+    inner = re.search(r"\(([^()]+)\)\s*$", name)  # "Super Duolingo (Duolingo: Language Lessons)"
+    if (
+        inner_app
+        and inner
+        and not re.search(r"\d|mois|month|year|annual|annuel|mensuel", inner.group(1), re.I)
+    ):
+        name = inner.group(1)
+    name = _APP_SUFFIX.sub("", name).strip()
+    return _CORPORATE.sub("", name).strip()
+
+
+def target_for_name(registry: Registry, name: str, platform: str) -> Target | None:
+    name = clean_name(name, inner_app=platform == "google_play")
+    if not name:
+        return None
+    known = registry.for_name(name)
+    if known is not None and known.role == "service":
+        return Target.of(known, platform=platform, extractor=NAME, confidence=CONFIDENCE)
+    slug = slugify(name)
+    if not slug:
+        return None
+    return Target(
+        slug=slug, service_name=name, platform=platform, extractor=NAME, confidence=CONFIDENCE - 0.1
+    )
+
+
+def _own_service(registry: Registry, platform: Provider, text: str) -> Target | None:
+    for service in registry.via(platform.slug):
+        if service.matches_keyword(text):
+            return Target.of(service, extractor=NAME, confidence=CONFIDENCE)
+    return None
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1) if match else None
+
+
+def attribute(
+    registry: Registry, platform: Provider, subject: str, from_name: str, text: str
+) -> Target | None:
+    """The service a platform's message is about, or None (the platform's own mail: security, retail)."""
+    head = f"{subject}\n{text[:1500]}"
+    own = _own_service(registry, platform, head)
+    if own is not None:
+        return own
+    kind = platform.platform
+    name: str | None = None
+    if kind == "apple":
+        name = _first(_APP_LINE, text)
+    elif kind == "google_play":
+        name = _first(_PLAY_SUBJECT, subject) or _first(_APP_LINE, text)
+    elif kind == "paypal":
+        name = (
+            _first(_MERCHANT_LINE, text) or _first(_PAYMENT_TO, subject) or _first(_PAYMENT_TO, text[:2000])
+        )
+    elif kind == "stripe":
+        name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
+    elif kind == "amazon":
+        name = _first(_CHANNEL, head)
+    return target_for_name(registry, name, kind) if name else None

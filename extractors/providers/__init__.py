@@ -1,0 +1,1 @@
+"""Bundled provider definitions: one TOML file per provider (see `extractors.registry`)."""

@@ -1,0 +1,275 @@
+"""Events -> inventory: `subscription_events` per message, `subscriptions` derived from all of them.
+
+`record_events` (a batch hook) writes one event row per `EventFact`, inside the
+batch's transaction, and makes sure the subscription row exists so the event can
+point at it. A subscription is identified by its natural key, provider + account
+e-mail: the same service on two accounts is two rows, the same service through
+two mails is one. The key is stored (`subscriptions.natural_key`, unique), so the
+row's `id` never changes across rebuilds and reprocessing: other tables
+(recurring charges, dossiers) can reference it.
+
+`rebuild_subscriptions` (a deriver) folds each subscription's events, in the
+order the evidence arrived, into its current state: trial -> active -> price
+changed -> cancelled -> expired. It depends only on the events and on `as_of`
+(today), so running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from extractors import EventFact
+from ingest import pipeline
+from ingest.store import Prepared
+
+_DURATION = re.compile(r"^P(\d+)([DWMY])$")
+_PER_MONTH = {"D": 365.25 / 12, "W": 52 / 12, "M": 1.0, "Y": 1 / 12}
+_STATE_COLUMNS = (
+    "service_name", "plan", "amount_minor", "currency", "billing_period", "platform", "status",
+    "started_on", "trial_ends_on", "next_renewal_on", "cancelled_on", "ends_on", "last_charged_on",
+    "monthly_amount_minor", "events", "first_seen_on", "last_seen_on",
+)  # fmt: skip
+
+
+def natural_key(provider: str, account_email: str | None) -> str:
+    return f"{provider}|{(account_email or '').lower()}"
+
+
+def add_period(day: date, period: str | None, times: int = 1) -> date | None:
+    """`day` + an ISO-8601 duration (P1W, P4W, P1M, P3M, P1Y); month ends clamp (31 Jan + P1M = 28 Feb)."""
+    match = _DURATION.match(period or "")
+    if not match:
+        return None
+    count, unit = int(match.group(1)) * times, match.group(2)
+    if unit == "D":
+        return day + timedelta(days=count)
+    if unit == "W":
+        return day + timedelta(weeks=count)
+    months = count * (12 if unit == "Y" else 1)
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def monthly_minor(amount_minor: int | None, period: str | None) -> int | None:
+    """What a subscription costs per month, for totals: 69,90 €/an -> 583."""
+    match = _DURATION.match(period or "")
+    if amount_minor is None or not match:
+        return None
+    per_month = _PER_MONTH[match.group(2)] / int(match.group(1))
+    return int(amount_minor * per_month + 0.5)  # half up, as a person rounds (582.5 -> 583)
+
+
+# --- batch hook ----------------------------------------------------------------
+
+
+def _subscription_id(db: Database, fact: EventFact, cache: dict[str, int]) -> tuple[str, int]:
+    key = natural_key(fact.provider, fact.account_email)
+    if key not in cache:
+        db.execute(
+            "insert or ignore into subscriptions (natural_key, provider, account_email, status) "
+            "values (?, ?, ?, 'unknown')",
+            [key, fact.provider, (fact.account_email or "").lower() or None],
+        )
+        cache[key] = db.execute("select id from subscriptions where natural_key = ?", [key]).fetchone()[0]
+    return key, cache[key]
+
+
+def record_events(db: Database, batch: list[Prepared]) -> None:
+    """One `subscription_events` row per fact of each newly stored (or reprocessed) message."""
+    cache: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    review: list[tuple[int | None, str]] = []
+    for item in batch:
+        sha = item.parsed.sha256
+        review.append((1 if item.extraction.needs_review else None, sha))
+        for fact in item.extraction.events:
+            key, sub_id = _subscription_id(db, fact, cache)
+            rows.append(_event_row(fact, sha, item.parsed.date, key, sub_id))
+    shas = [sha for _, sha in review]
+    for start in range(0, len(shas), 500):
+        chunk = shas[start : start + 500]
+        db.execute(
+            f"delete from subscription_events where message_sha256 in ({','.join('?' * len(chunk))})", chunk
+        )
+    db.conn.executemany("update messages set needs_review = ? where sha256 = ?", review)
+    if rows:
+        db["subscription_events"].insert_all(rows)
+
+
+def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, sub_id: int) -> dict[str, Any]:
+    return {
+        "subscription_id": sub_id,
+        "message_sha256": sha,
+        "event_type": fact.event_type,
+        "occurred_on": fact.occurred_on,
+        "amount_minor": fact.amount_minor,
+        "currency": fact.currency,
+        "billing_period": fact.billing_period,
+        "next_renewal_on": fact.next_renewal_on,
+        "extractor": fact.extractor,
+        "confidence": fact.confidence,
+        "natural_key": key,
+        "provider": fact.provider,
+        "service_name": fact.service_name,
+        "plan": fact.plan,
+        "platform": fact.platform,
+        "account_email": (fact.account_email or "").lower() or None,
+        "trial_ends_on": fact.trial_ends_on,
+        "ends_on": fact.ends_on,
+        "message_date": message_date,
+    }
+
+
+# --- deriver -------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    """A subscription as its events so far describe it."""
+
+    status: str = "unknown"
+    service_name: str | None = None
+    plan: str | None = None
+    platform: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    billing_period: str | None = None
+    started_on: str | None = None
+    trial_ends_on: str | None = None
+    next_renewal_on: str | None = None
+    cancelled_on: str | None = None
+    ends_on: str | None = None
+    last_charged_on: str | None = None
+    price_from: str | None = None  # effective date of the last price change
+    seen: list[str] = field(default_factory=list)
+
+    def apply(self, e: dict[str, Any]) -> None:
+        kind, on = e["event_type"], e["occurred_on"] or (e["message_date"] or "")[:10] or None
+        for name in ("service_name", "plan", "platform", "billing_period"):
+            if e[name]:
+                setattr(self, name, e[name])
+        if on:
+            self.seen.append(on)
+        self._price(kind, on, e)
+        if kind in ("trial_started", "trial_ending"):
+            if self.status in ("unknown", "trial", "expired", "cancelled"):
+                self.status = "trial"
+                self.cancelled_on = self.ends_on = None
+            self.trial_ends_on = e["trial_ends_on"] or self.trial_ends_on
+            self.next_renewal_on = self.trial_ends_on or self.next_renewal_on
+            self.started_on = self.started_on or on
+        elif kind == "charge":
+            if (
+                self.status in ("cancelled", "expired")
+                and self.cancelled_on
+                and on
+                and on <= self.cancelled_on
+            ):
+                return  # the charge the cancellation mail refers to, not a new subscription
+            self.status = "active"
+            self.cancelled_on = self.ends_on = None
+            self.last_charged_on = on
+            self.started_on = self.started_on or on
+            following = add_period(date.fromisoformat(on), self.billing_period) if on else None
+            self.next_renewal_on = e["next_renewal_on"] or (following.isoformat() if following else None)
+        elif kind == "signup":
+            self.status = "active" if self.status in ("unknown", "cancelled", "expired") else self.status
+            self.started_on = self.started_on or on
+            self.next_renewal_on = e["next_renewal_on"] or self.next_renewal_on
+        elif kind == "renewal_notice":
+            if self.status in ("unknown", "payment_failed", "trial"):
+                self.status = "active"
+            self.next_renewal_on = e["next_renewal_on"] or self.next_renewal_on
+        elif kind == "price_change":
+            self.status = "active" if self.status == "unknown" else self.status
+        elif kind == "cancellation_confirmed":
+            self.status = "cancelled"
+            self.cancelled_on = (e["message_date"] or "")[:10] or on
+            self.ends_on = e["ends_on"] or self.next_renewal_on or self.trial_ends_on
+            self.next_renewal_on = None
+        elif kind == "payment_failed":
+            self.status = "payment_failed"
+
+    def _price(self, kind: str, on: str | None, e: dict[str, Any]) -> None:
+        if e["amount_minor"] is None or e["amount_minor"] <= 0 or kind == "refund":
+            return
+        if kind == "price_change":
+            self.price_from = on
+        elif self.price_from and on and on < self.price_from:
+            return  # an old-price charge before the new price applies
+        self.amount_minor, self.currency = e["amount_minor"], e["currency"]
+
+    def settle(self, as_of: date) -> None:
+        """What time alone changes: a cancelled subscription past its end, a trial past its end."""
+        today = as_of.isoformat()
+        if self.status == "cancelled" and self.ends_on and self.ends_on < today:
+            self.status = "expired"
+        if self.status == "trial" and self.trial_ends_on and self.trial_ends_on < today:
+            self.status = "active"  # nothing cancelled it: trials convert to paid by default
+        if self.status == "active" and self.next_renewal_on and self.next_renewal_on < today:
+            # no newer mail: the renewal after the last one we know of, by the period
+            known = date.fromisoformat(self.next_renewal_on)
+            step = 1
+            while (later := add_period(known, self.billing_period, step)) is not None and later < as_of:
+                step += 1
+            self.next_renewal_on = later.isoformat() if later else self.next_renewal_on
+
+    def row(self, events: int) -> dict[str, Any]:
+        values = {c: getattr(self, c, None) for c in _STATE_COLUMNS}
+        values["monthly_amount_minor"] = monthly_minor(self.amount_minor, self.billing_period)
+        values["events"] = events
+        values["first_seen_on"] = min(self.seen) if self.seen else None
+        values["last_seen_on"] = max(self.seen) if self.seen else None
+        return values
+
+
+def fold(events: Iterable[dict[str, Any]], as_of: date) -> dict[str, Any]:
+    """The subscription row for a list of its events (already in evidence order)."""
+    state = State()
+    count = 0
+    for event in events:
+        state.apply(event)
+        count += 1
+    state.settle(as_of)
+    return state.row(count)
+
+
+def rebuild_subscriptions(db: Database, as_of: date | None = None) -> None:
+    """Recompute every subscription from its events; rows without events any more are removed."""
+    as_of = as_of or datetime.now(UTC).date()
+    db.execute(
+        "delete from subscriptions where natural_key is not null and natural_key not in "
+        "(select distinct natural_key from subscription_events where natural_key is not null)"
+    )
+    cursor = db.execute(
+        "select * from subscription_events where natural_key is not null "
+        "order by natural_key, coalesce(message_date, occurred_on), message_sha256, id"
+    )
+    columns = [d[0] for d in cursor.description]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for values in cursor:
+        event = dict(zip(columns, values, strict=True))
+        groups.setdefault(event["natural_key"], []).append(event)
+    assignments = ", ".join(f"[{c}] = :{c}" for c in _STATE_COLUMNS)
+    for key, events in groups.items():
+        row = fold(events, as_of)
+        row["natural_key"] = key
+        db.execute(f"update subscriptions set {assignments} where natural_key = :natural_key", row)
+
+
+def clear_events(db: Database) -> None:
+    """Before reprocessing: events are rebuilt from the messages; subscription rows (and ids) stay."""
+    db.execute("delete from subscription_events")
+
+
+pipeline.BATCH_HOOKS.append(record_events)
+pipeline.DERIVERS.append(rebuild_subscriptions)
+pipeline.RESETTERS.append(clear_events)

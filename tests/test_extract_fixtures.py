@@ -1,0 +1,61 @@
+"""Every labelled fixture message gives exactly the labelled kind, provider, event and fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extractors import Extraction, Identity, direction_of, subscriptions
+from ingest.parse import parse_message
+from tests.conftest import FIXTURES
+
+EXTRACT = FIXTURES / "extract"
+LABELS = json.loads((EXTRACT / "labels.json").read_text())
+IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
+EVENT_FIELDS = {
+    "amount": "amount_minor",
+    "currency": "currency",
+    "period": "billing_period",
+    "platform": "platform",
+    "next_renewal_on": "next_renewal_on",
+    "trial_ends_on": "trial_ends_on",
+    "ends_on": "ends_on",
+    "occurred_on": "occurred_on",
+    "plan": "plan",
+}
+
+
+def run_step(path: Path) -> Extraction:
+    parsed = parse_message(path.read_bytes())
+    result = Extraction(direction=direction_of(parsed, IDENTITY))
+    subscriptions.run(parsed, IDENTITY, result)
+    return result
+
+
+def test_fixture_set_covers_the_brief() -> None:
+    names = set(LABELS["messages"])
+    assert names == {p.stem for p in (EXTRACT / "mail").glob("*.eml")}
+    providers = {label["provider"] for label in LABELS["messages"].values() if label["event"]}
+    assert len(providers) >= 25
+    assert sum(name.startswith("neg-") for name in names) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(LABELS["messages"]))
+def test_fixture(name: str) -> None:
+    label = LABELS["messages"][name]
+    result = run_step(EXTRACT / "mail" / f"{name}.eml")
+    assert (result.kind, result.provider) == (label["kind"], label["provider"])
+    assert bool(result.suspicious) == bool(label.get("suspicious"))
+    assert result.needs_review == bool(label.get("needs_review"))
+    if label["event"] is None:
+        assert result.events == []
+        return
+    [fact] = result.events
+    assert fact.event_type == label["event"]
+    for key, attr in EVENT_FIELDS.items():
+        if key in label:
+            assert getattr(fact, attr) == label[key], key
+    assert fact.account_email in IDENTITY.addresses
+    assert 0 < fact.confidence <= 1 and "@" in fact.extractor
