@@ -14,7 +14,22 @@ from bench.mailgen import generate
 from ingest import fastmime
 from tests.test_import import CPYTHON_CORPUS
 
-LINE_TAILS = ["", "\n", "\r\n", "\r", "--", "--\n", "--\r\n", "  \t\n", "--  \r\n", "x\n", "--x", " -\n", "\n\n", "\r\n\n"]
+LINE_TAILS = [
+    "",
+    "\n",
+    "\r\n",
+    "\r",
+    "--",
+    "--\n",
+    "--\r\n",
+    "  \t\n",
+    "--  \r\n",
+    "x\n",
+    "--x",
+    " -\n",
+    "\n\n",
+    "\r\n\n",
+]
 
 
 def regex_for(separator: str) -> re.Pattern[str]:
@@ -57,7 +72,12 @@ def corpus() -> list[bytes]:
 def structure(raw: bytes) -> list[tuple[str, object, object, object]]:
     msg = email.message_from_bytes(raw)
     return [
-        (part.get_content_type(), part.get_payload() if not part.is_multipart() else None, part.preamble, part.epilogue)
+        (
+            part.get_content_type(),
+            part.get_payload() if not part.is_multipart() else None,
+            part.preamble,
+            part.epilogue,
+        )
         for part in msg.walk()
     ] + [tuple(type(d).__name__ for p in msg.walk() for d in p.defects)]  # type: ignore[list-item]
 

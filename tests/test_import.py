@@ -143,7 +143,9 @@ def test_huge_attachment_and_many_parts(tmp_path: Path, db: Database) -> None:
     big["From"], big["To"], big["Subject"] = "a@example.com", "alice@example.org", "50 MB attachment"
     big["Message-ID"], big["Date"] = "<big@example.com>", "Mon, 2 Mar 2026 10:00:00 +0000"
     big.set_content("see attachment")
-    big.add_attachment(os.urandom(50 * 1024 * 1024), maintype="application", subtype="octet-stream", filename="x.bin")
+    big.add_attachment(
+        os.urandom(50 * 1024 * 1024), maintype="application", subtype="octet-stream", filename="x.bin"
+    )
     parts = [b"--B\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(10_000)]
     many = (
         b"From: b@example.com\r\nSubject: 10000 parts\r\nMessage-ID: <many@example.com>\r\n"
@@ -173,7 +175,9 @@ def test_cli_exit_status_and_summary(tmp_path: Path) -> None:
     assert "5 new, 0 already stored, 0 with errors" in result.output
     result = runner.invoke(cli, ["import", str(FIXTURES / "import"), "--db", db_file, "--workers", "1"])
     assert result.exit_code == 1
-    result = runner.invoke(cli, ["import", str(ok), "--db", db_file, "--config", str(tmp_path / "missing.toml")])
+    result = runner.invoke(
+        cli, ["import", str(ok), "--db", db_file, "--config", str(tmp_path / "missing.toml")]
+    )
     assert result.exit_code == 2 and "not found" in result.output
 
 
@@ -183,7 +187,9 @@ def test_killed_import_resumes_without_loss_or_duplicate(tmp_path: Path) -> None
     write_maildir(maildir, 3000, seed=3)
     db_file = tmp_path / "kill.db"
     cmd = [sys.executable, "-m", "ingest", "import", str(maildir), "--db", str(db_file), "--workers", "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     count = 0
     while time.monotonic() < deadline and proc.poll() is None:
