@@ -22,6 +22,13 @@ from ingest.calendar import build_calendar
 DB_NAME = "subtrail"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
+# Column descriptions (metadata) as a compact grid rather than one long list above the table.
+CSS = """
+dl.column-descriptions { display: grid; grid-template-columns: max-content 1fr; gap: 0.1em 1em;
+  font-size: 0.85em; max-height: 12em; overflow-y: auto; border-left: 3px solid #ddd; padding-left: 0.6em; }
+dl.column-descriptions dt { margin: 0; }
+dl.column-descriptions dd { margin: 0; color: #555; }
+"""
 # Columns holding a message's sha256, per table (None: any table or a query result).
 SHA_COLUMNS = {"sha256", "message_sha256"}
 ID_LINKS = {
@@ -88,12 +95,22 @@ async def robots(request: Request, datasette: Any) -> Response:
     return Response.text(ROBOTS_TXT)
 
 
+async def stylesheet(request: Request, datasette: Any) -> Response:
+    return Response(CSS, content_type="text/css; charset=utf-8")
+
+
+@hookimpl
+def extra_css_urls(datasette: Any) -> list[str]:
+    return [datasette.urls.path("/-/subtrail.css")]
+
+
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
     return [
         (r"^/evidence/(?P<sha256>[^/]+)\.eml$", evidence),
         (r"^/calendar\.ics$", calendar),
         (r"^/robots\.txt$", robots),
+        (r"^/-/subtrail\.css$", stylesheet),
     ]
 
 

@@ -180,30 +180,37 @@ def build_datasette(
     return ds
 
 
-def find_poller() -> Callable[[str, Any, threading.Event], None] | None:
-    """The poller's daemon entry point, when the IMAP module provides one."""
-    try:
-        from ingest import imap  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(imap, "run_in_thread", None)
-
-
 def run_server(
     db_path: str | Path,
     host: str = "127.0.0.1",
     port: int = 8001,
     metadata_path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    poller: Callable[[threading.Event], None] | None = None,
 ) -> None:
-    """Serve until interrupted. Raises ServeError before binding if the exposure is unsafe."""
+    """Serve until interrupted. Raises ServeError before binding if the exposure is unsafe.
+
+    `poller(stop)` (the IMAP daemon, for `--poll`) runs in a thread beside the server;
+    when the server stops, `stop` is set and the poller finishes its current batch.
+    """
     import uvicorn
 
     auth = check_exposure(host, env)
     ds = build_datasette(db_path, metadata_path, auth)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(
-        f"subtrail: serving {db_path} on http://{shown}:{port}/{' (password required)' if auth else ''}\n"
+        f"subtrail: serving {db_path} on http://{shown}:{port}/"
+        f"{' (password required)' if auth else ''}{' and polling IMAP' if poller else ''}\n"
     )
     sys.stderr.flush()
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    stop = threading.Event()
+    thread = None
+    if poller is not None:
+        thread = threading.Thread(target=poller, args=(stop,), name="subtrail-poller", daemon=True)
+        thread.start()
+    try:
+        uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=120)

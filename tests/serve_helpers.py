@@ -241,6 +241,22 @@ def seed(db: Database, today: dt.date | None = None) -> Seeded:
     )
 
 
+def make_sample_db(path: Path) -> Seeded:
+    """The bundled sample mailbox imported for real, plus the known rows of `seed`."""
+    from ingest.config import load_config
+    from ingest.importer import import_paths
+    from ingest.schema import open_db
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    db = open_db(path)
+    try:
+        config = load_config(str(sample / "subtrail.toml"))
+        import_paths(db, [str(sample / "mailbox")], identity=config.identity, progress=False)
+        return seed(db)
+    finally:
+        db.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -257,12 +273,13 @@ def running_server(
     env: dict[str, str] | None = None,
     host: str = "127.0.0.1",
     auth: tuple[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Start `subtrail serve` for real and yield its base URL once it answers; stop it after."""
     port = free_port()
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(
-        subtrail_command("serve", "--db", str(db_path), "--host", host, "--port", str(port)),
+        subtrail_command("serve", "--db", str(db_path), "--host", host, "--port", str(port), *extra_args),
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
