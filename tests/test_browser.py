@@ -7,6 +7,7 @@ Screenshots go to `artifacts/` (gitignored) so a person can look at what the tes
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,11 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test e
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded, Path]]:
     path = tmp_path_factory.mktemp("browser") / "sample.db"
     seeded = make_sample_db(path)
     with running_server(path) as url:
-        yield url, seeded
+        yield url, seeded, path
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def visit(browser: Any, url: str, shot: str, wait_for: str | None = None) -> tup
     return page, errors
 
 
-def test_home_page(browser: Any, site: tuple[str, Seeded]) -> None:
+def test_home_page(browser: Any, site: tuple[str, Seeded, Path]) -> None:
     page, errors = visit(browser, f"{site[0]}/", "home")
     text = page.inner_text("body")
     assert "subscription inventory" in text and "customer-service journal" in text
@@ -87,7 +88,7 @@ def test_home_page(browser: Any, site: tuple[str, Seeded]) -> None:
     page.close()
 
 
-def test_inventory(browser: Any, site: tuple[str, Seeded]) -> None:
+def test_inventory(browser: Any, site: tuple[str, Seeded, Path]) -> None:
     page, errors = visit(browser, f"{site[0]}/subtrail/subscriptions", "inventory")
     text = page.inner_text("body")
     for expected in ("Netflix", "Spotify", "The New York Times", "next_renewal_on", "status"):
@@ -97,8 +98,8 @@ def test_inventory(browser: Any, site: tuple[str, Seeded]) -> None:
     page.close()
 
 
-def test_ticket_timeline(browser: Any, site: tuple[str, Seeded]) -> None:
-    url, seeded = site
+def test_ticket_timeline(browser: Any, site: tuple[str, Seeded, Path]) -> None:
+    url, seeded, _path = site
     page, errors = visit(
         browser, f"{url}/subtrail/ticket_timeline?ticket={seeded.ticket_ref}", "ticket-timeline"
     )
@@ -111,8 +112,8 @@ def test_ticket_timeline(browser: Any, site: tuple[str, Seeded]) -> None:
     page.close()
 
 
-def test_hostile_message_is_text(browser: Any, site: tuple[str, Seeded]) -> None:
-    url, seeded = site
+def test_hostile_message_is_text(browser: Any, site: tuple[str, Seeded, Path]) -> None:
+    url, seeded, _path = site
     dialogs: list[str] = []
     page = browser.new_page()
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -123,7 +124,7 @@ def test_hostile_message_is_text(browser: Any, site: tuple[str, Seeded]) -> None
     page.close()
 
 
-def test_dashboard(browser: Any, site: tuple[str, Seeded]) -> None:
+def test_dashboard(browser: Any, site: tuple[str, Seeded, Path]) -> None:
     page, errors = visit(
         browser,
         f"{site[0]}/-/dashboards/subtrail",
@@ -135,7 +136,13 @@ def test_dashboard(browser: Any, site: tuple[str, Seeded]) -> None:
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     text = page.inner_text("body")
     assert "Subscriptions dashboard" in text and "Spend per month" in text
-    assert page.inner_text("#chart-active-subscriptions p") == "3"  # netflix, spotify (trial), nytimes
-    assert page.inner_text("#chart-overdue-promises p") == "1"
+    db = sqlite3.connect(site[2])
+    active = db.execute(
+        "select count(*) from subscriptions where status in ('active', 'trial', 'payment_failed')"
+    )
+    assert page.inner_text("#chart-active-subscriptions p") == str(active.fetchone()[0])
+    open_tickets = db.execute("select count(*) from tickets where coalesce(status, '') != 'resolved'")
+    assert page.inner_text("#chart-open-tickets p") == str(open_tickets.fetchone()[0])
+    db.close()
     assert not errors, errors
     page.close()
