@@ -234,7 +234,7 @@ def evidence_rows(db: Database, filters: Filters = Filters()) -> list[dict[str, 
 
 
 def render_csv(rows: Iterable[dict[str, Any]], bom: bool = False) -> bytes:
-    """UTF-8 CSV (RFC 4180 line ends) that LibreOffice and Excel open as-is; `bom` for Excel."""
+    """UTF-8 CSV with RFC 4180 line ends; `bom` makes Excel read it as UTF-8 (LibreOffice asks for the charset)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

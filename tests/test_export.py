@@ -167,3 +167,28 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     assert result.exit_code == 0
     if command != ["export"]:
         assert "Example: subtrail " + " ".join(command) in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice not installed")
+def test_libreoffice_opens_the_csv_as_text(db: Database, tmp_path: Path) -> None:
+    """A real LibreOffice import: neutralised cells stay text, while the raw control does become a formula."""
+    build_case(db)
+    neutral = export_evidence(db, fmt="csv", bom=True)
+    (tmp_path / "evidence.csv").write_bytes(neutral)
+    control = neutral.decode("utf-8-sig").replace("\"'=HYPERLINK", '"=HYPERLINK')
+    (tmp_path / "control.csv").write_text(control, encoding="utf-8", newline="")
+    profile = (tmp_path / "lo-profile").as_uri()
+    subprocess.run(
+        # CSV import options as a user picks them in the dialog: comma, double quote, UTF-8 (76), from row 1
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore", "--infilter=CSV:44,34,76,1",
+         "--convert-to", "ods", "--outdir", str(tmp_path), str(tmp_path / "evidence.csv"),
+         str(tmp_path / "control.csv")],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    content = zipfile.ZipFile(tmp_path / "evidence.ods").read("content.xml").decode("utf-8")
+    assert "table:formula" not in content
+    assert "février" in content and "10 € sur" in content  # UTF-8 read as UTF-8
+    assert "&apos;=HYPERLINK" in content or "'=HYPERLINK" in content
+    control_xml = zipfile.ZipFile(tmp_path / "control.ods").read("content.xml").decode("utf-8")
+    assert "table:formula" in control_xml
