@@ -15,7 +15,7 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<!|~&])")  # `<` escaped: no tag can open, so `>` is left readable
 _MD_LIST_NUMBER = re.compile(r"^\d+(?=[.)])")
 
 
@@ -26,7 +26,7 @@ def md(value: object) -> str:
     number = _MD_LIST_NUMBER.match(text)
     if number:  # "12. foo" would start an ordered list
         return f"{text[: number.end()]}\\{text[number.end() :]}"
-    return "\\" + text if text and text[0] in "#+-=" else text
+    return "\\" + text if text and text[0] in "#+-=>" else text
 
 
 def safe_url(value: object) -> str:
@@ -138,7 +138,9 @@ No cancellation data for this provider yet (add `data/providers/{{ d.slug | md }
 
 Billed through {{ r.name | md }}: cancel there, not with {{ d.name | md }}.
 
-{% if r.cancel_url | safe_url %}- {{ r.name | md }} subscriptions page: <{{ r.cancel_url | safe_url }}>
+{% if r.cancel_url | safe_url %}- Subscriptions page: <{{ r.cancel_url | safe_url }}>
+{% endif %}
+{% if r.platform_route %}- {{ r.platform_route | md }}
 {% endif %}
 {% if r.cancel_steps %}- Steps:
 {% endif %}
@@ -263,7 +265,8 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 {% endif %}
 {% for r in d.platform_routes %}
 <p>Billed through {{ r.name }}: cancel there, not with {{ d.name }}.
-{% if r.cancel_url | safe_url %}<a href="{{ r.cancel_url | safe_url }}" rel="noopener noreferrer">{{ r.cancel_url }}</a>{% endif %}</p>
+{% if r.cancel_url | safe_url %}<a href="{{ r.cancel_url | safe_url }}" rel="noopener noreferrer">{{ r.cancel_url }}</a>{% endif %}
+{% if r.platform_route %}<br>{{ r.platform_route }}{% endif %}</p>
 {% if r.cancel_steps %}<ol>{% for line in r.cancel_steps.splitlines() %}<li>{{ line.split(". ", 1)[-1] }}</li>{% endfor %}</ol>{% endif %}
 {% endfor %}
 
