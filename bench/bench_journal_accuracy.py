@@ -57,61 +57,75 @@ def main() -> int:
         )
         db.close()
 
+    held = {name for name in labels["message"] if name.startswith("held-")}
+    for title, names in (
+        ("all threads", set(labels["message"])),
+        ("tuning threads (written with the code)", set(labels["message"]) - held),
+        ("held-out threads (labelled before the code ran on them)", held),
+    ):
+        print(f"\n{title}")
+        score(labels, names, rows, tickets, promises, name_of)
+    print()
+    bare_libraries(labels)
+    return 0
+
+
+def score(labels: dict, names: set[str], rows: dict, tickets: dict, promises: list, name_of: dict) -> None:
+    """Print every figure over the labelled messages in `names` (and the tickets made of them)."""
+    messages = {n: lab for n, lab in labels["message"].items() if n in names}
+    ticket_labels = [t for t in labels["ticket"] if set(t["messages"]) <= names]
     # Threading: a message is right when its ticket holds exactly the labelled companions.
-    expected_group = {name: frozenset(t["messages"]) for t in labels["ticket"] for name in t["messages"]}
+    expected_group = {n: frozenset(t["messages"]) for t in ticket_labels for n in t["messages"]}
     predicted_group: dict[int, set[str]] = {}
     for name, row in rows.items():
         predicted_group.setdefault(row["ticket_id"], set()).add(name)
     threaded = sum(
         1
-        for name, group in expected_group.items()
-        if name in rows and predicted_group[rows[name]["ticket_id"]] == group
+        for n, group in expected_group.items()
+        if n in rows and predicted_group[rows[n]["ticket_id"]] == group
     )
-
-    # Agent names, over every message: precision of names given, recall of names expected.
+    # Agent names: precision of the names given, recall of the names expected.
     given = expected = right = 0
-    for name, label in labels["message"].items():
+    for name, label in messages.items():
         got = (rows.get(name) or {}).get("agent_name") or ""
         given += bool(got)
         expected += bool(label["agent"])
         right += bool(got) and got == label["agent"]
-
     # Quote stripping: the stored body equals the labelled new text exactly.
-    exact = sum(
-        1 for name, label in labels["message"].items() if (rows.get(name) or {}).get("body") == label["body"]
-    )
-
-    # Promises: (message, due date) pairs found, and their status on `today`.
-    wanted = {(n, p["due_on"]): p["status"] for n, lab in labels["message"].items() for p in lab["promises"]}
-    found = {(name_of.get(p["message_sha256"]), p["due_on"]): p["status"] for p in promises}
+    exact = sum(1 for n, label in messages.items() if (rows.get(n) or {}).get("body") == label["body"])
+    # Promises: (message, due date) pairs found ("" = a promise without a date), and their status.
+    wanted = {(n, p["due_on"]): p["status"] for n, lab in messages.items() for p in lab["promises"]}
+    found = {
+        (name_of.get(p["message_sha256"]), p["due_on"] or ""): p["status"]
+        for p in promises
+        if name_of.get(p["message_sha256"]) in names
+    }
     recalled = sum(1 for key in wanted if key in found)
     promise_status_ok = sum(1 for key, status in wanted.items() if found.get(key) == status)
-
     # Ticket status, for each labelled ticket (found through its first message).
     status_ok = sum(
         1
-        for t in labels["ticket"]
+        for t in ticket_labels
         if t["messages"][0] in rows and tickets[rows[t["messages"][0]]["ticket_id"]]["status"] == t["status"]
     )
     acks = sum(
-        1
-        for n, lab in labels["message"].items()
-        if bool((rows.get(n) or {}).get("auto_ack")) == lab["auto_ack"]
+        1 for n, lab in messages.items() if bool((rows.get(n) or {}).get("auto_ack")) == lab["auto_ack"]
     )
-
-    n_msg = len(labels["message"])
-    print(f"messages {n_msg}, tickets {len(labels['ticket'])}, promises {len(wanted)}")
-    print(f"threading accuracy        {ratio(threaded, len(expected_group)):.3f}")
-    print(f"agent-name precision      {ratio(right, given):.3f}  ({right}/{given})")
-    print(f"agent-name recall         {ratio(right, expected):.3f}  ({right}/{expected})")
-    print(f"quote-stripping exactness {ratio(exact, n_msg):.3f}  ({exact}/{n_msg})")
-    print(f"promise recall (due date) {ratio(recalled, len(wanted)):.3f}  ({recalled}/{len(wanted)})")
-    print(f"promise precision         {ratio(recalled, len(found)):.3f}  ({recalled}/{len(found)})")
-    print(f"promise status accuracy   {ratio(promise_status_ok, len(wanted)):.3f}")
-    print(f"ticket status accuracy    {ratio(status_ok, len(labels['ticket'])):.3f}")
-    print(f"auto-ack accuracy         {ratio(acks, n_msg):.3f}")
-    bare_libraries(labels)
-    return 0
+    n_msg = len(messages)
+    print(f"  messages {n_msg}, tickets {len(ticket_labels)}, promises {len(wanted)}")
+    print(
+        f"  threading accuracy        {ratio(threaded, len(expected_group)):.3f}  ({threaded}/{len(expected_group)})"
+    )
+    print(f"  agent-name precision      {ratio(right, given):.3f}  ({right}/{given})")
+    print(f"  agent-name recall         {ratio(right, expected):.3f}  ({right}/{expected})")
+    print(f"  quote-stripping exactness {ratio(exact, n_msg):.3f}  ({exact}/{n_msg})")
+    print(f"  promise recall (due date) {ratio(recalled, len(wanted)):.3f}  ({recalled}/{len(wanted)})")
+    print(f"  promise precision         {ratio(recalled, len(found)):.3f}  ({recalled}/{len(found)})")
+    print(f"  promise status accuracy   {ratio(promise_status_ok, len(wanted)):.3f}")
+    print(
+        f"  ticket status accuracy    {ratio(status_ok, len(ticket_labels)):.3f}  ({status_ok}/{len(ticket_labels)})"
+    )
+    print(f"  auto-ack accuracy         {ratio(acks, n_msg):.3f}")
 
 
 _HISTORY = re.compile(r"^\s*>|(?:wrote|a écrit)\s*:\s*$|^\s*(?:from|de|sent|envoyé)\s*:", re.I | re.M)

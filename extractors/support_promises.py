@@ -41,7 +41,7 @@ _COMMIT = re.compile(
     r"contactera|recontactera|"
     r"reviendrons|interviendra|sera\s+(?:effectué|effectuée|effective|crédité|créditée|remboursé|remboursée|"
     r"traité|traitée|résilié|résiliée|clôturé|clôturée|envoyé|envoyée|visible|appliqué|appliquée)|"
-    r"seront\s+\w+|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
+    r"sera\s+\w+(?:é|ée|és|ées)|seront\s+\w+|prendra\s+fin|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
     r"will|you'll|we'll|should\s+(?:receive|see|arrive|appear)|expect)\b",
     re.I,
 )
@@ -65,7 +65,7 @@ _DATE_CUE = re.compile(
 
 # What I ask for: a wish or a request sentence about one of the usual remedies.
 _ASK = re.compile(
-    r"\b(?:je\s+(?:souhaite|voudrais|veux|demande|sollicite|vous\s+demande)|j'aimerais|merci\s+de\s+(?:bien\s+vouloir\s+)?|"
+    r"\b(?:(?:je\s+)?(?:souhaite|souhaiterais|voudrais|veux)|je\s+(?:vous\s+)?(?:demande|sollicite)|j'aimerais|merci\s+de\s+(?:bien\s+vouloir\s+)?|"
     r"je\s+vous\s+(?:prie|remercie)\s+de|pourriez-vous|pouvez-vous|"
     r"i\s+(?:would\s+like|want|request|ask|expect)|i'd\s+like|please|could\s+you|can\s+you)\b",
     re.I,

@@ -53,12 +53,20 @@ _VALEDICTION = re.compile(
     r"^(?:bien\s+)?(?:cordialement|sincèrement|amicalement|bien\s+à\s+vous|"
     r"(?:sincères|meilleures|bien\s+sincères)?\s*salutations(?:\s+distinguées)?|bonne\s+(?:journée|soirée|fin\s+de\s+journée)|"
     r"belle\s+journée|à\s+bientôt|merci(?:\s+(?:d'avance|par\s+avance|beaucoup|encore))?|"
-    r"(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best|sincerely|cheers|"
+    r"[a-zà-ÿ]{4,}ment(?=\s*,?\s*$)|bien\s+à\s+toi|à\s+très\s+vite|(?:belle|bonne|excellente)\s+(?:soirée|journée|continuation)|"
+    r"(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best|sincerely|cheers|yours(?:\s+(?:sincerely|truly))?|"
+    r"cordially|with\s+thanks|"
     r"(?:many\s+)?thanks(?:\s+again|\s+in\s+advance)?|thank\s+you(?:\s+again)?|all\s+the\s+best|take\s+care)"
     r"\s*[,.!]?\s*(?:,\s*(?P<rest>.*))?$",
     re.I,
 )
 _MAX_SIGNATURE_LINES = 6
+# "Nathalie, votre conseillère Orange", "Priya | Customer Care": a name then a role, closing the mail.
+_NAME_ROLE_LINE = re.compile(
+    r"^[A-ZÀ-Ý][a-zà-ÿ'’\-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ'’.\-]*)?\s*(?:,|\||–|-|\bfrom\b|\bde\b)\s*"
+    r".{0,40}\b(?:conseill\w*|advisor|adviser|agent|support|service|care|team|équipe|customer|client\w*)\b.{0,30}$",
+    re.I,
+)
 # A closing line that signs for a team, not a person: "L'équipe Free Mobile", "The Spotify Support Team".
 _TEAM_LINE = re.compile(
     r"^(?:l['’]équipe\b|le\s+service\s+clients?\b|votre\s+service\s+clients?\b|the\s+.{1,40}\bteam$|"
@@ -207,6 +215,14 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
             break
         last = lines[filled[-1]]
         if last.lower().strip(" ,.") not in names and not _TEAM_LINE.match(last):
+            if (
+                not closing
+                and len(last) <= 70
+                and _NAME_ROLE_LINE.match(last)
+                and not _VALEDICTION.match(last)
+            ):
+                closing.insert(0, last)  # a name-and-role line signs the mail even without "Cordialement"
+                lines = lines[: filled[-1]]
             break
         closing.insert(0, last)
         lines = lines[: filled[-1]]

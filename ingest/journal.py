@@ -145,66 +145,134 @@ def _domain_providers(db: Database) -> dict[str, str]:
 
 
 def thread_messages(messages: list[dict[str, Any]], domain_map: dict[str, str]) -> list[Ticket]:
-    """Assign each message to a ticket, strongest key first; replies that link nowhere are dropped."""
-    tickets: list[Ticket] = []
-    by_key: dict[str, int] = {}
-    by_msgid: dict[str, int] = {}
-    by_subject: dict[tuple[str, str], int] = {}
+    """Assign each message (in date order) to a ticket; replies that link nowhere are dropped."""
+    threader = _Threader(domain_map)
     for msg in messages:
-        facts = msg["facts"]
-        provider = msg["provider"] or domain_map.get(facts.get("correspondent") or "")
-        scope = provider or facts.get("correspondent")
-        token_keys = [_token_key(ref, scope) for ref in facts.get("refs", [])]
-        subject_key = facts.get("subject_key") or ""
-        corr = (scope or "", subject_key)
-        references = [r for r in [msg["in_reply_to"], *(msg["references"] or "").split()] if r]
+        threader.add(msg)
+    return threader.result()
 
+
+@dataclass
+class _Link:
+    """What one message offers to link it: its keys, strongest first."""
+
+    date: str
+    scope: str | None
+    token_keys: list[str]
+    references: list[str]
+    subject_key: str
+
+
+class _Threader:
+    """Strongest key first; when one message links two tickets they were one case and are merged.
+
+    The merge covers an acknowledgement that quoted no reference (its case number opens a ticket) and the
+    agent's later reply that carries both the case number and an In-Reply-To to my first mail.
+    """
+
+    def __init__(self, domain_map: dict[str, str]) -> None:
+        self.domain_map = domain_map
+        self.tickets: list[Ticket] = []
+        self.parent: list[int] = []
+        self.by_key: dict[str, int] = {}
+        self.by_msgid: dict[str, int] = {}
+        self.by_subject: dict[tuple[str, str], int] = {}
+
+    def find(self, index: int) -> int:
+        while self.parent[index] != index:
+            index = self.parent[index]
+        return index
+
+    def merge(self, one: int, other: int) -> int:
+        keep, gone = min(one, other), max(one, other)  # the older ticket survives
+        self.parent[gone] = keep
+        target, source = self.tickets[keep], self.tickets[gone]
+        target.entries.extend(source.entries)
+        target.keys.extend(source.keys)
+        target.subject_keys |= source.subject_keys
+        target.provider = target.provider or source.provider
+        target.ticket_ref = target.ticket_ref or source.ticket_ref
+        return keep
+
+    def by_reference(self, link: _Link, exclude: int | None) -> tuple[int | None, str | None]:
+        for ref in reversed(link.references):  # the nearest ancestor first
+            if ref not in self.by_msgid:
+                continue
+            candidate = self.find(self.by_msgid[ref])
+            if candidate == exclude or _conflicts(self.tickets[candidate], link.token_keys):
+                continue
+            if _stale_new_subject(self.tickets[candidate], link.subject_key, link.date):
+                return None, None
+            return candidate, f"reference:{ref}"
+        return None, None
+
+    def by_subject_key(self, link: _Link) -> tuple[int | None, str | None]:
+        corr = (link.scope or "", link.subject_key)
+        if not (link.subject_key and link.scope and corr in self.by_subject):
+            return None, None
+        candidate = self.find(self.by_subject[corr])
+        ticket = self.tickets[candidate]
+        if _conflicts(ticket, link.token_keys) or not _within(ticket.last_at, link.date, SUBJECT_WINDOW):
+            return None, None
+        return candidate, f"subject:{link.scope}:{link.subject_key}"
+
+    def add(self, msg: dict[str, Any]) -> None:
+        facts = msg["facts"]
+        provider = msg["provider"] or self.domain_map.get(facts.get("correspondent") or "")
+        scope = provider or facts.get("correspondent")
+        link = _Link(
+            date=msg["date"],
+            scope=scope,
+            token_keys=[_token_key(ref, scope) for ref in facts.get("refs", [])],
+            references=[r for r in [msg["in_reply_to"], *(msg["references"] or "").split()] if r],
+            subject_key=facts.get("subject_key") or "",
+        )
         index, joined_by = None, None
-        for key in token_keys:
-            if key in by_key:
-                index, joined_by = by_key[key], key
+        for key in link.token_keys:
+            if key in self.by_key:
+                index, joined_by = self.find(self.by_key[key]), key
                 break
         if index is None:
-            for ref in reversed(references):  # the nearest ancestor first
-                candidate = by_msgid.get(ref)
-                if candidate is None or _conflicts(tickets[candidate], token_keys):
-                    continue
-                if _stale_new_subject(tickets[candidate], subject_key, msg["date"]):
-                    break
-                index, joined_by = candidate, f"reference:{ref}"
-                break
-        if index is None and facts.get("is_support") and not any(r in by_msgid for r in references):
-            candidate = by_subject.get(corr) if subject_key and scope else None
-            if (
-                candidate is not None
-                and not _conflicts(tickets[candidate], token_keys)
-                and _within(tickets[candidate].last_at, msg["date"], SUBJECT_WINDOW)
-            ):
-                index, joined_by = candidate, f"subject:{scope}:{subject_key}"
+            index, joined_by = self.by_reference(link, None)
+        else:
+            other, _ = self.by_reference(link, index)
+            if other is not None:
+                index = self.merge(index, other)
+        if index is None and facts.get("is_support") and not any(r in self.by_msgid for r in link.references):
+            index, joined_by = self.by_subject_key(link)
         if index is None:
             if not facts.get("is_support"):
-                continue  # a reply that joins no support thread is not customer service
-            tickets.append(Ticket(provider=provider, correspondent=facts.get("correspondent"), subject=""))
-            index, joined_by = len(tickets) - 1, "new"
-        ticket = tickets[index]
+                return  # a reply that joins no support thread is not customer service
+            self.tickets.append(
+                Ticket(provider=provider, correspondent=facts.get("correspondent"), subject="")
+            )
+            self.parent.append(len(self.tickets) - 1)
+            index, joined_by = len(self.tickets) - 1, "new"
+        self.record(index, msg, facts, link, joined_by, provider)
+
+    def record(
+        self, index: int, msg: dict[str, Any], facts: dict[str, Any], link: _Link, joined_by: str | None,
+        provider: str | None,
+    ) -> None:  # fmt: skip
+        ticket = self.tickets[index]
         ticket.provider = ticket.provider or provider
-        if not ticket.subject:
-            ticket.subject = _clean_subject(msg["subject"])
+        ticket.subject = ticket.subject or _clean_subject(msg["subject"])
         ticket.ticket_ref = ticket.ticket_ref or facts.get("ticket_ref")
         ticket.entries.append(_entry_from_message(msg, facts, joined_by))
-        if subject_key:
-            ticket.subject_keys.add(subject_key)
-            if scope:
-                by_subject[corr] = index
-        for key in token_keys:
-            by_key.setdefault(key, index)
+        if link.subject_key:
+            ticket.subject_keys.add(link.subject_key)
+            if link.scope:
+                self.by_subject[(link.scope, link.subject_key)] = index
+                ticket.keys.append((f"subject:{link.scope}:{link.subject_key}", "subject", msg["sha256"]))
+        for key in link.token_keys:
+            self.by_key.setdefault(key, index)
             ticket.keys.append((key, key.split(":", 1)[0], msg["sha256"]))
         if msg["message_id"]:
-            by_msgid.setdefault(msg["message_id"], index)
+            self.by_msgid.setdefault(msg["message_id"], index)
             ticket.keys.append((f"message-id:{msg['message_id']}", "message-id", msg["sha256"]))
-        if subject_key and scope:
-            ticket.keys.append((f"subject:{scope}:{subject_key}", "subject", msg["sha256"]))
-    return tickets
+
+    def result(self) -> list[Ticket]:
+        return [ticket for index, ticket in enumerate(self.tickets) if self.parent[index] == index]
 
 
 def _token_key(ref: dict[str, Any], scope: str | None) -> str:

@@ -81,7 +81,7 @@ def test_fixture_message(name: str) -> None:
     assert facts["body"] == label["body"]
     assert (facts["agent_name"] or "") == label["agent"]
     assert facts["auto_ack"] is label["auto_ack"]
-    assert [(p["due_on"], p["text"]) for p in facts["promises"]] == [
+    assert [(p["due_on"] or "", p["text"]) for p in facts["promises"]] == [
         (p["due_on"], p["text"]) for p in label["promises"]
     ]
     assert facts["requests"] == label.get("requests", [])

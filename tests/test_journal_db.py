@@ -83,6 +83,9 @@ def test_ticket_count_and_refs(journal_db: Database) -> None:
         ("deezer-02-in.eml", "subject:deezer:offre famille membre bloqué"),
         # replies to a thread quiet since January, under a new subject: a new ticket despite the reference
         ("deezer-03-out.eml", "new"),
+        # the acknowledgement quoted no reference: its case number and the reply's In-Reply-To merge the two
+        ("held-edf-02-ack.eml", "new"),
+        ("held-edf-03-in.eml", "number:edf:4410098765"),
     ],
 )
 def test_joined_by(journal_db: Database, name: str, joined_by: str) -> None:
@@ -104,7 +107,7 @@ def test_ticket_keys_explain_the_join(journal_db: Database) -> None:
 
 def test_promises_and_their_status(journal_db: Database) -> None:
     found = {
-        (r["message_sha256"], r["due_on"]): r["status"]
+        (r["message_sha256"], r["due_on"] or ""): r["status"]
         for r in journal_db.query(
             "select p.due_on, p.status, tm.message_sha256 from promises p join ticket_messages tm on tm.id = p.ticket_message_id"
         )
