@@ -6,7 +6,10 @@ Thin commands over `ingest.export`, `ingest.dossier`, `ingest.status` and
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
@@ -92,14 +95,30 @@ def evidence(
 
     Example: subtrail export evidence --provider free --format zip -o free-evidence.zip
     """
-    from ingest.export import ExportError, Filters, export_evidence
+    from ingest.export import ExportError, Filters, write_evidence
 
     filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
-    try:
-        data = export_evidence(ctx.db(), filters, fmt=fmt, bom=bom)
-    except ExportError as exc:
-        fail(str(exc))
-    _write(data, output, binary=fmt == "zip")
+    stdout = click.get_binary_stream("stdout")
+    if fmt == "zip" and not output and stdout.isatty():
+        fail("refusing to write a ZIP to the terminal: use -o FILE")
+    db = ctx.db()
+    # Streamed to a seekable file (the ZIP's bytes must not depend on the target), renamed when complete.
+    with tempfile.TemporaryDirectory() if not output or output == "-" else nullcontext(None) as spool:
+        target = Path(spool, "evidence") if spool else Path(output)  # type: ignore[arg-type]
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            with partial.open("wb") as fh:
+                write_evidence(db, fh, filters, fmt=fmt, bom=bom)
+        except ExportError as exc:
+            partial.unlink(missing_ok=True)
+            fail(str(exc))
+        partial.replace(target)
+        if spool:
+            with target.open("rb") as fh:
+                shutil.copyfileobj(fh, stdout)
+            stdout.flush()
+        else:
+            click.echo(f"wrote {target} ({target.stat().st_size:,} bytes)", err=True)
 
 
 @export.command()

@@ -20,7 +20,7 @@ import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from babel.numbers import get_currency_precision
 from sqlite_utils import Database
@@ -285,22 +285,32 @@ def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     zf.writestr(info, data, compresslevel=9)
 
 
-def render_zip(db: Database, rows: list[dict[str, Any]], filters: Filters, bom: bool = False) -> bytes:
-    """The bundle: CSV, raw messages, SHA256SUMS, README.txt — entries sorted, timestamps fixed."""
+def _raw_message(db: Database, sha: str) -> tuple[bytes, str | None]:
+    """The stored bytes and date of one message, refusing bytes that no longer match their hash."""
+    found = db.execute(
+        "select r.raw, m.date from raw_messages r left join messages m on m.sha256 = r.sha256 where r.sha256 = ?",
+        [sha],
+    ).fetchone()
+    if found is None:
+        raise ExportError(f"raw bytes of message {sha} are missing from the store (run subtrail verify)")
+    raw, date = found
+    raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+    if hashlib.sha256(raw).hexdigest() != sha:
+        raise ExportError(f"stored bytes of message {sha} no longer match their hash (run subtrail verify)")
+    return raw, date
+
+
+def write_zip(
+    db: Database, rows: list[dict[str, Any]], filters: Filters, out: BinaryIO, bom: bool = False
+) -> None:
+    """Write the bundle to a seekable `out`: CSV, raw messages, SHA256SUMS, README.txt.
+
+    Entries are sorted and their timestamps fixed. Messages are read twice (to hash,
+    then to write) rather than held in memory, so a large export stays small in RAM.
+    """
     shas = sorted({r["sha256"] for r in rows if r.get("sha256")})
-    files: dict[str, bytes] = {CSV_NAME: render_csv(rows, bom=bom)}
-    for sha in shas:
-        found = db.execute(
-            "select r.raw, m.date from raw_messages r left join messages m on m.sha256 = r.sha256 "
-            "where r.sha256 = ?",
-            [sha],
-        ).fetchone()
-        if found is None:
-            raise ExportError(f"raw bytes of message {sha} are missing from the store (run subtrail verify)")
-        raw, date = found
-        raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
-        files[eml_name(date, sha)] = raw
-    files["README.txt"] = README_TEMPLATE.format(
+    small: dict[str, bytes] = {CSV_NAME: render_csv(rows, bom=bom)}
+    small["README.txt"] = README_TEMPLATE.format(
         filters=filters.describe(),
         records=len(rows),
         exchanges=sum(r["record"] == "exchange" for r in rows),
@@ -308,20 +318,39 @@ def render_zip(db: Database, rows: list[dict[str, Any]], filters: Filters, bom: 
         messages=len(shas),
         csv_name=CSV_NAME,
     ).encode("utf-8")
-    sums = "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
-    files["SHA256SUMS"] = sums.encode("ascii")
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
+    emls: dict[str, str] = {}  # entry name -> sha256
+    for sha in shas:
+        _raw, date = _raw_message(db, sha)
+        emls[eml_name(date, sha)] = sha
+        sums[eml_name(date, sha)] = sha  # verified equal to the bytes' hash by _raw_message
+    small["SHA256SUMS"] = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums)).encode("ascii")
+    with zipfile.ZipFile(out, "w") as zf:
+        for name in sorted([*small, *emls]):
+            _zip_entry(zf, name, small[name] if name in small else _raw_message(db, emls[name])[0])
+
+
+def render_zip(db: Database, rows: list[dict[str, Any]], filters: Filters, bom: bool = False) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name in sorted(files):
-            _zip_entry(zf, name, files[name])
+    write_zip(db, rows, filters, buffer, bom=bom)
     return buffer.getvalue()
 
 
-def export_evidence(db: Database, filters: Filters = Filters(), fmt: str = "csv", bom: bool = False) -> bytes:
-    """The export as bytes, ready to write: `fmt` is "csv" or "zip"."""
+def write_evidence(
+    db: Database, out: BinaryIO, filters: Filters = Filters(), fmt: str = "csv", bom: bool = False
+) -> None:
+    """Write the export to `out` (seekable for a ZIP: the bytes must not depend on the target)."""
     rows = evidence_rows(db, filters)
     if fmt == "zip":
-        return render_zip(db, rows, filters, bom=bom)
-    if fmt == "csv":
-        return render_csv(rows, bom=bom)
-    raise ExportError(f"unknown format {fmt!r}: csv or zip")
+        write_zip(db, rows, filters, out, bom=bom)
+    elif fmt == "csv":
+        out.write(render_csv(rows, bom=bom))
+    else:
+        raise ExportError(f"unknown format {fmt!r}: csv or zip")
+
+
+def export_evidence(db: Database, filters: Filters = Filters(), fmt: str = "csv", bom: bool = False) -> bytes:
+    """The export as bytes: `fmt` is "csv" or "zip"."""
+    buffer = io.BytesIO()
+    write_evidence(db, buffer, filters, fmt=fmt, bom=bom)
+    return buffer.getvalue()

@@ -192,3 +192,30 @@ def test_libreoffice_opens_the_csv_as_text(db: Database, tmp_path: Path) -> None
     assert "&apos;=HYPERLINK" in content or "'=HYPERLINK" in content
     control_xml = zipfile.ZipFile(tmp_path / "control.ods").read("content.xml").decode("utf-8")
     assert "table:formula" in control_xml
+
+
+def test_zip_bytes_do_not_depend_on_the_target(db: Database, db_path: Path, tmp_path: Path) -> None:
+    build_case(db)
+    runner = CliRunner()
+    piped = runner.invoke(cli, ["export", "evidence", "--db", str(db_path), "--format", "zip"])
+    to_file = runner.invoke(
+        cli, ["export", "evidence", "--db", str(db_path), "--format", "zip", "-o", str(tmp_path / "b.zip")]
+    )
+    assert piped.exit_code == 0 and to_file.exit_code == 0
+    assert piped.stdout_bytes == (tmp_path / "b.zip").read_bytes() == export_evidence(db, fmt="zip")
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_tampered_evidence_is_refused(db: Database, db_path: Path, tmp_path: Path) -> None:
+    case = build_case(db)
+    db.execute(
+        "update raw_messages set raw = cast('forged' as blob) where sha256 = ?", [case.sha["free-in-1.eml"]]
+    )
+    with pytest.raises(ExportError, match="no longer match"):
+        export_evidence(db, fmt="zip")
+    out = tmp_path / "x.zip"
+    result = CliRunner().invoke(
+        cli, ["export", "evidence", "--db", str(db_path), "--format", "zip", "-o", str(out)]
+    )
+    assert result.exit_code == 2 and "subtrail verify" in result.output
+    assert not out.exists() and not list(tmp_path.glob(".*.part"))
