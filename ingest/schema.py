@@ -327,6 +327,9 @@ EXTRA_SQL = [
     # Re-running an import must not pile up the same error again.
     """CREATE UNIQUE INDEX IF NOT EXISTS idx_ingest_errors_once ON ingest_errors
        (coalesce(sha256, ''), stage, error, coalesce(source, ''))""",
+    # Datasette (review queue, suspicious senders): the few flagged rows without scanning every body.
+    """CREATE INDEX IF NOT EXISTS idx_messages_needs_review ON messages (needs_review) WHERE needs_review = 1""",
+    """CREATE INDEX IF NOT EXISTS idx_messages_suspicious ON messages (suspicious) WHERE suspicious IS NOT NULL""",
 ]
 
 FTS_CONFIG: dict[str, list[str]] = {
