@@ -45,18 +45,49 @@ def _refresh_merchants(db: Database) -> None:
     db.conn.executemany("update bank_transactions set merchant = ?, provider = ? where id = ?", updates)
 
 
+Group = tuple[str, str, str, str]  # account, merchant, currency, payment intermediary ("" if none)
+
+
 def _detect_all(db: Database) -> list[tuple[str, str, str, Series]]:
-    groups: dict[tuple[str, str, str], list[Charge]] = defaultdict(list)
-    for tid, account, merchant, currency, booked_on, amount in db.execute(
-        """select id, account, merchant, currency, booked_on, amount_minor from bank_transactions
+    """Series per (account, merchant, currency, intermediary), then a second look at the leftovers.
+
+    Spotify by card and Spotify through PayPal are two payments, so two groups.
+    A label whose reference has no digit ("CB NORDVPN DZBYYA") makes a new
+    merchant every time; the charges no series took are grouped again by the
+    merchant's first word, which finds those.
+    """
+    groups: dict[Group, list[Charge]] = defaultdict(list)
+    for tid, account, label, merchant, currency, booked_on, amount in db.execute(
+        """select id, account, label, merchant, currency, booked_on, amount_minor from bank_transactions
            where amount_minor < 0 order by account, merchant, booked_on, id"""
     ).fetchall():
-        groups[(account, merchant, currency)].append(Charge(tid, date.fromisoformat(booked_on), -amount))
+        via = normalise(label or "").via or ""
+        groups[(account, merchant, currency, via)].append(Charge(tid, date.fromisoformat(booked_on), -amount))
     found = []
-    for (account, merchant, currency), charges in groups.items():
-        for series in detect(charges):
+    leftovers: dict[Group, list[Charge]] = defaultdict(list)
+    merchants_of: dict[Group, set[str]] = defaultdict(set)
+    for (account, merchant, currency, via), charges in groups.items():
+        known = merchant in SLUGS_BY_NAME
+        taken: set[int] = set()
+        for series in detect(charges, known=known):
             found.append((account, merchant, currency, series))
+            taken.update(c.id for c in series.charges)
+        stem = next((w for w in merchant.split() if len(w) >= 3), None)
+        if not known and stem and stem != merchant:
+            leftovers[(account, stem, currency, via)].extend(c for c in charges if c.id not in taken)
+            merchants_of[(account, stem, currency, via)].add(merchant)
+    for (account, stem, currency, via), charges in leftovers.items():
+        if len(merchants_of[(account, stem, currency, via)]) < 2:
+            continue  # nothing was regrouped: the first pass already saw these charges together
+        for series in detect(charges):
+            found.append((account, stem, currency, series))
     return found
+
+
+_SERIES_COLUMNS = (
+    "merchant", "provider", "provider_candidates", "billing_period", "amount_minor", "currency", "occurrences",
+    "first_on", "last_on", "next_expected_on", "status", "active", "amount_changes", "account", "series_key",
+)  # fmt: skip
 
 
 def _store_series(db: Database, found: list[tuple[str, str, str, Series]]) -> None:
@@ -71,39 +102,47 @@ def _store_series(db: Database, found: list[tuple[str, str, str, Series]]) -> No
     db.execute(
         "update bank_transactions set recurring_charge_id = null where recurring_charge_id is not null"
     )
+    members: list[tuple[int, int]] = []
+    insert = (
+        f"insert into recurring_charges ({', '.join(_SERIES_COLUMNS)}) "
+        f"values ({', '.join('?' * len(_SERIES_COLUMNS))})"
+    )
+    update = f"update recurring_charges set {', '.join(f'{c} = ?' for c in _SERIES_COLUMNS)} where id = ?"
     for account, merchant, currency, series in found:
-        key = f"{account}|{merchant}|{currency}|{series.period.code}|{series.first_on.isoformat()}"
+        key = base = (
+            f"{account}|{merchant}|{currency}|{series.period.code}|{series.first_on}|{series.charges[0].amount_minor}"
+        )
+        while key in keep:  # two identical subscriptions started the same day
+            key = f"{base}|{len(key)}"
         keep.add(key)
         candidates = list(SLUGS_BY_NAME.get(merchant, ()))
-        row: dict[str, Any] = {
-            "merchant": merchant,
-            "provider": candidates[0] if len(candidates) == 1 else None,
-            "provider_candidates": json.dumps(candidates) if candidates else None,
-            "billing_period": series.period.code,
-            "amount_minor": series.amount_minor,
-            "currency": currency,
-            "occurrences": len(series.charges),
-            "first_on": series.first_on.isoformat(),
-            "last_on": series.last_on.isoformat(),
-            "next_expected_on": series.next_expected_on.isoformat(),
-            "status": series.status,
-            "active": int(
-                series.next_expected_on + timedelta(days=series.period.tolerance)
-                >= statement_end.get(account, series.last_on)
-            ),
-            "amount_changes": json.dumps(series.amount_changes) if series.amount_changes else None,
-            "account": account,
-            "series_key": key,
-        }
-        if key in existing:
-            db.table("recurring_charges").update(existing[key], row)
-            rid = existing[key]
-        else:
-            rid = db.table("recurring_charges").insert(row).last_pk
-        db.conn.executemany(
-            "update bank_transactions set recurring_charge_id = ? where id = ?",
-            [(rid, c.id) for c in series.charges],
+        active = series.next_expected_on + timedelta(days=series.period.tolerance) >= statement_end.get(
+            account, series.last_on
         )
+        values = [
+            merchant,
+            candidates[0] if len(candidates) == 1 else None,
+            json.dumps(candidates) if candidates else None,
+            series.period.code,
+            series.amount_minor,
+            currency,
+            len(series.charges),
+            series.first_on.isoformat(),
+            series.last_on.isoformat(),
+            series.next_expected_on.isoformat(),
+            series.status,
+            int(active),
+            json.dumps(series.amount_changes) if series.amount_changes else None,
+            account,
+            key,
+        ]
+        if key in existing:
+            rid = existing[key]
+            db.conn.execute(update, [*values, rid])
+        else:
+            rid = db.conn.execute(insert, values).lastrowid
+        members.extend((rid, c.id) for c in series.charges)
+    db.conn.executemany("update bank_transactions set recurring_charge_id = ? where id = ?", members)
     stale = [rid for key, rid in existing.items() if key not in keep]
     db.conn.executemany("delete from recurring_charges where id = ?", [(rid,) for rid in stale])
 

@@ -32,10 +32,10 @@ class Period:
 
 
 PERIODS = (
-    Period("P1W", days=7, tolerance=2),
-    Period("P2W", days=14, tolerance=2),
+    Period("P1W", days=7, tolerance=3),
+    Period("P2W", days=14, tolerance=3),
     Period("P1M", months=1, tolerance=4),  # before P4W: 9 Feb -> 9 Mar fits both, monthly is likelier
-    Period("P4W", days=28, tolerance=2),  # gyms (Basic-Fit) bill every four weeks, 13 times a year
+    Period("P4W", days=28, tolerance=3),  # gyms (Basic-Fit) bill every four weeks, 13 times a year
     Period("P2M", months=2, tolerance=5),
     Period("P3M", months=3, tolerance=6),
     Period("P6M", months=6, tolerance=8),
@@ -101,23 +101,31 @@ def _regular(ks: list[int | None]) -> bool:
     return bool(ks) and None not in ks and ks.count(1) > ks.count(2)
 
 
-def _runs(charges: list[Charge], period: Period) -> list[list[Charge]]:
-    """Maximal stretches of `charges` (one amount, by date) that are regular at `period`."""
-    runs: list[list[Charge]] = []
-    current = [charges[0]]
-    for before, after in zip(charges, charges[1:], strict=False):
-        if steps(before.booked_on, after.booked_on, period):
-            current.append(after)
+def _chains(charges: list[Charge], period: Period) -> list[list[Charge]]:
+    """Regular chains at `period` among same-amount charges, skipping the ones that do not fit.
+
+    Each charge extends the chain whose next expected date it is closest to; an
+    app bought at the iCloud price, or a second subscription at the same price
+    on another day of the month, does not break the chain.
+    """
+    chains: list[list[Charge]] = []
+    for charge in charges:
+        best: tuple[int, int, list[Charge]] | None = None
+        for chain in chains:
+            times = steps(chain[-1].booked_on, charge.booked_on, period)
+            if times:
+                off = abs((charge.booked_on - period.after(chain[-1].booked_on, times)).days)
+                if best is None or (times, off) < best[:2]:
+                    best = (times, off, chain)
+        if best:
+            best[2].append(charge)
         else:
-            runs.append(current)
-            current = [after]
-    runs.append(current)
-    good = []
-    for run in runs:
-        ks = [steps(a.booked_on, b.booked_on, period) for a, b in zip(run, run[1:], strict=False)]
-        if _regular(ks):
-            good.append(run)
-    return good
+            chains.append([charge])
+    return [
+        chain
+        for chain in chains
+        if _regular([steps(a.booked_on, b.booked_on, period) for a, b in zip(chain, chain[1:], strict=False)])
+    ]
 
 
 def _best_whole(charges: list[Charge]) -> Period | None:
@@ -140,20 +148,25 @@ def _drift(charges: list[Charge], period: Period) -> int:
     return total
 
 
-def _amounts_plausible(charges: list[Charge]) -> bool:
+def _amounts_plausible(charges: list[Charge], known: bool) -> bool:
+    """Two charges must be equal unless the merchant is a known subscription; more may vary (bills, rises)."""
     amounts = [c.amount_minor for c in charges]
-    if len(charges) == 2:
+    if len(charges) == 2 and not known:
         return amounts[0] == amounts[1]
     return min(amounts) > 0 and max(amounts) / min(amounts) <= VARIATION
 
 
-def detect(charges: list[Charge]) -> list[Series]:
-    """The recurring series among one merchant's debits (any order); charges outside them are one-offs."""
+def detect(charges: list[Charge], known: bool = False) -> list[Series]:
+    """The recurring series among one merchant's debits (any order); charges outside them are one-offs.
+
+    `known`: the label names a subscription provider, so two charges of different amounts
+    (a phone bill with extras) may already be a series.
+    """
     charges = sorted(charges, key=lambda c: (c.booked_on, c.id))
     if len(charges) < 2:
         return []
     whole = _best_whole(charges)
-    if whole and _amounts_plausible(charges):
+    if whole and _amounts_plausible(charges, known):
         return [_with_changes(Series(whole, charges))]
     runs: list[tuple[Period, list[Charge]]] = []
     by_amount: dict[int, list[Charge]] = {}
@@ -162,10 +175,21 @@ def detect(charges: list[Charge]) -> list[Series]:
     for same in by_amount.values():
         if len(same) < 2:
             continue
-        scored = [((sum(len(r) for r in _runs(same, p)), -_drift(same, p)), p) for p in PERIODS]
-        (count, _), period = max(scored, key=lambda item: item[0])
-        if count:
-            runs.extend((period, run) for run in _runs(same, period))
+        scored = []
+        for period in PERIODS:
+            chains = _chains(same, period)
+            covered = sum(len(c) for c in chains)
+            # most charges explained by the fewest chains (monthly, not three interleaved quarterly: a chain
+            # costs two charges), then closest to the period
+            fit = covered - 2 * len(chains)
+            scored.append(((fit, covered, -sum(_drift(c, period) for c in chains)), period, chains))
+        _, period, chains = max(scored, key=lambda item: item[0])
+        chains = [c for c in chains if len(c) > 2]  # among other charges, two at one price prove nothing
+        covered = sum(len(c) for c in chains)
+        # A price paid at random (a bakery's baguette) makes short chains by chance and leaves many
+        # charges out; a subscription's price is almost only its own (an app at the iCloud price aside).
+        if chains and len(same) - covered <= covered // 5:
+            runs.extend((period, c) for c in chains)
     return [_with_changes(s) for s in _join(runs)]
 
 

@@ -25,33 +25,21 @@ class SaveResult:
 
 def save_transactions(db: Database, transactions: Iterable[Transaction]) -> SaveResult:
     """Insert the lines not stored yet, in one transaction; the rest count as duplicates."""
-    result = SaveResult()
-    imported_at = now_iso()
+    rows = []
+    for t in transactions:
+        merchant = normalise(t.label)
+        rows.append(
+            (t.account, t.booked_on, t.label, t.amount_minor, t.currency, t.source, t.key, t.fitid, t.line,
+             merchant.name, merchant.provider, now_iso())
+        )  # fmt: skip
     with db.atomic():
-        for t in transactions:
-            merchant = normalise(t.label)
-            cursor = db.execute(
-                """insert or ignore into bank_transactions
-                   (account, booked_on, label, amount_minor, currency, source, txn_key, fitid, source_line,
-                    merchant, provider, imported_at)
-                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [
-                    t.account,
-                    t.booked_on,
-                    t.label,
-                    t.amount_minor,
-                    t.currency,
-                    t.source,
-                    t.key,
-                    t.fitid,
-                    t.line,
-                    merchant.name,
-                    merchant.provider,
-                    imported_at,
-                ],
-            )
-            if cursor.rowcount:
-                result.new += 1
-            else:
-                result.duplicates += 1
-    return result
+        before = db.conn.total_changes
+        db.conn.executemany(
+            """insert or ignore into bank_transactions
+               (account, booked_on, label, amount_minor, currency, source, txn_key, fitid, source_line,
+                merchant, provider, imported_at)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
+        new = db.conn.total_changes - before
+    return SaveResult(new=new, duplicates=len(rows) - new)
