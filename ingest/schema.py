@@ -298,6 +298,9 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("messages", ["date"], False),
     ("messages", ["provider"], False),
     ("messages", ["kind"], False),
+    # Datasette facets on a filtered messages page (kind=… → provider facet and back) without reading bodies.
+    ("messages", ["kind", "provider"], False),
+    ("messages", ["provider", "kind"], False),
     ("message_locations", ["sha256"], False),
     ("subscription_events", ["subscription_id"], False),
     ("subscription_events", ["message_sha256"], False),
