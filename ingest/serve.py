@@ -38,6 +38,7 @@ SETTINGS: dict[str, Any] = {
     "sql_time_limit_ms": 2000,  # a runaway query cannot hold a worker for long
     "facet_time_limit_ms": 200,
     "default_page_size": 50,
+    "truncate_cells_html": 300,  # table pages show the start of each body; the row page has it all
     "max_returned_rows": 5000,
     "allow_download": False,  # the whole database is the user's private mail
     "suggest_facets": False,  # saves a query per column on every table page
