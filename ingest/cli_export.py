@@ -9,32 +9,48 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from contextlib import nullcontext
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import click
+from sqlite_utils import Database
 
 from ingest.cli import Context, cli, fail, with_context
 
 
-def _write(data: bytes, output: str | None, binary: bool) -> None:
-    """Write to `output` (atomically: a half-written evidence file is worse than none) or stdout."""
-    if output and output != "-":
-        target = Path(output)
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        click.echo(f"wrote {target} ({len(data):,} bytes)", err=True)
-        return
-    stream = click.get_binary_stream("stdout")
-    if binary and stream.isatty():
-        fail("refusing to write a ZIP to the terminal: use -o FILE")
-    stream.write(data)
-    stream.flush()
+def _write_with(output: str | None, produce: Callable[[BinaryIO], None]) -> None:
+    """Let `produce` write a seekable file, then move it to `output` or copy it to stdout.
+
+    Seekable, so a ZIP has the same bytes whether written to a file or piped; through a
+    `.part` file renamed at the end, so a failed export never leaves a half-written one.
+    """
+    with tempfile.TemporaryDirectory(prefix="subtrail-") as spool:
+        to_stdout = not output or output == "-"
+        target = Path(spool, "output") if to_stdout else Path(output)  # type: ignore[arg-type]
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            with partial.open("wb") as fh:
+                produce(fh)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        if to_stdout:
+            stdout = click.get_binary_stream("stdout")
+            with target.open("rb") as fh:
+                shutil.copyfileobj(fh, stdout)
+            stdout.flush()
+        else:
+            click.echo(f"wrote {target} ({target.stat().st_size:,} bytes)", err=True)
 
 
-def _refresh_providers(ctx: Context):  # type: ignore[no-untyped-def]
+def _write(data: bytes, output: str | None) -> None:
+    _write_with(output, lambda fh: fh.write(data))
+
+
+def _refresh_providers(ctx: Context) -> Database:
     """Open the database with the provider files loaded, so cancel routes are current."""
     from ingest.providers import ProviderFileError, load_providers
 
@@ -98,27 +114,13 @@ def evidence(
     from ingest.export import ExportError, Filters, write_evidence
 
     filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
-    stdout = click.get_binary_stream("stdout")
-    if fmt == "zip" and not output and stdout.isatty():
+    if fmt == "zip" and (not output or output == "-") and click.get_binary_stream("stdout").isatty():
         fail("refusing to write a ZIP to the terminal: use -o FILE")
     db = ctx.db()
-    # Streamed to a seekable file (the ZIP's bytes must not depend on the target), renamed when complete.
-    with tempfile.TemporaryDirectory() if not output or output == "-" else nullcontext(None) as spool:
-        target = Path(spool, "evidence") if spool else Path(output)  # type: ignore[arg-type]
-        partial = target.with_name(f".{target.name}.part")
-        try:
-            with partial.open("wb") as fh:
-                write_evidence(db, fh, filters, fmt=fmt, bom=bom)
-        except ExportError as exc:
-            partial.unlink(missing_ok=True)
-            fail(str(exc))
-        partial.replace(target)
-        if spool:
-            with target.open("rb") as fh:
-                shutil.copyfileobj(fh, stdout)
-            stdout.flush()
-        else:
-            click.echo(f"wrote {target} ({target.stat().st_size:,} bytes)", err=True)
+    try:
+        _write_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom))
+    except ExportError as exc:
+        fail(str(exc))
 
 
 @export.command()
@@ -134,7 +136,7 @@ def calendar(ctx: Context, output: str | None) -> None:
     except ImportError:
         fail("calendar export is not available in this version")
     data = build_calendar(ctx.db())
-    _write(data.encode("utf-8") if isinstance(data, str) else data, output, binary=False)
+    _write(data.encode("utf-8") if isinstance(data, str) else data, output)
 
 
 @cli.command()
@@ -163,7 +165,7 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
     except DossierError as exc:
         fail(str(exc))
     text = render_html(case) if as_html else render_markdown(case)
-    _write(text.encode("utf-8"), output, binary=False)
+    _write(text.encode("utf-8"), output)
 
 
 @cli.command()
