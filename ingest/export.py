@@ -91,20 +91,26 @@ def _ticket_ids(db: Database, ref: str) -> list[int]:
     return ids
 
 
-def _locations(db: Database) -> dict[str, str]:
-    """sha256 -> "account/folder/UID; ..." for every place a message was seen, sorted."""
+def _locations(db: Database, shas: Iterable[str]) -> dict[str, str]:
+    """sha256 -> "account/folder/UID; ..." for every place each message was seen, sorted."""
     places: dict[str, list[str]] = {}
-    for sha, account, folder, uid, path in db.execute(
-        "select sha256, account, folder, uid, path from message_locations "
-        "order by sha256, account, folder, uid, path"
-    ):
-        # IMAP: account/folder/UID; a file import: account/path (its folder is the path's directory)
-        where = (
-            f"{account or ''}/{folder or ''}/{uid}"
-            if uid is not None
-            else f"{account or ''}/{path or folder or ''}"
-        )
-        places.setdefault(sha, []).append(where)
+    wanted = sorted(set(shas))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for row in db.query(
+            f"""select sha256, account, folder, uid, path from message_locations
+                where sha256 in ({",".join("?" * len(chunk))}) order by sha256, account, folder, uid, path""",
+            chunk,
+        ):
+            # IMAP: account/folder/UID; a file import: account/path (its folder is the path's directory)
+            account = row["account"] or ""
+            uid = row["uid"]
+            where = (
+                f"{account}/{row['folder'] or ''}/{uid}"
+                if uid is not None
+                else f"{account}/{row['path'] or row['folder'] or ''}"
+            )
+            places.setdefault(row["sha256"], []).append(where)
     return {sha: "; ".join(dict.fromkeys(items)) for sha, items in places.items()}
 
 
@@ -127,10 +133,7 @@ def _promises(db: Database) -> dict[int, str]:
     return {k: " | ".join(v) for k, v in out.items()}
 
 
-def evidence_rows(db: Database, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """The rows of the evidence CSV (not yet neutralised), sorted by time then kind then hash."""
-    _check_date(filters.since, "since")
-    _check_date(filters.until, "until")
+def _exchanges(db: Database, filters: Filters) -> list[dict[str, Any]]:
     where, params = ["1 = 1"], []
     if filters.provider:
         where.append("t.provider = ?")
@@ -139,96 +142,53 @@ def evidence_rows(db: Database, filters: Filters = Filters()) -> list[dict[str, 
         ids = _ticket_ids(db, filters.ticket)
         where.append(f"t.id in ({','.join('?' * len(ids))})")
         params.extend(ids)
-    locations = _locations(db)
     promises = _promises(db)
-    rows: list[dict[str, Any]] = []
-    exchanges = db.execute(
-        f"""select tm.id, tm.sent_at, tm.direction, tm.channel, tm.agent_name, tm.body, tm.message_sha256,
-                   t.provider, t.ticket_ref, t.subject, m.subject, m.message_id, m.date
+    rows = []
+    for r in db.query(
+        f"""select tm.id, coalesce(tm.sent_at, m.date) as date_time, tm.direction, tm.channel,
+                   tm.agent_name as agent, tm.body as text, tm.message_sha256 as sha256, t.provider,
+                   t.ticket_ref, coalesce(m.subject, t.subject) as subject, m.message_id
             from ticket_messages tm join tickets t on t.id = tm.ticket_id
             left join messages m on m.sha256 = tm.message_sha256
             where {" and ".join(where)}""",
         params,
-    ).fetchall()
-    for (
-        tm_id,
-        sent_at,
-        direction,
-        channel,
-        agent,
-        body,
-        sha,
-        provider,
-        ref,
-        t_subject,
-        m_subject,
-        mid,
-        mdate,
-    ) in exchanges:
-        stamp = sent_at or mdate
-        if not _in_range(stamp, filters):
-            continue
-        rows.append(
-            {
-                "date_time": stamp,
-                "record": "exchange",
-                "provider": provider,
-                "ticket_ref": ref,
-                "direction": direction,
-                "channel": channel,
-                "agent": agent,
-                "subject": m_subject or t_subject,
-                "text": body,
-                "promises": promises.get(tm_id, ""),
-                "message_id": mid,
-                "sha256": sha,
-                "location": locations.get(sha or "", ""),
-            }
-        )
-    if not filters.ticket:
-        ev_where, ev_params = "1 = 1", []
-        if filters.provider:
-            ev_where, ev_params = "s.provider = ?", [filters.provider]
-        for (
-            etype,
-            occurred,
-            amount,
-            currency,
-            period,
-            sha,
-            provider,
-            subject,
-            mid,
-            mdate,
-            direction,
-        ) in db.execute(
-            f"""select e.event_type, e.occurred_on, e.amount_minor, e.currency, e.billing_period,
-                       e.message_sha256, s.provider, m.subject, m.message_id, m.date, m.direction
-                from subscription_events e join subscriptions s on s.id = e.subscription_id
-                left join messages m on m.sha256 = e.message_sha256
-                where {ev_where}""",
-            ev_params,
-        ):
-            stamp = mdate if mdate and occurred and mdate.startswith(occurred) else (occurred or mdate)
-            if not _in_range(stamp, filters):
-                continue
-            rows.append(
-                {
-                    "date_time": stamp,
-                    "record": "subscription_event",
-                    "provider": provider,
-                    "direction": direction,
-                    "channel": "email" if sha else None,
-                    "subject": subject,
-                    "event_type": etype,
-                    "amount": format_amount(amount, currency),
-                    "currency": currency,
-                    "billing_period": period,
-                    "message_id": mid,
-                    "sha256": sha,
-                    "location": locations.get(sha or "", ""),
-                }
-            )
+    ):
+        rows.append({**r, "record": "exchange", "promises": promises.get(r.pop("id"), "")})
+    return rows
+
+
+def _events(db: Database, filters: Filters) -> list[dict[str, Any]]:
+    where, params = ("s.provider = ?", [filters.provider]) if filters.provider else ("1 = 1", [])
+    rows = []
+    for r in db.query(
+        f"""select e.event_type, e.occurred_on, e.amount_minor, e.currency, e.billing_period,
+                   e.message_sha256 as sha256, s.provider, m.subject, m.message_id, m.date, m.direction
+            from subscription_events e join subscriptions s on s.id = e.subscription_id
+            left join messages m on m.sha256 = e.message_sha256
+            where {where}""",
+        params,
+    ):
+        occurred, mdate = r.pop("occurred_on"), r.pop("date")
+        # The message's time when it is the day the fact happened; otherwise the fact's own day.
+        r["date_time"] = mdate if mdate and occurred and mdate.startswith(occurred) else (occurred or mdate)
+        r["amount"] = format_amount(r.pop("amount_minor"), r["currency"])
+        r["channel"] = "email" if r["sha256"] else None
+        rows.append({**r, "record": "subscription_event"})
+    return rows
+
+
+def evidence_rows(db: Database, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    """The rows of the evidence CSV (not yet neutralised), sorted by time, then kind, then every column.
+
+    A ticket filter selects exchanges only: subscription events belong to no ticket.
+    """
+    _check_date(filters.since, "since")
+    _check_date(filters.until, "until")
+    rows = _exchanges(db, filters) + ([] if filters.ticket else _events(db, filters))
+    rows = [r for r in rows if _in_range(r["date_time"], filters)]
+    locations = _locations(db, (r["sha256"] for r in rows if r["sha256"]))
+    for row in rows:
+        row["location"] = locations.get(row["sha256"] or "", "")
     rows.sort(key=lambda r: tuple(str(r.get(c) or "") for c in ("date_time", "record", *CSV_COLUMNS)))
     return rows
 
