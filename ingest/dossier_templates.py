@@ -182,6 +182,11 @@ No exchange with customer service recorded yet.
 - What I ask for (cancellation, refund of …, repair by …):
 - By when:
 - What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):
+{% for p in d.promises if p.verdict == "overdue" %}
+{% if loop.first %}- Promises not kept, to cite:
+{% endif %}
+    - {{ p.text | md }} (promised {{ p.made_on or "?" }}{% if p.agent_name %} by {{ p.agent_name | md }}{% endif %}, due {{ p.due_on }})
+{% endfor %}
 
 ## Evidence
 
@@ -207,6 +212,7 @@ blockquote { border-left: 3px solid #ccc; margin: .3rem 0 .6rem; padding-left: .
 .overdue { color: #a00; font-weight: bold; } .kept { color: #070; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
 .fill { border-bottom: 1px dotted #999; min-height: 1.5rem; }
+@media print { body { margin: 0; max-width: none; } a { color: inherit; } h2 { break-after: avoid; } }
 </style></head><body>
 <h1>Dossier: {{ d.name }}</h1>
 <p>Prepared on {{ d.today }} by subtrail for a contact with {{ d.name }} customer service.</p>
@@ -296,6 +302,9 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 <p>What I ask for (cancellation, refund of …, repair by …):</p><div class="fill"></div>
 <p>By when:</p><div class="fill"></div>
 <p>What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):</p><div class="fill"></div>
+{% for p in d.promises if p.verdict == "overdue" %}{% if loop.first %}<p>Promises not kept, to cite:</p><ul>{% endif %}
+<li>{{ p.text }} (promised {{ p.made_on or "?" }}{% if p.agent_name %} by {{ p.agent_name }}{% endif %}, due {{ p.due_on }})</li>
+{% if loop.last %}</ul>{% endif %}{% endfor %}
 
 <h2 id="evidence">Evidence</h2>
 <table>

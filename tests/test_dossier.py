@@ -78,7 +78,13 @@ def test_markdown_dossier_for_provider_with_subscription_and_ticket(case_db: Dat
     promises = text[positions[4] : positions[5]]
     assert "Un technicien passera sous 48 heures, due 2026-03-05: **overdue**" in promises
     assert "Avoir de 10 € sur la prochaine facture, due 2026-04-30: **kept**" in promises
-    assert "What I ask for" in text[positions[5] : positions[6]]
+    resolution = text[positions[5] : positions[6]]
+    assert "What I ask for" in resolution
+    assert (
+        "Promises not kept, to cite:\n    - Un technicien passera sous 48 heures (promised 2026-03-03 by Julien"
+        in resolution
+    )
+    assert "Avoir de 10 €" not in resolution  # kept, nothing to cite
     evidence = text[positions[6] :]
     assert evidence.count("sha256 `") == 2
     assert "4f1d447370fc2dffe852d946404926078abc6a1875d2ea5b7b666e752c6876f0" in evidence
