@@ -119,6 +119,16 @@ def test_csv_dialects(
     assert [(t.booked_on, t.label, t.amount_minor) for t in result.transactions] == expected
 
 
+def test_account_column_and_account_option(tmp_path: Path) -> None:
+    path = tmp_path / "two_accounts.csv"
+    path.write_text(
+        "dateOp;label;amount;accountNum\n2026-03-14;NETFLIX.COM;-13,49;00040123\n2026-03-14;NETFLIX.COM;-13,49;00040999\n",
+        encoding="utf-8",
+    )
+    assert sorted(t.account for t in read_csv(path).transactions) == ["00040123", "00040999"]
+    assert {t.account for t in read_csv(path, account="joint").transactions} == {"joint"}
+
+
 @pytest.mark.parametrize("spec", ["date=1,label=3,amount=4", "date=Jour,label=Texte,amount=Somme ?"])
 def test_columns_override(tmp_path: Path, spec: str) -> None:
     path = tmp_path / "odd.csv"
@@ -194,6 +204,8 @@ def test_parse_date(text: str, month_first: bool, iso: str | None) -> None:
         ("Date de valeur", None),
         ("Libellé", "label"),
         ("accountLabel", None),
+        ("accountNum", "account"),
+        ("Numéro de compte", "account"),
         ("Débit euros", "debit"),
         ("Crédit euros", "credit"),
         ("Montant de l'opération", "amount"),

@@ -11,7 +11,7 @@ from ingest import pipeline
 from ingest.bank.reconcile import refresh
 from ingest.bank.statements import read_statement
 from ingest.bank.store import save_transactions
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 
 BANK = FIXTURES / "bank"
 FIELDS = ("account", "merchant", "provider", "billing_period", "amount_minor", "currency", "occurrences")
@@ -141,3 +141,18 @@ def test_apple_charges_link_by_price(db: Database) -> None:
 
 def test_refresh_is_a_pipeline_deriver() -> None:
     assert refresh in pipeline.DERIVERS
+
+
+def test_bundled_sample_statement(db: Database) -> None:
+    """Alice's BoursoBank export (data/sample/bank) tells the story the sample mailbox tells."""
+    (path,) = (REPO / "data" / "sample" / "bank").glob("*.csv")
+    statement = read_statement(path)
+    assert statement.account == "00040123456"  # from the accountNum column
+    save_transactions(db, statement.transactions)
+    with db.atomic():
+        refresh(db)
+    found = {r["merchant"]: r for r in db.query("select * from recurring_charges")}
+    assert {"Netflix", "Spotify", "Free Mobile", "Basic-Fit", "Canal+", "Deezer", "Audible"} <= found.keys()
+    assert json.loads(found["Netflix"]["amount_changes"]) == [{"on": "2026-11-16", "from": 1349, "to": 1499}]
+    assert (found["Basic-Fit"]["billing_period"], found["Microsoft"]["billing_period"]) == ("P4W", "P1Y")
+    assert found["Microsoft"]["status"] == "early"

@@ -21,11 +21,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from babel import Locale
 from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
 
 from ingest.bank import BankError, Transaction, clean_label, content_keys
 
-ROLES = ("date", "label", "amount", "debit", "credit", "currency")
+ROLES = ("date", "label", "amount", "debit", "credit", "currency", "account")
 DELIMITERS = ";,\t|"
 DEFAULT_ACCOUNT = "default"
 _LABEL_WORDS = {
@@ -34,6 +35,8 @@ _LABEL_WORDS = {
 }  # fmt: skip
 _AMOUNT_WORDS = {"montant", "amount", "betrag", "importe", "somme", "sum"}
 _CURRENCY_WORDS = {"devise", "currency", "waehrung", "wahrung", "monnaie"}
+# Locales chosen for their separators only: de_DE reads 1.234,56 and en_US 1,234.56 (parsed once).
+_COMMA, _DOT = Locale.parse("de_DE"), Locale.parse("en_US")
 _CURRENCY_HINTS = {"EUR": r"\beur(os?)?\b|€", "USD": r"\busd\b|\$", "GBP": r"\bgbp\b|£", "CHF": r"\bchf\b"}
 
 
@@ -57,6 +60,8 @@ def role_of(cell: str) -> str | None:
     words = _words(cell)
     joined = " ".join(words)
     ws = set(words)
+    if ws & {"account", "compte", "konto"} and ws & {"num", "number", "numero", "no", "n", "nummer", "iban"}:
+        return "account"  # Boursorama's accountNum: several accounts in one export
     if not ws or ws & {"solde", "balance", "saldo", "categorie", "category", "account", "compte"}:
         return None
     if "date" in ws or ws & {"datum", "buchungstag", "booked", "posted"}:
@@ -141,7 +146,7 @@ def parse_amount(text: str, decimal_comma: bool) -> Decimal | None:
     if not text or not re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", text):
         return None
     try:
-        value = parse_decimal(text, locale="de_DE" if decimal_comma else "en_US")
+        value = parse_decimal(text, locale=_COMMA if decimal_comma else _DOT)
     except (NumberFormatError, InvalidOperation):
         return None
     return -value if negative else value
@@ -296,7 +301,7 @@ def read_csv(
     rows, start, roles = table.rows, table.start, table.roles
     header = rows[start - 1] if start else []
     preamble = rows[: max(start - 1, 0)]
-    account = account or _find_account(preamble) or DEFAULT_ACCOUNT
+    file_account = _find_account(preamble) or DEFAULT_ACCOUNT
     currency = (currency or _file_currency(header, preamble) or "EUR").upper()
 
     def cells(row: list[str], role: str) -> list[str]:
@@ -311,7 +316,7 @@ def read_csv(
     if len(label_cols) > 1:  # several label columns: the most informative one
         label_cols = [max(label_cols, key=lambda c: sum(len(r[c]) for r in body if c < len(r)))]
 
-    result = CsvResult(transactions=[], account=account)
+    result = CsvResult(transactions=[], account=account or file_account)
     parsed: list[Transaction] = []
     for number, row in enumerate(body, start=start + 1):
         booked = next((d for v in cells(row, "date") if (d := parse_date(v, month_first))), None)
@@ -326,10 +331,11 @@ def read_csv(
                 result.skipped += 1
             continue
         row_currency = next((v.strip().upper() for v in cells(row, "currency") if v.strip()), currency)
+        row_account = account or next((v.strip() for v in cells(row, "account") if v.strip()), file_account)
         label = clean_label(" ".join(row[c] for c in label_cols if c < len(row)))
         parsed.append(
             Transaction(
-                account=account,
+                account=row_account,
                 booked_on=booked,
                 label=label,
                 amount_minor=to_minor(amount, row_currency),
@@ -339,6 +345,8 @@ def read_csv(
             )
         )
     result.transactions = content_keys(parsed, "csv")
+    if not account and (accounts := sorted({t.account for t in parsed})):
+        result.account = ", ".join(accounts)
     return result
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Series:
         return self.period.after(self.last_on)
 
 
+@lru_cache(maxsize=1 << 16)
 def add_months(day: date, months: int) -> date:
     """Same day of the month `months` later, clamped to the month's end (31 Jan + 1 month = 28 Feb)."""
     month_index = day.month - 1 + months
@@ -132,10 +134,15 @@ def _best_whole(charges: list[Charge]) -> Period | None:
     """The period at which all of `charges` are regular, if one is."""
     best: tuple[tuple[int, int], Period] | None = None
     for period in PERIODS:
-        ks = [steps(a.booked_on, b.booked_on, period) for a, b in zip(charges, charges[1:], strict=False)]
-        score = (ks.count(1), -_drift(charges, period))
-        if _regular(ks) and (best is None or score > best[0]):
-            best = (score, period)
+        ks: list[int | None] = []
+        for a, b in zip(charges, charges[1:], strict=False):
+            ks.append(steps(a.booked_on, b.booked_on, period))
+            if ks[-1] is None:  # a shop's purchases fail at the first gap: stop there
+                break
+        if _regular(ks):
+            score = (ks.count(1), -_drift(charges, period))
+            if best is None or score > best[0]:
+                best = (score, period)
     return best[1] if best else None
 
 
