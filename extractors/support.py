@@ -9,7 +9,9 @@ touches the database: it returns a plain dict in `result.support` that the journ
 - `body`: the new text, `agent_name`, `auto_ack`;
 - `promises` (`[{"text", "due_on"}]`, the provider's), `requests` (what I asked for, my mails);
 - `asks` (the provider asks me something), `resolved` (a confirmation that the case is settled);
-- `correspondent`: the other side's domain, to thread by subject when nothing else links.
+- `correspondent`: the other side's domain, to thread by subject when nothing else links;
+- `is_support`: False for a reply that only *may* continue a support thread (mine, or a provider's);
+  such a dict is `partial` (threading keys only) and the journal completes it with `collect` if it joins.
 
 RFC 3834 headers (Auto-Submitted, X-Autoreply, Precedence) are hints only: some
 helpdesks stamp human replies with them, so an acknowledgement is classified by its
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from extractors.support_agents import agent_from_display_name, agent_from_signature, brand_words
 from extractors.support_promises import find_promises, find_requests, sentences
 from extractors.support_quotes import split_reply
-from extractors.support_refs import display_ref, find_refs, normalise_subject
+from extractors.support_refs import TicketRef, display_ref, find_refs, normalise_subject
 
 if TYPE_CHECKING:
     from extractors import Extraction, Identity
@@ -96,23 +98,42 @@ def run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
         return
 
 
+_HEAD_CHARS = 5_000  # an acknowledgement says so at the top; no need to scan a long body twice
+
+
 def _run(parsed: ParsedMessage, result: Extraction) -> None:
     if result.suspicious:
         return  # a phishing mail posing as "Service Client" is no customer-service exchange
     outbound = result.direction == "outbound"
     refs = find_refs(parsed.subject, parsed.body_text)
-    headers = parsed.headers
-    header_auto = _auto_header(headers)
-    reply = split_reply(parsed.body_text, parsed.body_html, parsed.from_name)
-    correspondent = _correspondent(parsed, outbound)
-    text_head = f"{parsed.subject}\n{reply.text}"
-    acked = bool(_ACK.search(text_head))
+    acked = bool(_ACK.search(f"{parsed.subject}\n{parsed.body_text[:_HEAD_CHARS]}"))
     is_support = _looks_like_support(parsed, result, refs, acked, outbound)
-    is_reply = bool(parsed.in_reply_to or parsed.references)
-    if not is_support and not (is_reply and (outbound or _human_sender(parsed))):
-        return  # neither support mail nor a reply that may join a support thread
     if is_support:
         result.kind = "support"
+        result.support = collect(parsed, result, refs)
+    elif (parsed.in_reply_to or parsed.references) and (outbound or result.provider):
+        # My reply, or a provider's, that may continue a support thread: only the threading keys now;
+        # the journal completes the facts (`collect`) for the few that do join a ticket.
+        result.support = {**_link_facts(parsed, refs, outbound), "is_support": False, "partial": True}
+
+
+def _link_facts(parsed: ParsedMessage, refs: list[TicketRef], outbound: bool) -> dict[str, Any]:
+    return {
+        "refs": [{"system": r.system, "value": r.value, "global": r.is_global} for r in refs],
+        "ticket_ref": display_ref(refs),
+        "subject_key": normalise_subject(parsed.subject),
+        "correspondent": _correspondent(parsed, outbound),
+    }
+
+
+def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | None = None) -> dict[str, Any]:
+    """Everything the journal keeps about one exchange (new text, agent, promises, requests, signals)."""
+    outbound = result.direction == "outbound"
+    if refs is None:
+        refs = find_refs(parsed.subject, parsed.body_text)
+    reply = split_reply(parsed.body_text, parsed.body_html, parsed.from_name)
+    header_auto = _auto_header(parsed.headers)
+    acked = bool(_ACK.search(f"{parsed.subject}\n{reply.text}"))
     agent = None
     promises: list[dict[str, Any]] = []
     requests: list[str] = []
@@ -125,12 +146,9 @@ def _run(parsed: ParsedMessage, result: Extraction) -> None:
         )
         promises = find_promises(reply.text, parsed.date)
     auto_ack = not outbound and (acked or header_auto) and agent is None and not _RESOLVED.search(reply.text)
-    result.support = {
-        "is_support": is_support,
-        "refs": [{"system": r.system, "value": r.value, "global": r.is_global} for r in refs],
-        "ticket_ref": display_ref(refs),
-        "subject_key": normalise_subject(parsed.subject),
-        "correspondent": correspondent,
+    return {
+        **_link_facts(parsed, refs, outbound),
+        "is_support": True,
         "body": reply.text,
         "agent_name": agent,
         "auto_ack": auto_ack,
@@ -175,10 +193,6 @@ def _looks_like_support(
     if acked or _SUPPORT_LOCALPART.match(local) or _SUPPORT_NAME.search(parsed.from_name or ""):
         return True
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
-
-
-def _human_sender(parsed: ParsedMessage) -> bool:
-    return "list-unsubscribe" not in parsed.headers
 
 
 def _correspondent(parsed: ParsedMessage, outbound: bool) -> str | None:

@@ -22,6 +22,7 @@ from mailparser_reply import EmailReplyParser
 from ingest.html_text import html_to_text
 
 _PARSER = EmailReplyParser(languages=["fr", "en"])
+_MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
 
 _SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
 _BANNER = re.compile(
@@ -104,8 +105,8 @@ def split_reply(body_text: str, body_html: str | None = None, sender_name: str |
     try:
         source = body_text or ""
         if body_html and _has_html_quote(body_html):
-            source = strip_html_quotes(body_html)
-        return _split_text(source, sender_name)
+            source = strip_html_quotes(body_html[:_MAX_CHARS])
+        return _split_text(source[:_MAX_CHARS], sender_name)
     except Exception:
         return Reply(text=(body_text or "").strip())
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # (system, pattern, global): `global` tokens need no provider to be unique.
 _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
     # Salesforce Email-to-Case: ref:_00Dxx1gEW._500xxYktl:ref, ref:!00Dxx01gEW.!500xx0Yktl:ref, thread::…::
-    ("salesforce", re.compile(r"\[?\s*ref:\s*([_!][0-9A-Za-z]{5,}\.[_!][0-9A-Za-z]{5,})\s*:ref\s*\]?"), True),
+    ("salesforce", re.compile(r"\bref:([_!][0-9A-Za-z]{5,}\.[_!][0-9A-Za-z]{5,}):ref\b"), True),
     ("salesforce", re.compile(r"\bthread::([0-9A-Za-z_\-]{10,})::"), True),
     # Zendesk encoded id, hidden at the foot of every notification: [DZ7JQE-5MRK]
     ("zendesk-id", re.compile(r"\[([0-9A-Z]{6}-[0-9A-Z]{4,5})\]"), True),
@@ -40,7 +40,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
 ]
 
 _SUBJECT_TAG = re.compile(
-    r"\[\s*(?:##\s*\d+\s*##|#\d+|Ticket\s*#\s*\d+|[0-9A-Z]{6}-[0-9A-Z]{4,5})\s*\]|\[?\s*ref:[^\s\]]+:ref\s*\]?"
+    r"\[\s*(?:##\s*\d+\s*##|#\d+|Ticket\s*#\s*\d+|[0-9A-Z]{6}-[0-9A-Z]{4,5})\s*\]|\[\s*ref:[^\s\]]+:ref\s*\]|\bref:[^\s\]]+:ref\b"
     r"|thread::[0-9A-Za-z_\-]+::",
     re.I,
 )

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from extractors.support import message_signals
+from extractors import Extraction
+from extractors.support import collect, message_signals
 from extractors.support_promises import local_date
+from ingest.parse import parse_message
 from ingest.store import Prepared
 
 STALE_AFTER = timedelta(days=30)  # a reply with a new subject to a thread quiet this long opens a new ticket
@@ -94,7 +97,7 @@ def rebuild_journal(db: Database, today: date | None = None) -> None:
     today = today or datetime.now(UTC).date()
     for table in ("promises", "ticket_messages", "ticket_keys", "tickets"):
         db.execute(f"delete from [{table}]")
-    tickets = thread_messages(_load_messages(db), _domain_providers(db))
+    tickets = thread_messages(_load_messages(db), _domain_providers(db), _completer(db))
     merge_notes(tickets, _load_notes(db))
     _write(db, tickets, today)
 
@@ -144,9 +147,31 @@ def _domain_providers(db: Database) -> dict[str, str]:
     return mapping
 
 
-def thread_messages(messages: list[dict[str, Any]], domain_map: dict[str, str]) -> list[Ticket]:
+def _completer(db: Database) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Full facts for a reply that joined a ticket on its keys alone (parsed again once, then cached)."""
+
+    def complete(msg: dict[str, Any]) -> dict[str, Any]:
+        row = db.execute("select raw from raw_messages where sha256 = ?", [msg["sha256"]]).fetchone()
+        if row is None:
+            return msg["facts"]
+        result = Extraction(direction=msg["direction"], provider=msg["provider"])
+        facts = {**collect(parse_message(row[0], msg["sha256"]), result), "is_support": False}
+        db.execute(
+            "update support_facts set facts = ? where sha256 = ?",
+            [json.dumps(facts, ensure_ascii=False), msg["sha256"]],
+        )
+        return facts
+
+    return complete
+
+
+def thread_messages(
+    messages: list[dict[str, Any]],
+    domain_map: dict[str, str],
+    complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[Ticket]:
     """Assign each message (in date order) to a ticket; replies that link nowhere are dropped."""
-    threader = _Threader(domain_map)
+    threader = _Threader(domain_map, complete or (lambda msg: msg["facts"]))
     for msg in messages:
         threader.add(msg)
     return threader.result()
@@ -170,8 +195,11 @@ class _Threader:
     agent's later reply that carries both the case number and an In-Reply-To to my first mail.
     """
 
-    def __init__(self, domain_map: dict[str, str]) -> None:
+    def __init__(
+        self, domain_map: dict[str, str], complete: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> None:
         self.domain_map = domain_map
+        self.complete = complete
         self.tickets: list[Ticket] = []
         self.parent: list[int] = []
         self.by_key: dict[str, int] = {}
@@ -248,6 +276,8 @@ class _Threader:
             )
             self.parent.append(len(self.tickets) - 1)
             index, joined_by = len(self.tickets) - 1, "new"
+        if facts.get("partial"):
+            facts = self.complete(msg)
         self.record(index, msg, facts, link, joined_by, provider)
 
     def record(

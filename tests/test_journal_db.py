@@ -244,3 +244,31 @@ def test_cli_note_add_and_list(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--at" in bad.output
     db = open_db(db_path)
     assert db.execute("select due_on, status from promises").fetchall() == [("2026-03-10", "overdue")]
+
+
+def test_plain_reply_joins_by_reference_and_is_completed(db: Database, tmp_path: Path) -> None:
+    """A reply of mine that looks like nothing (no desk, no keyword) joins through In-Reply-To, facts complete."""
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(
+        b"From: Alice Martin <alice.martin@example.org>\r\nTo: karim@partenaire-fibre.example\r\n"
+        b"Date: Wed, 11 Mar 2026 08:00:00 +0100\r\nSubject: Re: ma box\r\nMessage-ID: <plain-1@example.org>\r\n"
+        b"In-Reply-To: <sfr-0412345-1@sfr.fr>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Bonjour Karim,\r\n\r\nMerci, c'est r\xc3\xa9gl\xc3\xa9.\r\n\r\nAlice Martin\r\n\r\n"
+        b"Le mar. 10 mars 2026 \xc3\xa0 16:40, SFR <service-client@sfr.fr> a \xc3\xa9crit :\r\n> Bonjour Madame\r\n"
+    )
+    friend = tmp_path / "friend.eml"
+    friend.write_bytes(
+        b"From: Bob <bob@example.net>\r\nTo: alice.martin@example.org\r\nDate: Wed, 11 Mar 2026 09:00:00 +0100\r\n"
+        b"Subject: Re: diner\r\nMessage-ID: <bob-1@example.net>\r\nIn-Reply-To: <plain-1@example.org>\r\n\r\nOui !\r\n"
+    )
+    _load(db, [MAIL / "sfr-01-out.eml", MAIL / "sfr-02-in.eml", reply, friend])
+    rows = list(db.query("select body, joined_by, direction from ticket_messages order by sent_at"))
+    assert rows[-1] == {
+        "body": "Bonjour Karim,\n\nMerci, c'est réglé.",
+        "joined_by": "reference:<sfr-0412345-1@sfr.fr>",
+        "direction": "outbound",
+    }
+    assert [r["status"] for r in db.query("select status from tickets")] == ["resolved"]
+    assert db.execute("select kind from messages where message_id = '<plain-1@example.org>'").fetchone() == (
+        "other",
+    )
