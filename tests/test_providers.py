@@ -23,8 +23,8 @@ edf basic-fit le-monde mediapart apple-app-store google-play paypal""".split()
 
 
 def test_every_provider_has_a_file() -> None:
-    slugs = [row["slug"] for row in read_provider_files()]
-    assert sorted(slugs) == sorted(CONTRACT_SLUGS)
+    slugs = {row["slug"] for row in read_provider_files()}
+    assert set(CONTRACT_SLUGS) <= slugs, set(CONTRACT_SLUGS) - slugs
 
 
 @pytest.mark.parametrize("path", sorted(PROVIDERS_DIR.glob("*.toml")), ids=lambda p: p.stem)
@@ -51,10 +51,11 @@ def test_platform_routes_exist() -> None:
 
 
 def test_load_is_idempotent_and_keeps_user_edits(db: Database) -> None:
+    files = len(read_provider_files())
     first = load_providers(db)
-    assert first.loaded == len(CONTRACT_SLUGS)
+    assert first.loaded == files
     again = load_providers(db)
-    assert (again.loaded, again.unchanged) == (0, len(CONTRACT_SLUGS))
+    assert (again.loaded, again.unchanged) == (0, files)
     db.execute("update providers set cancel_url = 'https://example.org/my-own-notes' where slug = 'netflix'")
     db.table("providers").insert({"slug": "my-gym", "name": "My gym"})
     report = load_providers(db)
