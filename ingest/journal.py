@@ -452,13 +452,18 @@ def promise_status(promise_at: str, due_on: str | None, entries: list[Entry], to
 
 
 def _write(db: Database, tickets: list[Ticket], today: date) -> None:
+    """Rows in a stable order with explicit ids, written in bulk: ids do not move between rebuilds."""
     for ticket in tickets:
         ticket.entries.sort(key=lambda e: (e.sent_at, e.sha256 or "", e.note_id or 0))
     tickets.sort(key=lambda t: (t.entries[0].sent_at, t.entries[0].sha256 or "", t.entries[0].note_id or 0))
+    ticket_rows: list[dict[str, Any]] = []
+    key_rows: list[dict[str, Any]] = []
+    message_rows: list[dict[str, Any]] = []
+    promise_rows: list[dict[str, Any]] = []
     for ticket_id, ticket in enumerate(tickets, start=1):
         entries = ticket.entries
         requests = [r for e in entries for r in e.requests]
-        db.table("tickets").insert(
+        ticket_rows.append(
             {
                 "id": ticket_id,
                 "provider": ticket.provider,
@@ -476,38 +481,51 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
         for key, kind, sha in ticket.keys:
             if key not in seen_keys:
                 seen_keys.add(key)
-                db.table("ticket_keys").insert(
-                    {"ticket_id": ticket_id, "key": key, "kind": kind, "message_sha256": sha}
-                )
-        for entry in entries:
-            row_id = (
-                db.table("ticket_messages")
-                .insert(
+                key_rows.append(
                     {
+                        "id": len(key_rows) + 1,
                         "ticket_id": ticket_id,
-                        "message_sha256": entry.sha256,
-                        "sent_at": entry.sent_at,
-                        "direction": entry.direction,
-                        "channel": entry.channel,
-                        "agent_name": entry.agent_name,
-                        "body": entry.body,
-                        "auto_ack": int(entry.auto_ack),
-                        "manual_note_id": entry.note_id,
-                        "joined_by": entry.joined_by,
-                        "requested": "\n".join(entry.requests) or None,
+                        "key": key,
+                        "kind": kind,
+                        "message_sha256": sha,
                     }
                 )
-                .last_pk
+        for entry in entries:
+            row_id = len(message_rows) + 1
+            message_rows.append(
+                {
+                    "id": row_id,
+                    "ticket_id": ticket_id,
+                    "message_sha256": entry.sha256,
+                    "sent_at": entry.sent_at,
+                    "direction": entry.direction,
+                    "channel": entry.channel,
+                    "agent_name": entry.agent_name,
+                    "body": entry.body,
+                    "auto_ack": int(entry.auto_ack),
+                    "manual_note_id": entry.note_id,
+                    "joined_by": entry.joined_by,
+                    "requested": "\n".join(entry.requests) or None,
+                }
             )
             for promise in entry.promises:
-                db.table("promises").insert(
+                promise_rows.append(
                     {
+                        "id": len(promise_rows) + 1,
                         "ticket_message_id": row_id,
                         "text": promise.get("text"),
                         "due_on": promise.get("due_on"),
                         "status": promise_status(entry.sent_at, promise.get("due_on"), entries, today),
                     }
                 )
+    for table, rows in (
+        ("tickets", ticket_rows),
+        ("ticket_keys", key_rows),
+        ("ticket_messages", message_rows),
+        ("promises", promise_rows),
+    ):
+        if rows:
+            db.table(table).insert_all(rows, batch_size=500)
 
 
 def note_time(text: str) -> str:
