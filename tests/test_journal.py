@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from extractors import Extraction, Identity, extract
 from extractors.support import run as support_run
@@ -292,3 +294,22 @@ def test_never_raises(raw: bytes | str) -> None:
 def test_fixture_labels_cover_every_file() -> None:
     files = {p.name for p in Path(JOURNAL / "mail").glob("*.eml")}
     assert files == set(LABELS["message"]) == {n for t in LABELS["ticket"] for n in t["messages"]}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.text(alphabet=st.sampled_from(list("ab >-_:#[]\n\u00a0éÀ0123456789,.?!")), max_size=400)
+    | st.text(max_size=200),
+    subject=st.text(max_size=80),
+)
+def test_support_pieces_never_raise(body: str, subject: str) -> None:
+    """Hostile text: every piece returns something sensible and never raises."""
+    reply = split_reply(body, None, "Alice Martin")
+    assert not any(line.startswith(">") for line in reply.text.split("\n"))
+    normalise_subject(subject)
+    for ref in find_refs(subject, body):
+        assert ref.value
+    for promise in find_promises(body, SENT):
+        assert promise["due_on"] is None or promise["due_on"] >= "2026-03-02"
+    find_requests(body)
+    agent_from_signature(body)
