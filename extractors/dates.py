@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -96,8 +97,23 @@ def _read(match: re.Match[str], lang: str, ref: date | None) -> date | None:
     return _make(year, month, int(g["md_d"]), ref) if month else None
 
 
+_DIGITS = re.compile(r"\d+")
+_WORD_BEFORE = re.compile(r"[^\W\d_]{3,9}\.?\s+$")
 _RANGE = re.compile(r"\s*(?:[-–—]|to|au)\s*$", re.IGNORECASE)
 _YEAR_GROUPS = ("iso_y", "ny", "dm_y", "md_y")
+
+
+def _candidates(text: str) -> Iterator[int]:
+    """Where a date may start: at a number, or at the word just before it ("March 14").
+
+    Anchoring the date pattern on the few numbers of a message is ~10x faster than
+    letting it scan every position for a month name.
+    """
+    for run in _DIGITS.finditer(text):
+        word = _WORD_BEFORE.search(text, max(0, run.start() - 14), run.start())
+        if word:
+            yield word.start()
+        yield run.start()
 
 
 def find_dates(text: str, lang: str = "fr", ref: date | None = None) -> list[FoundDate]:
@@ -107,10 +123,15 @@ def find_dates(text: str, lang: str = "fr", ref: date | None = None) -> list[Fou
     """
     found: list[FoundDate] = []
     previous_yearless = False
-    for match in DATE.finditer(text):
-        value = _read(match, lang, ref)
-        if value is None:
+    covered = 0
+    for start in _candidates(text):
+        if start < covered:
             continue
+        match = DATE.match(text, start)
+        value = _read(match, lang, ref) if match else None
+        if match is None or value is None:
+            continue
+        covered = match.end()
         has_year = any(match.group(g) for g in _YEAR_GROUPS)
         if previous_yearless and has_year and _RANGE.match(text[found[-1].end : match.start()]):
             prev = found[-1]

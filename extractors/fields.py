@@ -22,7 +22,7 @@ from extractors.structured import Structured
 if TYPE_CHECKING:
     from ingest.parse import ParsedMessage
 
-_I = re.IGNORECASE
+_I = 0  # patterns are lowercase and run on `lowered()` text (same length, same positions)
 
 KIND_EVENTS = {
     "receipt": "charge",
@@ -44,7 +44,7 @@ _NEW_PRICE = re.compile(
     r"(?:increase|change|go up)s? (?:from .{0,20} )?to|sera de|will be|désormais|à compter du .{0,40}?:",
     _I,
 )
-_TAX_LINE = re.compile(r"\b(?:TVA|VAT|HT|hors taxes|tax(?:es)?|dont)\b", _I)
+_TAX_LINE = re.compile(r"\b(?:tva|vat|ht|hors taxes|tax(?:es)?|dont)\b", _I)
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week", _I)),
     ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly", _I)),
@@ -164,8 +164,7 @@ def pick_period(text: str, amount: Money | None, default: str | None) -> str | N
     return default
 
 
-def pick_plan(text: str, plans: tuple[str, ...]) -> str | None:
-    low = text.lower()
+def pick_plan(low: str, plans: tuple[str, ...]) -> str | None:
     for plan in plans:  # longest first: "Premium Family" before "Premium"
         if plan.lower() in low:
             return plan
@@ -181,12 +180,19 @@ def account_email(parsed: ParsedMessage, identity: Identity) -> str | None:
     return recipients[0] if recipients else None
 
 
+def lowered(text: str) -> str:
+    """`text.lower()` keeping every position (a few characters grow when lowered: "İ")."""
+    low = text.lower()
+    return low if len(low) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
 def event_type_for(kind: str, subject: str, text: str) -> str | None:
+    """The event a message of `kind` proves; `subject` and `text` are lowered."""
     if kind == "trial":
         return "trial_ending" if _REMIND.search(subject) else "trial_started"
     if kind == "receipt" and REFUND.search(subject):
         return "refund"
-    if kind == "signup" and TRIAL_START.search(subject) and re.search(r"essai|trial", text[:2000], _I):
+    if kind == "signup" and TRIAL_START.search(subject) and re.search(r"essai|trial", text[:2000]):
         return "trial_started"
     return KIND_EVENTS.get(kind)
 
@@ -202,16 +208,17 @@ def build_event(
     require_subscription_words: bool = False,
 ) -> EventFact | None:
     """One fact from one message, or None when the message does not prove one (a one-off purchase)."""
-    event_type = event_type_for(kind, parsed.subject, text)
+    full = f"{parsed.subject}\n{text}"
+    low = lowered(full)
+    event_type = event_type_for(kind, low[: len(parsed.subject)], low[len(parsed.subject) + 1 :])
     if event_type is None:
         return None
-    full = f"{parsed.subject}\n{text}"
-    if require_subscription_words and not SUBSCRIPTION_WORDS.search(full):
+    if require_subscription_words and not SUBSCRIPTION_WORDS.search(low):
         return None
     sent = date.fromisoformat(parsed.date[:10]) if parsed.date else None
     dates = find_dates(full, lang, sent)
     money = find_money(full, lang)
-    amount = pick_amount(full, money, kind)
+    amount = pick_amount(low, money, kind)
     fact = EventFact(
         event_type=event_type,
         provider=target.slug,
@@ -221,13 +228,13 @@ def build_event(
         service_name=target.service_name,
         platform=target.platform,
         account_email=account_email(parsed, identity),
-        plan=pick_plan(full, target.plans),
+        plan=pick_plan(low, target.plans),
     )
     if amount is not None:
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency
     # a provider's usual period only completes a price; a cancellation without one states none
-    fact.billing_period = pick_period(full, amount, target.period if amount else None)
-    _fill_dates(fact, full, dates, sent)
+    fact.billing_period = pick_period(low, amount, target.period if amount else None)
+    _fill_dates(fact, low, dates, sent)
     if structured is not None:
         _apply_structured(fact, structured)
     if target.refine is not None:

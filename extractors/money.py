@@ -55,18 +55,33 @@ def parse_amount(number: str, currency: str, lang: str = "fr") -> int | None:
         return None
 
 
+_MARKER = re.compile(r"[€$£]|eur|usd|gbp|chf|cad", re.IGNORECASE)
+_REACH = 24  # characters between a currency marker and the far end of its number
+
+
 def find_money(text: str, lang: str = "fr") -> list[Money]:
-    """Every amount with a currency in `text`, in order of appearance."""
+    """Every amount with a currency in `text`, in order of appearance.
+
+    The amount pattern only runs in a short window around each currency marker:
+    scanning every position of a long body with it costs ~10x more.
+    """
     found: list[Money] = []
-    for match in MONEY.finditer(text):
-        symbol = (match.group("pre") or match.group("post") or "").lower()
-        currency = _SYMBOLS.get(symbol)
-        number = match.group("num1") or match.group("num2")
-        if currency is None or number is None:
+    covered = 0
+    for marker in _MARKER.finditer(text):
+        if marker.start() < covered:
             continue
-        minor = parse_amount(number, currency, lang)
-        if minor is not None:
-            found.append(Money(minor, currency, match.start(), match.end()))
+        start = max(covered, marker.start() - _REACH)
+        for match in MONEY.finditer(text, start, min(len(text), marker.end() + _REACH)):
+            if not match.start() <= marker.start() < match.end():
+                continue
+            covered = match.end()
+            symbol = (match.group("pre") or match.group("post") or "").lower()
+            currency = _SYMBOLS.get(symbol)
+            number = match.group("num1") or match.group("num2")
+            minor = parse_amount(number, currency, lang) if currency and number else None
+            if minor is not None:
+                found.append(Money(minor, currency, match.start(), match.end()))
+            break
     return found
 
 

@@ -67,28 +67,44 @@ def _near(a: str, b: str) -> bool:
     return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
+class _Brands:
+    """The registry's brands, prepared once: one pattern for display names, squashed keys for domains."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.by_brand: dict[str, Provider] = {}
+        for provider in registry.providers.values():
+            for brand in _brands(provider):
+                self.by_brand.setdefault(brand, provider)
+        alternatives = "|".join(re.escape(b) for b in sorted(self.by_brand, key=len, reverse=True))
+        self.in_name = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+        self.keys = [(key, p) for b, p in self.by_brand.items() if len(key := _squash(b)) >= 4]
+
+
+_PREPARED: dict[int, _Brands] = {}
+
+
+def _prepared(registry: Registry) -> _Brands:
+    brands = _PREPARED.get(id(registry))
+    if brands is None:
+        brands = _PREPARED[id(registry)] = _Brands(registry)
+    return brands
+
+
 def claimed_by_name(registry: Registry, name: str) -> Provider | None:
     """The provider a display name claims to be ("Netflix", "Service client PayPal")."""
-    low = f" {name.lower()} "
-    for provider in registry.providers.values():
-        for brand in _brands(provider):
-            if re.search(rf"(?<![a-z0-9]){re.escape(brand)}(?![a-z0-9])", low):
-                return provider
-    return None
+    brands = _prepared(registry)
+    match = brands.in_name.search(name.lower())
+    return brands.by_brand[match.group(0)] if match else None
 
 
 def lookalike_of(registry: Registry, domain: str) -> Provider | None:
     """The provider whose brand a domain imitates (netflix-billing.com, paypa1.com)."""
     labels = domain.lower().split(".")[:-1]
-    squashed = [reading for label in labels if label for reading in _readings(label)]
-    for provider in registry.providers.values():
-        for brand in _brands(provider):
-            key = _squash(brand)
-            if len(key) < 4:
-                continue
-            for label in squashed:
-                if key in label or (len(key) >= 6 and _near(label, key)):
-                    return provider
+    readings = {reading for label in labels if label for reading in _readings(label)}
+    for key, provider in _prepared(registry).keys:
+        for label in readings:
+            if key in label or (len(key) >= 6 and _near(label, key)):
+                return provider
     return None
 
 

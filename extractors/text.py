@@ -19,7 +19,7 @@ def detect_lang(parsed: ParsedMessage, text: str) -> str:
     declared = parsed.headers.get("content-language", "")[:2].lower()
     if declared in ("fr", "en"):
         return declared
-    sample = f"{parsed.subject}\n{text[:1500]}"
+    sample = f"{parsed.subject}\n{text[:600]}"
     return "fr" if len(_FR.findall(sample)) >= len(_EN.findall(sample)) else "en"
 
 
