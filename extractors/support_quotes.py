@@ -70,9 +70,10 @@ _NAME_ROLE_LINE = re.compile(
 )
 # A closing line that signs for a team, not a person: "L'équipe Free Mobile", "The Spotify Support Team".
 _TEAM_LINE = re.compile(
-    r"^(?:l['’]équipe\b|le\s+service\s+clients?\b|votre\s+service\s+clients?\b|the\s+.{1,40}\bteam$|"
-    r"(?:the\s+)?.{1,40}\b(?:support|customer\s+(?:service|care))(?:\s+team)?$)",
-    re.I,
+    r"^(?:(?i:l['’]équipe\b|(?:le\s+|votre\s+)?service\s+client(?:s|èle)?\b)[^.?!:]{0,40}"
+    # English team names are Title Case ("The Spotify Support Team"); "Contact our support team" is a sentence.
+    r"|(?:The\s+)?(?:[A-Z0-9][\w+&.'’\-]*\s+){1,4}(?:Support|Customer\s+(?:Service|Care)|Help\s*[Dd]esk|Care|Team)"
+    r"(?:\s+Team)?)$"
 )
 _GREETING = re.compile(
     r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
@@ -216,12 +217,7 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
             break
         last = lines[filled[-1]]
         if last.lower().strip(" ,.") not in names and not _TEAM_LINE.match(last):
-            if (
-                not closing
-                and len(last) <= 70
-                and _NAME_ROLE_LINE.match(last)
-                and not _VALEDICTION.match(last)
-            ):
+            if not closing and _is_name_and_role(last):
                 closing.insert(0, last)  # a name-and-role line signs the mail even without "Cordialement"
                 lines = lines[: filled[-1]]
             break
@@ -229,6 +225,19 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
         lines = lines[: filled[-1]]
     body, signature = _valediction_split(lines)
     return body, [*signature, *closing]
+
+
+def _is_name_and_role(line: str) -> bool:
+    """'Nathalie, votre conseillère Orange' yes; 'Merci de contacter le service client' no (not a name)."""
+    from extractors.support_agents import clean_name
+
+    return (
+        len(line) <= 70
+        and not line.endswith((".", "?", "!", ":"))
+        and bool(_NAME_ROLE_LINE.match(line))
+        and not _VALEDICTION.match(line)
+        and clean_name(line) is not None
+    )
 
 
 def _valediction_split(lines: list[str]) -> tuple[list[str], list[str]]:

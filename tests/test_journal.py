@@ -128,6 +128,22 @@ def test_fixture_message(name: str) -> None:
             None,
             "Hi,\n\nThanks for the help, that solved it.",
         ),
+        # closing lines that sign for a person or a team go; sentences that mention a team stay
+        ("Bonjour,\n\nOk.\n\nNathalie, votre conseillère Orange", None, "Bonjour,\n\nOk."),
+        ("Bonjour,\n\nOk.\n\nService Client Free Mobile", None, "Bonjour,\n\nOk."),
+        ("Hi,\n\nDone.\n\nThe Spotify Support Team", None, "Hi,\n\nDone."),
+        (
+            "Bonjour,\n\nRétablie.\n\nMerci de contacter le service client",
+            None,
+            "Bonjour,\n\nRétablie.\n\nMerci de contacter le service client",
+        ),
+        ("Hi,\n\nDone.\n\nContact our support team", None, "Hi,\n\nDone.\n\nContact our support team"),
+        (
+            "Bonjour,\n\nÉvidemment, nous allons vous rembourser.",
+            None,
+            "Bonjour,\n\nÉvidemment, nous allons vous rembourser.",
+        ),
+        ("Bonjour,\n\nOk.\n\nSportivement,\nMarco", None, "Bonjour,\n\nOk."),
     ],
 )
 def test_quote_stripping(body: str, html: str | None, expected: str) -> None:
