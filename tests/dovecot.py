@@ -7,7 +7,8 @@ fixtures explicitly), then:
 - ``dovecot_tls``: a session-wide server with ``ssl = required`` and a self-signed
   certificate for ``127.0.0.1``/``localhost``; ``server.cert`` is the PEM to trust.
 - ``mailbox``: a fresh user on ``dovecot`` for one test (users are cheap, servers are not).
-- ``Dovecot(root).start()`` for a private server a test may stop and restart.
+- ``Dovecot().start()`` for a private server a test may stop and restart; ``cleanup()``
+  removes its directory.
 
 Helpers cover what sync tests need: ``seed`` (copy files straight into the Maildir: the
 fast way to load thousands of messages before the first login), ``append`` (IMAP APPEND,
@@ -17,7 +18,10 @@ and ``change_uidvalidity`` (``doveadm mailbox update``).
 Facts behind the config (see /work/shared/DOVECOT.md): as root, login and internal
 processes run as ``dovenull``/``dovecot``, mail belongs to ``dovecot``, and services need
 ``chroot =`` because the base dir is not a standard root-owned one. As a normal user,
-everything runs as that user.
+everything runs as that user. The server's directory is its own ``mkdtemp`` under the
+system temp dir, not pytest's ``tmp_path``: pytest keeps ``/tmp/pytest-of-USER`` at mode
+0700 (and resets it whenever any pytest run starts), which the ``dovecot`` user cannot
+traverse.
 
 PYTEST_DONT_REWRITE (helpers, not tests: test modules import it before pytest registers it.)
 """
@@ -29,9 +33,12 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -120,8 +127,9 @@ class Dovecot:
     ``ssl_port`` or STARTTLS on ``port``.
     """
 
-    def __init__(self, root: Path, tls: bool = False, port: int | None = None) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | None = None, tls: bool = False, port: int | None = None) -> None:
+        self.root = Path(root or tempfile.mkdtemp(prefix="subtrail-dovecot-"))
+        self.root.chmod(0o711)  # unprivileged dovecot processes traverse it
         self.tls = tls
         self.port = port or free_port()
         self.ssl_port = free_port() if tls else 0
@@ -136,8 +144,6 @@ class Dovecot:
         for sub in ("run", "state", "mail", "home"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.conf = self.root / "dovecot.conf"
-        if os.geteuid() == 0:
-            _let_others_traverse(self.root)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -178,18 +184,27 @@ class Dovecot:
         raise RuntimeError(f"dovecot did not start; log:\n{self.log()}")
 
     def stop(self) -> None:
-        """Stop the server and wait until its port refuses connections."""
-        subprocess.run([DOVEADM, "-c", str(self.conf), "stop"], capture_output=True)
+        """Stop the server (SIGTERM to the master, as `doveadm stop` does without its 2 s wait)."""
+        pid_file = self.root / "run" / "master.pid"
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        except (OSError, ValueError):
+            subprocess.run([DOVEADM, "-c", str(self.conf), "stop"], capture_output=True)
         deadline = time.monotonic() + 10
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    time.sleep(0.05)
+                    time.sleep(0.02)
             except OSError:
                 break
-        pid_file = self.root / "run" / "master.pid"
-        while pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+
+    def cleanup(self) -> None:
+        """Stop if running and remove the server's directory."""
+        if (self.root / "run" / "master.pid").exists():
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self) -> str:
         path = self.root / "dovecot.log"
@@ -305,12 +320,65 @@ class Dovecot:
                 os.chown(os.path.join(dirpath, name), uid, gid)
 
 
-def _let_others_traverse(path: Path) -> None:
-    """Dovecot's unprivileged processes must reach files under a root-owned 0700 temp dir (pytest's)."""
-    for directory in [path, *path.parents]:
-        mode = directory.stat().st_mode
-        if directory.stat().st_uid == os.geteuid() and not mode & 0o001:
-            directory.chmod(mode | 0o011)
+class CutProxy:
+    """A loopback TCP proxy in front of a server that cuts connections on demand.
+
+    Faults a real server does not produce: the first `cuts` connections are closed (both
+    sides, abruptly) once `after_bytes` bytes have gone from server to client — e.g. in
+    the middle of a FETCH response; later connections pass through untouched.
+    """
+
+    def __init__(self, target_port: int, after_bytes: int, cuts: int = 1) -> None:
+        self.target_port, self.after_bytes, self.remaining = target_port, after_bytes, cuts
+        self.cut_count = 0
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self.connections += 1
+                cut = self.remaining > 0
+                self.remaining -= int(cut)
+            limit = self.after_bytes if cut else None
+            threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, limit), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if limit is not None and sent + len(data) >= limit:
+                    dst.sendall(data[: max(0, limit - sent)])
+                    with self._lock:
+                        self.cut_count += 1
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
 
 
 def make_message(
@@ -322,36 +390,46 @@ def make_message(
     extra_headers: str = "",
     padding: int = 0,
 ) -> bytes:
-    """A small, well-formed, unique message; `padding` adds that many bytes of body."""
+    """A small, well-formed, unique message; `padding` adds a base64 attachment of about that size
+    (an attachment, not text, so it weighs on the transfer and the store, not on the extractors)."""
     subject = subject if subject is not None else f"Your receipt #{n}"
     body = body if body is not None else f"Thank you for your payment of 13,49 EUR. Order {n}."
-    pad = ("x" * 76 + "\r\n") * (padding // 78) if padding else ""
-    return (
+    head = (
         f"From: Sender <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\n"
         f"Date: Mon, 02 Mar 2026 10:{n % 60:02d}:00 +0000\r\n"
-        f"Message-ID: <msg{n}.{os.getpid()}@test.example>\r\n{extra_headers}"
-        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n{pad}"
+        f"Message-ID: <msg{n}.{os.getpid()}@test.example>\r\n{extra_headers}MIME-Version: 1.0\r\n"
+    )
+    if not padding:
+        return (head + f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n"
+    blob = line * max(1, padding // len(line))
+    return (
+        head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        f"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        "--b1\r\nContent-Type: application/octet-stream\r\n"
+        f'Content-Disposition: attachment; filename="data{n}.bin"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{blob}--b1--\r\n"
     ).encode()
 
 
-def _session_server(tmp_path_factory: pytest.TempPathFactory, tls: bool) -> Iterator[Dovecot]:
+def _session_server(tls: bool) -> Iterator[Dovecot]:
     if not Path(DOVECOT).exists():
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
-    server = Dovecot(tmp_path_factory.mktemp("dovecot-tls" if tls else "dovecot"), tls=tls).start()
+    server = Dovecot(tls=tls).start()
     yield server
-    server.stop()
+    server.cleanup()
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     """A plain-text Dovecot on loopback shared by the session; add a user per test."""
-    yield from _session_server(tmp_path_factory, tls=False)
+    yield from _session_server(tls=False)
 
 
 @pytest.fixture(scope="session")
-def dovecot_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot_tls() -> Iterator[Dovecot]:
     """A TLS-only Dovecot with a self-signed certificate (`server.cert`)."""
-    yield from _session_server(tmp_path_factory, tls=True)
+    yield from _session_server(tls=True)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,17 @@ def stored_uids(db: Database, account: str, folder: str) -> list[int]:
             [account, folder],
         )
     ]
+
+
+def stored_count(db_path: Path) -> int:
+    """Messages stored so far by another process or thread, without creating the file or holding
+    it open (the poller switches a new database to WAL, which needs it to itself)."""
+    if not db_path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(conn.execute("select count(*) from messages").fetchone()[0])
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0
+    finally:
+        conn.close()

@@ -136,6 +136,9 @@ def login(client: IMAPClient, account: Account) -> None:
     except ConfigError as exc:
         raise AuthError(str(exc)) from None
     except LoginError as exc:
+        if "[UNAVAILABLE]" in str(exc):
+            # RFC 5530: the server cannot check credentials right now; not the user's fault
+            raise TransientError(f"account {account.name!r}: server auth temporarily unavailable") from None
         raise AuthError(
             f"account {account.name!r}: the server refused the login for {account.username!r} "
             f"({_short(exc)}); check the password or token"

@@ -217,6 +217,7 @@ def poll_once(
     stop: threading.Event | None = None,
     progress: bool | None = None,
     workers: int | None = None,
+    retry_delay: float = 1.0,
 ) -> PassSummary:
     """`subtrail poll --once`: every account and folder once, then the derived tables."""
     began = time.monotonic()
@@ -225,7 +226,15 @@ def poll_once(
         if stop is not None and stop.is_set():
             break
         summary.accounts.append(
-            poll_account_once(db, account, config.identity, stop=stop, progress=progress, workers=workers)
+            poll_account_once(
+                db,
+                account,
+                config.identity,
+                stop=stop,
+                progress=progress,
+                workers=workers,
+                retry_delay=retry_delay,
+            )  # fmt: skip
         )
     if summary.new:
         with _derive_lock:

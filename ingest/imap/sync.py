@@ -270,8 +270,18 @@ def _fetch_new(
 
         return checkpoint
 
+    failure: list[BaseException] = []
+
+    def guarded() -> Iterator[list[Job]]:
+        """A fetch failure ends the stream instead of breaking it: batches already received
+        (one is parsing in the pool) are still committed, then the error is raised."""
+        try:
+            yield from chunks()
+        except Exception as exc:
+            failure.append(exc)
+
     pool_size = workers if len(uids) >= POOL_THRESHOLD else 1
-    for prepared in prepare_chunks(chunks(), identity, pool_size):
+    for prepared in prepare_chunks(guarded(), identity, pool_size):
         batch = batches.popleft()
         saved = save_batch(db, prepared, on_new=pipeline.on_new, checkpoint=checkpoint_for(batch))
         result.new += saved.new
@@ -281,6 +291,8 @@ def _fetch_new(
         if stop is not None and stop.is_set():
             result.stopped = True
             break
+    if failure:
+        raise failure[0]
 
 
 def _as_mine(identity: Identity, addr: str | None) -> Identity:
