@@ -104,11 +104,15 @@ def rebuild_journal(db: Database, today: date | None = None) -> None:
 
 def _load_messages(db: Database) -> list[dict[str, Any]]:
     rows = db.execute(
-        """select m.sha256, m.message_id, m.date, m.subject, m.provider, m.direction, m.in_reply_to,
-                  m.[references], f.facts
+        # A message without a Date header keeps its place by when the server or the import first saw it;
+        # at equal times a message that replies to nothing goes first, so its replies can find it.
+        """select m.sha256, m.message_id,
+                  coalesce(m.date, (select min(l.internal_date) from message_locations l where l.sha256 = m.sha256),
+                           nullif(m.stored_at, '')) as at,
+                  m.subject, m.provider, m.direction, m.in_reply_to, m.[references], f.facts
            from support_facts f join messages m on m.sha256 = f.sha256
-           where m.date is not null
-           order by m.date, m.sha256"""
+           where at is not null
+           order by at, m.in_reply_to is not null, m.sha256"""
     ).fetchall()
     columns = (
         "sha256",

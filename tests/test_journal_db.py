@@ -272,3 +272,15 @@ def test_plain_reply_joins_by_reference_and_is_completed(db: Database, tmp_path:
     assert db.execute("select kind from messages where message_id = '<plain-1@example.org>'").fetchone() == (
         "other",
     )
+
+
+def test_message_without_date_is_kept(db: Database, tmp_path: Path) -> None:
+    undated = tmp_path / "undated.eml"
+    undated.write_bytes(
+        b"From: SFR <service-client@sfr.fr>\r\nTo: alice.martin@example.org\r\nSubject: Re: Box en panne\r\n"
+        b"Message-ID: <undated@sfr.fr>\r\nIn-Reply-To: <x5a1@example.org>\r\n\r\n"
+        b"Bonjour,\r\n\r\nNous avons bien re\xc3\xa7u votre demande.\r\n"
+    )
+    _load(db, [MAIL / "sfr-01-out.eml", undated])
+    rows = db.execute("select sent_at, auto_ack from ticket_messages order by id").fetchall()
+    assert len(rows) == 2 and rows[1][0] and rows[1][1] == 1
