@@ -146,13 +146,20 @@ def asgi_wrapper(datasette: Any) -> Any:
     return wrap
 
 
+def _row_value(row: Any, key: str) -> Any:
+    try:
+        return row[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def _link(href: str, text: str, title: str | None = None) -> str:
     extra = f' title="{escape(title)}"' if title else ""
     return f'<a href="{escape(href)}"{extra}>{escape(text)}</a>'
 
 
 @hookimpl
-def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
     """Links from evidence and ids to where they lead; everything else keeps Datasette's escaping."""
     if database != DB_NAME or value is None or value == "":
         return None
@@ -166,13 +173,37 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
             + _link(evidence_path(value), ".eml", "download the raw message")
         )
     if column in ID_LINKS and table != ID_LINKS[column] and isinstance(value, int):
-        return Markup(_link(datasette.urls.row(DB_NAME, ID_LINKS[column], str(value)), str(value)))
-    if column == "id" and table == "tickets" and isinstance(value, int):
-        timeline = datasette.urls.path(f"/{DB_NAME}/ticket_timeline?ticket={value}")
+        link = _link(datasette.urls.row(DB_NAME, ID_LINKS[column], str(value)), str(value))
+        if column == "ticket_id":
+            timeline = datasette.urls.path(f"/{DB_NAME}/ticket_timeline?ticket={value}")
+            link += " " + _link(timeline, "timeline")
+        return Markup(link)
+    # Primary-key cells are rendered by Datasette itself, so row links go on another column.
+    if column == "raw" and table == "raw_messages" and isinstance(sha := _row_value(row, "sha256"), str):
+        if SHA256_RE.match(sha) and isinstance(value, bytes):
+            return Markup(
+                _link(evidence_path(sha), f"{len(value):,} bytes (.eml)", "download the raw message")
+            )
+    if (
+        column == "service_name"
+        and table == "subscriptions"
+        and isinstance(row_id := _row_value(row, "id"), int)
+    ):
+        events = datasette.urls.path(f"/{DB_NAME}/subscription_events?subscription_id={row_id}")
         return Markup(
-            _link(datasette.urls.row(DB_NAME, "tickets", str(value)), str(value))
-            + " "
-            + _link(timeline, "timeline")
+            f"{escape(value)} (" + _link(events, "events", "every fact behind it, with evidence") + ")"
+        )
+    if column == "subject" and table == "tickets" and isinstance(row_id := _row_value(row, "id"), int):
+        timeline = datasette.urls.path(f"/{DB_NAME}/ticket_timeline?ticket={row_id}")
+        return Markup(f"{escape(value)} (" + _link(timeline, "timeline", "every exchange and promise") + ")")
+    if column == "name" and table == "providers" and isinstance(row_slug := _row_value(row, "slug"), str):
+        timeline = datasette.urls.path(f"/{DB_NAME}/provider_history?provider={quote(row_slug)}")
+        return Markup(
+            f"{escape(value)} ("
+            + _link(datasette.urls.path(f"/dossier/{quote(row_slug)}"), "dossier", "what to have at hand")
+            + " · "
+            + _link(timeline, "timeline", "everything about this provider")
+            + ")"
         )
     if column == "provider" and isinstance(value, str) and table != "providers":
         timeline = datasette.urls.path(f"/{DB_NAME}/provider_history?provider={quote(value)}")

@@ -223,6 +223,23 @@ def test_message_rows_link_to_evidence_ticket_and_subscription(
     assert f'href="/subtrail/tickets/{seeded.ticket_id}"' in page
 
 
+def test_rows_link_to_timelines_dossier_and_events(sample_url: str, sample: tuple[Path, Seeded]) -> None:
+    seeded = sample[1]
+    providers = httpx.get(f"{sample_url}/subtrail/providers", timeout=10).text
+    assert 'href="/dossier/netflix"' in providers
+    assert 'href="/subtrail/provider_history?provider=netflix"' in providers
+    tickets = httpx.get(f"{sample_url}/subtrail/tickets", timeout=10).text
+    assert f'href="/subtrail/ticket_timeline?ticket={seeded.ticket_id}"' in tickets
+    inventory = httpx.get(f"{sample_url}/subtrail/subscriptions", timeout=10).text
+    assert f'href="/subtrail/subscription_events?subscription_id={seeded.netflix_id}"' in inventory
+    raw = httpx.get(
+        f"{sample_url}/subtrail/raw_messages", params={"sha256": seeded.receipt_sha}, timeout=10
+    ).text
+    assert f'href="/evidence/{seeded.receipt_sha}.eml"' in raw
+    dossier = httpx.get(f"{sample_url}/dossier/canal-plus", timeout=10)
+    assert dossier.status_code == 200 and "DOS-12345" in dossier.text
+
+
 def test_email_html_is_never_rendered(sample_url: str, sample: tuple[Path, Seeded]) -> None:
     assert "<script>" in HOSTILE_SUBJECT  # else this test would prove nothing
     seeded = sample[1]
@@ -385,6 +402,7 @@ def protected_paths(seeded: Seeded) -> list[str]:
         "/calendar.ics",
         "/-/dashboards/subtrail",
         "/-/metadata.json",
+        "/dossier/canal-plus",
     ]
 
 
