@@ -371,7 +371,9 @@ def merge_notes(tickets: list[Ticket], notes: list[dict[str, Any]]) -> None:
     """Notes join the ticket they name, else the provider's ticket active around them, else their own."""
     for note in notes:
         index = _ticket_for_note(tickets, note)
+        joined_by = "note:ticket-ref" if note.get("ticket_ref") else "note:provider"
         if index is None:
+            joined_by = "note:new"
             tickets.append(
                 Ticket(
                     provider=note["provider"],
@@ -397,7 +399,7 @@ def merge_notes(tickets: list[Ticket], notes: list[dict[str, Any]]) -> None:
                 asks=asks and note["direction"] != "outbound",
                 resolved=resolved,
                 promises=promises,
-                joined_by="note:ticket" if note.get("ticket_ref") else "note:provider",
+                joined_by=joined_by,
             )
         )
 

@@ -208,10 +208,13 @@ def test_note_without_ticket_joins_recent_case_or_opens_one(db: Database) -> Non
     )
     rows = list(
         db.query(
-            "select t.provider, tm.channel from ticket_messages tm join tickets t on t.id = tm.ticket_id where tm.manual_note_id is not null order by tm.channel"
+            "select t.provider, tm.channel, tm.joined_by from ticket_messages tm join tickets t on t.id = tm.ticket_id where tm.manual_note_id is not null order by tm.channel"
         )
     )
-    assert rows == [{"provider": "sfr", "channel": "chat"}, {"provider": "orange", "channel": "letter"}]
+    assert rows == [
+        {"provider": "sfr", "channel": "chat", "joined_by": "note:provider"},
+        {"provider": "orange", "channel": "letter", "joined_by": "note:new"},
+    ]
     assert db.table("tickets").count == 2
 
 
