@@ -301,6 +301,7 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     # Datasette facets on a filtered messages page (kind=… → provider facet and back) without reading bodies.
     ("messages", ["kind", "provider"], False),
     ("messages", ["provider", "kind"], False),
+    ("messages", ["direction"], False),  # Datasette: the direction facet (mine / theirs)
     ("message_locations", ["sha256"], False),
     ("subscription_events", ["subscription_id"], False),
     ("subscription_events", ["message_sha256"], False),
