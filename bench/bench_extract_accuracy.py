@@ -90,11 +90,11 @@ class Score:
         return f"  {field:<16} precision {precision:5.3f}  recall {recall:5.3f}  (tp {tp}, fp {fp}, fn {fn})"
 
 
-def score_messages(labels: dict[str, dict[str, object]]) -> tuple[Score, int]:
+def score_messages(labels: dict[str, dict[str, object]], folder: Path) -> tuple[Score, int]:
     score = Score()
     negatives_with_facts = 0
     for name, label in sorted(labels.items()):
-        got = predicted_message((FIXTURES / "mail" / f"{name}.eml").read_bytes())
+        got = predicted_message((folder / f"{name}.eml").read_bytes())
         for field in MESSAGE_FIELDS[:-1]:
             score.add(field, label.get(field), got[field], name)
         wanted = expected_date(label)
@@ -138,7 +138,8 @@ def score_inventory(expected: list[dict[str, object]], as_of: date) -> tuple[Sco
 def main() -> int:
     verbose = "-v" in sys.argv
     data = json.loads((FIXTURES / "labels.json").read_text())
-    messages, negatives = score_messages(data["messages"])
+    messages, negatives = score_messages(data["messages"], FIXTURES / "mail")
+    heldout, heldout_negatives = score_messages(data["heldout"], FIXTURES / "heldout")
     inventory, negative_events = score_inventory(data["inventory"], date.fromisoformat(data["as_of"]))
     print(f"messages: {len(data['messages'])} labelled")
     for field in (*MESSAGE_FIELDS, "suspicious"):
@@ -147,8 +148,14 @@ def main() -> int:
     for field in INVENTORY_FIELDS:
         print(inventory.line(field))
     print(f"subscription facts from negatives: {negatives} (messages), {negative_events} (stored events)")
+    print(
+        f"second set: {len(data['heldout'])} messages written after the first freeze (first-run figures: README)"
+    )
+    for field in (*MESSAGE_FIELDS, "suspicious"):
+        print(heldout.line(field))
+    print(f"subscription facts from second-set negatives: {heldout_negatives}")
     if verbose:
-        for miss in messages.misses + inventory.misses:
+        for miss in messages.misses + inventory.misses + heldout.misses:
             print("  miss:", miss)
     return 0
 

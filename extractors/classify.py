@@ -39,9 +39,9 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
         "cancellation",
         _any(
             r"résiliation",
-            r"annulation de (?:votre|ton|l'|la )",
+            r"annulation (?:de (?:votre|ton|l'|la )|d'abonnement|de l'abonnement)",
             r"(?:abonnement|adhésion|forfait|offre)\b.{0,40}?(?:a été |est )?(?:annulée?|résiliée?)\b",
-            r"(?:subscription|membership|plan) (?:has been |was |is )?(?:cancel+ed|terminated)",
+            r"(?:subscription|membership|plan)\b.{0,60}?(?:has been |was |is )?(?:cancel+ed|terminated)\b",
             r"cancel+ation (?:confirm|of your)",
             r"we(?:'ve| have) cancel+ed",
             r"confirm(?:ation)? (?:of )?(?:your )?cancel+ation",
@@ -60,6 +60,8 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"price (?:change|increase|update)",
             r"(?:updating|update to|changes? to) (?:our|your) (?:prices|pricing|price|plan price)",
             r"new price",
+            r"(?:subscription|plan|membership|abonnement|forfait) price",
+            r"price of your",
         ),
     ),  # fmt: skip
     (
@@ -121,6 +123,8 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"relevé (?:de compte|mensuel)",
             r"(?:vous avez|you) (?:envoyé|autorisé|sent|authorized)",
             r"(?:votre|your) (?:commande|order)",
+            r"\border\b.{0,30}(?:processed|confirmed|has shipped)",
+            r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:order|purchase|commande|achat)",
         ),
     ),  # fmt: skip
 ]

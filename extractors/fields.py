@@ -233,7 +233,8 @@ def build_event(
     if amount is not None:
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency
     # a provider's usual period only completes a price; a cancellation without one states none
-    fact.billing_period = pick_period(low, amount, target.period if amount else None)
+    usual = target.period if amount and event_type != "refund" else None
+    fact.billing_period = pick_period(low, amount, usual)
     _fill_dates(fact, low, dates, sent)
     if structured is not None:
         _apply_structured(fact, structured)

@@ -42,10 +42,14 @@ def test_fixture_set_covers_the_brief() -> None:
     assert sum(name.startswith("neg-") for name in names) >= 15
 
 
-@pytest.mark.parametrize("name", sorted(LABELS["messages"]))
-def test_fixture(name: str) -> None:
-    label = LABELS["messages"][name]
-    result = run_step(EXTRACT / "mail" / f"{name}.eml")
+CASES = [("mail", name, label) for name, label in sorted(LABELS["messages"].items())] + [
+    ("heldout", name, label) for name, label in sorted(LABELS["heldout"].items())
+]
+
+
+@pytest.mark.parametrize(("folder", "name", "label"), CASES, ids=[f"{f}/{n}" for f, n, _ in CASES])
+def test_fixture(folder: str, name: str, label: dict) -> None:
+    result = run_step(EXTRACT / folder / f"{name}.eml")
     assert (result.kind, result.provider) == (label["kind"], label["provider"])
     assert bool(result.suspicious) == bool(label.get("suspicious"))
     assert result.needs_review == bool(label.get("needs_review"))
