@@ -12,6 +12,9 @@ row's `id` never changes across rebuilds and reprocessing: other tables
 order the evidence arrived, into its current state: trial -> active -> price
 changed -> cancelled -> expired. It depends only on the events and on `as_of`
 (today), so running it twice changes nothing.
+
+Nothing is cleared before `subtrail reprocess`: every stored message goes through
+`record_events` again, which replaces that message's events in place.
 """
 
 from __future__ import annotations
@@ -82,26 +85,49 @@ def _subscription_id(db: Database, fact: EventFact, cache: dict[str, int]) -> tu
     return key, cache[key]
 
 
-def record_events(db: Database, batch: list[Prepared]) -> None:
-    """One `subscription_events` row per fact of each newly stored (or reprocessed) message."""
-    cache: dict[str, int] = {}
-    rows: list[dict[str, Any]] = []
-    review: list[tuple[int | None, str]] = []
-    for item in batch:
-        sha = item.parsed.sha256
-        review.append((1 if item.extraction.needs_review else None, sha))
-        for fact in item.extraction.events:
-            key, sub_id = _subscription_id(db, fact, cache)
-            rows.append(_event_row(fact, sha, item.parsed.date, key, sub_id))
-    shas = [sha for _, sha in review]
+def _existing_event_ids(db: Database, shas: list[str]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
     for start in range(0, len(shas), 500):
         chunk = shas[start : start + 500]
-        db.execute(
-            f"delete from subscription_events where message_sha256 in ({','.join('?' * len(chunk))})", chunk
-        )
+        marks = ",".join("?" * len(chunk))
+        for sha, event_id in db.execute(
+            f"select message_sha256, id from subscription_events where message_sha256 in ({marks}) order by id",
+            chunk,
+        ):
+            found.setdefault(sha, []).append(event_id)
+    return found
+
+
+def record_events(db: Database, batch: list[Prepared]) -> None:
+    """Write each message's facts as its `subscription_events` rows, replacing what it said before.
+
+    A reprocessed message keeps its event ids when it still proves the same number of facts
+    (rows are updated in place), so reprocessing changes nothing that did not change.
+    """
+    cache: dict[str, int] = {}
+    review = [(1 if p.extraction.needs_review else None, p.parsed.sha256) for p in batch]
+    existing = _existing_event_ids(db, [sha for _, sha in review])
+    new_rows: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for item in batch:
+        sha = item.parsed.sha256
+        ids = existing.get(sha, [])
+        for index, fact in enumerate(item.extraction.events):
+            key, sub_id = _subscription_id(db, fact, cache)
+            row = _event_row(fact, sha, item.parsed.date, key, sub_id)
+            if index < len(ids):
+                updates.append({**row, "id": ids[index]})
+            else:
+                new_rows.append(row)
+        stale = ids[len(item.extraction.events) :]
+        if stale:
+            db.execute(f"delete from subscription_events where id in ({','.join('?' * len(stale))})", stale)
     db.conn.executemany("update messages set needs_review = ? where sha256 = ?", review)
-    if rows:
-        db["subscription_events"].insert_all(rows)
+    if updates:
+        assignments = ", ".join(f"[{c}] = :{c}" for c in updates[0] if c != "id")
+        db.conn.executemany(f"update subscription_events set {assignments} where id = :id", updates)
+    if new_rows:
+        db["subscription_events"].insert_all(new_rows)
 
 
 def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, sub_id: int) -> dict[str, Any]:
@@ -265,11 +291,5 @@ def rebuild_subscriptions(db: Database, as_of: date | None = None) -> None:
         db.execute(f"update subscriptions set {assignments} where natural_key = :natural_key", row)
 
 
-def clear_events(db: Database) -> None:
-    """Before reprocessing: events are rebuilt from the messages; subscription rows (and ids) stay."""
-    db.execute("delete from subscription_events")
-
-
 pipeline.BATCH_HOOKS.append(record_events)
 pipeline.DERIVERS.append(rebuild_subscriptions)
-pipeline.RESETTERS.append(clear_events)

@@ -8,9 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlite_utils import Database
 
 from extractors import Identity
+from ingest.cli import cli
 from ingest.importer import import_paths
 from ingest.inventory import add_period, fold, monthly_minor, rebuild_subscriptions
 from ingest.reprocess import reprocess_all
@@ -86,6 +88,24 @@ def test_reprocess_twice_changes_nothing_and_keeps_ids(fixture_db: Database) -> 
     assert _snapshot(fixture_db) == first
     assert [row[:2] for row in first[0]] == [row[:2] for row in before[0]]  # ids and providers kept
     assert first[0] == before[0]
+
+
+def test_cli_reprocess_twice_changes_nothing(db_path: Path) -> None:
+    """`subtrail import` then `subtrail reprocess` twice, as a user runs them: nothing moves."""
+    config = ["--config", str(SAMPLE / "subtrail.toml"), "--db", str(db_path)]
+    runner = CliRunner()
+    commands = [["import", str(SAMPLE / "mailbox")], ["reprocess"], ["reprocess"]]
+    snapshots = []
+    for command in commands:
+        assert runner.invoke(cli, [*command, *config]).exit_code == 0
+        db = Database(db_path)
+        messages = db.execute(
+            "select sha256, kind, provider, suspicious, needs_review from messages"
+        ).fetchall()
+        snapshots.append((*_snapshot(db), sorted(messages)))
+        db.close()
+    assert len(snapshots[0][0]) >= 15 and len(snapshots[0][1]) >= 25
+    assert snapshots[0] == snapshots[1] == snapshots[2]
 
 
 def test_ids_survive_new_mail_and_a_subscription_that_disappears(db: Database, tmp_path: Path) -> None:
