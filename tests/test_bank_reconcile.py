@@ -139,6 +139,33 @@ def test_apple_charges_link_by_price(db: Database) -> None:
     assert got == [(299, 1), (1099, None)]  # the 10,99 one is some other Apple service: unknown
 
 
+def test_store_platform_and_foreign_currency_links(db: Database) -> None:
+    """An app billed by Apple links by price; a dollar price charged in euros links by provider."""
+    rows = [
+        {"account": "a", "booked_on": f"2026-{m:02d}-{d:02d}", "label": label, "amount_minor": -a,
+         "currency": "EUR", "source": "test", "txn_key": f"{m}-{label}"}
+        for m in range(1, 6)
+        for d, label, a in ((14, "APPLE.COM/BILL", 699), (2, "CB OPENAI *CHATGPT SUBSCR", 1700 + 13 * m))
+    ]  # fmt: skip
+    db["bank_transactions"].insert_all(rows)
+    db["subscriptions"].insert_all(
+        [
+            {"provider": "headspace", "platform": "apple", "amount_minor": 699, "currency": "EUR",
+             "billing_period": "P1M", "status": "active"},
+            {"provider": "openai", "platform": "stripe", "amount_minor": 2000, "currency": "USD",
+             "billing_period": "P1M", "status": "active"},
+        ]
+    )  # fmt: skip
+    with db.atomic():
+        refresh(db)
+    got = dict(db.execute("select merchant, match_reason from recurring_charges").fetchall())
+    assert got == {
+        "Apple": "provider headspace via the app store, amount, period",
+        "OpenAI": "provider openai, billed in USD, period",
+    }
+    assert list(db.query("select * from bank_price_mismatches")) == []  # dollars and euros do not compare
+
+
 def test_refresh_is_a_pipeline_deriver() -> None:
     assert refresh in pipeline.DERIVERS
 

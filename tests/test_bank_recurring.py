@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ingest.bank.merchants import normalise
@@ -35,6 +35,8 @@ from ingest.bank.recurring import BY_CODE, Charge, add_months, detect
         ("PRLV SEPA RED BY SFR", "RED by SFR", "red-by-sfr"),
         ("PRLV SEPA SFR", "SFR", "sfr"),
         ("PRLV SEPA BASIC FIT FRANCE ECH/050326", "Basic-Fit", "basic-fit"),
+        ("GOOGLE *Duolingo g.co/helppay#", "DUOLINGO", None),
+        ("GOOGLE *Google One", "Google One", "google-one"),
         ("CB ORANGE BLEUE FITNESS 03/03", "ORANGE BLEUE FITNESS", None),
         ("PRLV SEPA MAIF ASSURANCE HABITATION ECH/100326 MDT/MAIF-5521", "MAIF ASSURANCE HABITATION", None),
         ("CB CARREFOUR CITY 12/03", "CARREFOUR CITY", None),
@@ -122,7 +124,12 @@ def test_irregular_purchases_are_not_recurring() -> None:
     jitter=st.lists(st.integers(min_value=0, max_value=2), min_size=14, max_size=14),
 )
 def test_jittered_series_keep_their_period(start: date, code: str, n: int, jitter: list[int]) -> None:
-    """Bookings up to two days late (weekends, card delays) never change the period found."""
+    """Bookings up to two days late (weekends, card delays) never change the period found.
+
+    Four weeks and a month differ by 0-3 days a period, as much as the jitter: over three
+    charges they are the same thing, so 4-weekly series get six charges here.
+    """
+    assume(code != "P4W" or n >= 6)
     period = BY_CODE[code]
     charges = [Charge(i, period.after(start, i) + timedelta(days=jitter[i]), 1599) for i in range(n)]
     found = detect(charges)

@@ -47,6 +47,7 @@ KNOWN: list[tuple[str, str, tuple[str, ...]]] = [
     (r"ICLOUD", "iCloud", ("icloud",)),
     (r"APPLE ?ONE", "Apple One", ("apple-one",)),
     (r"APPLE\.COM|ITUNES|APPLE ?SERVICES", "Apple", ("icloud", "apple-one")),
+    (r"^GOOGLE(?: PLAY)?$|GOOGLE PLAY", "Google Play", ()),  # the app is not named: matched by platform
     (r"MICROSOFT|MSFT|OFFICE ?365|XBOX", "Microsoft", ("microsoft-365",)),
     (r"ADOBE", "Adobe", ("adobe",)),
     (r"DROPBOX", "Dropbox", ("dropbox",)),
@@ -74,7 +75,10 @@ _CHANNEL = re.compile(
     r"POS|VISA|DEBIT CARD|CONTACTLESS|TPE)\b[ :*-]*"
 )
 # Intermediaries that put the real merchant after a star: PAYPAL *SPOTIFY, SUMUP *CAFE.
-_VIA = re.compile(r"^(PAYPAL|SUMUP|SQ|ZTL|STRIPE|LYDIA|IZETTLE|PAYPLUG)\b(?: EUROPE[A-Z .]*?)?\s*\*\s*")
+# Google Play puts the app after the star too: GOOGLE *Duolingo.
+_VIA = re.compile(
+    r"^(PAYPAL|GOOGLE|SUMUP|SQ|ZTL|STRIPE|LYDIA|IZETTLE|PAYPLUG)\b(?: EUROPE[A-Z .]*?)?\s*\*\s*"
+)
 # SEPA direct-debit fields that follow the creditor's name.
 _SEPA_TAIL = re.compile(r"\b(ECH|ID EMETTEUR|MDT|REF|LIB|RUM|ICS|NPY|IDE|MOTIF|DE)[/:].*$")
 _CARD_NO = re.compile(r"\bCARTE \S*\d{4}\b|\bX{2,}\d{2,4}\b|\b\d{4,}X+\d*\b|\bX\d{4}\b|\*\d{4}\b")
@@ -108,6 +112,7 @@ def clean(label: str) -> tuple[str, str | None]:
     elif text.startswith("PAYPAL"):  # "PAYPAL EUROPE S.A.R.L. ET CIE S.C.A": the merchant is not shown
         return "PAYPAL", "paypal"
     text = _SEPA_TAIL.sub("", text)
+    text = re.sub(r"\bG\.CO/\S*|\bHTTPS?://\S*", " ", text)  # Google's "g.co/helppay#", links
     text = _CARD_NO.sub(" ", text)
     text = _DATE.sub(" ", text)
     text = re.sub(r"\*\S*", " ", text)  # AMAZON PRIME FR*2X3Y4, DROPBOX*ABC123

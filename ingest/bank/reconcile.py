@@ -22,6 +22,8 @@ from sqlite_utils import Database
 from ingest.bank.merchants import SLUGS_BY_NAME, normalise
 from ingest.bank.recurring import Charge, Series, detect
 
+# Labels of app stores, whose subscriptions (subscriptions.platform) they bill under their own name.
+STORE_LABELS = {"Apple": "apple", "Google Play": "google_play"}
 START_SLACK = timedelta(days=35)  # mail dates a signup loosely; the first charge can precede it a little
 
 
@@ -160,20 +162,26 @@ def _names_provider(merchant: str, slug: str) -> bool:
 def _score(rc: dict[str, Any], sub: dict[str, Any], amounts: set[int]) -> tuple[int, str] | None:
     """How well a charge series fits a subscription, with the reason; None if it cannot be that one."""
     candidates = _candidates(rc)
-    if sub["provider"] not in candidates and not (
+    by_store = rc["merchant"] in STORE_LABELS and sub["platform"] == STORE_LABELS[rc["merchant"]]
+    if by_store:
+        candidates = [*candidates, sub["provider"], "(store)"]  # a store bills many apps: the price decides
+    elif sub["provider"] not in candidates and not (
         not candidates and _names_provider(rc["merchant"], sub["provider"])
     ):
         return None
-    if sub["currency"] and sub["currency"] != rc["currency"]:
-        return None
+    foreign = bool(sub["currency"]) and sub["currency"] != rc["currency"]
+    if foreign and len(candidates) > 1:
+        return None  # neither the label nor the price can tell which service this is
     if (
         sub["started_on"]
         and date.fromisoformat(sub["started_on"][:10]) > date.fromisoformat(rc["last_on"]) + START_SLACK
     ):
         return None
-    reasons = [f"provider {sub['provider']}"]
+    reasons = [f"provider {sub['provider']}" + (" via the app store" if by_store else "")]
     score = 1
-    if sub["amount_minor"] is not None and sub["amount_minor"] in amounts:
+    if foreign:  # $20 a month charged in euros: same service, the card converted it
+        reasons.append(f"billed in {sub['currency']}")
+    elif sub["amount_minor"] is not None and sub["amount_minor"] in amounts:
         score += 4
         reasons.append("amount")
     elif len(candidates) > 1:

@@ -91,9 +91,18 @@ def add_months(day: date, months: int) -> date:
 
 
 def steps(earlier: date, later: date, period: Period) -> int | None:
-    """1 if `later` is one period after `earlier` (within tolerance), 2 if one charge was missed, else None."""
+    """1 if `later` is one period after `earlier` (within tolerance), 2 if one charge was missed, else None.
+
+    Months are counted both ways: the February charge of the 27th booked on 1 March is a month
+    after 27 January, and 27 March is a month after it although 1 April is not close.
+    """
     for times in (1, 2):
         if abs((later - period.after(earlier, times)).days) <= period.tolerance:
+            return times
+        if (
+            period.months
+            and abs((earlier - add_months(later, -period.months * times)).days) <= period.tolerance
+        ):
             return times
     return None
 
@@ -147,11 +156,15 @@ def _best_whole(charges: list[Charge]) -> Period | None:
 
 
 def _drift(charges: list[Charge], period: Period) -> int:
-    """Total days between each charge and where the period puts it: tells 4-weekly from monthly."""
-    total = 0
+    """Total days between each charge and the schedule from the first one: tells 4-weekly from monthly.
+
+    Anchored on the first charge, not on the previous one: 4 weeks and a month differ by 0-3 days a
+    time, which only adds up along the schedule.
+    """
+    total = periods = 0
     for a, b in zip(charges, charges[1:], strict=False):
-        times = steps(a.booked_on, b.booked_on, period) or 1
-        total += abs((b.booked_on - period.after(a.booked_on, times)).days)
+        periods += steps(a.booked_on, b.booked_on, period) or 1
+        total += abs((b.booked_on - period.after(charges[0].booked_on, periods)).days)
     return total
 
 
