@@ -17,6 +17,7 @@ import copy
 import ipaddress
 import os
 import re
+import signal
 import sqlite3
 import sys
 import threading
@@ -237,6 +238,9 @@ def run_server(
     )
     sys.stderr.flush()
     stop = threading.Event()
+    # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal to the handler it found:
+    # ours, which only sets `stop`, so the poller can commit its batch before a clean exit (0).
+    previous = _catch_stop_signals(stop)
     thread = None
     if poller is not None:
         thread = threading.Thread(target=poller, args=(stop,), name="subtrail-poller", daemon=True)
@@ -247,3 +251,15 @@ def run_server(
         stop.set()
         if thread is not None:
             thread.join(timeout=120)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _catch_stop_signals(stop: threading.Event) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

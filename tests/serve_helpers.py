@@ -302,9 +302,10 @@ def running_server(
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         if proc.stdout:
             proc.stdout.close()
+    assert proc.returncode == 0, f"subtrail serve did not stop cleanly on SIGTERM ({proc.returncode})"
