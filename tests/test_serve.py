@@ -271,6 +271,20 @@ def test_calendar_feed(sample_url: str, sample: tuple[Path, Seeded]) -> None:
     assert response.content == again == build_calendar(db)
 
 
+def test_calendar_feed_equals_the_export(
+    sample_url: str, sample: tuple[Path, Seeded], tmp_path: Path
+) -> None:
+    out = tmp_path / "subscriptions.ics"
+    result = subprocess.run(
+        subtrail_command("export", "calendar", "--db", str(sample[0]), "-o", str(out)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == httpx.get(f"{sample_url}/calendar.ics", timeout=10).content
+
+
 def test_robots_blocked(sample_url: str) -> None:
     response = httpx.get(f"{sample_url}/robots.txt", timeout=10)
     assert response.text == "User-agent: *\nDisallow: /\n"
