@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from ingest.bank import BankError
 from ingest.bank.csv_import import parse_amount, parse_date, read_csv, role_of
 from ingest.bank.ofx_import import read_ofx
+from ingest.bank.statements import read_statement
 from ingest.bank.store import save_transactions
 from ingest.cli import cli
 from tests.conftest import FIXTURES
@@ -69,6 +70,15 @@ def test_ofx_statement(db: Database) -> None:
     again = save_transactions(db, read_ofx(OFX, account=None))
     assert (again.new, again.duplicates) == (0, 19)
     assert db.execute("select sum(amount_minor > 0) from bank_transactions").fetchone()[0] == 1
+
+
+def test_qfx_credit_card_in_ofx2_xml_keeps_the_banks_dates() -> None:
+    txns = read_statement(BANK / "card_2026-q1.qfx").transactions
+    assert [(t.account, t.booked_on, t.amount_minor, t.currency) for t in txns] == [
+        ("4111111111111111", "2026-01-05", -1549, "USD"),
+        ("4111111111111111", "2026-02-05", -1549, "USD"),  # midnight CET: 4 February 23:00 in UTC
+        ("4111111111111111", "2026-02-10", 12000, "USD"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,11 @@ def test_charges_after_cancellation_are_money_to_claim(bank_db: Database) -> Non
         ("canal-plus", "2026-02-05", 2499),
         ("canal-plus", "2026-03-05", 2499),
     ]
+    assert rows[0]["days_after_cancellation"] == 26
+    assert rows[0]["claim"].startswith(
+        "canal-plus charged 24.99 EUR on 2026-01-05 (PRLV SEPA GROUPE CANAL+ ECH/050126"
+    )
+    assert rows[0]["claim"].endswith("), 26 days after the cancellation confirmed on 2025-12-10.")
 
 
 def test_price_mismatches(bank_db: Database) -> None:

@@ -9,8 +9,10 @@ before.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+from ofxtools.models.base import PrivateTagWarning
 from ofxtools.Parser import OFXTree
 
 from ingest.bank import BankError, Transaction, clean_label
@@ -27,8 +29,10 @@ def read_ofx(path: str | Path, account: str | None = None) -> list[Transaction]:
     path = Path(path)
     tree = OFXTree()
     try:
-        tree.parse(str(path))
-        ofx = tree.convert()
+        with warnings.catch_warnings():  # QFX carries Intuit's private tags (<INTU.BID>): expected
+            warnings.simplefilter("ignore", PrivateTagWarning)
+            tree.parse(str(path))
+            ofx = tree.convert()
     except Exception as exc:  # ofxtools raises a dozen types (header, SGML, validation)
         raise BankError(f"{path.name}: not a readable OFX file ({type(exc).__name__}: {exc})") from exc
     posted = {

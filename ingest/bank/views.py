@@ -53,7 +53,10 @@ order by provider""",
     "bank_charges_after_cancellation": """
 select t.id as transaction_id, t.account, t.booked_on, t.label, -t.amount_minor as amount_minor, t.currency,
        s.id as subscription_id, s.provider, s.service_name, s.cancelled_on, s.ends_on,
-       julianday(t.booked_on) - julianday(s.cancelled_on) as days_after_cancellation
+       cast(julianday(t.booked_on) - julianday(s.cancelled_on) as integer) as days_after_cancellation,
+       printf('%s charged %.2f %s on %s (%s), %d days after the cancellation confirmed on %s.',
+              coalesce(s.service_name, s.provider), -t.amount_minor / 100.0, t.currency, t.booked_on,
+              t.label, julianday(t.booked_on) - julianday(s.cancelled_on), s.cancelled_on) as claim
 from subscriptions s
 join bank_transactions t on t.amount_minor < 0 and t.booked_on > date(s.cancelled_on, '+3 days')
 left join recurring_charges rc on rc.id = t.recurring_charge_id
