@@ -176,22 +176,28 @@ def _auto_header(headers: dict[str, str]) -> bool:
 
 
 def _looks_like_support(
-    parsed: ParsedMessage, result: Extraction, refs: list[Any], acked: bool, outbound: bool
+    parsed: ParsedMessage, result: Extraction, refs: list[TicketRef], acked: bool, outbound: bool
 ) -> bool:
     banner = "above this line" in parsed.body_text or "au-dessus de cette ligne" in parsed.body_text
-    if refs or banner:
+    if banner or any(ref.helpdesk for ref in refs):
         return True
+    local = (parsed.from_addr or "").split("@", 1)[0]
+    desk_sender = bool(_SUPPORT_LOCALPART.match(local) or _SUPPORT_NAME.search(parsed.from_name or ""))
+    is_reply = bool(parsed.in_reply_to or parsed.references)
     if result.kind not in ("other", "support"):
-        return False  # a receipt or notice stays what the billing extractor said, unless a desk wrote it
+        # A receipt or notice stays what the billing extractor said, unless a desk wrote it as a reply
+        # ("Re: Échéancier erroné" from the customer service, which also talks money).
+        return not outbound and is_reply and desk_sender
     if outbound:
         # My own mail to a provider is a customer-service contact (who else writes to Netflix?).
         to_desk = any(_SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) for addr in parsed.to_addrs)
         return bool(result.provider) or to_desk or bool(_SUPPORT_SUBJECT.search(parsed.subject))
     if "list-unsubscribe" in parsed.headers and not acked:
         return False  # newsletters and marketing
-    local = (parsed.from_addr or "").split("@", 1)[0]
-    if acked or _SUPPORT_LOCALPART.match(local) or _SUPPORT_NAME.search(parsed.from_name or ""):
+    if acked or desk_sender:
         return True
+    if refs and is_reply and result.provider:
+        return True  # a provider's reply quoting a reference
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
 
 

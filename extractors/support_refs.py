@@ -12,6 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+
+def _numbered(words: str) -> re.Pattern[str]:
+    """'<word> n° 123', '<word> #123', '<word> : AB-123' (case-insensitive)."""
+    return re.compile(
+        rf"\b(?:{words})(?:\s+(?:de\s+support|support))?"
+        r"\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?\s*"
+        r"([A-Z]{0,4}[-]?\d[\d\-]{2,19}\d)\b",
+        re.I,
+    )
+
+
 # (system, pattern, global): `global` tokens need no provider to be unique.
 _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
     # Salesforce Email-to-Case: ref:_00Dxx1gEW._500xxYktl:ref, ref:!00Dxx01gEW.!500xx0Yktl:ref, thread::…::
@@ -27,16 +38,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
     # Zendesk visible: "Request #482913", "Demande n° 482913", "Ticket #…", "Case #…", "Case Number: 000123"
     (
         "number",
-        re.compile(
-            r"\b(?:request|ticket|case(?:\s+number)?|incident|demande|requête|requete|dossier|réclamation|"
-            r"reclamation|référence|reference|réf\.?|ref\.?)"
-            r"(?:\s+(?:de\s+support|support))?"
-            r"\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?\s*"
-            r"([A-Z]{0,4}[-]?\d[\d\-]{2,19}\d)\b",
-            re.I,
+        _numbered(
+            r"request|ticket|case(?:\s+number)?|incident|demande|requête|requete|dossier|réclamation|reclamation"
         ),
         False,
     ),
+    # "Référence : 4410098765": a case number in a support mail, but invoices and orders print references too,
+    # so on its own it does not make a mail customer service (`TicketRef.helpdesk` is False).
+    ("reference", _numbered(r"référence|reference|réf\.?|ref\.?"), False),
 ]
 
 _SUBJECT_TAG = re.compile(
@@ -55,6 +64,7 @@ class TicketRef:
     system: str
     value: str
     is_global: bool
+    helpdesk: bool = True  # False for a bare "Référence :", which invoices and orders print too
 
     def key(self, scope: str | None) -> str:
         """Threading key: global tokens stand alone, case numbers are scoped by provider/domain."""
@@ -68,15 +78,15 @@ def find_refs(subject: str, body: str) -> list[TicketRef]:
     found: dict[tuple[str, str], TicketRef] = {}
     for text in (subject or "", body or ""):
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
-        for system, pattern, is_global in _PATTERNS:
+        for family, pattern, is_global in _PATTERNS:
             for match in pattern.finditer(text):
-                value = match.group(1)
+                value, system = match.group(1), family
                 if not is_global:
                     value = value.upper()
                     # Case numbers are the same number whatever the desk calls them.
                     system = "number"
                 if (system, value) not in found:
-                    found[(system, value)] = TicketRef(system, value, is_global)
+                    found[(system, value)] = TicketRef(system, value, is_global, family != "reference")
     return list(found.values())
 
 
@@ -96,6 +106,7 @@ def normalise_subject(subject: str) -> str:
         previous = text
         text = _REPLY_PREFIX.sub("", text).strip()
         text = _BRACKET_PREFIX.sub("", text).strip()
-    text = _PATTERNS[-1][1].sub(" ", text)
+    for _, pattern, _ in _PATTERNS[-2:]:
+        text = pattern.sub(" ", text)
     text = re.sub(r"[\s:\-–—|]+", " ", text).strip(" .:-").lower()
     return text
