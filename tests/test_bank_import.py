@@ -170,6 +170,21 @@ def test_unreadable_file_is_recorded_and_others_imported(
     assert errors == [("bank", str(junk))]
 
 
+def test_unreadable_amount_is_recorded_and_the_rest_imported(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(db_path.parent)
+    path = db_path.parent / "export.csv"
+    path.write_text(
+        "Date;Libellé;Montant\n14/03/2026;NETFLIX.COM;-13,49\n15/03/2026;SPOTIFY;douze euros\n",
+        encoding="utf-8",
+    )
+    code, output = run(db_path, str(path))
+    assert code == 1 and "1 new" in output and "1 unreadable" in output
+    (error,) = Database(db_path).execute("select error from ingest_errors where stage = 'bank'").fetchall()
+    assert "line 3" in error[0] and "douze euros" in error[0]
+
+
 @pytest.mark.parametrize(
     "text, comma, value",
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,5 +31,8 @@ def read_statement(
         return Statement("ofx", ", ".join(accounts), txns)
     if b"\x00" in head:
         raise BankError(f"{path.name}: a binary file, not a CSV or OFX statement (export it as CSV or OFX)")
-    result = read_csv(path, account=account, columns=columns, currency=currency)
+    try:
+        result = read_csv(path, account=account, columns=columns, currency=currency)
+    except csv.Error as exc:  # a field over the csv module's size limit, a NUL byte in the text
+        raise BankError(f"{path.name}: not a readable CSV statement ({exc})") from exc
     return Statement("csv", result.account, result.transactions, result.problems)
