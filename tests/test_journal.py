@@ -329,3 +329,33 @@ def test_support_pieces_never_raise(body: str, subject: str) -> None:
         assert promise["due_on"] is None or promise["due_on"] >= "2026-03-02"
     find_requests(body)
     agent_from_signature(body)
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "body", "expected"),
+    [
+        # an invoice printing a reference stays an invoice
+        ("receipt", {}, "Votre facture est disponible.\nRéférence : 2026110512", "receipt"),
+        # a helpdesk token means a desk wrote it, whatever it talks about
+        ("receipt", {}, "Votre demande n° 45821937 : remboursement de 13,49 €.", "support"),
+        # the desk's reply in a thread stays support even when it talks money
+        (
+            "renewal_notice",
+            {"In-Reply-To": "<a@b>", "From": "EDF <service-client@edf.fr>"},
+            "Votre échéancier.",
+            "support",
+        ),
+        ("renewal_notice", {}, "Votre échéancier.", "renewal_notice"),
+        # a bare reference in an ordinary mail is not support...
+        ("other", {"From": "Shop <news@shop.example>"}, "Référence : 123456", "other"),
+        # ...but in a reply from a known provider it is
+        ("other", {"In-Reply-To": "<a@b>", "From": "X <x@free-mobile.fr>"}, "Référence : 123456", "support"),
+    ],
+)
+def test_support_versus_billing(kind: str, extra: dict[str, str], body: str, expected: str) -> None:
+    parsed = parse_message(_raw({**BASE, **extra}, body))
+    result = Extraction(
+        kind=kind, direction="inbound", provider="free-mobile" if "free-mobile" in str(extra) else None
+    )
+    support_run(parsed, IDENTITY, result)
+    assert result.kind == expected
