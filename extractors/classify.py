@@ -99,7 +99,8 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"bienvenue (?:dans|sur|chez|à)",
             r"welcome to",
             r"merci (?:de vous être|pour votre) (?:abonné|abonnement|inscription|souscription)",
-            r"(?:subscription|membership|abonnement|souscription) (?:confirmée?|activée?|confirmed|activated)",
+            r"(?:subscription|membership|abonnement|souscription|forfait)\b.{0,40}?"
+            r"(?:est |a été |is |has been )?(?:confirmée?|activée?|confirmed|activated|active)\b",
             r"confirmation (?:de (?:votre |ton |ta )?)?(?:abonnement|souscription|commande d'abonnement|inscription)",
             r"(?:your )?subscription confirmation",
             r"thanks for (?:subscribing|joining)",
@@ -155,6 +156,34 @@ REFUND = _any(r"rembours", r"refund")
 TRIAL_START = _any(r"commenc", r"start", r"bienvenue", r"welcome", r"activ")
 
 
+# For a known provider whose subject announces nothing ("Information importante concernant votre
+# abonnement"): phrases in the first lines of the body that only transactional mail uses.
+BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("payment_failed", _any(
+        r"(?:votre|ton|your) (?:paiement|payment|prélèvement)\b.{0,30}(?:a été refusé|a échoué|was declined|failed)",
+        r"(?:n'avons|n'a) pas pu (?:prélever|débiter|encaisser)", r"(?:were|was) unable to (?:charge|process)",
+    )),
+    ("cancellation", _any(
+        r"(?:votre|ton|your) (?:abonnement|forfait|subscription|membership)\b.{0,50}?"
+        r"(?:a été |has been |was )(?:résilié|annulé|cancel+ed)",
+    )),
+    ("price_change", _any(
+        r"(?:le )?(?:prix|tarif) de (?:votre|ton) (?:abonnement|forfait|offre)\b.{0,60}?(?:évolue|augmente|passe|change|sera)",
+        r"(?:price|cost) of your (?:subscription|plan|membership)\b.{0,60}?(?:increase|change|will be|is going)",
+        r"(?:we're|we are) (?:updating|changing|increasing) (?:the|our|your) (?:price|prices)",
+    )),
+]  # fmt: skip
+
+
+def kind_from_body(text: str) -> str | None:
+    """The kind the opening of a body states with a possessive, or None."""
+    head = text[:800].lower()
+    for kind, pattern in BODY_KINDS:
+        if pattern.search(head):
+            return kind
+    return None
+
+
 def kind_from_subject(subject: str) -> str | None:
     """The kind a subject announces, or None when it announces none (or sells something)."""
     subject = subject.lower()
@@ -164,6 +193,16 @@ def kind_from_subject(subject: str) -> str | None:
         if pattern.search(subject):
             return kind
     return None
+
+
+def kind_of_provider_mail(
+    subject: str, text: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]
+) -> str | None:
+    """A known sender's message: its own subject patterns, the common vocabulary, then the body's opening."""
+    kind = kind_from_provider(subject, patterns) or kind_from_subject(subject)
+    if kind is None and not NOT_TRANSACTIONAL.search(subject.lower()):
+        kind = kind_from_body(text)
+    return kind
 
 
 def kind_from_provider(subject: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:

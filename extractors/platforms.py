@@ -84,6 +84,21 @@ def _own_service(registry: Registry, platform: Provider, text: str) -> Target | 
     return None
 
 
+_RENEWS_LINE = re.compile(r"^\s*(?:renews|renouvellement|se renouvelle|renouvelé)\b", re.IGNORECASE)
+
+
+def _item_above_renewal(text: str) -> str | None:
+    """Apple lists an item as: app name / subscription (period) / "Renews 14 September 2026"."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if _RENEWS_LINE.match(line) and index:
+            above = index - 1
+            if "(" in lines[above] and above:  # "Super Duolingo (Monthly)": the app is one line higher
+                above -= 1
+            return lines[above]
+    return None
+
+
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
     match = pattern.search(text)
     return match.group(1) if match else None
@@ -100,7 +115,7 @@ def attribute(
     kind = platform.platform
     name: str | None = None
     if kind == "apple":
-        name = _first(_APP_LINE, text)
+        name = _first(_APP_LINE, text) or _item_above_renewal(text)
     elif kind == "google_play":
         name = _first(_PLAY_SUBJECT, subject) or _first(_APP_LINE, text)
     elif kind == "paypal":

@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from extractors import generic, platforms, structured
-from extractors.classify import kind_from_provider, kind_from_subject
+from extractors.classify import kind_from_subject, kind_of_provider_mail
 from extractors.fields import Target, build_event
 from extractors.registry import Provider, registry
 from extractors.spoofing import vet_sender
@@ -72,12 +72,12 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
         needs_words = True
     elif credited.role == "platform":
         result.provider = credited.slug
-        kind = kind_from_provider(parsed.subject, credited.subjects) or kind_from_subject(parsed.subject)
+        kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
         target = platforms.attribute(reg, credited, parsed.subject, parsed.from_name or "", text)
         needs_words = True  # a platform also sells one-off things: only subscription wording counts
     else:
         result.provider = credited.slug
-        kind = kind_from_provider(parsed.subject, credited.subjects) or kind_from_subject(parsed.subject)
+        kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
         target = Target.of(credited)
         needs_words = bool(credited.only_if) and not any(p.search(text) for p in credited.only_if)
     if kind is None:

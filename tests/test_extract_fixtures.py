@@ -42,8 +42,10 @@ def test_fixture_set_covers_the_brief() -> None:
     assert sum(name.startswith("neg-") for name in names) >= 15
 
 
-CASES = [("mail", name, label) for name, label in sorted(LABELS["messages"].items())] + [
-    ("heldout", name, label) for name, label in sorted(LABELS["heldout"].items())
+CASES = [
+    (folder, name, label)
+    for folder, key in (("mail", "messages"), ("heldout", "heldout"), ("heldout2", "heldout2"))
+    for name, label in sorted(LABELS[key].items())
 ]
 
 

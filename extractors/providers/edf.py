@@ -7,14 +7,21 @@ from typing import Any
 
 from extractors.money import find_money
 
-_INSTALMENT = re.compile(r"mensualités?|échéance mensuelle|prélèvement mensuel", re.IGNORECASE)
+# The instalment to come first ("vos nouvelles mensualités"), then any stated instalment.
+_INSTALMENTS = (
+    re.compile(
+        r"(?:nouvelles?|prochaines?|montant de vos|montant de votre) (?:mensualités?|échéances?)", re.I
+    ),
+    re.compile(r"mensualités?|échéance mensuelle|prélèvement mensuel", re.IGNORECASE),
+)
 
 
 def refine(parsed: Any, fact: Any, text: str) -> None:
     """Use the monthly instalment ("Montant de vos mensualités : 86,00 €") when the mail gives one."""
-    for match in _INSTALMENT.finditer(text):
-        after = [m for m in find_money(text[match.end() : match.end() + 60])]
-        if after:
-            fact.amount_minor, fact.currency = after[0].amount_minor, after[0].currency
-            fact.billing_period = "P1M"
-            return
+    for pattern in _INSTALMENTS:
+        for match in pattern.finditer(text):
+            after = find_money(text[match.end() : match.end() + 40])
+            if after:
+                fact.amount_minor, fact.currency = after[0].amount_minor, after[0].currency
+                fact.billing_period = "P1M"
+                return
