@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
 import random
 import socket
 import statistics
@@ -286,7 +287,10 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            print(f"{count:,} messages; {args.runs} timed requests per page after one warm-up")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"{count:,} messages; {args.runs} timed requests per page after one warm-up; load average {load}"
+            )
             print(f"{'page':40} {'median ms':>10} {'p90 ms':>8} {'status':>7}")
             slow = []
             for name, url in pages(base, sha, ticket_ref).items():
