@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api  # the `test` extra; drives Debian's Chromium, downloads nothing
 
 from tests.conftest import REPO
 from tests.serve_helpers import Seeded, make_sample_db, running_server
@@ -34,7 +35,6 @@ pytestmark = [
         not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
     ),
 ]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
 
 
 @pytest.fixture(scope="module")
