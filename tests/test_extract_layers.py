@@ -127,6 +127,31 @@ def test_a_plugin_provider_is_credited_without_touching_the_core(tmp_path: Path)
     assert reg.for_name("OCS").slug == "ocs"
 
 
+def test_entry_point_plugins_are_loaded_and_a_broken_one_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from extractors import registry as registry_module
+
+    class EntryPoint:
+        def __init__(self, name: str, value: object) -> None:
+            self.name, self.value = name, value
+
+        def load(self) -> object:
+            if isinstance(self.value, Exception):
+                raise self.value
+            return self.value
+
+    plugins = [
+        EntryPoint("ocs", {"slug": "ocs", "name": "OCS", "domains": ["ocs.fr"]}),
+        EntryPoint("broken", ImportError("no module named subtrail_broken")),
+    ]
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: plugins)
+    registry_module.registry.cache_clear()
+    try:
+        assert registry_module.provider_for_domain("mail.ocs.fr").slug == "ocs"
+        assert registry_module.provider_for_domain("netflix.com").slug == "netflix"
+    finally:
+        registry_module.registry.cache_clear()
+
+
 # --- spoofing ------------------------------------------------------------------------------
 
 BILL = "Votre paiement de 13,49 € a échoué. Mettez à jour votre moyen de paiement."
