@@ -188,3 +188,33 @@ def test_bundled_sample_statement(db: Database) -> None:
     assert json.loads(found["Netflix"]["amount_changes"]) == [{"on": "2026-11-16", "from": 1349, "to": 1499}]
     assert (found["Basic-Fit"]["billing_period"], found["Microsoft"]["billing_period"]) == ("P4W", "P1Y")
     assert found["Microsoft"]["status"] == "early"
+
+
+def test_card_and_paypal_payments_and_references_without_digits(db: Database) -> None:
+    """Spotify by card and through PayPal are two payments; `CB NORDVPN DZBYYA` changes name every year."""
+    rows = [
+        (f"2025-{m:02d}-05", f"CB SPOTIFY P{m}F3A4", 1199) for m in range(1, 7)
+    ] + [(f"2025-{m:02d}-20", "PAYPAL *SPOTIFY", 1199) for m in range(1, 7)] + [
+        ("2024-02-11", "CB NORDVPN DZBYYA", 5988), ("2025-02-10", "CB NORDVPN NADKZC", 5988),
+    ]  # fmt: skip
+    db["bank_transactions"].insert_all(
+        {
+            "account": "a",
+            "booked_on": d,
+            "label": label,
+            "amount_minor": -a,
+            "currency": "EUR",
+            "txn_key": f"{d}{label}",
+        }
+        for d, label, a in rows
+    )
+    with db.atomic():
+        refresh(db)
+    got = db.execute(
+        "select merchant, billing_period, occurrences, status from recurring_charges order by merchant, first_on"
+    ).fetchall()
+    assert got == [
+        ("NORDVPN", "P1Y", 2, "early"),
+        ("Spotify", "P1M", 6, "confirmed"),
+        ("Spotify", "P1M", 6, "confirmed"),
+    ]

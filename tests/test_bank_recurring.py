@@ -134,3 +134,22 @@ def test_jittered_series_keep_their_period(start: date, code: str, n: int, jitte
     charges = [Charge(i, period.after(start, i) + timedelta(days=jitter[i]), 1599) for i in range(n)]
     found = detect(charges)
     assert [(s.period.code, len(s.charges)) for s in found] == [(code, n)]
+
+
+def test_price_change_among_one_offs_is_joined_again() -> None:
+    """Not regular as a whole (a gift card bought at the same merchant), so split by price and re-joined."""
+    before = series(date(2025, 3, 5), "P1M", 6, 1099)
+    after = series(date(2025, 9, 5), "P1M", 4, 1199, 20)
+    gift = [Charge(99, date(2025, 6, 20), 9900)]
+    (found,) = detect(before + after + gift)
+    assert (len(found.charges), found.amount_minor, found.amount_changes) == (
+        10,
+        1199,
+        [{"on": "2025-09-05", "from": 1099, "to": 1199}],
+    )
+
+
+def test_two_charges_of_a_varying_bill_need_a_known_provider() -> None:
+    bills = [Charge(1, date(2026, 1, 5), 1999), Charge(2, date(2026, 2, 5), 2349)]
+    assert detect(bills) == []
+    assert [s.status for s in detect(bills, known=True)] == ["early"]
