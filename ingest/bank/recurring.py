@@ -1,11 +1,13 @@
 """Recurring debits: the charges of one merchant that come back at a steady period.
 
-Per (account, merchant, currency), the debits are first tried as one series:
-a subscription whose price went up, or a phone bill that varies a little, is
-still one steady series. When they are not (Apple billing two subscriptions,
-a shop with a yearly membership among purchases), they are split by exact
-amount, each amount's regular runs are found, and runs that follow one another
-at the same period are joined again (a price change). Dates are compared in
+Per group of debits (account, merchant, currency, intermediary: see
+`reconcile`), the debits are first tried as one series: a subscription whose
+price went up, or a phone bill that varies a little, is still one steady
+series. When they are not (Apple billing two subscriptions, a shop with a
+yearly membership among purchases), they are split by exact amount, each
+amount's regular chains are found (charges that fit no chain are skipped), and
+chains that follow one another at the same period are joined again (a price
+change). Dates are compared in
 calendar months for monthly and longer periods, with a few days' tolerance
 (weekends, bank holidays, card bookings that lag the purchase), so 31 January ->
 28 February -> 31 March is monthly. One missed charge inside a run is tolerated.
