@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from extractors.support_agents import agent_from_display_name, agent_from_signature, brand_words
 from extractors.support_promises import find_promises, find_requests, sentences
-from extractors.support_quotes import split_reply
+from extractors.support_quotes import _GREETING, split_reply
 from extractors.support_refs import TicketRef, display_ref, find_refs, normalise_subject
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ _RESOLVED = re.compile(
     r"\b(?:(?:le|votre)\s+remboursement(?:\s+de\s+[^\n]{1,30}?)?\s+(?:a\s+(?:bien\s+)?été|est)\s+(?:effectué|émis|réalisé|validé)|"
     r"nous\s+avons\s+(?:bien\s+)?(?:procédé|effectué|émis|validé)\s+(?:au|le|à|votre)\s+(?:remboursement|résiliation)|"
     r"(?:votre\s+)?résiliation\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:confirmée|effectuée|prise\s+en\s+compte|enregistrée)|"
+    r"(?:votre\s+)?(?:abonnement|contrat|compte|ligne|offre)\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:résiliée?|annulée?|clôturée?|fermée?)|"
     r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\))?\s+(?:est|a\s+(?:bien\s+)?été)\s+"
     r"(?:résolue?|clôturée?|traitée?)|"
     r"j'ai\s+(?:bien\s+)?reçu\s+(?:le|mon|votre)\s+(?:remboursement|virement|avoir)|"
@@ -157,7 +158,30 @@ def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | N
         "requests": requests,
         "asks": (not outbound) and not auto_ack and _asks(reply.text),
         "resolved": bool(_RESOLVED.search(reply.text)),
+        "courtesy": outbound and _is_courtesy(reply.text, requests),
     }
+
+
+_THANKS = re.compile(
+    r"\b(?:merci|thanks|thank\s+you|parfait|perfect|great|super|génial|top|ok|d'accord|noted|bien\s+noté)\b",
+    re.I,
+)
+_COURTESY_MAX = 160
+
+
+def _is_courtesy(text: str, requests: list[str]) -> bool:
+    """'Parfait, merci beaucoup !': a thank-you that closes a settled case rather than reopening it."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if lines and _GREETING.match(lines[0]):
+        lines = lines[1:]
+    body = " ".join(lines)
+    return (
+        bool(body)
+        and len(body) <= _COURTESY_MAX
+        and "?" not in body
+        and not requests
+        and bool(_THANKS.search(body))
+    )
 
 
 def message_signals(text: str) -> tuple[bool, bool]:

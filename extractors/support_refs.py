@@ -39,7 +39,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
     (
         "number",
         _numbered(
-            r"request|ticket|case(?:\s+number)?|incident|demande|requête|requete|dossier|réclamation|reclamation"
+            r"(?:request|ticket|case)(?:\s+(?:number|id))?|incident|demande|requête|requete|dossier|réclamation|reclamation"
         ),
         False,
     ),

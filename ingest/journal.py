@@ -72,6 +72,7 @@ class Entry:
     auto_ack: bool = False
     asks: bool = False
     resolved: bool = False
+    courtesy: bool = False  # my thank-you after a settlement: it does not reopen the case
     promises: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     joined_by: str | None = None
@@ -352,6 +353,7 @@ def _entry_from_message(msg: dict[str, Any], facts: dict[str, Any], joined_by: s
         auto_ack=bool(facts.get("auto_ack")),
         asks=bool(facts.get("asks")),
         resolved=bool(facts.get("resolved")),
+        courtesy=bool(facts.get("courtesy")),
         promises=list(facts.get("promises") or []),
         requests=list(facts.get("requests") or []),
         joined_by=joined_by,
@@ -440,6 +442,8 @@ def ticket_status(entries: list[Entry]) -> str:
     if not human:
         return "awaiting_provider"
     last = human[-1]
+    if last.courtesy and last.direction == "outbound" and len(human) > 1 and human[-2].resolved:
+        return "resolved"  # "merci beaucoup !" after a settlement leaves it settled; anything else reopens
     if last.resolved:
         return "resolved"
     if last.direction == "outbound":

@@ -39,6 +39,7 @@ def _extract(name: str) -> Extraction:
         ("Request #482913", "number:adobe:482913"),
         ("Référence : AB-123456", "number:adobe:AB-123456"),
         ("Case Number: 00012345", "number:adobe:00012345"),
+        ("Case ID: 15502288431", "number:adobe:15502288431"),
         ("RE: x [ ref:_00D5g0ABC._5005g0XYZ12:ref ]", "salesforce:_00D5g0ABC._5005g0XYZ12"),
         ("ref:!00Dxx01gEW.!500xx0Yktl:ref", "salesforce:!00Dxx01gEW.!500xx0Yktl"),
         ("thread::pp5XPGfmNf2hRZdRCWnrohc::", "salesforce:pp5XPGfmNf2hRZdRCWnrohc"),
@@ -359,3 +360,21 @@ def test_support_versus_billing(kind: str, extra: dict[str, str], body: str, exp
     )
     support_run(parsed, IDENTITY, result)
     assert result.kind == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "courtesy"),
+    [
+        ("Parfait, merci beaucoup !", True),
+        ("Bonjour,\n\nMerci, c'est bien reçu.", True),
+        ("Thanks Raj, that's perfect.", True),
+        ("Merci, mais ma ligne fixe a aussi été facturée. Est-ce aussi corrigé ?", False),
+        ("Merci. Je souhaite aussi être remboursée des frais.", False),
+        ("Le remboursement n'est toujours pas arrivé.", False),
+    ],
+)
+def test_courtesy_reply(body: str, courtesy: bool) -> None:
+    headers = {**BASE, "From": "alice.martin@example.org", "To": "service.client@free-mobile.fr"}
+    result = Extraction(direction="outbound", provider="free-mobile")
+    support_run(parse_message(_raw(headers, body)), IDENTITY, result)
+    assert result.support is not None and result.support["courtesy"] is courtesy
