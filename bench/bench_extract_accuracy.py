@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections import Counter
 from datetime import date
+from itertools import zip_longest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +32,13 @@ from ingest.schema import open_db  # noqa: E402
 FIXTURES = REPO / "tests" / "fixtures" / "extract"
 IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
 MESSAGE_FIELDS = ("kind", "provider", "event", "amount", "currency", "period", "platform", "date")
+EVENT_ATTRS = {
+    "event": "event_type",
+    "amount": "amount_minor",
+    "currency": "currency",
+    "period": "billing_period",
+    "platform": "platform",
+}
 INVENTORY_FIELDS = (
     "status", "amount_minor", "currency", "billing_period", "platform", "next_renewal_on", "ends_on",
 )  # fmt: skip
@@ -39,25 +47,19 @@ LATER_SETS = (("heldout", "second set, plain text"), ("heldout2", "third set, HT
 DATE_FIELDS = ("next_renewal_on", "trial_ends_on", "ends_on", "occurred_on")
 
 
-def predicted_message(raw: bytes) -> dict[str, object]:
-    """What the extractors say about one message, in the labels' vocabulary."""
+def predicted(raw: bytes) -> Extraction:
+    """What the subscription step says about one message (the support step may relabel kinds later)."""
     parsed = parse_message(raw)
     result = Extraction(direction=direction_of(parsed, IDENTITY))
-    subscriptions.run(parsed, IDENTITY, result)  # this step alone: the support step may relabel kinds
-    out: dict[str, object] = {
-        "kind": result.kind,
-        "provider": result.provider,
-        "suspicious": bool(result.suspicious),
-        "needs_review": result.needs_review,
-    }
-    fact = result.events[0] if result.events else None
-    out["event"] = fact.event_type if fact else None
-    out["amount"] = fact.amount_minor if fact else None
-    out["currency"] = fact.currency if fact else None
-    out["period"] = fact.billing_period if fact else None
-    out["platform"] = fact.platform if fact else None
-    out["_fact"] = fact
-    return out
+    subscriptions.run(parsed, IDENTITY, result)
+    return result
+
+
+def wanted_events(label: dict[str, object]) -> list[dict[str, object]]:
+    """The labelled events: the first in the label itself, more (a multi-item receipt) under "also"."""
+    if label.get("event") is None:
+        return []
+    return [label, *label.get("also", [])]  # type: ignore[list-item]
 
 
 def expected_date(label: dict[str, object]) -> tuple[str, object] | None:
@@ -96,17 +98,20 @@ def score_messages(labels: dict[str, dict[str, object]], folder: Path) -> tuple[
     score = Score()
     negatives_with_facts = 0
     for name, label in sorted(labels.items()):
-        got = predicted_message((folder / f"{name}.eml").read_bytes())
-        for field in MESSAGE_FIELDS[:-1]:
-            score.add(field, label.get(field), got[field], name)
-        wanted = expected_date(label)
-        fact = got["_fact"]
-        if wanted:
-            score.add("date", wanted[1], getattr(fact, wanted[0], None) if fact else None, name)
-        elif fact is not None:
-            score.add("date", None, fact.next_renewal_on or fact.trial_ends_on or fact.ends_on, name)
-        score.add("suspicious", label.get("suspicious") or None, got["suspicious"] or None, name)
-        if name.startswith("neg-") and got["event"] is not None:
+        result = predicted((folder / f"{name}.eml").read_bytes())
+        score.add("kind", label["kind"], result.kind, name)
+        score.add("provider", label["provider"], result.provider, name)
+        score.add("suspicious", label.get("suspicious") or None, bool(result.suspicious) or None, name)
+        for want, fact in zip_longest(wanted_events(label), result.events):
+            want = want or {}
+            for field, attr in EVENT_ATTRS.items():
+                score.add(field, want.get(field), getattr(fact, attr, None), name)
+            wanted_date = expected_date(want)
+            if wanted_date:
+                score.add("date", wanted_date[1], getattr(fact, wanted_date[0], None), name)
+            elif fact is not None:
+                score.add("date", None, fact.next_renewal_on or fact.trial_ends_on or fact.ends_on, name)
+        if name.startswith("neg-") and result.events:
             negatives_with_facts += 1
     return score, negatives_with_facts
 

@@ -62,19 +62,21 @@ def clean_name(name: str, inner_app: bool = False) -> str:
     return _CORPORATE.sub("", name).strip()
 
 
-def target_for_name(registry: Registry, name: str, platform: str) -> Target | None:
-    name = clean_name(name, inner_app=platform == "google_play")
+def target_for_name(registry: Registry, name: str, platform: Provider) -> Target | None:
+    """The service an item name stands for: a known provider (billed by the platform, unless it is
+    the platform's own service like iCloud+), else a new slug made from the app's name."""
+    kind = platform.platform
+    name = clean_name(name, inner_app=kind == "google_play")
     if not name:
         return None
     known = registry.for_name(name)
     if known is not None and known.role == "service":
-        return Target.of(known, platform=platform, extractor=NAME, confidence=CONFIDENCE)
+        billed = known.platform if platform.slug in known.via else kind
+        return Target.of(known, platform=billed, extractor=NAME, confidence=CONFIDENCE)
     slug = slugify(name)
     if not slug:
         return None
-    return Target(
-        slug=slug, service_name=name, platform=platform, extractor=NAME, confidence=CONFIDENCE - 0.1
-    )
+    return Target(slug=slug, service_name=name, platform=kind, extractor=NAME, confidence=CONFIDENCE - 0.1)
 
 
 def _own_service(registry: Registry, platform: Provider, text: str) -> Target | None:
@@ -87,16 +89,38 @@ def _own_service(registry: Registry, platform: Provider, text: str) -> Target | 
 _RENEWS_LINE = re.compile(r"^\s*(?:renews|renouvellement|se renouvelle|renouvelé)\b", re.IGNORECASE)
 
 
-def _item_above_renewal(text: str) -> str | None:
-    """Apple lists an item as: app name / subscription (period) / "Renews 14 September 2026"."""
+def _renewing_items(text: str) -> list[tuple[str, str]]:
+    """Apple lists an item as: app name / subscription (period) / "Renews 14 September 2026" / price.
+
+    Returns (app name, the item's own lines) for each renewing item, in order.
+    """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    items = []
     for index, line in enumerate(lines):
         if _RENEWS_LINE.match(line) and index:
             above = index - 1
             if "(" in lines[above] and above:  # "Super Duolingo (Monthly)": the app is one line higher
                 above -= 1
-            return lines[above]
-    return None
+            items.append((lines[above], "\n".join(lines[above : index + 2])))
+    return items
+
+
+def _item_above_renewal(text: str) -> str | None:
+    items = _renewing_items(text)
+    return items[0][0] if items else None
+
+
+def items(
+    registry: Registry, platform: Provider, subject: str, from_name: str, text: str
+) -> list[tuple[Target, str]]:
+    """Each (service, the text about it) a platform's message bills: Apple receipts list several."""
+    if platform.platform == "apple":
+        listed = _renewing_items(text)
+        if len(listed) > 1:
+            found = [(target_for_name(registry, name, platform), block) for name, block in listed]
+            return [(target, block) for target, block in found if target is not None]
+    target = attribute(registry, platform, subject, from_name, text)
+    return [(target, text)] if target is not None else []
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -126,4 +150,4 @@ def attribute(
         name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
     elif kind == "amazon":
         name = _first(_CHANNEL, head)
-    return target_for_name(registry, name, kind) if name else None
+    return target_for_name(registry, name, platform) if name else None

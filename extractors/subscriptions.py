@@ -65,32 +65,34 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
     text = message_text(parsed)
     lang = detect_lang(parsed, text)
     embedded = structured.read(parsed.body_html)
-    target: Target | None
+    targets: list[tuple[Target, str]]
     if credited is None:
         kind = kind_from_subject(parsed.subject)
         target = generic.target(parsed, embedded.seller if embedded else None) if kind else None
+        targets = [(target, text)] if target else []
         needs_words = True
     elif credited.role == "platform":
         result.provider = credited.slug
         kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
-        target = platforms.attribute(reg, credited, parsed.subject, parsed.from_name or "", text)
+        targets = platforms.items(reg, credited, parsed.subject, parsed.from_name or "", text)
         needs_words = True  # a platform also sells one-off things: only subscription wording counts
     else:
         result.provider = credited.slug
         kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
-        target = Target.of(credited)
+        targets = [(Target.of(credited), text)]
         needs_words = bool(credited.only_if) and not any(p.search(text) for p in credited.only_if)
     if kind is None:
         return
     result.kind = kind
-    if target is None:
-        return
-    if target.slug in reg.providers:
-        result.provider = target.slug  # a known service behind a platform: its mail, event or not
-    fact = build_event(parsed, identity, target, kind, text, lang, embedded, needs_words)
-    if fact is None:
-        return  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
-    result.provider = target.slug
-    result.events.append(fact)
-    if fact.confidence < REVIEW_BELOW:
-        result.needs_review = True
+    if len(targets) == 1 and targets[0][0].slug in reg.providers:
+        result.provider = targets[0][0].slug  # a known service behind a platform: its mail, event or not
+    for target, about in targets:
+        data = embedded if len(targets) == 1 else None  # an order's total is no single item's price
+        fact = build_event(parsed, identity, target, kind, about, lang, data, needs_words)
+        if fact is None:
+            continue  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
+        result.events.append(fact)
+        if fact.confidence < REVIEW_BELOW:
+            result.needs_review = True
+    if len(result.events) == 1:
+        result.provider = result.events[0].provider
