@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import click
@@ -9,6 +10,7 @@ import click
 from ingest.cli import Context, cli, fail, with_context
 
 CHANNELS = ("phone", "chat", "letter", "email", "other")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9.+-]{0,62}")
 
 
 @cli.group()
@@ -52,6 +54,9 @@ def note_add(
     """
     from ingest.journal import add_note, note_time
 
+    provider = provider.strip().lower()
+    if not _SLUG.fullmatch(provider):
+        fail(f"--provider {provider!r} is not a provider slug like free-mobile")
     try:
         when = note_time(at)
     except ValueError:
@@ -64,7 +69,7 @@ def note_add(
     db = ctx.db()
     note_id = add_note(
         db,
-        provider=provider.strip().lower(),
+        provider=provider,
         channel=channel,
         at=when,
         text=text,
@@ -103,3 +108,22 @@ def note_list(ctx: Context, provider: str | None) -> None:
         if promise:
             line += f"  [promise: {promise}{' by ' + due if due else ''}]"
         click.echo(line)
+
+
+@note.command(name="delete")
+@click.argument("note_id", type=int)
+@with_context
+def note_delete(ctx: Context, note_id: int) -> None:
+    """Delete a manual note (a typo, a duplicate); the journal is rebuilt without it.
+
+    Example: subtrail note delete 3
+    """
+    from ingest.journal import rebuild_journal
+
+    db = ctx.db()
+    if db.execute("select 1 from manual_notes where id = ?", [note_id]).fetchone() is None:
+        fail(f"no manual note {note_id} (see `subtrail note list`)")
+    with db.atomic():
+        db.execute("delete from manual_notes where id = ?", [note_id])
+        rebuild_journal(db)
+    click.echo(f"note {note_id} deleted")

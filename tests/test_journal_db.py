@@ -247,6 +247,15 @@ def test_cli_note_add_and_list(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--at" in bad.output
     db = open_db(db_path)
     assert db.execute("select due_on, status from promises").fetchall() == [("2026-03-10", "overdue")]
+    bad_slug = runner.invoke(cli, [*args[:3], "Free Mobile!", *args[4:]])
+    assert bad_slug.exit_code == 2 and "--provider" in bad_slug.output
+    assert runner.invoke(cli, ["note", "delete", "7", "--db", db_path, "--config", config]).exit_code == 2
+    deleted = runner.invoke(cli, ["note", "delete", "1", "--db", db_path, "--config", config])
+    assert deleted.exit_code == 0, deleted.output
+    assert db.execute("select count(*) from ticket_messages where manual_note_id is not null").fetchone() == (
+        0,
+    )
+    assert db.table("manual_notes").count == 0
 
 
 def test_plain_reply_joins_by_reference_and_is_completed(db: Database, tmp_path: Path) -> None:
