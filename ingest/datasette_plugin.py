@@ -30,6 +30,10 @@ dl.column-descriptions { display: grid; grid-template-columns: max-content 1fr; 
   font-size: 0.85em; max-height: 12em; overflow-y: auto; border-left: 3px solid #ddd; padding-left: 0.6em; }
 dl.column-descriptions dt { margin: 0; }
 dl.column-descriptions dd { margin: 0; color: #555; }
+/* Message text gets room, so a page of messages is not one tall narrow column of words. */
+.rows-and-columns td.col-body_text, .rows-and-columns td.col-body, .rows-and-columns td.col-detail,
+.rows-and-columns td.col-text { min-width: 26em; }
+body.table td.col-body_text, body.table td.col-body { white-space: normal; }  /* the row page keeps lines */
 """
 # Columns holding a message's sha256, per table (None: any table or a query result).
 SHA_COLUMNS = {"sha256", "message_sha256"}

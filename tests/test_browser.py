@@ -146,3 +146,25 @@ def test_dashboard(browser: Any, site: tuple[str, Seeded, Path]) -> None:
     db.close()
     assert not errors, errors
     page.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/subtrail",
+        "/subtrail/messages",
+        "/subtrail/providers",
+        "/subtrail/tickets",
+        "/subtrail/upcoming_renewals",
+        "/subtrail/monthly_spend",
+        "/subtrail/provider_history?provider=canal-plus",
+        "/subtrail/review_queue",
+        "/dossier/canal-plus",
+    ],
+)
+def test_pages_have_no_console_errors(browser: Any, site: tuple[str, Seeded, Path], path: str) -> None:
+    shot = path.strip("/").replace("/", "-").split("?")[0] or "root"
+    page, errors = visit(browser, f"{site[0]}{path}", f"page-{shot}")
+    assert page.inner_text("body").strip()
+    assert not errors, errors
+    page.close()
