@@ -105,3 +105,33 @@ def check(ctx: Context) -> None:
             click.echo(f"  {'ok  ' if good else 'FAIL'} {text}")
         failed = failed or not report.ok
     sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("account_name", metavar="ACCOUNT")
+@with_context
+def oauth(ctx: Context, account_name: str) -> None:
+    """One-time OAuth2 consent for an account with auth = "xoauth2" (Gmail, Microsoft 365).
+
+    Google: open the printed address, allow access; the browser comes back to a local
+    address and the refresh token is saved. Microsoft: enter the printed code at the
+    printed address. The token goes to the account's oauth.token_file (mode 0600),
+    never to the database; `subtrail poll` refreshes and rotates it from then on.
+
+    Example: subtrail oauth gmail
+    """
+    from ingest.imap.errors import ImapError
+    from ingest.imap.oauth import authorize
+
+    account = next((a for a in ctx.config.accounts if a.name == account_name), None)
+    if account is None:
+        fail(f"no account named {account_name!r} in the config")
+        return
+    if account.auth != "xoauth2":
+        fail(f'account {account_name!r}: set auth = "xoauth2" and an [accounts.oauth] table first')
+    try:
+        path = authorize(account, say=click.echo)
+    except ImapError as exc:
+        fail(str(exc), status=1)
+        return
+    click.echo(f"refresh token saved to {path}; try it with: subtrail check")

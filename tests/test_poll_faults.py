@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from ingest.imap.poller import poll_once
+from ingest.imap.poller import ONCE_RETRIES, poll_once
+from ingest.imap.sync import BATCH_MESSAGES
 from tests.dovecot import CutProxy, Dovecot, make_message
 from tests.poll_helpers import account_for, config_for, count, stored_count, stored_uids, toml_for
 
@@ -81,18 +82,19 @@ def test_repeated_cuts_keep_committed_batches_and_a_later_pass_finishes(
     mailbox: Mailbox, db: Database
 ) -> None:
     server, user, _ = mailbox
-    total = 2500
+    total = 1500
     server.seed(user, "INBOX", (make_message(i, padding=2000) for i in range(total)))
-    # every connection dies after ~1.5 MB: each of the 4 attempts commits the one batch
-    # (500 messages, ~1.1 MB) it fully received, which is not enough to finish
-    proxy = CutProxy(server.port, after_bytes=1_500_000, cuts=100)
+    # every connection dies after 1 MB, inside the second batch's FETCH: each of the
+    # 4 attempts commits the one batch (~650 kB) it fully received, not enough to finish
+    proxy = CutProxy(server.port, after_bytes=1_000_000, cuts=100)
     try:
         first = poll_once(db, config_for(account_for(server, user, port=proxy.port)), retry_delay=0.01)
     finally:
         proxy.close()
     assert first.exit_status == 1
-    assert "connection lost" in str(first.accounts[0].error) or "network" in str(first.accounts[0].error)
-    assert count(db, "select count(*) from messages") == 4 * 500
+    assert "connection lost" in str(first.accounts[0].error)
+    assert proxy.connections == 1 + ONCE_RETRIES
+    assert count(db, "select count(*) from messages") == (1 + ONCE_RETRIES) * BATCH_MESSAGES
     assert db.execute("select status from poll_runs where folder is null").fetchone() == ("unreachable",)
 
     second = poll_once(db, config_for(account_for(server, user)))

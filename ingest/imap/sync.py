@@ -38,8 +38,8 @@ from ingest.store import Location, record_error, save_batch
 from ingest.workers import Job, prepare_chunks
 
 WINDOW = 1000  # UIDs per metadata FETCH
-BATCH_MESSAGES = 500  # bodies per batch (one FETCH, one transaction)
-BATCH_BYTES = 16 * 1024 * 1024  # body bytes per batch; a bigger message is a batch of its own
+BATCH_MESSAGES = 250  # bodies per batch (one FETCH, one transaction)
+BATCH_BYTES = 8 * 1024 * 1024  # body bytes per batch; a bigger message is a batch of its own
 POOL_THRESHOLD = 300  # fewer new messages than this are parsed in-process (no pool start-up cost)
 HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]"
 

@@ -1,0 +1,221 @@
+"""Benchmark the IMAP poller against a loopback Dovecot, with `mbsync` timed side by side.
+
+Usage:
+    python bench/bench_imap.py                       # 10,000 messages; memory at 10k and 50k
+    python bench/bench_imap.py --count 2000 --big 10000
+    python bench/bench_imap.py --extractors real     # parse + real extractors (default: both)
+
+Prints the figures issue 3 asks for:
+- unchanged folder: time of one cheap check (one STATUS round trip), median of 30;
+- IDLE delivery: APPEND -> row in the database while the daemon IDLEs, median/max of 5;
+- first sync of COUNT messages, `fetch = "all"`, vs `mbsync` mirroring the same mailbox to a
+  Maildir (same run, same server), with no-op and with the real extractors;
+- first sync in `fetch = "relevant"` mode on a mailbox where 20 % of the mail is relevant;
+- peak memory (PSS of the poller and its parser processes) at COUNT and BIG messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import extractors  # noqa: E402
+from bench.bench_import import TreeRssSampler  # noqa: E402
+from bench.mailgen import LOREM, generate  # noqa: E402
+from ingest.config import Config  # noqa: E402
+from ingest.imap.connect import connect  # noqa: E402
+from ingest.imap.poller import DaemonSettings, poll_once, run_daemon  # noqa: E402
+from ingest.imap.sync import sync_folder  # noqa: E402
+from ingest.schema import open_db  # noqa: E402
+from tests.dovecot import Dovecot, make_message  # noqa: E402
+from tests.poll_helpers import account_for, config_for, stored_count  # noqa: E402
+
+REAL_EXTRACT = extractors.extract
+
+
+def use_extractors(kind: str) -> None:
+    if kind == "noop":
+        extractors.extract = lambda parsed, identity: extractors.Extraction()  # type: ignore[assignment]
+    else:
+        extractors.extract = REAL_EXTRACT
+
+
+def newsletter(i: int) -> bytes:
+    """Irrelevant mail of the same size as the generated receipts: unknown sender, plain subject."""
+    return (
+        f"From: The Weekly <news@weekly-digest.example>\r\nTo: alice.martin@example.org\r\n"
+        f"Subject: This week in gardening, issue {i}\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <{i}.news@weekly-digest.example>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{LOREM * 70}\r\n"
+    ).encode()
+
+
+def mixed(count: int, relevant_share: float) -> Iterator[bytes]:
+    every = round(1 / relevant_share)
+    receipts = generate(count)
+    for i in range(count):
+        raw = next(receipts)
+        yield raw if i % every == 0 else newsletter(i)
+
+
+def mbsync_time(server: Dovecot, user: str, work: Path) -> float:
+    target = work / "mbsync-mirror"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    conf = work / "mbsyncrc"
+    conf.write_text(
+        f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.port}\nUser {user}\n"
+        f"Pass {server.passwords[user]}\nSSLType None\nAuthMechs LOGIN\n\n"
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {target}/\nInbox {target}/INBOX\n\n"
+        "Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\nSync Pull\n"
+        f"SyncState {work}/mbsync-state/\n"
+    )
+    shutil.rmtree(work / "mbsync-state", ignore_errors=True)
+    (work / "mbsync-state").mkdir()
+    started = time.perf_counter()
+    subprocess.run(["mbsync", "-q", "-c", str(conf), "-a"], check=True)
+    return time.perf_counter() - started
+
+
+def timed_sync(config: Config, db_path: Path) -> tuple[float, int, int]:
+    """(seconds, messages stored, peak PSS bytes) of one `poll --once` pass into a new database."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    db = open_db(db_path)
+    sampler = TreeRssSampler()
+    sampler.start()
+    started = time.perf_counter()
+    summary = poll_once(db, config, progress=False)
+    elapsed = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    db.close()
+    assert summary.exit_status == 0, [str(a.error) for a in summary.accounts]
+    return elapsed, summary.new, sampler.peak
+
+
+def unchanged_check_ms(config: Config, db_path: Path, runs: int = 30) -> float:
+    account = config.accounts[0]
+    client = connect(account)
+    db = open_db(db_path)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = sync_folder(client, db, account, "INBOX", config.identity)
+        times.append(time.perf_counter() - started)
+        assert result.unchanged
+    client.logout()
+    db.close()
+    return statistics.median(times) * 1000
+
+
+def idle_latency(server: Dovecot, user: str, config: Config, db_path: Path, runs: int = 5) -> list[float]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_daemon, args=(str(db_path), config, stop, DaemonSettings(interval=3600)), daemon=True
+    )
+    thread.start()
+    latencies = []
+    try:
+        time.sleep(1.0)  # catch-up pass done, IDLE started
+        for i in range(runs):
+            before = stored_count(db_path)
+            started = time.perf_counter()
+            server.append(user, "INBOX", make_message(900_000 + i))
+            while stored_count(db_path) == before:
+                if time.perf_counter() - started > 30:
+                    raise RuntimeError("IDLE delivery took more than 30 s")
+                time.sleep(0.005)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument(
+        "--big", type=int, default=50_000, help="mailbox size for the memory comparison (0: skip)"
+    )
+    parser.add_argument("--extractors", choices=["noop", "real", "both"], default="both")
+    args = parser.parse_args()
+    kinds = ["noop", "real"] if args.extractors == "both" else [args.extractors]
+    work = Path(tempfile.mkdtemp(prefix="subtrail-bench-imap-"))
+    server = Dovecot().start()
+    try:
+        user, _ = server.add_user()
+        server.seed(user, "INBOX", generate(args.count))
+        size_mb = sum(f.stat().st_size for f in (server.folder_path(user, "INBOX") / "cur").iterdir()) / 1e6
+        print(
+            f"mailbox: {args.count} messages, {size_mb:.0f} MB, Dovecot on loopback, cores={os.cpu_count()}"
+        )
+        print(f"bench process before any sync: PSS {TreeRssSampler._rss(os.getpid()) / 1e6:.0f} MB")
+        all_mode = config_for(account_for(server, user, fetch="all", folders=["INBOX"]))
+        db_path = work / "all.db"
+
+        mbsync = mbsync_time(server, user, work)
+        print(f"mbsync (isync) first mirror: {mbsync:.2f} s ({args.count / mbsync:,.0f} msg/s)")
+        peaks = {}
+        for kind in kinds:
+            use_extractors(kind)
+            seconds, new, peak = timed_sync(all_mode, db_path)
+            assert new == args.count, f"{new} of {args.count}"
+            peaks[args.count] = peak
+            print(
+                f"poll --once, fetch=all, extractors={kind}: {seconds:.2f} s ({args.count / seconds:,.0f} msg/s), "
+                f"{seconds / mbsync:.2f}x mbsync's time, peak PSS {peak / 1e6:.0f} MB"
+            )
+        mbsync_again = mbsync_time(server, user, work)
+        print(f"mbsync again (same run, fresh mirror): {mbsync_again:.2f} s")
+
+        print(f"unchanged folder, cheap check: {unchanged_check_ms(all_mode, db_path):.1f} ms (median of 30)")
+        latencies = idle_latency(server, user, all_mode, db_path)
+        print(
+            f"IDLE delivery (APPEND -> stored): median {statistics.median(latencies) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms over {len(latencies)}"
+        )
+
+        rel_user, _ = server.add_user()
+        server.seed(rel_user, "INBOX", mixed(args.count, 0.2))
+        relevant = config_for(account_for(server, rel_user, fetch="relevant", folders=["INBOX"]))
+        rel_mbsync = mbsync_time(server, rel_user, work)
+        for kind in kinds:
+            use_extractors(kind)
+            seconds, new, _ = timed_sync(relevant, work / "relevant.db")
+            print(
+                f"poll --once, fetch=relevant (20 % relevant, {new} bodies), extractors={kind}: {seconds:.2f} s, "
+                f"{seconds / rel_mbsync:.2f}x mbsync's {rel_mbsync:.2f} s on the same mailbox"
+            )
+
+        if args.big:
+            big_user, _ = server.add_user()
+            server.seed(big_user, "INBOX", generate(args.big))
+            use_extractors(kinds[-1])
+            big = config_for(account_for(server, big_user, fetch="all", folders=["INBOX"]))
+            seconds, new, peak = timed_sync(big, work / "big.db")
+            print(
+                f"memory: peak PSS {peaks[args.count] / 1e6:.0f} MB at {args.count} messages, "
+                f"{peak / 1e6:.0f} MB at {args.big} ({new} stored in {seconds:.1f} s)"
+            )
+    finally:
+        server.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
