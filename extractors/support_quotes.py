@@ -241,18 +241,36 @@ def _is_name_and_role(line: str) -> bool:
 
 
 def _valediction_split(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Cut at the last sign-off followed by a signature: a few short lines, then at most a legal footer."""
     for index in range(len(lines) - 1, -1, -1):
         match = _VALEDICTION.match(lines[index])
         if not match:
             continue
         tail = [line for line in lines[index + 1 :] if line]
         if len(tail) > _MAX_SIGNATURE_LINES or any(len(line) > 70 for line in tail):
-            break
+            if not _signs_before_footer(match, lines[index + 1 :]):
+                break
+            # "Cordialement,\nJulie, conseillère\n\nSAS au capital de … RCS Paris …": the footer goes too.
         if not any(line and not _GREETING.match(line) for line in lines[:index]):
             # "Merci !" alone is the message, not a sign-off: keep it, the name after it is the signature.
             return lines[: index + 1], lines[index + 1 :]
         return lines[:index], lines[index:]
     return lines, []
+
+
+def _signs_before_footer(match: re.Match[str], after: list[str]) -> bool:
+    """The sign-off's own block (up to the first blank line) names a person or a team."""
+    from extractors.support_agents import clean_name
+
+    block: list[str] = []
+    for line in after:
+        if not line:
+            break
+        block.append(line)
+    candidates = [match.group("rest") or "", *block]
+    if len(block) > _MAX_SIGNATURE_LINES or any(len(line) > 70 for line in block):
+        return False
+    return any(clean_name(c) or _TEAM_LINE.match(c) or _is_name_and_role(c) for c in candidates if c)
 
 
 def _tidy(lines: list[str]) -> str:

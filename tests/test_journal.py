@@ -90,6 +90,9 @@ def test_fixture_message(name: str) -> None:
     assert facts["requests"] == label.get("requests", [])
 
 
+FOOTER = "Free Mobile - SAS au capital de 365 138 € - RCS Paris 421 938 861 - 16 rue de la Ville-l'Évêque, 75008 Paris"
+
+
 @pytest.mark.parametrize(
     ("body", "html", "expected"),
     [
@@ -145,6 +148,9 @@ def test_fixture_message(name: str) -> None:
             "Bonjour,\n\nÉvidemment, nous allons vous rembourser.",
         ),
         ("Bonjour,\n\nOk.\n\nSportivement,\nMarco", None, "Bonjour,\n\nOk."),
+        # a legal footer after the signature goes with it; after a bare "Merci." it is kept (not a signature)
+        (f"Bonjour,\n\nOk.\n\nCordialement,\nJulie, conseillère\n\n{FOOTER}", None, "Bonjour,\n\nOk."),
+        (f"Bonjour,\n\nMerci.\n\n{FOOTER}", None, f"Bonjour,\n\nMerci.\n\n{FOOTER}"),
     ],
 )
 def test_quote_stripping(body: str, html: str | None, expected: str) -> None:
