@@ -106,7 +106,8 @@ def normalise_subject(subject: str) -> str:
         previous = text
         text = _REPLY_PREFIX.sub("", text).strip()
         text = _BRACKET_PREFIX.sub("", text).strip()
-    for _, pattern, _ in _PATTERNS[-2:]:
-        text = pattern.sub(" ", text)
+    for family, pattern, _ in _PATTERNS:
+        if family in ("number", "reference"):  # "- Demande n° 45821937" is a tag, not the subject
+            text = pattern.sub(" ", text)
     text = re.sub(r"[\s:\-–—|]+", " ", text).strip(" .:-").lower()
     return text
