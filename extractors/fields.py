@@ -8,7 +8,7 @@ how sure they are of the target, which the confidence carries.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from extractors.structured import Structured
 if TYPE_CHECKING:
     from ingest.parse import ParsedMessage
 
-_I = 0  # patterns are lowercase and run on `lowered()` text (same length, same positions)
+# Every pattern below is lowercase and runs on `lowered()` text (same length, so same positions).
 
 KIND_EVENTS = {
     "receipt": "charge",
@@ -37,20 +37,18 @@ _TOTAL = re.compile(
     r"total(?: ttc| à payer| payé| paid| charged| due)?|montant(?: total| ttc| prélevé| de votre échéance| dû)?|"
     r"amount(?: charged| paid| due)?|à payer|prélevé|débité|charged|nouveau (?:prix|tarif)|new price|prix|price|tarif|"
     r"passera à|increase to|will be|sera de|puis|then|ensuite|after that",
-    _I,
 )
 _NEW_PRICE = re.compile(
     r"nouveau (?:prix|tarif)|new (?:monthly |annual )?price|passera (?:de .{0,20} )?à|passe à|"
     r"(?:increase|change|go up)s? (?:from .{0,20} )?to|sera de|will be|désormais|à compter du .{0,40}?:",
-    _I,
 )
-_TAX_LINE = re.compile(r"\b(?:tva|vat|ht|hors taxes|tax(?:es)?|dont)\b", _I)
+_TAX_LINE = re.compile(r"\b(?:tva|vat|ht|hors taxes|tax(?:es)?|dont)\b")
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [
-    ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week", _I)),
-    ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly", _I)),
-    ("P3M", re.compile(r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|every 3 months", _I)),
-    ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b", _I)),
-    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b", _I)),
+    ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week")),
+    ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly")),
+    ("P3M", re.compile(r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|every 3 months")),
+    ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b")),
+    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b")),
 ]  # fmt: skip
 
 DATE_WORDS = {
@@ -59,23 +57,19 @@ DATE_WORDS = {
         r"mensualité)|renouvel\w*|reconduit\w*|renews?|renewal|next (?:billing|payment|charge|bill|invoice)|"
         r"will (?:automatically )?renew|will be (?:charged|billed|renewed)|"
         r"premi(?:er|ère) (?:prélèvement|facture|paiement|mensualité)|first (?:payment|charge|bill)",
-        _I,
     ),
     "trial_ends_on": re.compile(
         r"(?:essai|trial|période d'essai)[^.\n]{0,60}?(?:se termine|se terminera|prend fin|prendra fin|expire|"
         r"jusqu'au|ends?|ending|expires?|until|through)|fin de (?:votre |ton )?(?:essai|période d'essai)",
-        _I,
     ),
     "ends_on": re.compile(
         r"jusqu'au|jusqu'à la fin|until|access (?:until|through)|prendra fin|se terminera|ends? on|will end|"
         r"expire[sr]? (?:le|on)|fin de (?:votre |ton )?(?:abonnement|accès)|dernier jour|last day|through|"
         r"(?:sera|seront) résiliée?s? (?:le|au)|date (?:de |d'effet de (?:la )?)?résiliation|effective (?:le|on)",
-        _I,
     ),
     "effective_on": re.compile(
         r"à compter du|à partir du|dès le|starting(?: on| from)?|effective(?: on| from)?|beginning|from your|"
         r"à partir de (?:votre|ta) (?:prochaine )?(?:facture|échéance|prélèvement)|prochaine facture|next billing",
-        _I,
     ),
     # the day money moves for this message's charge (a debit a few days after the invoice)
     "charged_on": re.compile(
@@ -83,11 +77,10 @@ DATE_WORDS = {
         r"(?<!next )billing date|invoice date|order date|date paid|payé le|paid on|charged on|débité le|"
         r"(?<!prochain )(?<!prochaine )prélèvement le|(?<!prochain )(?<!mensualité )prélevée? (?:sur [^.\n]{0,40})?le|"
         r"sera prélevé",
-        _I,
     ),
 }
-_IN_DAYS = re.compile(r"(?:dans|in|within)\s+(\d{1,2})\s+(?:jours?|days?)", _I)
-_REMIND = re.compile(r"termine|fin\b|ends?|ending|expire|bientôt|soon|rappel|reminder|last|derniers?", _I)
+_IN_DAYS = re.compile(r"(?:dans|in|within)\s+(\d{1,2})\s+(?:jours?|days?)")
+_REMIND = re.compile(r"termine|fin\b|ends?|ending|expire|bientôt|soon|rappel|reminder|last|derniers?")
 
 
 @dataclass
@@ -102,7 +95,6 @@ class Target:
     refine: Refine | None = None
     extractor: str = "provider@1"
     confidence: float = 0.9
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, provider: Provider, platform: str | None = None, **kw: object) -> Target:
