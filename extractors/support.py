@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from extractors.support_agents import agent_from_display_name, agent_from_signature, brand_words
 from extractors.support_promises import find_promises, find_requests, sentences
-from extractors.support_quotes import _GREETING, split_reply
+from extractors.support_quotes import is_greeting, split_reply
 from extractors.support_refs import TicketRef, display_ref, find_refs, normalise_subject
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | N
             reply.signature, brands
         )
         promises = find_promises(reply.text, parsed.date)
-    auto_ack = not outbound and (acked or header_auto) and agent is None and not _RESOLVED.search(reply.text)
+    auto_ack = not outbound and (acked or header_auto) and agent is None and not _resolves(reply.text)
     return {
         **_link_facts(parsed, refs, outbound),
         "is_support": True,
@@ -157,7 +157,7 @@ def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | N
         "promises": [] if auto_ack else promises,
         "requests": requests,
         "asks": (not outbound) and not auto_ack and _asks(reply.text),
-        "resolved": bool(_RESOLVED.search(reply.text)),
+        "resolved": _resolves(reply.text),
         "courtesy": outbound and _is_courtesy(reply.text, requests),
     }
 
@@ -172,7 +172,7 @@ _COURTESY_MAX = 160
 def _is_courtesy(text: str, requests: list[str]) -> bool:
     """'Parfait, merci beaucoup !': a thank-you that closes a settled case rather than reopening it."""
     lines = [line for line in text.split("\n") if line.strip()]
-    if lines and _GREETING.match(lines[0]):
+    if lines and is_greeting(lines[0]):
         lines = lines[1:]
     body = " ".join(lines)
     return (
@@ -186,7 +186,7 @@ def _is_courtesy(text: str, requests: list[str]) -> bool:
 
 def message_signals(text: str) -> tuple[bool, bool]:
     """(asks me something, confirms the resolution) for a text, e.g. a manual note."""
-    return _asks(text), bool(_RESOLVED.search(text))
+    return _asks(text), _resolves(text)
 
 
 def _auto_header(headers: dict[str, str]) -> bool:
@@ -233,6 +233,11 @@ def _correspondent(parsed: ParsedMessage, outbound: bool) -> str | None:
             labels = addr.rsplit("@", 1)[1].lower().split(".")
             return ".".join(labels[-2:])
     return None
+
+
+def _resolves(text: str) -> bool:
+    """A sentence confirms the case is settled ("Le remboursement a été effectué"), not a question about it."""
+    return any(_RESOLVED.search(s) and not s.endswith("?") for s in sentences(text))
 
 
 def _asks(text: str) -> bool:

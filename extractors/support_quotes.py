@@ -273,6 +273,11 @@ def _signs_before_footer(match: re.Match[str], after: list[str]) -> bool:
     return any(clean_name(c) or _TEAM_LINE.match(c) or _is_name_and_role(c) for c in candidates if c)
 
 
+def is_greeting(line: str) -> bool:
+    """'Bonjour Julie,', 'Hi,': the opening line, which carries no content of its own."""
+    return bool(_GREETING.match(line.strip()))
+
+
 def _tidy(lines: list[str]) -> str:
     text = "\n".join(lines).strip()
     return re.sub(r"\n{3,}", "\n\n", text)
