@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extractors import Extraction, Identity, extract
+from extractors.support import message_signals
 from extractors.support import run as support_run
 from extractors.support_agents import agent_from_display_name, agent_from_signature
 from extractors.support_promises import add_business_days, find_promises, find_requests
@@ -384,3 +385,19 @@ def test_courtesy_reply(body: str, courtesy: bool) -> None:
     result = Extraction(direction="outbound", provider="free-mobile")
     support_run(parse_message(_raw(headers, body)), IDENTITY, result)
     assert result.support is not None and result.support["courtesy"] is courtesy
+
+
+@pytest.mark.parametrize(
+    ("text", "asks", "resolved"),
+    [
+        ("Le remboursement a été effectué ce jour.", False, True),
+        ("Le remboursement n'a pas été effectué.", False, False),
+        ("Est-ce que c'est réglé ?", True, False),
+        ("Your issue has been resolved. Is there anything else we can help with?", False, True),
+        ("Could you send us a copy of the invoice?", True, False),
+        ("Merci de nous transmettre votre RIB.", True, False),
+        ("N'hésitez pas à nous recontacter si vous avez d'autres questions ?", False, False),
+    ],
+)
+def test_message_signals(text: str, asks: bool, resolved: bool) -> None:
+    assert message_signals(text) == (asks, resolved)
