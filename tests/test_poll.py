@@ -159,6 +159,26 @@ def test_relevant_mode_fetches_bodies_of_relevant_mail_only(mailbox: Mailbox, db
     assert db.execute("select last_uid from sync_state where folder = 'INBOX'").fetchone() == (5,)
 
 
+def test_switching_to_all_fetches_what_relevant_left_header_only(mailbox: Mailbox, db: Database) -> None:
+    server, user, _ = mailbox
+    server.seed(
+        user, "INBOX", [make_message(1), make_message(2, sender="news@shop.example", subject="Hello")]
+    )
+    poll_once(db, config_for(account_for(server, user, fetch="relevant")))
+    assert count(db, "select count(*) from pending_bodies") == 1
+
+    result = poll_once(db, config_for(account_for(server, user, fetch="all")))
+
+    assert result.accounts[0].folders[0].fetched == 1
+    assert count(db, "select count(*) from messages") == 2
+    assert count(db, "select count(*) from pending_bodies") == 0
+    assert stored_uids(db, "test", "INBOX") == [1, 2]
+    assert all(
+        f.unchanged
+        for f in poll_once(db, config_for(account_for(server, user, fetch="all"))).accounts[0].folders
+    )
+
+
 def test_missing_folder_fails_alone(mailbox: Mailbox, db: Database) -> None:
     server, user, _ = mailbox
     server.seed(user, "INBOX", [make_message(1)])

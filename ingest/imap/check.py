@@ -15,7 +15,7 @@ from imapclient.exceptions import IMAPClientError
 from ingest.config import Account
 from ingest.imap.connect import connect
 from ingest.imap.errors import ImapError
-from ingest.imap.folders import find_sent, folders_to_sync, list_folders
+from ingest.imap.folders import folders_to_sync, list_folders
 
 
 @dataclass
@@ -49,8 +49,7 @@ def check_account(account: Account) -> CheckReport:
     try:
         available = list_folders(client)
         names = {name for name, _ in available}
-        wanted = folders_to_sync(client, account)
-        sent = find_sent(available)
+        wanted, sent = folders_to_sync(client, account)
         if not account.folders and sent is None:
             report.add(False, "folders: no \\Sent folder found; list the folder to sync in `folders`")
         for name, _flags in sorted(available):

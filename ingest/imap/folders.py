@@ -11,7 +11,6 @@ from __future__ import annotations
 from imapclient import IMAPClient
 
 from ingest.config import Account
-from ingest.imap.errors import FolderError
 
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "Envoyés", "Éléments envoyés")
 
@@ -38,14 +37,10 @@ def find_sent(folders: list[tuple[str, tuple[bytes, ...]]]) -> str | None:
     return None
 
 
-def folders_to_sync(client: IMAPClient, account: Account) -> list[str]:
-    """The configured folders as written (a missing one fails on its own, the others go on),
-    or INBOX and the Sent folder when none are configured."""
-    if account.folders:
-        return list(account.folders)
+def folders_to_sync(client: IMAPClient, account: Account) -> tuple[list[str], str | None]:
+    """(folders, the Sent folder) from one LIST: the configured folders as written (a missing one
+    fails on its own, the others go on), or INBOX and the Sent folder when none are configured."""
     sent = find_sent(list_folders(client))
-    return ["INBOX"] + ([sent] if sent and sent != "INBOX" else [])
-
-
-def missing_folder(account: Account, folder: str) -> FolderError:
-    return FolderError(f"account {account.name!r}: folder {folder!r} does not exist on the server")
+    if account.folders:
+        return list(account.folders), sent
+    return ["INBOX"] + ([sent] if sent and sent != "INBOX" else []), sent

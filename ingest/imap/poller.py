@@ -31,7 +31,7 @@ from ingest.config import Account, Config
 from ingest.imap import state as st
 from ingest.imap.connect import connect, describe_network_error
 from ingest.imap.errors import FolderError, ImapError, PermanentError, TransientError
-from ingest.imap.folders import find_sent, folders_to_sync, list_folders
+from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.parse import now_iso
 from ingest.store import record_error
@@ -113,12 +113,14 @@ def sync_account(
     workers: int | None = None,
     record_unchanged: bool = True,
     folders: list[str] | None = None,
+    sent: str | None = None,
 ) -> AccountResult:
-    """Sync every folder of a connected account; a missing folder is an error for it alone."""
+    """Sync `folders` (default: the account's, from one LIST) of a connected account;
+    a missing folder is an error for it alone. `sent` names the Sent folder when `folders` is given."""
     result = AccountResult(account.name)
-    available = list_folders(client)
-    sent = find_sent(available)
-    for folder in folders if folders is not None else folders_to_sync(client, account):
+    if folders is None:
+        folders, sent = folders_to_sync(client, account)
+    for folder in folders:
         if stop is not None and stop.is_set():
             break
         started = now_iso()
@@ -307,10 +309,10 @@ class AccountLoop:
         finally:
             db.close()
 
-    def _pass(self, client: IMAPClient, db: Database, folders: list[str]) -> None:
+    def _pass(self, client: IMAPClient, db: Database, folders: list[str], sent: str | None) -> None:
         result = sync_account(
             client, db, self.account, self.identity, stop=self.stop,
-            workers=self.settings.workers, record_unchanged=False, folders=folders,
+            workers=self.settings.workers, record_unchanged=False, folders=folders, sent=sent,
         )  # fmt: skip
         if result.new:
             with _derive_lock:
@@ -321,8 +323,8 @@ class AccountLoop:
     def _session(self, db: Database) -> None:
         client = connect(self.account)
         try:
-            folders = folders_to_sync(client, self.account)
-            self._pass(client, db, folders)
+            folders, sent = folders_to_sync(client, self.account)
+            self._pass(client, db, folders, sent)
             self.backoff.reset()
             idle_folder = folders[0] if b"IDLE" in client.capabilities() and folders else None
             others = [f for f in folders if f != idle_folder]
@@ -331,11 +333,11 @@ class AccountLoop:
                 if idle_folder:
                     changed = self._idle(client, idle_folder, until=next_poll)
                     if changed and not self.stop.is_set():
-                        self._pass(client, db, [idle_folder])
+                        self._pass(client, db, [idle_folder], sent)
                 else:
                     self.stop.wait(max(0.0, next_poll - time.monotonic()))
                 if time.monotonic() >= next_poll and not self.stop.is_set():
-                    self._pass(client, db, others if idle_folder else folders)
+                    self._pass(client, db, others if idle_folder else folders, sent)
                     next_poll = time.monotonic() + self._jittered()
         finally:
             _logout(client)

@@ -127,6 +127,24 @@ def save_pending(
     )
 
 
+def pending_uids(db: Database, account: str, folder: str, uidvalidity: int | None = None) -> list[int]:
+    """UIDs seen header-only and still on the server (any UIDVALIDITY if none is given)."""
+    sql = "select uid from pending_bodies where account = ? and folder = ? and gone_at is null"
+    params: list[object] = [account, folder]
+    if uidvalidity is not None:
+        sql += " and uidvalidity = ?"
+        params.append(uidvalidity)
+    return sorted(r[0] for r in db.execute(sql + " order by uid", params))
+
+
+def drop_pending(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> None:
+    """Their bodies are stored now."""
+    db.conn.executemany(
+        "delete from pending_bodies where account = ? and folder = ? and uidvalidity = ? and uid = ?",
+        ((account, folder, uidvalidity, uid) for uid in uids),
+    )
+
+
 def live_uids(db: Database, account: str, folder: str, uidvalidity: int) -> set[int]:
     """UIDs we believe still exist on the server (stored or pending)."""
     rows = db.execute(

@@ -12,6 +12,8 @@
    nothing twice.
 5. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
    UIDs that vanished from the server get `gone_at`, their messages stay.
+6. Widening: with `fetch = "all"`, messages an earlier `relevant` pass left header-only
+   (`pending_bodies`) are fetched too, and leave that table as they are stored.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class _Batch:
     """One transaction's worth: bodies to store plus the checkpoint that covers them."""
 
     last_uid: int
+    uids: list[int] = field(default_factory=list)  # UIDs whose bodies are in the batch
     pending: list[st.PendingBody] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)  # UIDs the server returned no body for
 
@@ -145,7 +148,8 @@ def sync_folder(
     result = FolderResult(folder=folder)
     saved = st.load_state(db, account.name, folder)
     status = folder_status(client, account, folder)
-    if is_unchanged(saved, status):
+    widening = account.fetch == "all" and bool(st.pending_uids(db, account.name, folder))
+    if is_unchanged(saved, status) and not widening:
         with db.atomic():
             st.touch_success(db, account.name, folder)
         result.unchanged = True
@@ -170,11 +174,25 @@ def sync_folder(
     if saved and not result.uidvalidity_changed:
         result.gone = _mark_deleted(client, db, account.name, folder, uidvalidity, last_uid)
 
-    bar = Progress(f"{account.name}/{folder}", len(new_uids), progress)
+    backlog = st.pending_uids(db, account.name, folder, uidvalidity) if account.fetch == "all" else []
+    bar = Progress(f"{account.name}/{folder}", len(new_uids) + len(backlog), progress)
     try:
-        _fetch_new(
-            client, db, account, folder, identity, uidvalidity, new_uids, result, bar, stop, workers, is_sent
-        )
+        for uids in (new_uids, backlog):
+            if not result.stopped:
+                _fetch_new(
+                    client,
+                    db,
+                    account,
+                    folder,
+                    identity,
+                    uidvalidity,
+                    uids,
+                    result,
+                    bar,
+                    stop,
+                    workers,
+                    is_sent,
+                )
     finally:
         bar.close()
     if result.stopped:
@@ -262,6 +280,7 @@ def _fetch_new(
     def checkpoint_for(batch: _Batch) -> Callable[[Database], None]:
         def checkpoint(db: Database) -> None:
             st.save_pending(db, account.name, folder, uidvalidity, batch.pending)
+            st.drop_pending(db, account.name, folder, uidvalidity, batch.uids)
             for uid in batch.missing:
                 record_error(
                     db, "imap", f"server returned no body for UID {uid}", None, f"{account.name}/{folder}"
@@ -337,6 +356,7 @@ def _fetch_bodies(
             flags=" ".join(_text(f) for f in info.get(b"FLAGS", ())) or None,  # type: ignore[union-attr]
         )
         jobs.append((raw, location))
+        batch.uids.append(uid)
         result.fetched += 1
         result.bytes += len(raw)
     return jobs
