@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -171,15 +172,17 @@ class Registry:
         return self._by_sender.get(addr) or self.for_domain(addr.rsplit("@", 1)[1])
 
     def for_name(self, name: str) -> Provider | None:
-        """A service provider named `name` ("Spotify AB", "Netflix"), for platform receipts."""
+        """A service provider named `name` ("Netflix", "Spotify AB", "Netflix.com"), for platform receipts.
+
+        Only the name itself or the name plus a company suffix counts: "Freeletics" is not Free
+        and "Le Monde diplomatique" is not Le Monde.
+        """
         key = _name_key(name)
         found = self._by_name.get(key)
-        if found:
-            return found
-        for known, provider in self._by_name.items():
-            if len(known) >= 4 and (key.startswith(known) or known in key.split("-")):
-                return provider
-        return None
+        if found is None and "-" in key:
+            base, _, suffix = key.rpartition("-")
+            found = self._by_name.get(base) if suffix in _COMPANY_SUFFIXES else None
+        return found
 
     def via(self, platform_slug: str) -> list[Provider]:
         return [p for p in self.providers.values() if platform_slug in p.via]
@@ -190,14 +193,29 @@ class Registry:
         return out
 
 
+_COMPANY_SUFFIXES = {
+    "com",
+    "fr",
+    "inc",
+    "sa",
+    "sas",
+    "ab",
+    "ltd",
+    "llc",
+    "gmbh",
+    "limited",
+    "corp",
+    "app",
+    "tv",
+}
+
+
 def _name_key(name: str) -> str:
     return slugify(name)
 
 
 def slugify(name: str) -> str:
     """'Headspace: Meditation & Sleep' -> 'headspace-meditation-sleep'; ASCII, lowercase."""
-    import unicodedata
-
     ascii_name = unicodedata.normalize("NFKD", name.replace("+", " plus")).encode("ascii", "ignore")
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.decode().lower()).strip("-")
 

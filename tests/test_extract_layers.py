@@ -116,6 +116,24 @@ def test_bad_provider_definitions_are_refused(data: dict) -> None:
         provider_from_mapping(data)
 
 
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Netflix", "netflix"),
+        ("Netflix.com", "netflix"),
+        ("Spotify AB", "spotify"),
+        ("Disney+", "disney-plus"),
+        ("iCloud+", "icloud"),
+        ("Freeletics", None),
+        ("Le Monde diplomatique", None),
+        ("", None),
+    ],
+)
+def test_provider_for_a_name_on_a_receipt(name: str, slug: str | None) -> None:
+    found = registry().for_name(name)
+    assert (found.slug if found else None) == slug
+
+
 def test_a_plugin_provider_is_credited_without_touching_the_core(tmp_path: Path) -> None:
     """What the `subtrail.extractors` entry point loads: a TOML folder, a mapping or a Provider."""
     (tmp_path / "molotov.toml").write_text(
