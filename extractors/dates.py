@@ -84,17 +84,14 @@ def _read(match: re.Match[str], lang: str, ref: date | None) -> date | None:
     if g["iso_y"]:
         return _make(int(g["iso_y"]), int(g["iso_m"]), int(g["iso_d"]), ref)
     if g["n1"]:
-        first, second, year = int(g["n1"]), int(g["n2"]), int(g["ny"])
+        first, second = int(g["n1"]), int(g["n2"])
         day_first = lang == "fr" or first > 12
         day, month = (first, second) if day_first else (second, first)
-        return _make(year, month, day, ref)
-    if g["dm_d"]:
-        month = _ALL_MONTHS.get(_fold(g["dm_m"]).rstrip("."))
-        year = int(g["dm_y"]) if g["dm_y"] else None
-        return _make(year, month, int(g["dm_d"]), ref) if month else None
-    month = _ALL_MONTHS.get(_fold(g["md_m"]).rstrip("."))
-    year = int(g["md_y"]) if g["md_y"] else None
-    return _make(year, month, int(g["md_d"]), ref) if month else None
+        return _make(int(g["ny"]), month, day, ref)
+    prefix = "dm" if g["dm_d"] else "md"
+    named = _ALL_MONTHS.get(_fold(g[f"{prefix}_m"]).rstrip("."))
+    stated = int(g[f"{prefix}_y"]) if g[f"{prefix}_y"] else None
+    return _make(stated, named, int(g[f"{prefix}_d"]), ref) if named else None
 
 
 _DIGITS = re.compile(r"\d+")

@@ -79,7 +79,7 @@ def find_money(text: str, lang: str = "fr") -> list[Money]:
             currency = _SYMBOLS.get(symbol)
             number = match.group("num1") or match.group("num2")
             minor = parse_amount(number, currency, lang) if currency and number else None
-            if minor is not None:
+            if currency and minor is not None:
                 found.append(Money(minor, currency, match.start(), match.end()))
             break
     return found

@@ -127,7 +127,7 @@ def record_events(db: Database, batch: list[Prepared]) -> None:
         assignments = ", ".join(f"[{c}] = :{c}" for c in updates[0] if c != "id")
         db.conn.executemany(f"update subscription_events set {assignments} where id = :id", updates)
     if new_rows:
-        db["subscription_events"].insert_all(new_rows)
+        db.table("subscription_events").insert_all(new_rows)
 
 
 def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, sub_id: int) -> dict[str, Any]:
