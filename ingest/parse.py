@@ -25,6 +25,8 @@ fastmime.install()
 
 MAX_BODY_CHARS = 1_000_000  # body_text beyond this is cut: it feeds FTS and extractors, not evidence
 MAX_PARTS_WALKED = 2_000  # a MIME bomb must not cost minutes; the raw bytes stay complete anyway
+MAX_HEADER_CHARS = 65_536  # RFC 2047 decoding is quadratic: a 1 MB header of encoded words took 5 s
+MAX_HTML_CHARS = 1_000_000  # HTML -> text costs ~5 s and 250 MB per million characters at worst
 
 
 @dataclass
@@ -73,7 +75,12 @@ def parse_message(raw: bytes, sha256: str | None = None) -> ParsedMessage:
     try:
         msg = email.message_from_bytes(raw)
     except Exception as exc:  # the stdlib parser is lenient, but not infallible
+        # e.g. RecursionError on thousands of nested multiparts: keep at least the headers.
         parsed.problems.append(f"parse: {type(exc).__name__}: {exc}")
+        try:
+            _read_headers(email.message_from_bytes(raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]), parsed)
+        except Exception as exc2:
+            parsed.problems.append(f"headers: {type(exc2).__name__}: {exc2}")
         return parsed
     try:
         _read_headers(msg, parsed)
@@ -186,7 +193,7 @@ def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
         if raw_value is not None:
             if isinstance(raw_value, email.header.Header):
                 raw_value = _header_bytes_to_text(raw_value)
-            parsed.headers[name] = decode_header(raw_value)[:10_000]
+            parsed.headers[name] = decode_header(str(raw_value)[:MAX_HEADER_CHARS])[:10_000]
     parsed.message_id = _first_msgid(parsed.headers.get("message-id", "")) or None
     if not parsed.message_id:
         parsed.problems.append("headers: no Message-ID")
@@ -227,8 +234,16 @@ def _first_msgid(value: str) -> str:
     return f"<{value}>" if value and " " not in value and len(value) < 900 else ""
 
 
+def _getaddresses(value: str) -> list[tuple[str, str]]:
+    """`email.utils.getaddresses` recurses on nested comments: `(a(a(a...` raised RecursionError."""
+    try:
+        return email.utils.getaddresses([value])
+    except Exception:
+        return []
+
+
 def _one_address(value: str) -> tuple[str, str]:
-    pairs = email.utils.getaddresses([value])
+    pairs = _getaddresses(value)
     for name, addr in pairs:
         if "@" in addr:
             return _clean(name), addr.strip().lower()
@@ -238,7 +253,7 @@ def _one_address(value: str) -> tuple[str, str]:
 def _addresses(value: str) -> list[str]:
     if not value:
         return []
-    return [addr.strip().lower() for _, addr in email.utils.getaddresses([value]) if "@" in addr][:500]
+    return [addr.strip().lower() for _, addr in _getaddresses(value) if "@" in addr][:500]
 
 
 def _parse_date(value: str | None) -> str | None:
@@ -288,6 +303,9 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
         elif ctype == "text/html" and html is None:
             html = _part_text(part, parsed)
     if html is not None:
+        if len(html) > MAX_HTML_CHARS:
+            parsed.problems.append(f"body: HTML longer than {MAX_HTML_CHARS} characters, cut before reading")
+            html = html[:MAX_HTML_CHARS]
         parsed.body_html = html
     if plain is not None and plain.strip():
         text = plain
