@@ -42,7 +42,7 @@ _COMMIT = re.compile(
     r"reviendrons|interviendra|sera\s+(?:effectué|effectuée|effective|crédité|créditée|remboursé|remboursée|"
     r"traité|traitée|résilié|résiliée|clôturé|clôturée|envoyé|envoyée|visible|appliqué|appliquée)|"
     r"sera\s+\w+(?:é|ée|és|ées)|seront\s+\w+|prendra\s+fin|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
-    r"will|you'll|we'll|should\s+(?:receive|see|arrive|appear)|expect|"
+    r"will|you'll|we'll|should|expect|"
     r"(?:vous\s+)?\w{3,}(?:erez|irez)|remains?\s+(?:active|available)|keep\s+access)\b",
     re.I,
 )

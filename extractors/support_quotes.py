@@ -70,7 +70,8 @@ _NAME_ROLE_LINE = re.compile(
 )
 # A closing line that signs for a team, not a person: "L'équipe Free Mobile", "The Spotify Support Team".
 _TEAM_LINE = re.compile(
-    r"^(?:(?i:l['’]équipe\b|(?:le\s+|votre\s+)?service\s+client(?:s|èle)?\b)[^.?!:]{0,40}"
+    r"^(?:(?i:l['’]équipe\b|(?:le\s+|votre\s+)?service\s+(?:client(?:s|èle)?|abonnés?|consommateurs?|réclamations?)\b)"
+    r"[^.?!:]{0,40}"
     # English team names are Title Case ("The Spotify Support Team"); "Contact our support team" is a sentence.
     r"|(?:The\s+)?(?:[A-Z0-9][\w+&.'’\-]*\s+){1,4}(?:Support|Customer\s+(?:Service|Care)|Help\s*[Dd]esk|Care|Team)"
     r"(?:\s+Team)?)$"
@@ -223,8 +224,19 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
             break
         closing.insert(0, last)
         lines = lines[: filled[-1]]
+    if closing and not _VALEDICTION.match(closing[0]):
+        filled = [i for i, line in enumerate(lines) if line]
+        if len(filled) > 1 and filled[-1] == len(lines) - 1 and _is_bare_name(lines[filled[-1]]):
+            closing.insert(0, lines[filled[-1]])  # "Claire" right above "Service Abonnés du Monde"
+            lines = lines[: filled[-1]]
     body, signature = _valediction_split(lines)
     return body, [*signature, *closing]
+
+
+def _is_bare_name(line: str) -> bool:
+    from extractors.support_agents import clean_name
+
+    return len(line) <= 40 and clean_name(line) == line.strip()
 
 
 def _is_name_and_role(line: str) -> bool:

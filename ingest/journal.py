@@ -436,29 +436,50 @@ def _same_provider(ticket: Ticket, provider: str | None) -> bool:
 # --- status and writing -----------------------------------------------------------------------
 
 
-def ticket_status(entries: list[Entry]) -> str:
-    """From the last human exchange: mine -> awaiting_provider; theirs -> resolved / awaiting_me / awaiting_provider."""
+def ticket_status(entries: list[Entry], today: date) -> str:
+    """From the last human exchange: mine -> awaiting_provider; theirs -> resolved / awaiting_me / awaiting_provider.
+
+    A confirmation that still promises something not yet due ("résiliation enregistrée ; nous vous
+    rembourserons d'ici le 20 avril") leaves the case awaiting the provider until that date.
+    """
     human = [e for e in entries if not e.auto_ack]
     if not human:
         return "awaiting_provider"
     last = human[-1]
     if last.courtesy and last.direction == "outbound" and len(human) > 1 and human[-2].resolved:
-        return "resolved"  # "merci beaucoup !" after a settlement leaves it settled; anything else reopens
+        last = human[-2]  # "merci beaucoup !" after a settlement leaves it settled; anything else reopens
     if last.resolved:
-        return "resolved"
+        return "awaiting_provider" if any(_still_owed(p, today) for p in last.promises) else "resolved"
     if last.direction == "outbound":
         return "awaiting_provider"
     return "awaiting_me" if last.asks else "awaiting_provider"
 
 
-def promise_status(promise_at: str, due_on: str | None, entries: list[Entry], today: date) -> str:
-    """kept once an exchange (the promise's own included) confirms the resolution; overdue once due_on passed without."""
-    for entry in entries:
-        if entry.sent_at >= promise_at and entry.resolved:
-            return "kept"
-    if due_on and due_on < today.isoformat():
-        return "overdue"
-    return "pending"
+def _still_owed(promise: dict[str, Any], today: date) -> bool:
+    """Not yet due, and an action still to come rather than the effect of what was just confirmed.
+
+    "Nous vous rembourserons d'ici le 20 avril" is owed; "votre demande a bien été traitée : votre
+    échéancier sera ramené à 88 € à compter du 15/04" is done, the date is only when it takes effect.
+    """
+    due = promise.get("due_on")
+    return bool(due) and due >= today.isoformat() and not message_signals(promise.get("text") or "")[1]
+
+
+def promise_status(index: int, due_on: str | None, entries: list[Entry], today: date) -> str:
+    """kept, overdue or pending for a promise made in `entries[index]`.
+
+    kept: a later exchange confirms the resolution, or the promise came with a confirmation ("the refund has
+    been processed and will appear within 3 business days") and its date passed with no complaint of mine.
+    overdue: its date passed otherwise. pending: not yet due, or no date.
+    """
+    made_in, later = entries[index], [e for e in entries[index + 1 :] if not e.auto_ack]
+    if any(e.resolved for e in later):
+        return "kept"
+    passed = bool(due_on) and due_on < today.isoformat()
+    complained = any(e.direction == "outbound" and not e.courtesy for e in later)
+    if passed and made_in.resolved and not complained:
+        return "kept"
+    return "overdue" if passed else "pending"
 
 
 def _write(db: Database, tickets: list[Ticket], today: date) -> None:
@@ -479,7 +500,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
                 "provider": ticket.provider,
                 "ticket_ref": ticket.ticket_ref,
                 "subject": ticket.subject,
-                "status": ticket_status(entries),
+                "status": ticket_status(entries, today),
                 "opened_at": entries[0].sent_at,
                 "last_activity_at": entries[-1].sent_at,
                 "correspondent": ticket.correspondent,
@@ -500,7 +521,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
                         "message_sha256": sha,
                     }
                 )
-        for entry in entries:
+        for position, entry in enumerate(entries):
             row_id = len(message_rows) + 1
             message_rows.append(
                 {
@@ -525,7 +546,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
                         "ticket_message_id": row_id,
                         "text": promise.get("text"),
                         "due_on": promise.get("due_on"),
-                        "status": promise_status(entry.sent_at, promise.get("due_on"), entries, today),
+                        "status": promise_status(position, promise.get("due_on"), entries, today),
                     }
                 )
     for table, rows in (
