@@ -195,6 +195,21 @@ def kind_from_subject(subject: str) -> str | None:
     return None
 
 
+# A message in a conversation (a reply, a forward, a support ticket) is the journal's, not a billing fact:
+# "Re: Résiliation de mon abonnement" confirms nothing, however it is worded.
+_CONVERSATION = re.compile(
+    r"^\s*(?:\[[^\]]*\]\s*)*(?:re|tr|fw|fwd|réf|aw|sv|antw)\s*:|\bticket\s*#?\s*\d|\[#+\d|\bcase\s*#?\s*\d|"
+    r"demande n°|dossier n°|ref:_|\bréf\.? ?:? ?\d{5,}"
+)
+
+
+def in_conversation(subject: str, headers: dict[str, str]) -> bool:
+    """Replies, forwards and ticket mail: `In-Reply-To`/`References`, or a subject that says so."""
+    return bool(headers.get("in-reply-to") or headers.get("references")) or bool(
+        _CONVERSATION.search(subject.lower())
+    )
+
+
 def kind_of_provider_mail(
     subject: str, text: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]
 ) -> str | None:

@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from extractors import generic, platforms, structured
-from extractors.classify import kind_from_subject, kind_of_provider_mail
+from extractors.classify import in_conversation, kind_from_subject, kind_of_provider_mail
 from extractors.fields import Target, build_event
 from extractors.registry import Provider, registry
 from extractors.spoofing import vet_sender
@@ -62,6 +62,9 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
     if reason is not None:
         result.suspicious = reason
         return
+    result.provider = credited.slug if credited else None
+    if in_conversation(parsed.subject, parsed.headers):
+        return  # support mail is the journal's: the support step takes it from here
     text = message_text(parsed)
     lang = detect_lang(parsed, text)
     embedded = structured.read(parsed.body_html)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from extractors import Extraction, Identity, direction_of, subscriptions
+from extractors.registry import provider_for_address
 from ingest.parse import parse_message
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SAMPLE
 
 EXTRACT = FIXTURES / "extract"
 LABELS = json.loads((EXTRACT / "labels.json").read_text())
@@ -71,3 +72,19 @@ def test_fixture(folder: str, name: str, label: dict) -> None:
                 assert getattr(fact, attr) == want[key], key
         assert fact.account_email in IDENTITY.addresses
         assert 0 < fact.confidence <= 1 and "@" in fact.extractor
+
+
+SUPPORT_MAIL = sorted(
+    [*(FIXTURES / "journal" / "mail").glob("*.eml"), *(SAMPLE / "mailbox").glob("*/support-*.eml")]
+)
+
+
+@pytest.mark.parametrize("path", SUPPORT_MAIL, ids=[p.name for p in SUPPORT_MAIL])
+def test_support_threads_name_the_provider_and_prove_no_subscription_fact(path: Path) -> None:
+    """ "Re: Résiliation de mon abonnement" is a conversation, not a confirmation: the journal's mail."""
+    result = run_step(path)
+    parsed = parse_message(path.read_bytes())
+    side = parsed.to_addrs if result.direction == "outbound" else [parsed.from_addr]
+    known = [p.slug for p in map(provider_for_address, side) if p is not None]
+    assert result.provider == (known[0] if known else None)
+    assert (result.kind, result.events, result.suspicious) == ("other", [], None)
