@@ -94,6 +94,9 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
         fact = build_event(parsed, identity, target, kind, about, lang, data, needs_words)
         if fact is None:
             continue  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
+        if credited is None and fact.amount_minor is None:
+            result.needs_review = True  # an unknown sender without a price: a person should look
+            continue
         result.events.append(fact)
         if fact.confidence < REVIEW_BELOW:
             result.needs_review = True

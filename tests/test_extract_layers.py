@@ -287,3 +287,35 @@ def test_extractors_never_raise(subject: str, body: str, sender: str) -> None:
     result = run(raw + b"\n\n" + body.encode("utf-8", "replace"))
     assert result.kind in ("receipt", "renewal_notice", "trial", "cancellation", "payment_failed",
                            "price_change", "signup", "support", "other")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "body", "events", "review", "provider"),
+    [
+        (
+            "Molotov <facturation@molotov.tv>",
+            "Votre facture Molotov",
+            "Molotov Extra : 4,99 €/mois",
+            1,
+            True,
+            "molotov",
+        ),
+        ("Service client <noreply@mag.example>", "Votre reçu", "Abonnement mensuel : 3,00 €", 1, True, "mag"),
+        (
+            "François <francois@example.fr>",
+            "Résiliation de votre abonnement",
+            "C'est confirmé.",
+            0,
+            True,
+            None,
+        ),
+        ("Boutique <shop@boutique.example>", "Votre commande n° 42", "1 lampe : 35,00 €", 0, False, None),
+        ("Marie <marie@example.fr>", "Dîner samedi ?", "On se voit à 20 h ?", 0, False, None),
+    ],
+)
+def test_generic_fallback_for_unknown_senders(
+    sender: str, subject: str, body: str, events: int, review: bool, provider: str | None
+) -> None:
+    result = run(mail(sender, subject, body))
+    assert (len(result.events), result.needs_review, result.provider) == (events, review, provider)
+    assert all(e.confidence < 0.7 and e.extractor == "generic@1" for e in result.events)
