@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 _PARIS = ZoneInfo("Europe/Paris")
+_ROLLOVER = timedelta(days=120)  # a day-and-month date earlier than the mail is next year's only if this close
 _NUMBER_WORDS = {
     "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8,
     "dix": 10, "quinze": 15, "trente": 30, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
@@ -42,7 +43,7 @@ _COMMIT = re.compile(
     r"reviendrons|interviendra|sera\s+(?:effectué|effectuée|effective|crédité|créditée|remboursé|remboursée|"
     r"traité|traitée|résilié|résiliée|clôturé|clôturée|envoyé|envoyée|visible|appliqué|appliquée)|"
     r"sera\s+\w+(?:é|ée|és|ées)|seront\s+\w+|prendra\s+fin|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
-    r"will|you'll|we'll|should|expect|"
+    r"will|you'll|we'll|should(?!\s+(?:not|have)\b)|expect|"
     r"(?:vous\s+)?\w{3,}(?:erez|irez)|remains?\s+(?:active|available)|keep\s+access)\b",
     re.I,
 )
@@ -166,6 +167,8 @@ def due_from_date(sentence: str, sent_on: date) -> date | None:
             continue
         if year is None and when < sent_on:
             when = date(sent_on.year + 1, month, day)
+            if when - sent_on > _ROLLOVER:
+                continue  # "on November 3" written on 23 November is the past, not next year's deadline
         if when >= sent_on:
             return when
     return None

@@ -212,6 +212,8 @@ SENT = "2026-03-02T09:02:00+00:00"  # a Monday
         ("Le prélèvement sera remboursé sous 10 jours.", "2026-03-12"),
         ("Nous vous rembourserons sous huitaine.", "2026-03-10"),
         ("We will refund you in three business days.", "2026-03-05"),
+        ("Your access will be restored on March 20.", "2026-03-20"),
+        ("It should show up in 5-10 business days.", "2026-03-16"),
     ],
 )
 def test_promise_due_dates(text: str, due_on: str) -> None:
@@ -225,6 +227,8 @@ def test_promise_due_dates(text: str, due_on: str) -> None:
         "Could you tell us when you will be home?",
         "Le remboursement a été effectué le 3 mars.",
         "Vous avez été prélevée le 5 mars.",
+        "I can see the cancellation on March 1, so the charge should not have happened.",
+        "The refund should have reached you on February 20.",
     ],
 )
 def test_not_a_promise(text: str) -> None:
@@ -401,3 +405,14 @@ def test_courtesy_reply(body: str, courtesy: bool) -> None:
 )
 def test_message_signals(text: str, asks: bool, resolved: bool) -> None:
     assert message_signals(text) == (asks, resolved)
+
+
+@pytest.mark.parametrize(
+    ("sent_at", "text", "due_on"),
+    [
+        ("2026-12-20T10:00:00+00:00", "Nous vous rembourserons d'ici le 15 janvier.", "2027-01-15"),
+        ("2026-11-23T10:00:00+00:00", "You will be refunded, as agreed on November 3.", None),
+    ],
+)
+def test_day_and_month_dates_roll_over_only_when_close(sent_at: str, text: str, due_on: str | None) -> None:
+    assert [p["due_on"] for p in find_promises(text, sent_at)] == [due_on]
