@@ -176,23 +176,11 @@ def sync_folder(
 
     backlog = st.pending_uids(db, account.name, folder, uidvalidity) if account.fetch == "all" else []
     bar = Progress(f"{account.name}/{folder}", len(new_uids) + len(backlog), progress)
+    fetch = _Fetch(client, db, account, folder, identity, uidvalidity, result, bar, stop, workers, is_sent)
     try:
         for uids in (new_uids, backlog):
             if not result.stopped:
-                _fetch_new(
-                    client,
-                    db,
-                    account,
-                    folder,
-                    identity,
-                    uidvalidity,
-                    uids,
-                    result,
-                    bar,
-                    stop,
-                    workers,
-                    is_sent,
-                )
+                fetch.run(uids)
     finally:
         bar.close()
     if result.stopped:
@@ -212,35 +200,60 @@ def _mark_deleted(
     return st.mark_gone(db, account, folder, uidvalidity, vanished) if vanished else 0
 
 
-def _fetch_new(
-    client: IMAPClient,
-    db: Database,
-    account: Account,
-    folder: str,
-    identity: Identity,
-    uidvalidity: int,
-    uids: list[int],
-    result: FolderResult,
-    bar: Progress,
-    stop: threading.Event | None,
-    workers: int | None,
-    is_sent: bool,
-) -> None:
-    if not uids:
-        return
-    batches: deque[_Batch] = deque()
-    relevant_mode = account.fetch == "relevant"
-    thread_ids: set[str] = set()  # Message-IDs kept in this pass: replies to them are relevant too
+@dataclass
+class _Fetch:
+    """Download, parse and store a list of UIDs of one selected folder, batch by batch."""
 
-    def known_ids(ids: Iterable[str]) -> set[str]:
-        wanted = list(ids)
-        return (set(wanted) & thread_ids) | st.known_message_ids(db, wanted)
+    client: IMAPClient
+    db: Database
+    account: Account
+    folder: str
+    identity: Identity
+    uidvalidity: int
+    result: FolderResult
+    bar: Progress
+    stop: threading.Event | None
+    workers: int | None
+    is_sent: bool
+    thread_ids: set[str] = field(default_factory=set)  # Message-IDs kept in this pass
 
-    def chunks() -> Iterator[list[Job]]:
+    def run(self, uids: list[int]) -> None:
+        if not uids:
+            return
+        batches: deque[_Batch] = deque()
+        failure: list[BaseException] = []
+
+        def guarded() -> Iterator[list[Job]]:
+            """A fetch failure ends the stream instead of breaking it: batches already received
+            (one is parsing in the pool) are still committed, then the error is raised."""
+            try:
+                for jobs, batch in self._batches(uids):
+                    batches.append(batch)  # before the yield: the consumer pops it with the jobs
+                    yield jobs
+            except Exception as exc:
+                failure.append(exc)
+
+        pool_size = self.workers if len(uids) >= POOL_THRESHOLD else 1
+        for prepared in prepare_chunks(guarded(), self.identity, pool_size):
+            batch = batches.popleft()
+            saved = save_batch(self.db, prepared, on_new=pipeline.on_new, checkpoint=self._checkpoint(batch))
+            self.result.new += saved.new
+            self.result.errors += saved.errors + len(batch.missing)
+            self.result.skipped += len(batch.pending)
+            self.bar.show(self.result)
+            if self.stop is not None and self.stop.is_set():
+                self.result.stopped = True
+                break
+        if failure:
+            raise failure[0]
+
+    def _batches(self, uids: list[int]) -> Iterator[tuple[list[Job], _Batch]]:
+        """Windows of UIDs: one metadata FETCH each, then bodies in bounded batches."""
+        relevant_mode = self.account.fetch == "relevant"
+        items = ["RFC822.SIZE", "INTERNALDATE", "FLAGS"] + ([HEADER_ITEM] if relevant_mode else [])
         for start in range(0, len(uids), WINDOW):
             window = uids[start : start + WINDOW]
-            items = ["RFC822.SIZE", "INTERNALDATE", "FLAGS"] + ([HEADER_ITEM] if relevant_mode else [])
-            meta = client.fetch(window, items)
+            meta = self.client.fetch(window, items)
             batch = _Batch(last_uid=window[0])
             body_uids: list[int] = []
             body_bytes = 0
@@ -251,67 +264,76 @@ def _fetch_new(
                     continue
                 size = int(data.get(b"RFC822.SIZE", 0))
                 if relevant_mode:
-                    headers = parse_headers(_header_block(data))
-                    who = _as_mine(identity, headers.from_addr) if is_sent else identity
-                    if not relevance(headers, who, known_ids):
-                        batch.pending.append(
-                            st.PendingBody(uid, headers.message_id, headers.from_addr,
-                                           headers.subject, headers.date, size)
-                        )  # fmt: skip
+                    pending = self._header_only(uid, data, size)
+                    if pending is not None:
+                        batch.pending.append(pending)
                         batch.last_uid = uid
                         continue
-                    if headers.message_id:
-                        thread_ids.add(headers.message_id)
                 if body_uids and (len(body_uids) >= BATCH_MESSAGES or body_bytes + size > BATCH_BYTES):
-                    jobs = _fetch_bodies(client, account, folder, uidvalidity, body_uids, meta, batch, result)
-                    batches.append(
-                        batch
-                    )  # before the yield: the consumer pops it as soon as it gets the jobs
-                    yield jobs
+                    yield self._bodies(body_uids, meta, batch), batch
                     batch = _Batch(last_uid=uid)
                     body_uids, body_bytes = [], 0
                 body_uids.append(uid)
                 body_bytes += size
                 batch.last_uid = uid
-            jobs = _fetch_bodies(client, account, folder, uidvalidity, body_uids, meta, batch, result)
-            batches.append(batch)
-            yield jobs
+            yield self._bodies(body_uids, meta, batch), batch
 
-    def checkpoint_for(batch: _Batch) -> Callable[[Database], None]:
+    def _header_only(self, uid: int, data: dict[bytes, object], size: int) -> st.PendingBody | None:
+        """None if the message is relevant (fetch its body), else its header-only record."""
+        headers = parse_headers(_header_block(data))
+        who = _as_mine(self.identity, headers.from_addr) if self.is_sent else self.identity
+        if relevance(headers, who, self._known_ids):
+            if headers.message_id:
+                self.thread_ids.add(headers.message_id)
+            return None
+        return st.PendingBody(uid, headers.message_id, headers.from_addr, headers.subject, headers.date, size)
+
+    def _known_ids(self, ids: Iterable[str]) -> set[str]:
+        """Replies to a stored message, or to one kept earlier in this pass, are relevant."""
+        wanted = list(ids)
+        return (set(wanted) & self.thread_ids) | st.known_message_ids(self.db, wanted)
+
+    def _checkpoint(self, batch: _Batch) -> Callable[[Database], None]:
+        account, folder, uidvalidity = self.account.name, self.folder, self.uidvalidity
+
         def checkpoint(db: Database) -> None:
-            st.save_pending(db, account.name, folder, uidvalidity, batch.pending)
-            st.drop_pending(db, account.name, folder, uidvalidity, batch.uids)
+            st.save_pending(db, account, folder, uidvalidity, batch.pending)
+            st.drop_pending(db, account, folder, uidvalidity, batch.uids)
             for uid in batch.missing:
                 record_error(
-                    db, "imap", f"server returned no body for UID {uid}", None, f"{account.name}/{folder}"
+                    db, "imap", f"server returned no body for UID {uid}", None, f"{account}/{folder}"
                 )
-            st.save_progress(db, account.name, folder, uidvalidity, batch.last_uid)
+            st.save_progress(db, account, folder, uidvalidity, batch.last_uid)
 
         return checkpoint
 
-    failure: list[BaseException] = []
-
-    def guarded() -> Iterator[list[Job]]:
-        """A fetch failure ends the stream instead of breaking it: batches already received
-        (one is parsing in the pool) are still committed, then the error is raised."""
-        try:
-            yield from chunks()
-        except Exception as exc:
-            failure.append(exc)
-
-    pool_size = workers if len(uids) >= POOL_THRESHOLD else 1
-    for prepared in prepare_chunks(guarded(), identity, pool_size):
-        batch = batches.popleft()
-        saved = save_batch(db, prepared, on_new=pipeline.on_new, checkpoint=checkpoint_for(batch))
-        result.new += saved.new
-        result.errors += saved.errors + len(batch.missing)
-        result.skipped += len(batch.pending)
-        bar.show(result)
-        if stop is not None and stop.is_set():
-            result.stopped = True
-            break
-    if failure:
-        raise failure[0]
+    def _bodies(self, uids: list[int], meta: dict[int, dict[bytes, object]], batch: _Batch) -> list[Job]:
+        """`BODY.PEEK[]` of `uids` (never `BODY[]`: that would set \\Seen)."""
+        if not uids:
+            return []
+        bodies = self.client.fetch(uids, ["BODY.PEEK[]"])
+        jobs: list[Job] = []
+        for uid in uids:
+            if uid not in bodies:  # expunged since the metadata FETCH: nothing left to keep
+                continue
+            raw = bodies[uid].get(b"BODY[]")
+            if not isinstance(raw, bytes):
+                batch.missing.append(uid)
+                continue
+            info = meta.get(uid, {})
+            location = Location(
+                account=self.account.name,
+                folder=self.folder,
+                uidvalidity=self.uidvalidity,
+                uid=uid,
+                internal_date=_iso(info.get(b"INTERNALDATE")),
+                flags=" ".join(_text(f) for f in info.get(b"FLAGS", ())) or None,  # type: ignore[union-attr]
+            )
+            jobs.append((raw, location))
+            batch.uids.append(uid)
+            self.result.fetched += 1
+            self.result.bytes += len(raw)
+        return jobs
 
 
 def _as_mine(identity: Identity, addr: str | None) -> Identity:
@@ -324,42 +346,6 @@ def _header_block(data: dict[bytes, object]) -> bytes:
         if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
             return value
     return b""
-
-
-def _fetch_bodies(
-    client: IMAPClient,
-    account: Account,
-    folder: str,
-    uidvalidity: int,
-    uids: list[int],
-    meta: dict[int, dict[bytes, object]],
-    batch: _Batch,
-    result: FolderResult,
-) -> list[Job]:
-    if not uids:
-        return []
-    bodies = client.fetch(uids, ["BODY.PEEK[]"])
-    jobs: list[Job] = []
-    for uid in uids:
-        raw = bodies.get(uid, {}).get(b"BODY[]")
-        if not isinstance(raw, bytes):
-            if uid in bodies or uid in meta:
-                batch.missing.append(uid)
-            continue
-        info = meta.get(uid, {})
-        location = Location(
-            account=account.name,
-            folder=folder,
-            uidvalidity=uidvalidity,
-            uid=uid,
-            internal_date=_iso(info.get(b"INTERNALDATE")),
-            flags=" ".join(_text(f) for f in info.get(b"FLAGS", ())) or None,  # type: ignore[union-attr]
-        )
-        jobs.append((raw, location))
-        batch.uids.append(uid)
-        result.fetched += 1
-        result.bytes += len(raw)
-    return jobs
 
 
 def _iso(value: object) -> str | None:
