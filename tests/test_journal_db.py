@@ -176,8 +176,10 @@ def test_manual_notes_survive_reprocess(db: Database) -> None:
         "Julie",
         "Appel : remboursement confirmé par téléphone",
     )
+    tickets_before = db.execute("select * from tickets order by id").fetchall()
     reprocess_all(db, IDENTITY, workers=1)
     reprocess_all(db, IDENTITY, workers=1)
+    assert db.execute("select * from tickets order by id").fetchall() == tickets_before
     after = db.execute(
         "select ticket_id, channel, agent_name, body from ticket_messages where manual_note_id = ?", [note_id]
     ).fetchall()
