@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors import Extraction, Identity, extract
+from extractors import KINDS, PLATFORMS, Extraction, Identity, extract
 from extractors.platforms import clean_name
 from extractors.registry import (
     Registry,
@@ -61,6 +62,20 @@ def run(raw: bytes, identity: Identity = ME) -> Extraction:
 
 def test_every_contract_slug_has_a_provider_file() -> None:
     assert set(SLUGS) <= set(registry().providers)
+
+
+def test_provider_files_are_consistent() -> None:
+    """No address claimed twice, platforms and `via` links valid, subject kinds from the vocabulary."""
+    providers = registry().providers.values()
+    claimed = [d for p in providers for d in (*p.domains, *p.senders)]
+    assert len(claimed) == len(set(claimed))
+    platforms = {p.slug for p in providers if p.role == "platform"}
+    for provider in providers:
+        assert provider.platform in PLATFORMS
+        assert set(provider.via) <= platforms, provider.slug
+        assert {kind for kind, _ in provider.subjects} <= set(KINDS), provider.slug
+        assert provider.period is None or re.fullmatch(r"P\d+[DWMY]", provider.period)
+        assert provider.domains or provider.senders or provider.via, f"{provider.slug} can never be credited"
 
 
 @pytest.mark.parametrize(
