@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 _DKIM_PASS = re.compile(r"dkim=pass[^;]*?header\.(?:d|i)=@?([a-z0-9.-]+)", re.IGNORECASE)
 _DMARC_FAIL = re.compile(r"dmarc=fail", re.IGNORECASE)
 _LEET = str.maketrans({"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+# Cyrillic and Greek letters that look Latin in a domain (IDN homographs: nеtflix.com with a Cyrillic е).
+_HOMOGLYPHS = str.maketrans(dict(zip("аеорсхуіјѕԁһӏοαεικνρτυ", "aeopcxyijsdhloaeikvptu", strict=True)))
 _TRANSACTIONAL = re.compile(
     r"paiement|payment|facture|invoice|receipt|reçu|compte|account|abonnement|subscription|membership|"
     r"suspend|verif|vérif|mise à jour|update|carte|card|billing|facturation|renouvel|renew|expir",
@@ -46,7 +48,17 @@ def _brands(provider: Provider) -> tuple[str, ...]:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower().translate(_LEET))
+    return re.sub(r"[^a-z0-9]", "", text.lower().translate(_HOMOGLYPHS).translate(_LEET))
+
+
+def _idna_label(label: str) -> str:
+    """A punycode label as its reader sees it (xn--ntflix-3of is nеtflix)."""
+    if label.startswith("xn--"):
+        try:
+            return label.encode("ascii").decode("idna")
+        except (UnicodeError, ValueError):
+            return label
+    return label
 
 
 def _readings(label: str) -> set[str]:
@@ -99,7 +111,7 @@ def claimed_by_name(registry: Registry, name: str) -> Provider | None:
 
 def lookalike_of(registry: Registry, domain: str) -> Provider | None:
     """The provider whose brand a domain imitates (netflix-billing.com, paypa1.com)."""
-    labels = domain.lower().split(".")[:-1]
+    labels = [_idna_label(label) for label in domain.lower().split(".")[:-1]]
     readings = {reading for label in labels if label for reading in _readings(label)}
     for key, provider in _prepared(registry).keys:
         for label in readings:

@@ -147,8 +147,8 @@ def decode_header(value: object) -> str:
         return _clean(text)
     try:
         chunks = email.header.decode_header(text)
-    except Exception:
-        return _clean(text)
+    except Exception:  # one malformed encoded word must not leave the others undecoded
+        return _clean(_decode_word_by_word(text))
     out: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, str):
@@ -157,6 +157,20 @@ def decode_header(value: object) -> str:
         out.append(decode_bytes(chunk, charset))
     # decode_header keeps the whitespace between encoded words only where it was meaningful
     return _clean("".join(out))
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[qQbB]\?[^?\s]*\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t\r\n]+(?==\?)")
+
+
+def _decode_word_by_word(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        try:
+            return decode_header(match.group(0))
+        except Exception:
+            return match.group(0)
+
+    return _ENCODED_WORD.sub(one, _BETWEEN_WORDS.sub("", text))
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
@@ -188,23 +202,29 @@ def _clean(text: str) -> str:
 
 
 def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
+    # Address headers are split into addresses *before* RFC 2047 decoding: an encoded display
+    # name may decode to "Netflix <billing@netflix.com>" and must not become the address.
+    undecoded: dict[str, str] = {}
     for name in _WANTED:
         raw_value = msg.get(name)
         if raw_value is not None:
             if isinstance(raw_value, email.header.Header):
                 raw_value = _header_bytes_to_text(raw_value)
-            parsed.headers[name] = decode_header(str(raw_value)[:MAX_HEADER_CHARS])[:10_000]
+            text = str(raw_value)[:MAX_HEADER_CHARS]
+            if name in ("from", "to", "cc", "reply-to"):
+                undecoded[name] = _clean(text)
+            parsed.headers[name] = decode_header(text)[:10_000]
     parsed.message_id = _first_msgid(parsed.headers.get("message-id", "")) or None
     if not parsed.message_id:
         parsed.problems.append("headers: no Message-ID")
     parsed.subject = parsed.headers.get("subject", "")[:2_000]
-    name, addr = _one_address(parsed.headers.get("from", ""))
+    name, addr = _one_address(undecoded.get("from", ""))
     parsed.from_name, parsed.from_addr = name or None, addr or None
     if not addr:
         parsed.problems.append("headers: no usable From address")
-    parsed.to_addrs = _addresses(parsed.headers.get("to", ""))
-    parsed.cc_addrs = _addresses(parsed.headers.get("cc", ""))
-    reply_to = _addresses(parsed.headers.get("reply-to", ""))
+    parsed.to_addrs = _addresses(undecoded.get("to", ""))
+    parsed.cc_addrs = _addresses(undecoded.get("cc", ""))
+    reply_to = _addresses(undecoded.get("reply-to", ""))
     parsed.reply_to = reply_to[0] if reply_to else None
     parsed.in_reply_to = _first_msgid(parsed.headers.get("in-reply-to", "")) or None
     parsed.references = _MSGID.findall(parsed.headers.get("references", ""))[:200]
@@ -242,12 +262,19 @@ def _getaddresses(value: str) -> list[tuple[str, str]]:
         return []
 
 
+_ANGLE_ADDR = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
+
+
 def _one_address(value: str) -> tuple[str, str]:
+    """(display name decoded, address) of the first mailbox in an undecoded address header."""
     pairs = _getaddresses(value)
     for name, addr in pairs:
         if "@" in addr:
-            return _clean(name), addr.strip().lower()
-    return (_clean(pairs[0][0]) if pairs else ""), ""
+            return decode_header(name), addr.strip().lower()
+    found = _ANGLE_ADDR.findall(value)
+    if found:  # an unclosed quote or comment (often invalid 8-bit text) swallowed the mailbox
+        return "", found[-1].strip().lower()
+    return (decode_header(pairs[0][0]) if pairs else ""), ""
 
 
 def _addresses(value: str) -> list[str]:
@@ -288,7 +315,7 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
-        disposition = (part.get("content-disposition") or "").lower()
+        disposition = str(part.get("content-disposition") or "").lower()  # a Header when 8-bit
         filename = _part_filename(part)
         is_attachment = "attachment" in disposition or (
             filename is not None and not ctype.startswith("text/")
