@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 import holidays
 
 _PARIS = ZoneInfo("Europe/Paris")
-_ROLLOVER = timedelta(days=120)  # a day-and-month date earlier than the mail is next year's only if this close
+_ROLLOVER = timedelta(
+    days=120
+)  # a day-and-month date earlier than the mail is next year's only if this close
 _NUMBER_WORDS = {
     "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8,
     "dix": 10, "quinze": 15, "trente": 30, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
@@ -44,7 +46,7 @@ _COMMIT = re.compile(
     r"traité|traitée|résilié|résiliée|clôturé|clôturée|envoyé|envoyée|visible|appliqué|appliquée)|"
     r"sera\s+\w+(?:é|ée|és|ées)|seront\s+\w+|prendra\s+fin|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
     r"will|you'll|we'll|should(?!\s+(?:not|have)\b)|expect|"
-    r"(?:vous\s+)?\w{3,}(?:erez|irez)|remains?\s+(?:active|available)|keep\s+access)\b",
+    r"(?:vous\s+)?\w{3,}(?:erez|irez)|\w{4,}(?:era|ira)|remains?\s+(?:active|available)|keep\s+access)\b",
     re.I,
 )
 _DELAYS: list[tuple[re.Pattern[str], str]] = [
@@ -59,6 +61,15 @@ _DELAYS: list[tuple[re.Pattern[str], str]] = [
 _DATE_NUMERIC = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b")
 _DATE_FR = re.compile(r"\b(\d{1,2})(?:er)?\s+" + _MONTH + r"(?:\s+(\d{4}))?", re.I)
 _DATE_EN = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?", re.I)
+_WEEKDAY_TAIL = re.compile(
+    r"\s*\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday),?\s*$",
+    re.I,
+)  # "le mardi 14 avril", "on Tuesday, April 14"
+_RELATIVE_DAYS = [
+    (re.compile(r"\b(?:après-demain|the\s+day\s+after\s+tomorrow)\b", re.I), 2),
+    (re.compile(r"\b(?:demain|tomorrow)\b", re.I), 1),
+]
 _DATE_CUE = re.compile(
     r"\b(?:le|au|avant\s+le|d'ici\s+le|au\s+plus\s+tard\s+le|à\s+compter\s+du|à\s+partir\s+du|jusqu'au|"
     r"by|on|before|until|no\s+later\s+than|effective)\s*$",
@@ -75,7 +86,8 @@ _ASK = re.compile(
 _REMEDY = re.compile(
     r"\b(?:rembours\w*|résili\w*|resili\w*|annul\w*|geste\s+commercial|(?:un|d.un|l.|mon)\s*avoir|dédommag\w*|indemni\w*|"
     r"clôtur\w*|corrig\w*|rectifi\w*|refund\w*|reimburs\w*|cancel\w*|terminat\w*|close|credit|compensat\w*|"
-    r"chargeback|correct\w*)\b",
+    r"chargeback|correct\w*|crédit\w*|répar\w*|rétabl\w*|dépann\w*|faire\s+le\s+nécessaire|fix|repair\w*|"
+    r"restor\w*)\b",
     re.I,
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -122,6 +134,9 @@ def _number(token: str | None) -> int | None:
 
 
 def due_from_delay(sentence: str, sent_on: date) -> date | None:
+    for pattern, days in _RELATIVE_DAYS:
+        if pattern.search(sentence):
+            return sent_on + timedelta(days=days)
     for pattern, unit in _DELAYS:
         match = pattern.search(sentence)
         if not match:
@@ -159,7 +174,7 @@ def due_from_date(sentence: str, sent_on: date) -> date | None:
         if month:
             candidates.append((match.start(), int(match.group(2)), month, _year(match.group(3))))
     for position, day, month, year in sorted(candidates):
-        if not _DATE_CUE.search(sentence[:position]):
+        if not _DATE_CUE.search(_WEEKDAY_TAIL.sub("", sentence[:position])):
             continue
         try:
             when = date(year or sent_on.year, month, day)

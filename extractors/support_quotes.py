@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bs4 import BeautifulSoup, Tag
 from mailparser_reply import EmailReplyParser
 
 from ingest.html_text import html_to_text
@@ -47,6 +48,15 @@ _CUT_LINE = re.compile(
     r")$",
     re.I,
 )
+_UPDATE_LINE = re.compile(
+    r"^(?:your\s+request\s+\(\d+\)\s+has\s+been\s+updated|votre\s+demande\s+\(\d+\)\s+a\s+été\s+mise\s+à\s+jour)\b.*$",
+    re.I,
+)
+_COMMENT_STAMP = re.compile(
+    r"^(?:\d{1,2}\s+[a-zéû]{3,9}\.?\s+\d{4}|[a-z]{3,9}\.?\s+\d{1,2},\s+\d{4}),?\s+\d{1,2}:\d{2}(?:\s*[ap]m)?"
+    r"(?:\s+(?:utc|gmt)\s*(?:[+-]\d{1,2}(?::\d{2})?)?)?$",
+    re.I,
+)
 _ATTRIBUTION_END = re.compile(r"(?:a\s+écrit|wrote)\s*:\s*$", re.I)
 _ATTRIBUTION_START = re.compile(r"^\s*(?:>\s*)*(?:le|on)\s+\S", re.I)
 _OUTLOOK_FIELD = re.compile(r"^\s*\*?(?:de|from|envoyé|sent|date|à|to|objet|subject|cc)\s*\*?\s*:", re.I)
@@ -54,7 +64,7 @@ _VALEDICTION = re.compile(
     r"^(?:bien\s+)?(?:cordialement|sincèrement|amicalement|bien\s+à\s+vous|"
     r"(?:sincères|meilleures|bien\s+sincères)?\s*salutations(?:\s+distinguées)?|bonne\s+(?:journée|soirée|fin\s+de\s+journée)|"
     r"belle\s+journée|à\s+bientôt|merci(?:\s+(?:d'avance|par\s+avance|beaucoup|encore))?|"
-    r"[a-zà-ÿ]{4,}ment(?=\s*,?\s*$)|bien\s+à\s+toi|à\s+très\s+vite|(?:belle|bonne|excellente)\s+(?:soirée|journée|continuation)|"
+    r"[a-zà-ÿ]{4,}ment(?=\s*,?\s*$)|bon(?:ne)?\s+[a-zà-ÿ]{4,}(?=\s*[,!]?\s*$)|bien\s+à\s+toi|à\s+très\s+vite|(?:belle|bonne|excellente)\s+(?:soirée|journée|continuation)|"
     r"(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best|sincerely|cheers|yours(?:\s+(?:sincerely|truly))?|"
     r"cordially|with\s+thanks|"
     r"(?:many\s+)?thanks(?:\s+again|\s+in\s+advance)?|thank\s+you(?:\s+again)?|all\s+the\s+best|take\s+care)"
@@ -117,28 +127,48 @@ def _has_html_quote(html: str) -> bool:
     lowered = html.lower()
     return any(
         marker in lowered
-        for marker in ("gmail_quote", "<blockquote", "divrplyfwdmsg", "moz-cite-prefix", "appendonsend")
+        for marker in (
+            "gmail_quote",
+            "<blockquote",
+            "divrplyfwdmsg",
+            "moz-cite-prefix",
+            "appendonsend",
+            "border-top:solid",
+        )  # fmt: skip
     )
 
 
 def strip_html_quotes(html: str) -> str:
     """Text of an HTML body with its quoted history removed (the markup says what is quoted)."""
-    from bs4 import BeautifulSoup
-
     soup = BeautifulSoup(html, "lxml")
-    for selector in _HTML_CUT_SELECTORS:
-        for node in soup.select(selector):
-            # Outlook puts the quoted header in this div and the quoted body after it, with an <hr> before.
-            for sibling in list(node.find_next_siblings()):
-                sibling.decompose()
-            previous = node.find_previous_sibling()
-            if previous is not None and previous.name == "hr":
-                previous.decompose()
-            node.decompose()
+    cut_points = [node for selector in _HTML_CUT_SELECTORS for node in soup.select(selector)]
+    # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
+    cut_points += [
+        node
+        for node in soup.select('div[style*="border-top"]')
+        if _OUTLOOK_FIELD.match(node.get_text(" ", strip=True).replace("\u00a0", " "))
+    ]
+    for node in cut_points:
+        if node.decomposed:
+            continue
+        previous = node.find_previous_sibling()
+        if previous is not None and previous.name == "hr":
+            previous.decompose()
+        _cut_from(node)
     for selector in _HTML_QUOTE_SELECTORS:
         for node in soup.select(selector):
             node.decompose()
     return html_to_text(str(soup))
+
+
+def _cut_from(node: Tag) -> None:
+    """Remove `node` and everything after it in document order: the quoted header and the history below."""
+    current: Tag | None = node
+    while current is not None and current.name not in ("body", "html", "[document]"):
+        for sibling in list(current.find_next_siblings()):
+            sibling.decompose()
+        current = current.parent
+    node.decompose()
 
 
 def normalise(text: str) -> str:
@@ -163,7 +193,7 @@ def normalise(text: str) -> str:
 
 def _split_text(text: str, sender_name: str | None = None) -> Reply:
     lines = normalise(text).split("\n")
-    lines = _drop_banner(lines)
+    lines = _latest_comment(_drop_banner(lines))
     text = "\n".join(lines)
     latest = _PARSER.parse_reply(text)
     if latest is not None and latest.strip():
@@ -193,9 +223,27 @@ def _drop_banner(lines: list[str]) -> list[str]:
     return lines
 
 
+def _latest_comment(lines: list[str]) -> list[str]:
+    """Zendesk "full thread" notifications list the comments newest first, each under its author and a time
+    ("Lisa (Audible)" / "7 avr. 2026, 10:12 UTC+02:00"), with no quote marks: keep the newest comment's text."""
+    stamps = [index for index, line in enumerate(lines) if _COMMENT_STAMP.match(line.strip())]
+    if not stamps:
+        return lines
+    updated = any(_UPDATE_LINE.match(line.strip()) for line in lines[: stamps[0]])
+    if len(stamps) < 2 and not updated:
+        return lines
+    end = len(lines)
+    if len(stamps) > 1:
+        end = stamps[1]
+        while end > stamps[0] + 1 and not lines[end - 1].strip():
+            end -= 1
+        end -= 1  # the next comment's author line
+    return lines[stamps[0] + 1 : max(end, stamps[0] + 1)]
+
+
 def _outlook_block_follows(line: str, text: str) -> bool:
     """A 'De :' line starts quoted history only if more header fields follow it."""
-    after = text.split(line, 1)[1].split("\n")[1:4]
+    after = [candidate for candidate in text.split(line, 1)[1].split("\n")[1:8] if candidate.strip()][:3]
     return sum(bool(_OUTLOOK_FIELD.match(candidate)) for candidate in after) >= 2
 
 

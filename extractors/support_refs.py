@@ -17,7 +17,7 @@ def _numbered(words: str) -> re.Pattern[str]:
     """'<word> n° 123', '<word> #123', '<word> : AB-123' (case-insensitive)."""
     return re.compile(
         rf"\b(?:{words})(?:\s+(?:de\s+support|support))?"
-        r"\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?\s*"
+        r"(?:\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?|\s+is|\s*\()\s*"
         r"([A-Z]{0,4}[-]?\d[\d\-]{2,19}\d)\b",
         re.I,
     )

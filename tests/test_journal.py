@@ -41,6 +41,8 @@ def _extract(name: str) -> Extraction:
         ("Référence : AB-123456", "number:adobe:AB-123456"),
         ("Case Number: 00012345", "number:adobe:00012345"),
         ("Case ID: 15502288431", "number:adobe:15502288431"),
+        ("Your case number is 2604060040001234.", "number:adobe:2604060040001234"),
+        ("Votre demande (55201) a été mise à jour.", "number:adobe:55201"),
         ("RE: x [ ref:_00D5g0ABC._5005g0XYZ12:ref ]", "salesforce:_00D5g0ABC._5005g0XYZ12"),
         ("ref:!00Dxx01gEW.!500xx0Yktl:ref", "salesforce:!00Dxx01gEW.!500xx0Yktl"),
         ("thread::pp5XPGfmNf2hRZdRCWnrohc::", "salesforce:pp5XPGfmNf2hRZdRCWnrohc"),
@@ -149,6 +151,22 @@ FOOTER = "Free Mobile - SAS au capital de 365 138 € - RCS Paris 421 938 861 - 
             "Bonjour,\n\nÉvidemment, nous allons vous rembourser.",
         ),
         ("Bonjour,\n\nOk.\n\nSportivement,\nMarco", None, "Bonjour,\n\nOk."),
+        ("Bonjour,\n\nC'est fait.\n\nBonne écoute,\nLisa", None, "Bonjour,\n\nC'est fait."),
+        # Outlook desktop: the quoted header sits in a div with a top border, the history after it
+        (
+            "",
+            '<div><p>New</p><div><div style="border:none;border-top:solid #E1E1E1 1.0pt"><p><b>From:</b> X<br>'
+            "<b>Sent:</b> Y</p></div></div><p>old</p></div>",
+            "New",
+        ),
+        # Zendesk full-thread notification: the newest comment only, without its author and time lines
+        (
+            "##- Please type your reply above this line -##\n\nYour request (55201) has been updated.\n\n"
+            "Lisa (Audible)\n\nApr 7, 2026, 10:12 GMT+2\n\nHi,\n\nDone.\n\nAlice Martin\n\n"
+            "Apr 6, 2026, 20:00 GMT+2\n\nHello, old question.",
+            None,
+            "Hi,\n\nDone.",
+        ),
         # a legal footer after the signature goes with it; after a bare "Merci." it is kept (not a signature)
         (f"Bonjour,\n\nOk.\n\nCordialement,\nJulie, conseillère\n\n{FOOTER}", None, "Bonjour,\n\nOk."),
         (f"Bonjour,\n\nMerci.\n\n{FOOTER}", None, f"Bonjour,\n\nMerci.\n\n{FOOTER}"),
@@ -213,6 +231,8 @@ SENT = "2026-03-02T09:02:00+00:00"  # a Monday
         ("Nous vous rembourserons sous huitaine.", "2026-03-10"),
         ("We will refund you in three business days.", "2026-03-05"),
         ("Your access will be restored on March 20.", "2026-03-20"),
+        ("I will call you tomorrow between 9 AM and 11 AM.", "2026-03-03"),
+        ("Un technicien se déplacera chez vous le mardi 10 mars entre 13h et 17h.", "2026-03-10"),
         ("It should show up in 5-10 business days.", "2026-03-16"),
     ],
 )
