@@ -26,6 +26,7 @@ fastmime.install()
 MAX_BODY_CHARS = 1_000_000  # body_text beyond this is cut: it feeds FTS and extractors, not evidence
 MAX_PARTS_WALKED = 2_000  # a MIME bomb must not cost minutes; the raw bytes stay complete anyway
 MAX_HEADER_CHARS = 65_536  # RFC 2047 decoding is quadratic: a 1 MB header of encoded words took 5 s
+MAX_PARSE_BYTES = 32 * 1024 * 1024  # the stdlib parser holds ~8x the bytes it reads: 1.5 GB for 200 MB
 MAX_HTML_CHARS = 1_000_000  # HTML -> text costs ~5 s and 250 MB per million characters at worst
 
 
@@ -72,6 +73,11 @@ def sha256_of(raw: bytes) -> str:
 def parse_message(raw: bytes, sha256: str | None = None) -> ParsedMessage:
     """Parse `raw` into a ParsedMessage, collecting problems instead of raising."""
     parsed = ParsedMessage(sha256=sha256 or sha256_of(raw), raw=raw)
+    if len(raw) > MAX_PARSE_BYTES:  # headers and text parts come first; the rest is attachments
+        parsed.problems.append(
+            f"parse: message of {len(raw)} bytes, only the first {MAX_PARSE_BYTES} read (all stored)"
+        )
+        raw = raw[:MAX_PARSE_BYTES]
     try:
         msg = email.message_from_bytes(raw)
     except Exception as exc:  # the stdlib parser is lenient, but not infallible
