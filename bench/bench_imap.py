@@ -17,6 +17,7 @@ Prints the figures issue 3 asks for:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import statistics
@@ -85,7 +86,11 @@ def mbsync_time(server: Dovecot, user: str, work: Path) -> float:
     shutil.rmtree(work / "mbsync-state", ignore_errors=True)
     (work / "mbsync-state").mkdir()
     started = time.perf_counter()
-    subprocess.run(["mbsync", "-q", "-c", str(conf), "-a"], check=True)
+    done = subprocess.run(
+        ["mbsync", "-q", "-c", str(conf), "-a"], capture_output=True
+    )  # loopback: clear text
+    if done.returncode:
+        raise RuntimeError(f"mbsync failed: {done.stderr.decode(errors='replace')}")
     return time.perf_counter() - started
 
 
@@ -154,6 +159,7 @@ def main() -> None:
     )
     parser.add_argument("--extractors", choices=["noop", "real", "both"], default="both")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     kinds = ["noop", "real"] if args.extractors == "both" else [args.extractors]
     work = Path(tempfile.mkdtemp(prefix="subtrail-bench-imap-"))
     server = Dovecot().start()

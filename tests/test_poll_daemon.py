@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from ingest import pipeline
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.schema import open_db
 from tests.dovecot import Dovecot, make_message
-from tests.poll_helpers import account_for, config_for, stored_count, toml_for
+from tests.poll_helpers import account_for, config_for, count, stored_count, toml_for
 
 pytest_plugins = ["tests.dovecot"]
 pytestmark = pytest.mark.dovecot
@@ -72,6 +73,26 @@ def test_idle_delivers_new_mail_without_polling(mailbox: Mailbox, db_path: Path)
         server.append(user, "INBOX", make_message(2))
         # polls are an hour apart: only IDLE can bring it in
         assert wait_for(lambda: stored_count(db_path) == 2, timeout=10)
+
+
+def test_derived_tables_are_rebuilt_after_new_mail_not_on_the_delivery_path(
+    mailbox: Mailbox, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, user, _ = mailbox
+    server.seed(user, "INBOX", [make_message(1)])
+    rebuilds: list[int] = []
+
+    def record(db: Database) -> None:
+        rebuilds.append(count(db, "select count(*) from messages"))
+
+    monkeypatch.setattr(pipeline, "DERIVERS", [record])
+    open_db(db_path).close()
+    with daemon(db_path, config_for(account_for(server, user)), derive_delay=0.5):
+        assert wait_for(lambda: rebuilds == [1])
+        time.sleep(0.3)
+        server.append(user, "INBOX", make_message(2))
+        assert wait_for(lambda: rebuilds == [1, 2])
+    assert rebuilds == [1, 2]  # nothing new at stop: no extra rebuild
 
 
 def test_server_down_at_start_then_up(server_later: Dovecot, db_path: Path) -> None:

@@ -8,7 +8,8 @@ is logged once in plain words, recorded in `poll_runs`, and retried only after
 
 The daemon runs one thread per account: IMAP is a blocking, one-folder-at-a-time protocol,
 and IDLE needs its own connection. Each thread has its own SQLite connection (WAL lets
-them and Datasette coexist); the cross-message tables are rebuilt under one lock.
+them and Datasette coexist). The cross-message tables are rebuilt by one more thread once
+new mail has been quiet for a moment (`Deriver`), so a delivery never waits for a rebuild.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
@@ -42,10 +42,9 @@ ONCE_RETRIES = 3  # reconnects within one `poll --once` pass after a transient e
 PERMANENT_RETRY = 3600.0  # seconds before a daemon retries an account with bad credentials
 IDLE_RENEW = 600.0  # re-issue IDLE every 10 min: well inside RFC 2177's 29-minute server timeout
 DEFAULT_INTERVAL = 300.0  # seconds between polls of folders without IDLE
+DERIVE_DELAY = 10.0  # seconds of quiet after new mail before the derived tables are rebuilt
 # Errors raised by the socket, TLS and imaplib layers while a session is in use.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, ssl.SSLError, imaplib.IMAP4.abort, EOFError)
-
-_derive_lock = threading.Lock()
 
 
 @dataclass
@@ -239,8 +238,7 @@ def poll_once(
             )  # fmt: skip
         )
     if summary.new:
-        with _derive_lock:
-            pipeline.refresh_derived(db)
+        pipeline.refresh_derived(db)
     summary.seconds = time.monotonic() - began
     return summary
 
@@ -268,6 +266,7 @@ class DaemonSettings:
     backoff_cap: float = 300.0
     permanent_retry: float = PERMANENT_RETRY
     workers: int | None = None
+    derive_delay: float = DERIVE_DELAY
 
 
 class AccountLoop:
@@ -280,11 +279,12 @@ class AccountLoop:
         identity: Identity,
         stop: threading.Event,
         settings: DaemonSettings,
-        on_pass: Callable[[AccountResult], None] | None = None,
+        deriver: Deriver | None = None,
     ) -> None:
         self.db_path, self.account, self.identity = db_path, account, identity
-        self.stop, self.settings, self.on_pass = stop, settings, on_pass
+        self.stop, self.settings, self.deriver = stop, settings, deriver
         self.backoff = Backoff(settings.backoff_base, settings.backoff_cap)
+        self._forced: tuple[object, object] | None = None
 
     def run(self) -> None:
         db = worker_db(self.db_path)
@@ -306,6 +306,11 @@ class AccountLoop:
                     if self.backoff.failures == 1:  # one row per outage, not one per retry
                         _record_account_error(db, self.account, error, started)
                     self.stop.wait(delay)
+                except Exception as exc:  # a bug or a database error must not end the account's loop
+                    log.exception("account loop error account=%s", self.account.name)
+                    error = TransientError(f"account {self.account.name!r}: {type(exc).__name__}: {exc}")
+                    _record_account_error(db, self.account, error, started)
+                    self.stop.wait(self.backoff.next())
         finally:
             db.close()
 
@@ -314,11 +319,8 @@ class AccountLoop:
             client, db, self.account, self.identity, stop=self.stop,
             workers=self.settings.workers, record_unchanged=False, folders=folders, sent=sent,
         )  # fmt: skip
-        if result.new:
-            with _derive_lock:
-                pipeline.refresh_derived(db)
-        if self.on_pass:
-            self.on_pass(result)
+        if result.new and self.deriver is not None:
+            self.deriver.touch()
 
     def _session(self, db: Database) -> None:
         client = connect(self.account)
@@ -331,7 +333,7 @@ class AccountLoop:
             next_poll = time.monotonic() + self._jittered()
             while not self.stop.is_set():
                 if idle_folder:
-                    changed = self._idle(client, idle_folder, until=next_poll)
+                    changed = self._idle(client, db, idle_folder, until=next_poll)
                     if changed and not self.stop.is_set():
                         self._pass(client, db, [idle_folder], sent)
                 else:
@@ -346,9 +348,15 @@ class AccountLoop:
         """Spread polls (±10 %) so many accounts or instances do not hit servers in lockstep."""
         return self.settings.interval * random.uniform(0.9, 1.1)
 
-    def _idle(self, client: IMAPClient, folder: str, until: float) -> bool:
+    def _idle(self, client: IMAPClient, db: Database, folder: str, until: float) -> bool:
         """IDLE on `folder` until the server reports a change, `until`, renewal time or stop."""
-        client.select_folder(folder, readonly=True)
+        selected = client.select_folder(folder, readonly=True)
+        saved = st.load_state(db, self.account.name, folder)
+        seen = (selected.get(b"UIDNEXT"), selected.get(b"EXISTS"))
+        if (saved is None or (saved.uidnext, saved.messages) != seen) and seen != self._forced:
+            # mail arrived between the last sync and this SELECT: IDLE would not report it
+            self._forced = seen  # once: a folder that keeps failing must not spin
+            return True
         client.idle()
         changed = False
         renew_at = time.monotonic() + self.settings.idle_renew
@@ -367,27 +375,78 @@ class AccountLoop:
         return changed
 
 
+class Deriver:
+    """Rebuilds the cross-message tables (inventory, journal) after new mail, off the delivery path.
+
+    A rebuild costs time in proportion to the whole database; run after every IDLE delivery,
+    it would make each delivery wait for the previous rebuild. Account loops call `touch()`;
+    this thread rebuilds once mail has been quiet for `delay` seconds, and once more at the end
+    if anything is left. One rebuild at a time, on its own connection.
+    """
+
+    def __init__(self, db_path: str, delay: float) -> None:
+        self.db_path, self.delay = db_path, delay
+        self.done = threading.Event()  # set when every account loop has finished
+        self._lock = threading.Lock()
+        self._dirty_at: float | None = None
+
+    def touch(self) -> None:
+        with self._lock:
+            self._dirty_at = time.monotonic()
+
+    def _take(self, finishing: bool) -> bool:
+        with self._lock:
+            due = self._dirty_at is not None and (
+                finishing or time.monotonic() - self._dirty_at >= self.delay
+            )
+            if due:
+                self._dirty_at = None
+            return due
+
+    def run(self) -> None:
+        db = worker_db(self.db_path)
+        try:
+            while True:
+                finishing = self.done.wait(0.2)
+                if self._take(finishing):
+                    started = time.monotonic()
+                    try:
+                        pipeline.refresh_derived(db)
+                        log.info("derived tables rebuilt seconds=%.1f", time.monotonic() - started)
+                    except Exception:
+                        log.exception("rebuilding derived tables failed")
+                if finishing:
+                    return
+        finally:
+            db.close()
+
+
 def run_daemon(
     db_path: str,
     config: Config,
     stop: threading.Event,
     settings: DaemonSettings | None = None,
-    on_pass: Callable[[AccountResult], None] | None = None,
 ) -> None:
-    """Run every account's loop until `stop` is set; returns once every thread has finished its batch."""
+    """Run every account's loop until `stop` is set; returns once every thread has finished its batch
+    and the derived tables are up to date."""
     settings = settings or DaemonSettings()
+    deriver = Deriver(db_path, settings.derive_delay)
+    derive_thread = threading.Thread(target=deriver.run, name="derive", daemon=True)
     threads = [
         threading.Thread(
-            target=AccountLoop(db_path, account, config.identity, stop, settings, on_pass).run,
+            target=AccountLoop(db_path, account, config.identity, stop, settings, deriver).run,
             name=f"poll-{account.name}",
             daemon=True,
         )
         for account in config.accounts
     ]
+    derive_thread.start()
     for thread in threads:
         thread.start()
     log.info("daemon started accounts=%d interval=%.0fs", len(threads), settings.interval)
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(timeout=0.5)
+    deriver.done.set()
+    derive_thread.join()
     log.info("daemon stopped")
