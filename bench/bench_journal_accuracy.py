@@ -72,9 +72,34 @@ def main() -> int:
         print(f"\n{title}")
         score(labels, names, rows, tickets, promises, name_of)
     print()
+    detection(identity)
     bare_libraries(labels)
     throughput(identity)
     return 0
+
+
+def detection(identity: Identity) -> None:
+    """Is it customer service? Every fixture thread message and the sample's support-*.eml should be;
+    the sample's receipts, notices, newsletters, phishing and personal mail (sub-*, neg-*) should not."""
+    from extractors import extract
+
+    sample = REPO / "data" / "sample" / "mailbox"
+    positives = [*MAIL.glob("*.eml"), *sample.glob("*/support-*.eml")]
+    negatives = [*sample.glob("*/sub-*.eml"), *sample.glob("*/neg-*.eml")]
+    sample_identity = Identity(
+        frozenset({"alice.martin@example.org", "alice@example.org"}) | identity.addresses
+    )
+    found = {
+        p
+        for p in [*positives, *negatives]
+        if extract(parse_message(p.read_bytes()), sample_identity).kind == "support"
+    }
+    true_positives = len(found & set(positives))
+    print(
+        f"support detection: precision {ratio(true_positives, len(found)):.3f}, "
+        f"recall {ratio(true_positives, len(positives)):.3f} "
+        f"({len(positives)} support, {len(negatives)} other messages)"
+    )
 
 
 def throughput(identity: Identity) -> None:
