@@ -57,8 +57,7 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
         mine = _recipient_provider(parsed)
         result.provider = mine.slug if mine else None
         return  # my own mail proves no subscription fact
-    owner = reg.for_address(parsed.from_addr)
-    credited, reason = vet_sender(parsed, reg, owner)
+    credited, reason = vet_sender(parsed, reg, reg.for_address(parsed.from_addr))
     if reason is not None:
         result.suspicious = reason
         return
@@ -66,29 +65,14 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
     if in_conversation(parsed.subject, parsed.headers):
         return  # support mail is the journal's: the support step takes it from here
     text = message_text(parsed)
-    lang = detect_lang(parsed, text)
     embedded = structured.read(parsed.body_html)
-    targets: list[tuple[Target, str]]
-    if credited is None:
-        kind = kind_from_subject(parsed.subject)
-        target = generic.target(parsed, embedded.seller if embedded else None) if kind else None
-        targets = [(target, text)] if target else []
-        needs_words = True
-    elif credited.role == "platform":
-        result.provider = credited.slug
-        kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
-        targets = platforms.items(reg, credited, parsed.subject, parsed.from_name or "", text)
-        needs_words = True  # a platform also sells one-off things: only subscription wording counts
-    else:
-        result.provider = credited.slug
-        kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
-        targets = [(Target.of(credited), text)]
-        needs_words = bool(credited.only_if) and not any(p.search(text) for p in credited.only_if)
+    kind, targets, needs_words = _classify(parsed, text, credited, embedded)
     if kind is None:
         return
     result.kind = kind
     if len(targets) == 1 and targets[0][0].slug in reg.providers:
         result.provider = targets[0][0].slug  # a known service behind a platform: its mail, event or not
+    lang = detect_lang(parsed, text)
     for target, about in targets:
         data = embedded if len(targets) == 1 else None  # an order's total is no single item's price
         fact = build_event(parsed, identity, target, kind, about, lang, data, needs_words)
@@ -102,3 +86,18 @@ def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
             result.needs_review = True
     if len(result.events) == 1:
         result.provider = result.events[0].provider
+
+
+def _classify(
+    parsed: ParsedMessage, text: str, credited: Provider | None, embedded: structured.Structured | None
+) -> tuple[str | None, list[tuple[Target, str]], bool]:
+    """(kind, the services it is about with the text about each, whether subscription wording is required)."""
+    if credited is None:  # layer 4: an unknown sender, on its subject alone
+        kind = kind_from_subject(parsed.subject)
+        target = generic.target(parsed, embedded.seller if embedded else None) if kind else None
+        return kind, [(target, text)] if target else [], True
+    kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)
+    if credited.role == "platform":  # layer 3; a platform also sells one-off things: wording required
+        return kind, platforms.items(registry(), credited, parsed.subject, parsed.from_name or "", text), True
+    needs_words = bool(credited.only_if) and not any(p.search(text) for p in credited.only_if)
+    return kind, [(Target.of(credited), text)], needs_words  # layer 2
