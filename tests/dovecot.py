@@ -412,9 +412,14 @@ def make_message(
     ).encode()
 
 
-def _session_server(tls: bool) -> Iterator[Dovecot]:
+def require_dovecot() -> None:
+    """Skip the calling test when Dovecot is not installed (`scripts/test.sh` installs it as root)."""
     if not Path(DOVECOT).exists():
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+
+
+def _session_server(tls: bool) -> Iterator[Dovecot]:
+    require_dovecot()
     server = Dovecot(tls=tls).start()
     yield server
     server.cleanup()

@@ -20,7 +20,7 @@ from ingest import pipeline
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.schema import open_db
-from tests.dovecot import Dovecot, make_message
+from tests.dovecot import Dovecot, make_message, require_dovecot
 from tests.poll_helpers import account_for, config_for, count, stored_count, toml_for
 
 pytest_plugins = ["tests.dovecot"]
@@ -58,6 +58,7 @@ def daemon(db_path: Path, config: Config, **settings: float) -> Iterator[threadi
 @pytest.fixture
 def server_later() -> Iterator[Dovecot]:
     """A private server, configured and given a port but not started."""
+    require_dovecot()
     server = Dovecot()
     yield server
     server.cleanup()
