@@ -84,10 +84,18 @@ def _read(match: re.Match[str], lang: str, ref: date | None) -> date | None:
     if g["iso_y"]:
         return _make(int(g["iso_y"]), int(g["iso_m"]), int(g["iso_d"]), ref)
     if g["n1"]:
-        first, second = int(g["n1"]), int(g["n2"])
-        day_first = lang == "fr" or first > 12
-        day, month = (first, second) if day_first else (second, first)
-        return _make(int(g["ny"]), month, day, ref)
+        first, second, year = int(g["n1"]), int(g["n2"]), int(g["ny"])
+        day_first = _make(year, second, first, None) if first <= 31 and second <= 12 else None
+        month_first = _make(year, first, second, None) if first <= 12 else None
+        if lang == "fr" or month_first is None:
+            return day_first
+        if day_first is None or ref is None:
+            return month_first
+        # English is written both ways (US 03/14, UK 14/03): month first, unless only the other reading
+        # falls near the message (a French company writing "debited on 10/06/2026" in June)
+        if abs((month_first - ref).days) > _NEAR_DAYS and abs((day_first - ref).days) <= _NEAR_DAYS:
+            return day_first
+        return month_first
     prefix = "dm" if g["dm_d"] else "md"
     named = _ALL_MONTHS.get(_fold(g[f"{prefix}_m"]).rstrip("."))
     stated = int(g[f"{prefix}_y"]) if g[f"{prefix}_y"] else None
@@ -97,6 +105,7 @@ def _read(match: re.Match[str], lang: str, ref: date | None) -> date | None:
 _DIGITS = re.compile(r"\d+")
 _WORD_BEFORE = re.compile(r"[^\W\d_]{3,9}\.?\s+$")
 _RANGE = re.compile(r"\s*(?:[-–—]|to|au)\s*$", re.IGNORECASE)
+_NEAR_DAYS = 45
 _YEAR_GROUPS = ("iso_y", "ny", "dm_y", "md_y")
 
 

@@ -40,8 +40,11 @@ _TOTAL = re.compile(
 )
 _NEW_PRICE = re.compile(
     r"nouveau (?:prix|tarif)|new (?:monthly |annual )?price|passera (?:de .{0,20} )?à|passe à|"
-    r"(?:increase|change|go up)s? (?:from .{0,20} )?to|sera de|will be|désormais|à compter du .{0,40}?:",
+    r"(?:increase|change|go up)s? (?:from .{0,20} )?to|sera de|will be|désormais|à compter du .{0,40}?:|"
+    r"(?:vous )?sera facturée?|will be (?:charged|billed)|will cost|coûtera",
 )
+# "(au lieu de 12,99 €)", "(currently €29.99)": the old price, never the one a price change announces
+_OLD_PRICE = re.compile(r"(?:au lieu de|instead of|currently|actuellement|contre|from)\s*:?\s*$")
 _TAX_LINE = re.compile(r"\b(?:tva|vat|ht|hors taxes|tax(?:es)?|dont)\b")
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week")),
@@ -76,7 +79,7 @@ DATE_WORDS = {
         r"date (?:de (?:la )?|du |of )?(?:facture|facturation|commande|paiement|prélèvement|transaction|purchase)|"
         r"(?<!next )billing date|invoice date|order date|date paid|payé le|paid on|charged on|débité le|"
         r"(?<!prochain )(?<!prochaine )prélèvement le|(?<!prochain )(?<!mensualité )prélevée? (?:sur [^.\n]{0,40})?le|"
-        r"sera prélevé",
+        r"sera prélevé|debited[^.\n]{0,40}? on|charged to your [^.\n]{0,30}? on",
     ),
 }
 _IN_DAYS = re.compile(r"(?:dans|in|within)\s+(\d{1,2})\s+(?:jours?|days?)")
@@ -124,6 +127,9 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
         return None
     positive = [m for m in money if m.amount_minor > 0] or money
     if kind == "price_change":
+        positive = [
+            m for m in positive if not _OLD_PRICE.search(text[max(0, m.start - 20) : m.start])
+        ] or positive
         for match in _NEW_PRICE.finditer(text):
             after = [m for m in positive if match.end() - 2 <= m.start <= match.end() + 60]
             if after:
@@ -145,11 +151,11 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
 
 def pick_period(text: str, amount: Money | None, default: str | None) -> str | None:
     """The period written right after the amount ("9,99 €/mois"), else anywhere, else the provider's."""
-    if amount is not None:
+    if amount is not None:  # the period written first after the amount: "32,99 €/mois pendant 12 mois"
         near = text[amount.end : amount.end + 30]
-        for period, pattern in _PERIODS:
-            if pattern.search(near):
-                return period
+        found = [(m.start(), period) for period, pattern in _PERIODS if (m := pattern.search(near))]
+        if found:
+            return min(found)[1]
     for period, pattern in _PERIODS:
         if pattern.search(text):
             return period

@@ -45,7 +45,12 @@ def test_fixture_set_covers_the_brief() -> None:
 
 CASES = [
     (folder, name, label)
-    for folder, key in (("mail", "messages"), ("heldout", "heldout"), ("heldout2", "heldout2"))
+    for folder, key in (
+        ("mail", "messages"),
+        ("heldout", "heldout"),
+        ("heldout2", "heldout2"),
+        ("heldout3", "heldout3"),
+    )
     for name, label in sorted(LABELS[key].items())
 ]
 

@@ -59,6 +59,7 @@ REF = date(2026, 3, 20)
         ("14/03/2026", "fr", date(2026, 3, 14)),
         ("03/04/2026", "fr", date(2026, 4, 3)),  # day first in French
         ("03/04/2026", "en", date(2026, 3, 4)),  # month first in English
+        ("10/04/2026", "en", date(2026, 4, 10)),  # ...unless only the day-first reading is near the message
         ("14/03/2026", "en", date(2026, 3, 14)),  # 14 cannot be a month
         ("March 14, 2026", "en", date(2026, 3, 14)),
         ("14 March 2026", "en", date(2026, 3, 14)),
