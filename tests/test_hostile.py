@@ -1,0 +1,396 @@
+"""Hostile mail: every case is stored byte-exact, recorded when something was skipped, credits no
+real provider, writes nothing outside the data directory and stays within stated time/memory bounds.
+
+The small cases are hand-written files in `tests/fixtures/hostile/`; the big ones (200 MB, 100k
+parts, 1 MB headers, a zip bomb, ...) are generated into tmp_path at test time. Imports run
+`subtrail import` in a child process so its peak memory (with its parser workers) can be measured.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from extractors.registry import registry
+from ingest.parse import parse_message
+from tests.conftest import FIXTURES
+
+HOSTILE = FIXTURES / "hostile"
+CORPUS = sorted(p.name for p in HOSTILE.glob("*.eml"))
+SPOOFS = [name for name in CORPUS if name.startswith("spoof-")] + ["encoded-word-abuse.eml"]
+
+# Measures an import in a child process: wall time, and the peak RSS of it and its worker processes.
+_DRIVER = """
+import json, resource, sys
+from ingest.cli import cli
+try:
+    cli.main(sys.argv[1:], prog_name="subtrail", standalone_mode=False)
+    code = 0
+except SystemExit as exc:
+    code = exc.code or 0
+# VmHWM, not RUSAGE_SELF: Linux carries the parent's high-water mark across fork + exec.
+own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(json.dumps({"code": code, "peak_mb": peak / 1024}))
+"""
+
+
+@dataclass
+class Run:
+    code: int
+    seconds: float
+    peak_mb: float
+    stderr: str
+
+
+def run_subtrail(workdir: Path, *args: str, timeout: float = 300) -> Run:
+    """`subtrail ARGS` in `workdir`, with HOME and TMPDIR inside it so stray writes show up."""
+    env = {
+        **os.environ,
+        "HOME": str(workdir / "home"),
+        "TMPDIR": str(workdir / "tmp"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    env.pop("SUBTRAIL_CONFIG", None)
+    for sub in ("home", "tmp"):
+        (workdir / sub).mkdir(exist_ok=True)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", _DRIVER, *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Run(result["code"], seconds, result["peak_mb"], proc.stderr)
+
+
+def tree_outside_data(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file and directory under `root` except data/: path -> (size, mtime_ns)."""
+    found: dict[str, tuple[int, int]] = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "data":
+            continue
+        stat = path.lstat()
+        found[str(rel)] = (stat.st_size if path.is_file() else 0, stat.st_mtime_ns)
+    return found
+
+
+# Names the corpus's attachment file names would create if anything ever saved them as given.
+_ESCAPES = ("subtrail-hostile-traversal.txt", "subtrail-hostile-absolute.txt", "subtrail-hostile.bat")
+
+
+def assert_no_escape(workdir: Path) -> None:
+    for base in {Path("/tmp"), Path("/"), workdir.parent, workdir / "home", Path.cwd()}:
+        for name in _ESCAPES:
+            assert not (base / name).exists(), base / name
+    leftovers = list((workdir / "tmp").iterdir())
+    assert leftovers == [], f"temporary files left behind: {leftovers}"
+
+
+# --- the hand-written corpus ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, Run, Path]]:
+    workdir = tmp_path_factory.mktemp("hostile")
+    before = tree_outside_data(workdir)
+    run = run_subtrail(workdir, "import", str(HOSTILE), "--db", "data/subtrail.db")
+    after = {k: v for k, v in tree_outside_data(workdir).items() if k not in ("home", "tmp")}
+    assert after == before, "the import wrote outside its data directory"
+    assert_no_escape(workdir)
+    db = Database(workdir / "data" / "subtrail.db")
+    yield db, run, workdir
+    db.close()
+
+
+def _message(db: Database, name: str) -> dict:
+    sha = hashlib.sha256((HOSTILE / name).read_bytes()).hexdigest()
+    rows = list(db.query("select * from messages where sha256 = ?", [sha]))
+    assert len(rows) == 1, f"{name} not stored"
+    return rows[0]
+
+
+def test_corpus_import_goes_on(corpus: tuple[Database, Run, Path]) -> None:
+    db, run, _ = corpus
+    assert run.code == 1  # problems were recorded, the import kept going
+    assert db["messages"].count == len(CORPUS)
+    assert run.seconds < 60 and run.peak_mb < 400, run
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_stored_byte_exact(corpus: tuple[Database, Run, Path], name: str) -> None:
+    db, _, _ = corpus
+    raw = (HOSTILE / name).read_bytes()
+    row = _message(db, name)
+    stored = db.execute("select raw from raw_messages where sha256 = ?", [row["sha256"]]).fetchone()[0]
+    assert stored == raw
+    assert row["size"] == len(raw)
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_every_parse_problem_recorded(corpus: tuple[Database, Run, Path], name: str) -> None:
+    db, _, _ = corpus
+    row = _message(db, name)
+    problems = parse_message((HOSTILE / name).read_bytes()).problems
+    recorded = {r[0] for r in db.execute("select error from ingest_errors where sha256 = ?", [row["sha256"]])}
+    assert set(problems) <= recorded
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("bare-cr-and-lf-mix.eml", "no Message-ID"),
+        ("encoded-word-abuse.eml", "unknown charset"),
+        ("header-only-no-body.eml", "missing or unreadable Date"),
+        ("mime-malformed.eml", "unknown charset 'x-evil-charset'"),
+        ("mime-malformed.eml", "CloseBoundaryNotFoundDefect"),
+        ("mime-malformed.eml", "NoBoundaryInMultipartDefect"),
+        ("truncated-mid-base64.eml", "CloseBoundaryNotFoundDefect"),
+    ],
+)
+def test_skipped_parts_are_ingest_errors(
+    corpus: tuple[Database, Run, Path], name: str, expected: str
+) -> None:
+    db, _, _ = corpus
+    row = _message(db, name)
+    errors = [r[0] for r in db.execute("select error from ingest_errors where sha256 = ?", [row["sha256"]])]
+    assert any(expected in e for e in errors), errors
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_no_real_provider_credited(corpus: tuple[Database, Run, Path], name: str) -> None:
+    db, _, _ = corpus
+    row = _message(db, name)
+    known = registry().providers
+    assert row["provider"] not in known
+    credited = [
+        r[0]
+        for r in db.execute(
+            "select s.provider from subscription_events e join subscriptions s on s.id = e.subscription_id "
+            "where e.message_sha256 = ?",
+            [row["sha256"]],
+        )
+    ]
+    assert not [p for p in credited if p in known]
+
+
+@pytest.mark.parametrize("name", SPOOFS)
+def test_spoofed_sender_flagged(corpus: tuple[Database, Run, Path], name: str) -> None:
+    db, _, _ = corpus
+    row = _message(db, name)
+    assert row["provider"] is None
+    assert row["suspicious"] and "Netflix" in row["suspicious"]
+
+
+def test_encoded_display_name_is_not_the_address(corpus: tuple[Database, Run, Path]) -> None:
+    """RFC 2047 in a display name decodes to 'Netflix <billing@netflix.com>': it stays a name."""
+    row = _message(corpus[0], "encoded-word-abuse.eml")
+    assert row["from_addr"] == "attacker@encoded-words.example"
+    assert row["from_name"] == "Netflix <billing@netflix.com>"
+    assert "\n" not in row["subject"] and "\r" not in row["subject"] and "\x00" not in row["subject"]
+
+
+def test_text_columns_hold_no_control_characters(corpus: tuple[Database, Run, Path]) -> None:
+    db = corpus[0]
+    columns = ("from_addr", "from_name", "to_addrs", "reply_to", "subject", "body_text", "attachments")
+    for row in db.query(f"select {', '.join(columns)} from messages"):
+        for column in columns:
+            value = row[column] or ""
+            bad = [c for c in value if ord(c) < 32 and c not in "\n\t"]
+            assert not (column != "attachments" and bad), (column, value[:200])
+            assert "\x00" not in value
+
+
+def test_html_reduced_to_inert_text(corpus: tuple[Database, Run, Path]) -> None:
+    row = _message(corpus[0], "html-script.eml")
+    text = row["body_text"]
+    assert "Hostile HTML marker text" in text and "Click to confirm your payment" in text
+    for active in ("alert(", "javascript", "HOSTILE_SCRIPT_RAN", "evil.example", "expression(", "<"):
+        assert active not in text
+    assert row["has_html"] == 1
+
+
+def test_attachment_names_recorded_verbatim_never_used_as_paths(corpus: tuple[Database, Run, Path]) -> None:
+    db, _, workdir = corpus
+    names = [a["filename"] for a in json.loads(_message(db, "attachment-names.eml")["attachments"])]
+    assert "../../../../../../tmp/subtrail-hostile-traversal.txt" in names
+    assert "/tmp/subtrail-hostile-absolute.txt" in names
+    assert "../../subtrail-hostile-rfc2231.txt" in names
+    assert len(names) == 8
+    assert_no_escape(workdir)
+
+
+def test_reimport_is_idempotent(corpus: tuple[Database, Run, Path]) -> None:
+    db, _, workdir = corpus
+    counts = {t: db[t].count for t in ("messages", "raw_messages", "message_locations", "ingest_errors")}
+    run_subtrail(workdir, "import", str(HOSTILE), "--db", "data/subtrail.db")
+    assert {t: db[t].count for t in counts} == counts
+
+
+# --- generated big and pathological messages --------------------------------------------------
+
+_HEAD = (
+    b"From: Big <big@generated.example>\r\nTo: alice@example.org\r\nDate: Tue, 03 Mar 2026 09:15:00 +0000\r\n"
+    b"Message-ID: <generated@hostile.test>\r\nMIME-Version: 1.0\r\n"
+)
+
+
+def _huge(path: Path, mib: int = 200) -> None:
+    """A 200 MB message: a short text part, then a base64 attachment."""
+    line = base64.b64encode(os.urandom(57)) + b"\r\n"
+    block = line * 20_000
+    with path.open("wb") as fh:
+        fh.write(_HEAD + b"Subject: 200 MB\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+        fh.write(b"--b\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n")
+        fh.write(b"--b\r\nContent-Type: application/octet-stream; name=big.bin\r\n")
+        fh.write(b"Content-Transfer-Encoding: base64\r\n\r\n")
+        written = 0
+        while written < mib * 1024 * 1024:
+            written += fh.write(block)
+        fh.write(b"--b--\r\n")
+
+
+def _many_parts(path: Path, parts: int = 100_000) -> None:
+    body = b"".join(b"--p\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(parts))
+    path.write_bytes(
+        _HEAD
+        + b"Subject: 100k parts\r\nContent-Type: multipart/mixed; boundary=p\r\n\r\n"
+        + body
+        + b"--p--\r\n"
+    )
+
+
+def _deep(path: Path, depth: int = 5_000) -> None:
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="n%d"\r\n\r\n--n%d\r\n' % (i, i) for i in range(depth)
+    )
+    path.write_bytes(_HEAD + b"Subject: deep\r\n" + opening + b"Content-Type: text/plain\r\n\r\ncore\r\n")
+
+
+def _header_1mb(path: Path) -> None:
+    path.write_bytes(_HEAD + b"Subject: " + b"A" * (1024 * 1024) + b"\r\n\r\nbody\r\n")
+
+
+def _header_1mb_encoded_words(path: Path) -> None:
+    words = b" ".join([b"=?utf-8?b?w6nDqcOp?="] * (1024 * 1024 // 21))
+    path.write_bytes(_HEAD + b"Subject: " + words + b"\r\n\r\nbody\r\n")
+
+
+def _header_1mb_folded(path: Path) -> None:
+    path.write_bytes(
+        _HEAD + b"X-Folded: " + b"x\r\n " * (1024 * 1024 // 4) + b"\r\nSubject: f\r\n\r\nbody\r\n"
+    )
+
+
+def _many_headers(path: Path) -> None:
+    fields = b"".join(b"X-H%d: v\r\n" % i for i in range(100_000))
+    path.write_bytes(_HEAD + fields + b"Subject: 100k header fields\r\n\r\nbody\r\n")
+
+
+def _many_recipients(path: Path) -> None:
+    to = b", ".join(b"user%d@recipients.example" % i for i in range(50_000))
+    path.write_bytes(_HEAD.replace(b"To: alice@example.org", b"To: " + to) + b"Subject: many\r\n\r\nbody\r\n")
+
+
+def _zip_bomb(path: Path) -> None:
+    """1 GiB of zeros in a ~4.5 MB zip attachment: nothing may ever expand it."""
+    zipped = path.with_suffix(".zip")
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("zeros.bin", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 24)
+            for _ in range(64):
+                member.write(chunk)
+    encoded = base64.encodebytes(zipped.read_bytes()).replace(b"\n", b"\r\n")
+    zipped.unlink()
+    path.write_bytes(
+        _HEAD + b"Subject: your invoice\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"
+        b"--z\r\nContent-Type: text/plain\r\n\r\nsee the zip\r\n--z\r\n"
+        b'Content-Type: application/zip\r\nContent-Disposition: attachment; filename="invoice.zip"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--z--\r\n"
+    )
+
+
+def _html_bomb(path: Path) -> None:
+    """15 MB of HTML paragraphs (converting all of it took 31 s and 1.2 GB before the cap)."""
+    html = b"<p>hello world</p>" * 850_000
+    path.write_bytes(
+        _HEAD + b"Subject: html\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + b"\r\n"
+    )
+
+
+def _html_nested(path: Path) -> None:
+    html = b"<div>" * 200_000 + b"core" + b"</div>" * 200_000
+    path.write_bytes(_HEAD + b"Subject: nested html\r\nContent-Type: text/html\r\n\r\n" + html + b"\r\n")
+
+
+def _long_line(path: Path) -> None:
+    path.write_bytes(_HEAD + b"Subject: one line\r\n\r\n" + b"x" * (50 * 1024 * 1024))
+
+
+# name -> (generator, error expected in ingest_errors or None, seconds bound, MB bound).
+# Bounds are about 2x the peak measured here (--workers 2, 2 shared cores), with room for a busy CPU.
+GENERATED: dict[str, tuple[Callable[[Path], None], str | None, float, float]] = {
+    "huge-200mb": (_huge, "only the first 33554432 read", 30, 1000),  # measured 3.5 s, 660 MB
+    "parts-100k": (_many_parts, "more than 2000 MIME parts", 30, 300),  # 2.4 s, 120 MB
+    "nesting-5000": (_deep, "RecursionError", 20, 150),  # 1.0 s, 56 MB
+    "header-1mb": (_header_1mb, None, 20, 200),  # 0.6 s, 59 MB
+    "header-1mb-encoded-words": (_header_1mb_encoded_words, None, 20, 200),  # 0.8 s, 59 MB
+    "header-1mb-folded": (_header_1mb_folded, None, 20, 200),  # 1.4 s, 67 MB
+    "header-fields-100k": (_many_headers, None, 20, 200),  # 1.5 s, 65 MB
+    "recipients-50k": (_many_recipients, None, 20, 200),  # 1.3 s, 60 MB
+    "zip-bomb": (_zip_bomb, None, 20, 250),  # 0.7 s, 91 MB
+    "html-15mb": (_html_bomb, "HTML longer than", 30, 400),  # 2.0 s, 198 MB
+    "html-nested-200k": (_html_nested, "HTML longer than", 30, 400),  # 2.9 s, 167 MB
+    "line-50mb": (_long_line, "only the first", 30, 900),  # 2.0 s, 440 MB
+}
+_SLOW = {"huge-200mb", "parts-100k", "zip-bomb", "html-15mb", "html-nested-200k", "line-50mb"}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(name, marks=[pytest.mark.slow] if name in _SLOW else []) for name in GENERATED]
+)
+def test_generated_hostile_message(tmp_path: Path, case: str) -> None:
+    generate, expected_error, max_seconds, max_mb = GENERATED[case]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    source = inbox / f"{case}.eml"
+    generate(source)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    size = source.stat().st_size
+    before = tree_outside_data(tmp_path)
+
+    run = run_subtrail(tmp_path, "import", str(inbox), "--db", "data/subtrail.db", "--workers", "2")
+
+    assert run.code in (0, 1), run.stderr[-2000:]
+    assert run.seconds < max_seconds, f"{case}: {run.seconds:.1f}s"
+    assert run.peak_mb < max_mb, f"{case}: {run.peak_mb:.0f} MB"
+    with Database(tmp_path / "data" / "subtrail.db") as db:
+        assert db.execute("select sha256, length(raw) from raw_messages").fetchall() == [(digest, size)]
+        assert hashlib.sha256(db.execute("select raw from raw_messages").fetchone()[0]).hexdigest() == digest
+        assert db["messages"].count == 1
+        errors = [r[0] for r in db.execute("select error from ingest_errors")]
+    if expected_error:
+        assert any(expected_error in e for e in errors), errors
+    assert run.code == (1 if errors else 0)
+    after = {k: v for k, v in tree_outside_data(tmp_path).items() if k not in ("home", "tmp")}
+    assert after == before
+    assert_no_escape(tmp_path)
+    print(f"{case}: {size / 1e6:.1f} MB imported in {run.seconds:.1f}s, peak {run.peak_mb:.0f} MB")
