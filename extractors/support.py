@@ -56,7 +56,9 @@ _ACK = re.compile(
     r"(?:this\s+is\s+an\s+)?automated\s+(?:response|reply|message)|ceci\s+est\s+(?:une\s+réponse|un\s+message)\s+automatique|"
     r"we(?:'ve|\s+have)\s+received\s+your\s+(?:request|message|email|e-mail|ticket)|"
     r"your\s+(?:request|ticket)\s+(?:has\s+been|was)\s+(?:received|created|logged)|"
-    r"(?:a\s+member\s+of\s+our\s+(?:support\s+)?team|one\s+of\s+our\s+agents)\s+will\s+(?:get\s+back|respond|reply))",
+    r"(?:a\s+member\s+of\s+our\s+(?:support\s+)?team|one\s+of\s+our\s+agents|an?\s+(?:specialist|advisor|adviser|agent))\s+"
+    r"will\s+(?:get\s+back|respond|reply|review|contact)|"
+    r"(?:un|une)\s+(?:conseill\w+|spécialiste|expert\w*)\s+(?:va|vous)\s+(?:étudier|examiner|traiter|recontacter|répondre))",
     re.I,
 )
 _RESOLVED = re.compile(
@@ -71,7 +73,8 @@ _RESOLVED = re.compile(
     r"(?:ajouté|crédité|versé|appliqué|effectué)|"
     r"(?:the\s+|your\s+|a\s+)?credit\b[^.\n]{0,40}?\s+(?:has\s+been|was)\s+(?:added|applied|issued)|"
     r"i\s+(?:got|received|have\s+received|'ve\s+received)\s+(?:the|my|your)\s+(?:refund|credit|reimbursement)|"
-    r"(?:i|we)(?:'ve|\s+have)\s+(?:now\s+)?(?:issued|processed|sent)\s+(?:a\s+|the\s+|your\s+)?(?:full\s+|partial\s+)?refund|"
+    r"(?:i|we)(?:'ve|\s+have)\s+(?:now\s+|just\s+|gone\s+ahead\s+and\s+)?(?:issued|processed|sent|submitted|initiated)\s+"
+    r"(?:a\s+|the\s+|your\s+)?(?:full\s+|partial\s+)?refund|"
     r"(?:problème|souci)\s+(?:est\s+)?(?:résolu|réglé)|c'est\s+(?:réglé|résolu)|vous\s+pouvez\s+clôturer|"
     r"(?:the|your)\s+refund(?:\s+of\s+[^\n]{1,30}?)?\s+(?:has\s+been|was)\s+(?:processed|issued|completed|sent)|"
     r"we\s+have\s+(?:now\s+)?refunded|"

@@ -45,15 +45,16 @@ _COMMIT = re.compile(
     r"reviendrons|interviendra|sera\s+(?:effectué|effectuée|effective|crédité|créditée|remboursé|remboursée|"
     r"traité|traitée|résilié|résiliée|clôturé|clôturée|envoyé|envoyée|visible|appliqué|appliquée)|"
     r"sera\s+\w+(?:é|ée|és|ées)|seront\s+\w+|prendra\s+fin|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
-    r"will|you'll|we'll|should(?!\s+(?:not|have)\b)|expect|"
+    r"will|you'll|we'll|should(?!\s+(?:not|have)\b)|expect|(?:usually|generally|typically|normally)\s+takes?|"
+    r"prend\s+(?:généralement|en\s+général|habituellement)|"
     r"(?:vous\s+)?\w{3,}(?:erez|irez)|\w{4,}(?:era|ira)|remains?\s+(?:active|available)|keep\s+access)\b",
     re.I,
 )
 _DELAYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:sous|dans\s+un\s+délai\s+de|d'ici|dans|en)\s+" + _RANGE + r"\s+jours?\s+(?:ouvrés|ouvrables)", re.I), "bday"),
-    (re.compile(r"\b(?:within|in)\s+" + _RANGE + r"\s+(?:business|working)\s+days?", re.I), "bday"),
+    (re.compile(r"\b(?:within|in|takes?(?:\s+up\s+to)?)\s+" + _RANGE + r"\s+(?:business|working)\s+days?", re.I), "bday"),
     (re.compile(r"\b(?:sous|dans\s+un\s+délai\s+de|d'ici|dans|en)\s+" + _RANGE + r"\s+jours?\b", re.I), "day"),
-    (re.compile(r"\b(?:within|in)\s+" + _RANGE + r"\s+(?:calendar\s+)?days?\b", re.I), "day"),
+    (re.compile(r"\b(?:within|in|takes?(?:\s+up\s+to)?)\s+" + _RANGE + r"\s+(?:calendar\s+)?days?\b", re.I), "day"),
     (re.compile(r"\b(?:sous|dans|d'ici|within|in)\s+" + _RANGE + r"\s*(?:h|heures?|hours?)\b", re.I), "hour"),
     (re.compile(r"\b(?:sous|dans|d'ici|within|in)\s+" + _RANGE + r"\s+(?:semaines?|weeks?)\b", re.I), "week"),
     (re.compile(r"\bsous\s+huitaine\b", re.I), "huitaine"),

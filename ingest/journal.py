@@ -32,6 +32,7 @@ from ingest.store import Prepared
 
 STALE_AFTER = timedelta(days=30)  # a reply with a new subject to a thread quiet this long opens a new ticket
 SUBJECT_WINDOW = timedelta(days=90)  # subject + correspondent only joins tickets active this recently
+OPEN_CASE_WINDOW = timedelta(days=14)  # an unreferenced desk reply answers my open case only this soon
 NOTE_WINDOW = timedelta(days=30)  # a note without --ticket joins the provider's ticket active this recently
 
 
@@ -87,6 +88,9 @@ class Ticket:
     entries: list[Entry] = field(default_factory=list)
     keys: list[tuple[str, str, str | None]] = field(default_factory=list)  # (key, kind, sha256)
     subject_keys: set[str] = field(default_factory=set)
+    scope: str | None = (
+        None  # provider slug, else the correspondent's domain: what case numbers are scoped by
+    )
 
     @property
     def last_at(self) -> str:
@@ -249,6 +253,23 @@ class _Threader:
             return None, None
         return candidate, f"subject:{link.scope}:{link.subject_key}"
 
+    def by_open_case(self, link: _Link) -> tuple[int | None, str | None]:
+        """The desk answered under a subject of its own ("Votre demande n°RED-…") and quoted no reference:
+        if exactly one case with that correspondent is waiting for its answer, this is the answer."""
+        waiting = [
+            index
+            for index, ticket in enumerate(self.tickets)
+            if self.parent[index] == index
+            and link.scope
+            and ticket.scope == link.scope
+            and _awaits_answer(ticket)
+            and not _conflicts(ticket, link.token_keys)
+            and _within(ticket.last_at, link.date, OPEN_CASE_WINDOW)
+        ]
+        if len(waiting) != 1:
+            return None, None
+        return waiting[0], f"open-case:{link.scope}"
+
     def add(self, msg: dict[str, Any]) -> None:
         facts = msg["facts"]
         provider = msg["provider"] or self.domain_map.get(facts.get("correspondent") or "")
@@ -273,11 +294,18 @@ class _Threader:
                 index = self.merge(index, other)
         if index is None and facts.get("is_support") and not any(r in self.by_msgid for r in link.references):
             index, joined_by = self.by_subject_key(link)
+        if (
+            index is None
+            and facts.get("is_support")
+            and not link.references
+            and msg["direction"] == "inbound"
+        ):
+            index, joined_by = self.by_open_case(link)
         if index is None:
             if not facts.get("is_support"):
                 return  # a reply that joins no support thread is not customer service
             self.tickets.append(
-                Ticket(provider=provider, correspondent=facts.get("correspondent"), subject="")
+                Ticket(provider=provider, correspondent=facts.get("correspondent"), subject="", scope=scope)
             )
             self.parent.append(len(self.tickets) - 1)
             index, joined_by = len(self.tickets) - 1, "new"
@@ -308,6 +336,14 @@ class _Threader:
 
     def result(self) -> list[Ticket]:
         return [ticket for index, ticket in enumerate(self.tickets) if self.parent[index] == index]
+
+
+def _awaits_answer(ticket: Ticket) -> bool:
+    """My mail is the last human one and nobody answered it yet (only acknowledgements, if anything)."""
+    human = [e for e in ticket.entries if not e.auto_ack]
+    return (
+        bool(human) and human[-1].direction == "outbound" and not any(e.direction == "inbound" for e in human)
+    )
 
 
 def _token_key(ref: dict[str, Any], scope: str | None) -> str:

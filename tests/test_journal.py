@@ -232,6 +232,7 @@ SENT = "2026-03-02T09:02:00+00:00"  # a Monday
         ("We will refund you in three business days.", "2026-03-05"),
         ("Your access will be restored on March 20.", "2026-03-20"),
         ("I will call you tomorrow between 9 AM and 11 AM.", "2026-03-03"),
+        ("Refunds usually take 5–10 business days to appear.", "2026-03-16"),
         ("Un technicien se déplacera chez vous le mardi 10 mars entre 13h et 17h.", "2026-03-10"),
         ("It should show up in 5-10 business days.", "2026-03-16"),
     ],
@@ -297,6 +298,11 @@ BASE = {"From": "Free Mobile <ne-pas-repondre@free-mobile.fr>", "To": "alice.mar
         ({}, "Bonjour,\n\nNous avons bien reçu votre demande. Un conseiller vous répondra.", True),
         ({"Auto-Submitted": "auto-generated"}, "Bonjour,\n\nC'est corrigé.\n\nCordialement,\nJulie", False),
         ({"X-Autoreply": "yes"}, "Bonjour,\n\nVotre message est transmis.", True),
+        (
+            {},
+            "Hello,\n\nYour case ID is 1023. A specialist will review your request.\n\nThanks,\nApple Support",
+            True,
+        ),
         ({}, "Bonjour,\n\nLe remboursement a été effectué.\n\nCordialement,\nJulie", False),
     ],
 )
@@ -418,6 +424,8 @@ def test_courtesy_reply(body: str, courtesy: bool) -> None:
         ("Le remboursement n'a pas été effectué.", False, False),
         ("Est-ce que c'est réglé ?", True, False),
         ("Your issue has been resolved. Is there anything else we can help with?", False, True),
+        ("I've gone ahead and submitted a refund for the charge.", False, True),
+        ("Votre crédit d'avril a été ajouté à votre compte.", False, True),
         ("Could you send us a copy of the invoice?", True, False),
         ("Merci de nous transmettre votre RIB.", True, False),
         ("N'hésitez pas à nous recontacter si vous avez d'autres questions ?", False, False),

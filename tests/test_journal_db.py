@@ -83,9 +83,10 @@ def test_ticket_count_and_refs(journal_db: Database) -> None:
         ("deezer-02-in.eml", "subject:deezer:offre famille membre bloqué"),
         # replies to a thread quiet since January, under a new subject: a new ticket despite the reference
         ("deezer-03-out.eml", "new"),
-        # the acknowledgement quoted no reference: its case number and the reply's In-Reply-To merge the two
-        ("held-edf-02-ack.eml", "new"),
+        # the acknowledgement quoted no reference and came under its own subject: my only open EDF case
+        ("held-edf-02-ack.eml", "open-case:edf"),
         ("held-edf-03-in.eml", "number:edf:4410098765"),
+        ("held5-red-02-in.eml", "open-case:red-by-sfr"),
     ],
 )
 def test_joined_by(journal_db: Database, name: str, joined_by: str) -> None:
@@ -298,3 +299,22 @@ def test_message_without_date_is_kept(db: Database, tmp_path: Path) -> None:
     _load(db, [MAIL / "sfr-01-out.eml", undated])
     rows = db.execute("select sent_at, auto_ack from ticket_messages order by id").fetchall()
     assert len(rows) == 2 and rows[1][0] and rows[1][1] == 1
+
+
+def test_one_message_linking_two_tickets_merges_them(db: Database, tmp_path: Path) -> None:
+    """Two open EDF cases: the unreferenced acknowledgement cannot tell which is its own and opens a ticket;
+    the agent's reply carries its case number and an In-Reply-To to my first mail, so the two merge."""
+    other = tmp_path / "other.eml"
+    other.write_bytes(
+        b"From: Alice Martin <alice.martin@example.org>\r\nTo: service-client@edf.fr\r\n"
+        b"Date: Mon, 06 Apr 2026 21:00:00 +0200\r\nSubject: Compteur Linky\r\nMessage-ID: <other@example.org>\r\n\r\n"
+        b"Bonjour,\r\n\r\nLe compteur affiche une erreur.\r\n"
+    )
+    _load(db, [other, *(MAIL / f"held-edf-0{i}-{k}.eml" for i, k in ((1, "out"), (2, "ack"), (3, "in")))])
+    rows = db.execute(
+        "select ticket_id, joined_by from ticket_messages where message_sha256 in (?, ?, ?) order by sent_at",
+        [SHA["held-edf-01-out.eml"], SHA["held-edf-02-ack.eml"], SHA["held-edf-03-in.eml"]],
+    ).fetchall()
+    assert [joined for _, joined in rows] == ["new", "new", "number:edf:4410098765"]
+    assert len({ticket for ticket, _ in rows}) == 1
+    assert db.table("tickets").count == 2
