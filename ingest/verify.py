@@ -1,7 +1,8 @@
 """Evidence integrity: re-hash every stored raw message and compare with its key.
 
-A raw message whose bytes no longer hash to its `sha256` (or a message row whose
-raw bytes are missing) means the database was altered after the fact.
+A raw message whose bytes no longer hash to its `sha256` (or a message row, a
+location, an event or a journal entry whose raw bytes are missing) means the
+database was altered after the fact.
 """
 
 from __future__ import annotations
@@ -30,4 +31,20 @@ def verify_store(db: Database) -> VerifyReport:
         "select m.sha256 from messages m left join raw_messages r on r.sha256 = m.sha256 where r.sha256 is null"
     ):
         report.problems.append(f"{sha}: message row without raw bytes")
+    # A message deleted from both tables still leaves where it was seen and the facts it proved.
+    for table, column in _REFERENCES:
+        if not db.table(table).exists():
+            continue
+        for (sha,) in db.execute(
+            f"select distinct t.[{column}] from [{table}] t left join raw_messages r on r.sha256 = t.[{column}] "
+            f"where t.[{column}] is not null and r.sha256 is null order by 1"
+        ):
+            report.problems.append(f"{sha}: referenced by {table} but its raw bytes are gone")
     return report
+
+
+_REFERENCES = (
+    ("message_locations", "sha256"),
+    ("subscription_events", "message_sha256"),
+    ("ticket_messages", "message_sha256"),
+)
