@@ -214,6 +214,7 @@ class _Threader:
         self.by_key: dict[str, int] = {}
         self.by_msgid: dict[str, int] = {}
         self.by_subject: dict[tuple[str, str], int] = {}
+        self.by_scope: dict[str, list[int]] = {}  # tickets per provider / correspondent
 
     def find(self, index: int) -> int:
         while self.parent[index] != index:
@@ -256,15 +257,13 @@ class _Threader:
     def by_open_case(self, link: _Link) -> tuple[int | None, str | None]:
         """The desk answered under a subject of its own ("Votre demande n°RED-…") and quoted no reference:
         if exactly one case with that correspondent is waiting for its answer, this is the answer."""
+        same_scope = dict.fromkeys(self.find(i) for i in self.by_scope.get(link.scope or "", []))
         waiting = [
             index
-            for index, ticket in enumerate(self.tickets)
-            if self.parent[index] == index
-            and link.scope
-            and ticket.scope == link.scope
-            and _awaits_answer(ticket)
-            and not _conflicts(ticket, link.token_keys)
-            and _within(ticket.last_at, link.date, OPEN_CASE_WINDOW)
+            for index in same_scope
+            if _awaits_answer(self.tickets[index])
+            and not _conflicts(self.tickets[index], link.token_keys)
+            and _within(self.tickets[index].last_at, link.date, OPEN_CASE_WINDOW)
         ]
         if len(waiting) != 1:
             return None, None
@@ -308,6 +307,7 @@ class _Threader:
                 Ticket(provider=provider, correspondent=facts.get("correspondent"), subject="", scope=scope)
             )
             self.parent.append(len(self.tickets) - 1)
+            self.by_scope.setdefault(scope or "", []).append(len(self.tickets) - 1)
             index, joined_by = len(self.tickets) - 1, "new"
         if facts.get("partial"):
             facts = self.complete(msg)
