@@ -57,20 +57,19 @@ def main() -> int:
         )
         db.close()
 
-    held = {name for name in labels["message"] if name.startswith("held-")}
-    held2 = {name for name in labels["message"] if name.startswith("held2-")}
-    held3 = {name for name in labels["message"] if name.startswith("held3-")}
-    held4 = {name for name in labels["message"] if name.startswith("held4-")}
-    held5 = {name for name in labels["message"] if name.startswith("held5-")}
-    for title, names in (
-        ("all threads", set(labels["message"])),
-        ("tuning threads (written with the code)", set(labels["message"]) - held - held2 - held3 - held4 - held5),
-        ("held-out batch 1 (labelled before the code ran on them; fixed since)", held),
-        ("held-out batch 2 (labelled before the code ran on them; fixed since)", held2),
-        ("held-out batch 3 (labelled before the code ran on them; fixed since)", held3),
-        ("held-out batch 4 (labelled before the code ran on them; fixed since)", held4),
-        ("held-out batch 5 (labelled before the code ran on them)", held5),
-    ):
+    everything = set(labels["message"])
+    # held-*.eml is batch 1, held2-*.eml batch 2, ...: each written and labelled before the code ran on it.
+    batches = {
+        n: {m for m in everything if m.startswith("held-" if n == 1 else f"held{n}-")} for n in range(1, 6)
+    }
+    sections = [
+        ("all threads", everything),
+        ("tuning threads (written with the code)", everything - set().union(*batches.values())),
+    ]
+    for n, names in batches.items():
+        since = "; fixed since" if n < len(batches) else ""
+        sections.append((f"held-out batch {n} (labelled before the code ran on them{since})", names))
+    for title, names in sections:
         print(f"\n{title}")
         score(labels, names, rows, tickets, promises, name_of)
     print()
