@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Install subtrail, import the bundled sample mailbox and serve it at http://127.0.0.1:8001
+# Install subtrail, import the bundled sample mailbox and bank statement, and serve them
+# at http://127.0.0.1:8001 (Ctrl-C to stop). Extra arguments go to `subtrail serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --disable-pip-version-check -e .
-subtrail import data/sample/mailbox --db data/sample.db --config data/sample/subtrail.toml || [ $? -eq 1 ]
-exec subtrail serve --db data/sample.db --config data/sample/subtrail.toml "$@"
+config=data/sample/subtrail.toml
+db=data/sample.db
+# Exit status 1 means "recorded errors and kept going": still worth serving.
+subtrail import data/sample/mailbox --db "$db" --config "$config" || [ $? -eq 1 ]
+subtrail bank import data/sample/bank/*.csv --db "$db" --config "$config" || [ $? -eq 1 ]
+subtrail status --db "$db" --config "$config"
+echo "Serving the sample at http://127.0.0.1:8001 (Ctrl-C to stop)"
+exec subtrail serve --db "$db" --config "$config" "$@"
