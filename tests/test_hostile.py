@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlite_utils import Database
@@ -86,7 +88,7 @@ def tree_outside_data(root: Path) -> dict[str, tuple[int, int]]:
     found: dict[str, tuple[int, int]] = {}
     for path in root.rglob("*"):
         rel = path.relative_to(root)
-        if rel.parts[0] == "data":
+        if rel.parts[0] == "data" or str(rel) in ("home", "tmp"):  # their contents do count
             continue
         stat = path.lstat()
         found[str(rel)] = (stat.st_size if path.is_file() else 0, stat.st_mtime_ns)
@@ -113,7 +115,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database,
     workdir = tmp_path_factory.mktemp("hostile")
     before = tree_outside_data(workdir)
     run = run_subtrail(workdir, "import", str(HOSTILE), "--db", "data/subtrail.db")
-    after = {k: v for k, v in tree_outside_data(workdir).items() if k not in ("home", "tmp")}
+    after = tree_outside_data(workdir)
     assert after == before, "the import wrote outside its data directory"
     assert_no_escape(workdir)
     db = Database(workdir / "data" / "subtrail.db")
@@ -390,7 +392,186 @@ def test_generated_hostile_message(tmp_path: Path, case: str) -> None:
     if expected_error:
         assert any(expected_error in e for e in errors), errors
     assert run.code == (1 if errors else 0)
-    after = {k: v for k, v in tree_outside_data(tmp_path).items() if k not in ("home", "tmp")}
+    after = tree_outside_data(tmp_path)
     assert after == before
     assert_no_escape(tmp_path)
     print(f"{case}: {size / 1e6:.1f} MB imported in {run.seconds:.1f}s, peak {run.peak_mb:.0f} MB")
+
+
+# --- shown, never executed: Datasette pages, blobs, the dossier, exports -----------------------
+
+PAYLOADS = {
+    "X1": "<script>alert('X1')</script>",
+    "X2": "<img src=x onerror=alert('X2')>",
+    "X3": "\"><svg onload=alert('X3')>",
+    "X4": "javascript:alert('X4')",
+}
+
+
+def _carrier_mail() -> dict[str, bytes]:
+    """A support exchange with a *real* provider whose text carries script payloads, so they reach
+    the journal, the dossier and the exports (a spoofed sender would be kept out of those)."""
+    p1, p2, p3, p4 = PAYLOADS.values()
+    out = (
+        f"From: Alice <alice@example.org>\nTo: Netflix Support <support@netflix.com>\n"
+        f"Subject: Remboursement {p1} - Ticket 4242\nDate: Mon, 02 Mar 2026 09:00:00 +0000\n"
+        f"Message-ID: <carrier-out@example.org>\nContent-Type: text/plain; charset=utf-8\n\n"
+        f'Bonjour, je demande le remboursement de 13,49 \u20ac. {p2}\n=HYPERLINK("http://evil.example")\n{p4}\n'
+    )
+    reply = (
+        f'From: "Julie {p3}" <support@netflix.com>\nTo: alice@example.org\n'
+        f"Subject: Re: Remboursement {p1} - Ticket 4242\nDate: Tue, 03 Mar 2026 09:00:00 +0000\n"
+        f"Message-ID: <carrier-in@netflix.com>\nIn-Reply-To: <carrier-out@example.org>\n"
+        f"Content-Type: text/plain; charset=utf-8\n\n"
+        f"Bonjour Alice, nous vous rembourserons 13,49 \u20ac sous 5 jours. {p2}\nJulie {p3}\n"
+    )
+    return {name: text.replace("\n", "\r\n").encode() for name, text in (("out.eml", out), ("in.eml", reply))}
+
+
+def active_content(html: str) -> list[str]:
+    """Script that a browser would run in this page: script elements, handlers, javascript: URLs."""
+    from bs4 import BeautifulSoup
+
+    found = []
+    for tag in BeautifulSoup(html, "html.parser").find_all(True):
+        if tag.name == "script" and "alert(" in tag.get_text():
+            found.append(str(tag)[:120])
+        for attr, value in tag.attrs.items():
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            url_attr = attr in ("href", "src", "action", "formaction", "data", "xlink:href")
+            if (attr.startswith("on") and "alert(" in text) or (url_attr and "javascript:" in text.lower()):
+                found.append(f"<{tag.name} {attr}={text[:80]!r}>")
+            if attr == "style" and "expression(" in text:
+                found.append(f"<{tag.name} style={text[:80]!r}>")
+    return found
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """The corpus plus the carrier exchange, imported with an identity (so the journal runs)."""
+    workdir = tmp_path_factory.mktemp("shown")
+    inbox = workdir / "inbox"
+    inbox.mkdir()
+    for name, raw in _carrier_mail().items():
+        (inbox / name).write_bytes(raw)
+    (workdir / "subtrail.toml").write_text(
+        'db = "data/subtrail.db"\n[identity]\naddresses = ["alice@example.org"]\n'
+    )
+    run = run_subtrail(workdir, "import", str(inbox), str(HOSTILE), "--config", "subtrail.toml")
+    assert run.code in (0, 1), run.stderr
+    db_path = workdir / "data" / "subtrail.db"
+    with Database(db_path) as db:
+        assert db.execute("select count(*) from tickets where provider = 'netflix'").fetchone()[0] >= 1
+    yield workdir, db_path
+
+
+def test_datasette_pages_show_hostile_text_inert(shown: tuple[Path, Path]) -> None:
+    import asyncio
+
+    from ingest.serve import build_datasette
+
+    _, db_path = shown
+    with Database(db_path) as db:
+        message_ids = [r[0] for r in db.execute("select id from messages order by id")]
+        ticket_ids = [r[0] for r in db.execute("select id from tickets order by id")]
+        tm_ids = [r[0] for r in db.execute("select id from ticket_messages order by id")]
+        views = [r[0] for r in db.execute("select name from sqlite_master where type = 'view'")]
+    pages = [
+        "/",
+        "/subtrail",
+        "/subtrail/messages?_search=alert",
+        "/dossier/netflix",
+        "/-/dashboards/subtrail",
+    ]
+    pages += [
+        f"/subtrail/{t}" for t in ("messages", "tickets", "ticket_messages", "promises", "ingest_errors")
+    ]
+    pages += [f"/subtrail/{v}" for v in views]
+    pages += [f"/subtrail/messages/{i}" for i in message_ids] + [f"/subtrail/tickets/{i}" for i in ticket_ids]
+    pages += [f"/subtrail/ticket_messages/{i}" for i in tm_ids]
+    pages += [f"/subtrail/ticket_timeline?ticket_id={i}" for i in ticket_ids] + ["/subtrail/open_tickets"]
+    ds = build_datasette(db_path)
+
+    async def fetch_all() -> list[Any]:
+        await ds.invoke_startup()
+        return [await ds.client.get(page) for page in pages]
+
+    responses = asyncio.run(fetch_all())
+    shown_as_text = set()
+    for page, response in zip(pages, responses, strict=True):
+        assert response.status_code in (200, 404), (page, response.status_code)
+        if response.status_code != 200:
+            continue
+        assert response.headers["content-type"].startswith("text/html")
+        assert active_content(response.text) == [], page
+        shown_as_text |= {key for key, payload in PAYLOADS.items() if payload in _page_text(response.text)}
+    assert shown_as_text == set(PAYLOADS), "the payloads never reached a page: the test proves nothing"
+
+
+def _page_text(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser").get_text()
+
+
+def test_raw_downloads_are_never_rendered(shown: tuple[Path, Path]) -> None:
+    """The scripted HTML mail, fetched as a blob or an .eml, is a download, not a page."""
+    import asyncio
+
+    from ingest.serve import build_datasette
+
+    sha = hashlib.sha256((HOSTILE / "html-script.eml").read_bytes()).hexdigest()
+    ds = build_datasette(shown[1])
+
+    async def fetch() -> list[Any]:
+        await ds.invoke_startup()
+        paths = [f"/subtrail/raw_messages/{sha}.blob?_blob_column=raw", f"/evidence/{sha}.eml"]
+        return [await ds.client.get(p) for p in paths]
+
+    for response in asyncio.run(fetch()):
+        assert response.status_code == 200
+        assert response.content == (HOSTILE / "html-script.eml").read_bytes()
+        assert not response.headers["content-type"].startswith(
+            ("text/html", "image/svg", "application/xhtml")
+        )
+        assert response.headers.get("content-disposition", "").startswith("attachment")
+        assert response.headers.get("x-content-type-options") == "nosniff"
+
+
+def test_dossier_and_exports_inert(shown: tuple[Path, Path]) -> None:
+    import csv
+    import io
+
+    workdir, _ = shown
+    before = tree_outside_data(workdir)
+    out = workdir / "data" / "out"
+    out.mkdir()
+    commands = [
+        ("dossier", "netflix", "--html", "-o", "data/out/dossier.html"),
+        ("dossier", "netflix", "-o", "data/out/dossier.md"),
+        ("export", "evidence", "--format", "csv", "-o", "data/out/evidence.csv"),
+        ("export", "evidence", "--format", "zip", "-o", "data/out/evidence.zip"),
+        ("export", "calendar", "-o", "data/out/calendar.ics"),
+    ]
+    for command in commands:
+        run = run_subtrail(workdir, *command, "--config", "subtrail.toml")
+        assert run.code == 0, (command, run.stderr[-1000:])
+    html = (out / "dossier.html").read_text(encoding="utf-8")
+    assert active_content(html) == []
+    assert PAYLOADS["X1"] in _page_text(html)  # shown, as text
+    # CommonMark reads "\<" as a literal "<": no tag can open. (Python-Markdown does not honour that
+    # escape; see the README's security section.)
+    markdown = (out / "dossier.md").read_text(encoding="utf-8")
+    assert "alert('X1')" in markdown and re.search(r"(?<!\\)<(?!https?://)", markdown) is None
+    rows = list(csv.reader(io.StringIO((out / "evidence.csv").read_text(encoding="utf-8"))))
+    assert any(PAYLOADS["X1"] in cell for row in rows for cell in row)
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            assert not (cell.startswith("-") and not cell[1:2].isdigit()), cell
+    with zipfile.ZipFile(out / "evidence.zip") as archive:
+        for name in archive.namelist():
+            assert not name.startswith("/") and ".." not in name.split("/") and "\\" not in name, name
+    after = tree_outside_data(workdir)
+    assert after == before
+    assert_no_escape(workdir)
