@@ -15,9 +15,12 @@ A message is relevant when any of these holds:
 
 from __future__ import annotations
 
+import email
+import email.utils
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import lru_cache
 
 from extractors import Identity
@@ -51,6 +54,7 @@ _VOCABULARY = (
     "litige", "requête", "requete",
 )  # fmt: skip
 _SUBJECT = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in _VOCABULARY) + r")", re.IGNORECASE)
+_MSGID = re.compile(r"<[^<>\s]{1,900}>")
 _TICKET_REF = re.compile(r"(?:#|n°\s?|no\.?\s?|ref\.?\s?:?\s?)[A-Z0-9-]{4,}", re.IGNORECASE)
 
 
@@ -64,7 +68,7 @@ class Headers:
     message_id: str | None = None
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
-    date: str | None = None
+    date: str | None = None  # ISO-8601 UTC
 
     def thread_ids(self) -> list[str]:
         ids = list(self.references)
@@ -77,19 +81,47 @@ HEADER_FIELDS = ("FROM", "TO", "CC", "SUBJECT", "DATE", "MESSAGE-ID", "IN-REPLY-
 
 
 def parse_headers(raw: bytes) -> Headers:
-    """Read the `HEADER_FIELDS` block with the same parser as full messages; never raises."""
-    from ingest.parse import parse_message
+    """Read the `HEADER_FIELDS` block; never raises (bad headers just make a message less relevant).
 
-    parsed = parse_message(raw)
+    Much lighter than `ingest.parse.parse_message` (about 10x on a header block): it runs for
+    every new message in `relevant` mode, most of which are then never downloaded. 8-bit
+    headers are read as UTF-8, RFC 2047 words are decoded with the parser's own function.
+    """
+    from ingest.parse import decode_header
+
+    msg = email.message_from_string(raw.decode("utf-8", "replace"))
+
+    def get(name: str) -> str:
+        values = msg.get_all(name) or []
+        return decode_header(values[0]) if values else ""
+
+    def addresses(*names: str) -> list[str]:
+        found = email.utils.getaddresses([value for value in map(get, names) if value])
+        return [a.strip().lower() for _, a in found if "@" in a]
+
+    senders = addresses("from")
+    ids = _MSGID.findall(get("message-id"))
+    replied = _MSGID.findall(get("in-reply-to"))
     return Headers(
-        from_addr=parsed.from_addr,
-        to_addrs=parsed.to_addrs + parsed.cc_addrs,
-        subject=parsed.subject,
-        message_id=parsed.message_id,
-        in_reply_to=parsed.in_reply_to,
-        references=parsed.references,
-        date=parsed.date,
+        from_addr=senders[0] if senders else None,
+        to_addrs=addresses("to", "cc"),
+        subject=get("subject")[:2000],
+        message_id=ids[0] if ids else None,
+        in_reply_to=replied[0] if replied else None,
+        references=_MSGID.findall(get("references"))[:200],
+        date=_iso_date(get("date")),
     )
+
+
+def _iso_date(value: str) -> str | None:
+    """The Date header as ISO-8601 UTC, like `messages.date`; None when unreadable."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @lru_cache(maxsize=1)

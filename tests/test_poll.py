@@ -95,13 +95,15 @@ def test_deleted_on_server_stays_in_database_marked_gone(mailbox: Mailbox, db: D
     poll_once(db, config)
 
     server.expunge(user, "INBOX", [2])
+    server.append(user, "INBOX", make_message(9))  # the count alone would look unchanged
     result = poll_once(db, config)
 
-    assert result.accounts[0].folders[0].gone == 1
-    assert count(db, "select count(*) from messages") == 4  # evidence is kept
+    inbox = result.accounts[0].folders[0]
+    assert (inbox.gone, inbox.new) == (1, 1)
+    assert count(db, "select count(*) from messages") == 5  # evidence is kept
     gone = db.execute("select uid from message_locations where gone_at is not null").fetchall()
     assert gone == [(2,)]
-    assert stored_uids(db, "test", "INBOX") == [1, 3, 4]
+    assert stored_uids(db, "test", "INBOX") == [1, 3, 4, 5]
 
 
 def test_uidvalidity_change_rescans_without_duplicates(mailbox: Mailbox, db: Database) -> None:

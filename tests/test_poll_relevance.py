@@ -71,6 +71,8 @@ def test_header_block_as_fetched_is_parsed() -> None:
     assert headers.subject == "Votre facture de février"
     assert headers.message_id == "<a1@free.fr>"
     assert headers.thread_ids() == ["<r1@x>", "<r2@x>"]
+    assert headers.date is None  # no Date header
+    assert parse_headers(b"Date: Mon, 02 Mar 2026 11:00:00 +0100\r\n\r\n").date == "2026-03-02T10:00:00+00:00"
 
 
 def test_backoff_grows_to_its_cap_and_resets() -> None:

@@ -30,7 +30,7 @@ from ingest import pipeline
 from ingest.config import Account, Config
 from ingest.imap import state as st
 from ingest.imap.connect import connect, describe_network_error
-from ingest.imap.errors import FolderError, ImapError, PermanentError, TransientError
+from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError, TLSError, TransientError
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.parse import now_iso
@@ -88,10 +88,11 @@ def worker_db(path: str) -> Database:
 
 
 def _status_of(exc: ImapError) -> str:
-    name = type(exc).__name__
-    return {"AuthError": "auth_failed", "TLSError": "tls_failed", "FolderError": "folder_error"}.get(
-        name, "unreachable" if isinstance(exc, TransientError) else "failed"
-    )
+    """The `poll_runs.status` word for a failure."""
+    for kind, status in ((AuthError, "auth_failed"), (TLSError, "tls_failed"), (FolderError, "folder_error")):
+        if isinstance(exc, kind):
+            return status
+    return "unreachable" if isinstance(exc, TransientError) else "failed"
 
 
 def _record_account_error(db: Database, account: Account, exc: ImapError, started: str) -> None:
@@ -235,7 +236,7 @@ def poll_once(
                 progress=progress,
                 workers=workers,
                 retry_delay=retry_delay,
-            )  # fmt: skip
+            )
         )
     if summary.new:
         pipeline.refresh_derived(db)
