@@ -21,6 +21,7 @@ from imapclient.imapclient import SocketTimeout
 
 from ingest.config import Account, ConfigError
 from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
+from ingest.sources import MAX_MESSAGE_BYTES
 
 CONNECT_TIMEOUT = 15.0
 
@@ -94,6 +95,21 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
+def limit_literals(client: IMAPClient, limit: int = MAX_MESSAGE_BYTES) -> None:
+    """imaplib reads a literal whole, whatever size the server announces: a server sending
+    `{2147483648}` and streaming took gigabytes. A literal over the message size limit
+    (the one offline imports use) ends the session instead."""
+    imap = client._imap
+    read = imap.read
+
+    def read_within_limit(size: int) -> bytes:
+        if size > limit:
+            raise imaplib.IMAP4.abort(f"server announced a {size}-byte literal, over the {limit} limit")
+        return read(size)
+
+    imap.read = read_within_limit
+
+
 def connect(account: Account, timeout: float | None = None) -> IMAPClient:
     """A logged-in client. Raises `AuthError`, `TLSError` (permanent) or `TransientError`."""
     if account.security == "none" and not account.is_loopback:
@@ -109,6 +125,7 @@ def connect(account: Account, timeout: float | None = None) -> IMAPClient:
         )
     except Exception as exc:
         raise describe_network_error(account, exc) from None
+    limit_literals(client)
     try:
         if account.security == "starttls":
             if b"STARTTLS" not in client.capabilities():

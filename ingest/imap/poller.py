@@ -210,6 +210,12 @@ def poll_account_once(
             _record_account_error(db, account, exc, started)
             result.error = exc
             return result
+        except Exception as exc:  # e.g. a BAD answer to LIST: this account fails, the others go on
+            error = describe_network_error(account, exc)
+            log.error("account failed account=%s error=%s", account.name, error)
+            _record_account_error(db, account, error, started)
+            result.error = error
+            return result
 
 
 def poll_once(
