@@ -1,0 +1,298 @@
+"""The poller against a hostile or broken IMAP server (`tests/fakeimap.py`), beyond what a real
+Dovecot can be made to do: malformed responses, a literal announcing 2 GB, a server that stalls
+mid-response, certificates that are self-signed or expired, STARTTLS stripped by a man in the
+middle. Each must end as a recorded, secret-free error within a bounded time, never a crash,
+and no credential may be sent over a connection that failed its TLS checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlite_utils import Database
+
+from ingest.config import parse_config
+from ingest.imap import connect as connect_module
+from ingest.imap.poller import ONCE_RETRIES, poll_once
+from tests.fakeimap import FLOOD, HANG_UP, MESSAGE, STALL, FakeImap
+
+PASSWORD = "Fault-Test-Pa55word!"
+PASSWORD_ENV = "SUBTRAIL_FAKE_IMAP_PASSWORD"
+TIMEOUT = 1.0  # the account's read timeout, and (patched) the connect timeout
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    monkeypatch.setattr(connect_module, "CONNECT_TIMEOUT", TIMEOUT)
+
+
+def account(server: FakeImap, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "fake",
+        "host": "127.0.0.1",
+        "port": server.port,
+        "security": "none",
+        "username": "alice",
+        "password_env": PASSWORD_ENV,
+        "fetch": "all",
+        "timeout": TIMEOUT,
+        **extra,
+    }
+
+
+def poll(server: FakeImap, db: Database, **extra: Any) -> tuple[Any, float]:
+    config = parse_config(
+        {"identity": {"addresses": ["alice@example.org"]}, "accounts": [account(server, **extra)]}
+    )
+    started = time.monotonic()
+    summary = poll_once(db, config, retry_delay=0.01)
+    return summary, time.monotonic() - started
+
+
+def imap_errors(db: Database) -> list[str]:
+    return [r[0] for r in db.execute("select error from ingest_errors where stage = 'imap'")]
+
+
+def test_the_fake_server_works(db: Database) -> None:
+    """The baseline: without faults the poller stores the one message byte-exact."""
+    with FakeImap() as server:
+        summary, _ = poll(server, db)
+    assert (summary.new, summary.errors) == (1, 0)
+    assert db.execute("select raw from raw_messages").fetchone()[0] == MESSAGE
+    assert b"LOGIN" in server.wire  # the recording works, so its absence below means something
+
+
+# (script, expected words in the error). Every fault is retried ONCE_RETRIES times, then recorded.
+LITERAL_2GB = b"* 1 FETCH (UID 1 BODY[] {2147483648}\r\n"
+FAULTS: dict[str, tuple[dict[str, Any], str]] = {
+    "garbage greeting": ({"greeting": b"\x00\xff\xfe garbage\r\n"}, "connection lost"),
+    "greeting then hang-up": ({"greeting": b"* OK hi\r\n" + HANG_UP}, "fake"),
+    "silent server": ({"greeting": STALL}, "timed out"),
+    "malformed STATUS": (
+        {"script": {"STATUS": b"* STATUS INBOX (UIDVALIDITY x UIDNEXT\r\nTAG OK done\r\n"}},
+        "cannot open folder",
+    ),
+    "STATUS refused": (
+        {"script": {"STATUS": b"TAG NO [NONEXISTENT] no such mailbox\r\n"}},
+        "cannot open folder",
+    ),
+    "unbalanced FETCH": (
+        {
+            "script": {
+                "UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {10}\r\n0123456789 FLAGS ((\\Seen)\r\nTAG OK x\r\n"
+            }
+        },
+        "Tuple incomplete",
+    ),
+    "literal cut short": (
+        {"script": {"UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {300}\r\n0123" + HANG_UP}},
+        "EOF",
+    ),
+    "2 GB literal, then hang-up": (
+        {"script": {"UID FETCH BODY": LITERAL_2GB + b"x" * 65536 + HANG_UP}},
+        "limit",
+    ),
+    "2 GB literal, then silence": (
+        {"script": {"UID FETCH BODY": LITERAL_2GB + b"x" * 65536 + STALL}},
+        "limit",
+    ),
+    "stall mid-response": (
+        {"script": {"UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {300}\r\nabc" + STALL}},
+        "timed out",
+    ),
+    "stall before the tagged OK": (
+        {"script": {"UID FETCH META": b"* 1 FETCH (UID 1 RFC822.SIZE 200)\r\n" + STALL}},
+        "timed out",
+    ),
+    "2 MB line": ({"script": {"UID FETCH META": b"* 1 FETCH (" + b"x" * 2_000_000 + STALL}}, "more than"),
+    "BYE mid-fetch": ({"script": {"UID FETCH BODY": b"* BYE going away\r\n" + HANG_UP}}, "going away"),
+    "absurd UIDs in SEARCH": (
+        {"script": {"UID SEARCH": b"* SEARCH 1 abc -5 99999999999999999999999\r\nTAG OK done\r\n"}},
+        "fake",
+    ),
+    "BAD to everything after login": (
+        {
+            "script": {
+                "LIST": b"TAG BAD what\r\n",
+                "STATUS": b"TAG BAD what\r\n",
+                "EXAMINE": b"TAG BAD what\r\n",
+            }
+        },
+        "fake",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_fault_is_a_recorded_error_within_bounds(db: Database, fault: str) -> None:
+    kwargs, expected = FAULTS[fault]
+    with FakeImap(**kwargs) as server:
+        summary, seconds = poll(server, db)  # no exception escapes
+    assert summary.errors >= 1 and summary.exit_status == 1
+    errors = imap_errors(db)
+    assert errors and any(expected in e for e in errors), errors
+    assert all(PASSWORD not in e for e in errors)
+    # Each attempt waits at most the connect plus read timeouts; the retries add no more.
+    assert seconds < (ONCE_RETRIES + 1) * 2 * TIMEOUT + 5, seconds
+    assert db["raw_messages"].count == 0
+
+
+def test_2gb_literal_is_not_buffered_when_the_server_sends_it(tmp_path: Path) -> None:
+    """Memory stays bounded when a server announces a 2 GB literal and actually streams it.
+
+    Measured in a child process (its own high-water mark). Before the poller refused literals
+    over the message size limit, 300 MB streamed cost it ~1.8 GB (imaplib reads a literal whole).
+    """
+    code = f"""
+import json, os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from tests.fakeimap import FakeImap, FLOOD, HANG_UP
+from ingest.config import parse_config
+from ingest.imap.poller import poll_once
+from ingest.schema import open_db
+os.environ[{PASSWORD_ENV!r}] = "x"
+script = {{"UID FETCH BODY": {LITERAL_2GB!r} + {FLOOD!r} + {HANG_UP!r}}}
+with FakeImap(script=script, flood_bytes=300 * 2**20) as server:
+    config = parse_config({{"accounts": [{{"name": "fake", "host": "127.0.0.1", "port": server.port,
+        "security": "none", "username": "a", "password_env": {PASSWORD_ENV!r}, "fetch": "all", "timeout": 5}}]}})
+    summary = poll_once(open_db({str(tmp_path / "db.sqlite")!r}), config, retry_delay=0.01)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+print(json.dumps({{"errors": summary.errors, "error": str(summary.accounts[0].error), "peak_mb": peak}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["errors"] == 1 and "literal" in result["error"]
+    assert result["peak_mb"] < 300, result
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
+def make_cert(directory: Path, name: str, expired: bool = False) -> tuple[Path, Path, str]:
+    """A self-signed certificate for 127.0.0.1: (cert, key, sha256 fingerprint)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    start, end = (
+        (now - dt.timedelta(days=30), now - dt.timedelta(days=1))
+        if expired
+        else (now, now + dt.timedelta(days=2))
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path, hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path, str]]:
+    directory = tmp_path_factory.mktemp("certs")
+    return {"valid": make_cert(directory, "valid"), "expired": make_cert(directory, "expired", expired=True)}
+
+
+def _never_sent_credentials(server: FakeImap) -> None:
+    assert b"LOGIN" not in server.wire.upper() and PASSWORD.encode() not in server.wire
+    assert b"AUTHENTICATE" not in server.wire.upper()
+
+
+# (which cert, implicit TLS or STARTTLS, account settings beyond security, accepted?)
+TLS_CASES: dict[str, tuple[str, str, dict[str, Any], bool]] = {
+    "ssl, self-signed, not trusted": ("valid", "ssl", {}, False),
+    "ssl, trusted through tls_ca_file": ("valid", "ssl", {"tls_ca_file": "CERT"}, True),
+    "ssl, expired though trusted": ("expired", "ssl", {"tls_ca_file": "CERT"}, False),
+    "ssl, expired but pinned": ("expired", "ssl", {"tls_fingerprint": "PIN"}, True),
+    "ssl, pinned to another certificate": ("valid", "ssl", {"tls_fingerprint": "0" * 64}, False),
+    "starttls, self-signed, not trusted": ("valid", "starttls", {}, False),
+    "starttls, trusted": ("valid", "starttls", {"tls_ca_file": "CERT"}, True),
+    "starttls, expired though trusted": ("expired", "starttls", {"tls_ca_file": "CERT"}, False),
+    "starttls, expired but pinned": ("expired", "starttls", {"tls_fingerprint": "PIN"}, True),
+}
+
+
+@pytest.mark.parametrize("case", TLS_CASES)
+def test_tls_certificate_checks(db: Database, certs: dict[str, tuple[Path, Path, str]], case: str) -> None:
+    which, security, settings, accepted = TLS_CASES[case]
+    cert, key, pin = certs[which]
+    settings = {k: {"CERT": str(cert), "PIN": pin}.get(v, v) for k, v in settings.items()}
+    tls = {"implicit_tls": True} if security == "ssl" else {"starttls": True}
+    with FakeImap(cert=cert, key=key, **tls) as server:
+        summary, seconds = poll(server, db, security=security, **settings)
+    assert seconds < (ONCE_RETRIES + 1) * 2 * TIMEOUT + 5
+    if accepted:
+        assert (summary.new, summary.errors) == (1, 0), imap_errors(db)
+        assert PASSWORD.encode() in server.wire  # sent, but only inside the verified TLS session
+    else:
+        assert summary.new == 0 and summary.errors == 1
+        (error,) = imap_errors(db)
+        assert "TLS" in error or "certificate" in error, error
+        _never_sent_credentials(server)
+
+
+@pytest.mark.parametrize(
+    "strip",
+    [
+        {
+            "greeting": b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no STARTTLS offered\r\n"
+        },  # capability stripped
+        {
+            "starttls": False,
+            "script": {"CAPABILITY": b"* CAPABILITY IMAP4rev1 STARTTLS\r\nTAG OK\r\n"},
+        },  # then BAD
+        {"script": {"STARTTLS": b"TAG NO [ALERT] TLS unavailable\r\n"}},
+        {"script": {"STARTTLS": b"TAG OK go ahead\r\n* OK plain text again\r\n"}},  # no handshake follows
+    ],
+    ids=["not-advertised", "advertised-then-bad", "refused", "ok-without-handshake"],
+)
+def test_starttls_stripping_refused(
+    db: Database, certs: dict[str, tuple[Path, Path, str]], strip: dict[str, Any]
+) -> None:
+    cert, key, _ = certs["valid"]
+    options = {"starttls": True, "cert": cert, "key": key, **strip}
+    if "greeting" in strip:
+        options["starttls"] = False
+    with FakeImap(**options) as server:
+        summary, _ = poll(server, db, security="starttls", tls_ca_file=str(cert))
+    assert summary.new == 0 and summary.errors == 1
+    _never_sent_credentials(server)
+
+
+def test_plain_imap_refused_off_loopback() -> None:
+    from ingest.config import ConfigError
+
+    with pytest.raises(ConfigError, match="refused"):
+        parse_config({"accounts": [{"name": "x", "host": "imap.example.org", "security": "none", "username": "a",
+                                    "password_env": PASSWORD_ENV}]})  # fmt: skip
