@@ -13,7 +13,9 @@ fixtures explicitly), then:
 Helpers cover what sync tests need: ``seed`` (copy files straight into the Maildir: the
 fast way to load thousands of messages before the first login), ``append`` (IMAP APPEND,
 for mail arriving during a test), ``expunge``, ``set_flags``, ``flags``, ``uidvalidity``
-and ``change_uidvalidity`` (``doveadm mailbox update``).
+and ``change_uidvalidity`` (``doveadm mailbox update``). ``make_message`` builds unique,
+well-formed messages (optionally padded with an attachment); ``CutProxy`` sits between a
+client and the server and cuts connections mid-response, a fault Dovecot cannot be asked for.
 
 Facts behind the config (see /work/shared/DOVECOT.md): as root, login and internal
 processes run as ``dovenull``/``dovecot``, mail belongs to ``dovecot``, and services need

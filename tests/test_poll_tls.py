@@ -81,7 +81,8 @@ def test_check_lists_folders_and_says_what_is_wrong(tls_user: tuple[Dovecot, str
     good = account_for(server, user, name="good")
     untrusted = account_for(server, user, name="untrusted")
     del untrusted["tls_ca_file"]
-    config = toml_for(tmp_path / "subtrail.toml", tmp_path / "db.sqlite", good, untrusted)
+    typo = account_for(server, user, name="typo", host="imap.nonexistent-host.invalid")
+    config = toml_for(tmp_path / "subtrail.toml", tmp_path / "db.sqlite", good, untrusted, typo)
 
     result = CliRunner().invoke(cli, ["check", "--config", str(config)])
 
@@ -90,4 +91,5 @@ def test_check_lists_folders_and_says_what_is_wrong(tls_user: tuple[Dovecot, str
     assert "  ok   folder 'INBOX': 2 messages [synced]" in lines
     assert f"  ok   folder '{SENT}': 0 messages [synced]" in lines
     assert any(line.startswith("  FAIL") and "certificate not trusted" in line for line in lines)
+    assert "  FAIL DNS: cannot resolve imap.nonexistent-host.invalid" in "\n".join(lines)
     assert not (tmp_path / "db.sqlite").exists()  # check writes nothing

@@ -142,14 +142,21 @@ def connect(account: Account, timeout: float | None = None) -> IMAPClient:
 
 
 def login(client: IMAPClient, account: Account) -> None:
-    """Password or XOAUTH2 login; a refusal is an `AuthError` quoting the server, not the secret."""
+    """Password or XOAUTH2 login; a refusal is an `AuthError` quoting the server, not the secret.
+
+    The server's words are quoted with the secret cut out: a server that echoes the LOGIN line
+    in its refusal ("NO bad password hunter2") would otherwise put it in logs and ingest_errors.
+    """
+    secret = ""
     try:
         if account.auth == "xoauth2":
             from ingest.imap.oauth import access_token
 
-            client.oauth2_login(account.username, access_token(account))
+            secret = access_token(account)
+            client.oauth2_login(account.username, secret)
         else:
-            client.login(account.username, account.password())
+            secret = account.password()
+            client.login(account.username, secret)
     except ConfigError as exc:
         raise AuthError(str(exc)) from None
     except LoginError as exc:
@@ -158,10 +165,23 @@ def login(client: IMAPClient, account: Account) -> None:
             raise TransientError(f"account {account.name!r}: server auth temporarily unavailable") from None
         raise AuthError(
             f"account {account.name!r}: the server refused the login for {account.username!r} "
-            f"({_short(exc)}); check the password or token"
+            f"({redact(_short(exc), secret)}); check the password or token"
         ) from None
     except IMAPClientError as exc:  # e.g. no AUTH=XOAUTH2 capability
-        raise AuthError(f"account {account.name!r}: login failed ({_short(exc)})") from None
+        raise AuthError(f"account {account.name!r}: login failed ({redact(_short(exc), secret)})") from None
+    except Exception as exc:  # the connection dropped mid-login: its message may quote the server too
+        error = describe_network_error(account, exc)
+        raise type(error)(redact(str(error), secret)) from None
+
+
+def redact(text: str, secret: str) -> str:
+    """`text` without `secret`, as sent or as IMAP-quoted (backslash-escaped) or byte-repr'd."""
+    if not secret:
+        return text
+    quoted = secret.replace("\\", "\\\\").replace('"', '\\"')
+    for form in {secret, quoted, repr(secret.encode())[2:-1], repr(quoted.encode())[2:-1]}:
+        text = text.replace(form, "[secret]")
+    return text
 
 
 def _close_quietly(client: IMAPClient) -> None:
