@@ -16,7 +16,9 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   fi
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,oauth]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test,oauth,fuzz]'
 python3 -m ruff check .
 python3 -m ruff format --check .
 python3 -m pytest -q "$@"
+# Coverage-guided fuzzing of parse -> extract, briefly (a crash fails the run; see bench/fuzz_atheris.py).
+python3 bench/fuzz_atheris.py --seconds 20 2>&1 | tail -n 6
