@@ -46,13 +46,22 @@ _MAIL_SUFFIXES = {".eml", ".msg", ".txt", ".mail", ""}
 
 
 def iter_sources(paths: Iterable[str | os.PathLike[str]]) -> Iterator[SourceItem]:
-    """Walk every path given on the command line, in a stable (sorted) order."""
+    """Walk every path given on the command line, in a stable (sorted) order.
+
+    Symbolic links are followed only when given on the command line: below them, a link in an
+    unpacked archive could loop forever or pull a file from elsewhere (~/.ssh/id_rsa) into the
+    database as a "message". Skipped links and special files (FIFOs, devices) are reported.
+    """
     for path in paths:
-        yield from _iter_path(Path(path))
+        yield from _iter_path(Path(path), given=True)
 
 
-def _iter_path(path: Path) -> Iterator[SourceItem]:
-    if not path.exists():
+def _iter_path(path: Path, given: bool = False) -> Iterator[SourceItem]:
+    if not given and path.is_symlink():
+        yield SourceProblem(
+            str(path), "symbolic link not followed (name it on the command line to import it)"
+        )
+    elif not path.exists():
         yield SourceProblem(str(path), "no such file or directory")
     elif path.is_dir():
         if is_maildir(path):
@@ -68,6 +77,8 @@ def _iter_path(path: Path) -> Iterator[SourceItem]:
             yield from _iter_path(child)
     elif path.is_file():
         yield from _iter_file(path)
+    else:
+        yield SourceProblem(str(path), "not a regular file (FIFO, socket or device)")
 
 
 def is_maildir(path: Path) -> bool:
@@ -78,7 +89,11 @@ def iter_maildir(path: Path) -> Iterator[SourceItem]:
     """Messages in cur/ and new/ (tmp/ holds half-delivered mail and is skipped)."""
     for sub in ("cur", "new"):
         for entry in sorted((path / sub).iterdir()):
-            if entry.is_file() and not entry.name.startswith("."):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink() or not entry.is_file():
+                yield SourceProblem(str(entry), "not a regular file in a Maildir (link or special file)")
+            else:
                 yield _read_file(entry, folder=str(path))
 
 

@@ -575,3 +575,45 @@ def test_dossier_and_exports_inert(shown: tuple[Path, Path]) -> None:
     after = tree_outside_data(workdir)
     assert after == before
     assert_no_escape(workdir)
+
+
+# --- a hostile tree of files (an unpacked archive) ----------------------------------------------
+
+
+def test_links_and_special_files_below_the_given_path_are_not_followed(tmp_path: Path) -> None:
+    """A symlink loop, a link to a private file elsewhere, a FIFO, a link to /dev/zero: nothing
+    hangs, nothing outside the tree is stored, each is reported."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "id_rsa").write_text("From: me@example.org\nSubject: key\n\nPRIVATE KEY MATERIAL\n")
+    tree = tmp_path / "takeout"
+    maildir = tree / "Mail"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "cur" / "1:2,S").write_bytes((HOSTILE / "nul-bytes.eml").read_bytes())
+    (maildir / "cur" / "2:2,S").symlink_to(outside / "id_rsa")
+    (tree / "loop").symlink_to(tree)
+    (tree / "key.eml").symlink_to(outside / "id_rsa")
+    (tree / "zero.eml").symlink_to("/dev/zero")
+    os.mkfifo(tree / "pipe.eml")
+    run = run_subtrail(tmp_path, "import", str(tree), "--db", "data/subtrail.db", timeout=60)
+    assert run.code == 1 and run.seconds < 30
+    with Database(tmp_path / "data" / "subtrail.db") as db:
+        raws = [r[0] for r in db.execute("select raw from raw_messages")]
+        skipped = {
+            Path(r[0]).name for r in db.execute("select source from ingest_errors where sha256 is null")
+        }
+    assert raws == [(HOSTILE / "nul-bytes.eml").read_bytes()]
+    assert skipped == {"2:2,S", "loop", "key.eml", "zero.eml", "pipe.eml"}
+
+
+def test_a_link_named_on_the_command_line_is_followed(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "link.eml").symlink_to(HOSTILE / "spoof-lookalike.eml")
+    run = run_subtrail(tmp_path, "import", str(tmp_path / "inbox" / "link.eml"), "--db", "data/subtrail.db")
+    assert run.code == 0
+    with Database(tmp_path / "data" / "subtrail.db") as db:
+        assert (
+            db.execute("select raw from raw_messages").fetchone()[0]
+            == (HOSTILE / "spoof-lookalike.eml").read_bytes()
+        )
