@@ -617,3 +617,63 @@ def test_a_link_named_on_the_command_line_is_followed(tmp_path: Path) -> None:
             db.execute("select raw from raw_messages").fetchone()[0]
             == (HOSTILE / "spoof-lookalike.eml").read_bytes()
         )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="/usr/bin/chromium is missing")
+def test_nothing_runs_in_a_real_browser(shown: tuple[Path, Path]) -> None:
+    """Headless Chromium on the pages that show hostile mail, and on the exported HTML dossier:
+    no alert() fires, no script flag is set, no request leaves for a host named in the mail."""
+    from playwright import sync_api
+
+    from tests.serve_helpers import running_server
+
+    workdir, db_path = shown
+    with Database(db_path) as db:
+        message_ids = [
+            r[0]
+            for r in db.execute(
+                "select id from messages where body_text like '%alert%' or subject like '%<%'"
+            )
+        ]
+        ticket_ids = [r[0] for r in db.execute("select id from tickets")]
+    dossier = workdir / "data" / "browser-dossier.html"
+    assert (
+        run_subtrail(
+            workdir, "dossier", "netflix", "--html", "-o", str(dossier), "--config", "subtrail.toml"
+        ).code
+        == 0
+    )
+    dialogs: list[str] = []
+    foreign: list[str] = []
+    with running_server(db_path) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on(
+            "request",
+            lambda request: (
+                foreign.append(request.url)
+                if "127.0.0.1" not in request.url and not request.url.startswith(("file:", "data:", "about:"))
+                else None
+            ),
+        )
+        pages = [f"{url}/subtrail/messages/{i}" for i in message_ids] + [
+            f"{url}/subtrail/tickets/{i}" for i in ticket_ids
+        ]
+        pages += [
+            f"{url}/subtrail/messages",
+            f"{url}/subtrail/ticket_messages",
+            f"{url}/dossier/netflix",
+            dossier.as_uri(),
+        ]
+        for target in pages:
+            page.goto(target, wait_until="load")
+            page.wait_for_timeout(100)
+            assert page.evaluate("typeof window.HOSTILE_SCRIPT_RAN") == "undefined", target
+        browser.close()
+    assert len(pages) > 6
+    assert dialogs == [], dialogs
+    assert foreign == [], foreign  # no tracking pixel, no remote script, no prefetch
