@@ -166,6 +166,7 @@ def messages(draw: st.DrawFn) -> bytes:
     domain = draw(
         st.sampled_from(["netflix.com", "netfl1x.com", "example.org", "xn--ntflix-3of.com", "é.fr", ""])
     )
+    sender = draw(st.sampled_from([f"billing@{domain}", "alice@example.org"]))  # inbound, or mine
     subject = " ".join(
         _encoded_word(w, draw(st.sampled_from(CHARSETS)), draw(st.sampled_from("bq")))
         if draw(st.booleans())
@@ -173,8 +174,8 @@ def messages(draw: st.DrawFn) -> bytes:
         for w in draw(st.lists(text, max_size=4))
     )
     headers = [
-        b"From: " + f'"{name}" <billing@{domain}>'.encode("utf-8", "surrogatepass"),
-        b"To: alice@example.org",
+        b"From: " + f'"{name}" <{sender}>'.encode("utf-8", "surrogatepass"),
+        b"To: " + (b"support@netflix.com" if sender.startswith("alice@") else b"alice@example.org"),
         b"Subject: " + subject.encode("utf-8", "surrogatepass"),
         b"Date: "
         + draw(

@@ -247,6 +247,31 @@ def test_reimport_is_idempotent(corpus: tuple[Database, Run, Path]) -> None:
     assert {t: db[t].count for t in counts} == counts
 
 
+def test_reprocess_twice_changes_nothing(shown: tuple[Path, Path]) -> None:
+    """`subtrail reprocess` over hostile mail: no crash, and a second run changes no row."""
+    workdir, db_path = shown
+
+    def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+        with Database(db_path) as db:
+            return {
+                table: sorted(map(tuple, db.execute(f"select * from [{table}]").fetchall()), key=repr)
+                for table in (
+                    "messages",
+                    "subscriptions",
+                    "subscription_events",
+                    "tickets",
+                    "ticket_messages",
+                )
+            }
+
+    first = run_subtrail(workdir, "reprocess", "--config", "subtrail.toml")
+    assert first.code in (0, 1), first.stderr[-2000:]
+    after_first = snapshot()
+    second = run_subtrail(workdir, "reprocess", "--config", "subtrail.toml")
+    assert second.code == first.code
+    assert snapshot() == after_first
+
+
 # --- generated big and pathological messages --------------------------------------------------
 
 _HEAD = (
