@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import AsyncResult, Pool
 
@@ -21,6 +22,7 @@ from ingest.parse import ParsedMessage, sha256_of
 from ingest.store import Location, Prepared
 
 WORKER_TIMEOUT = 600  # seconds for one chunk; past that the chunk is redone in-process
+WATCH_INTERVAL = 0.2  # seconds between checks that every worker is still alive
 Job = tuple[bytes, Location]
 KnownFilter = Callable[[list[str]], set[str]]
 
@@ -58,18 +60,32 @@ class _Chunk:
         self.known = known(self.shas) if known else set()
         self.todo = [i for i, sha in enumerate(self.shas) if sha not in self.known]
         self.result: AsyncResult[list[Prepared]] | None = None
+        self.pool: Pool | None = None
+        self.workers: frozenset[int] = frozenset()
 
     def submit(self, pool: Pool, identity: Identity) -> None:
         args = [(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo]
+        self.pool, self.workers = pool, _live_workers(pool)
         self.result = pool.map_async(_prepare_in_worker, args, chunksize=16)
+
+    def _wait(self) -> list[Prepared] | None:
+        """The pool's answer, or None when a worker died (the pool silently loses the tasks a dead
+        worker held: waiting would cost the whole WORKER_TIMEOUT) or the chunk took too long."""
+        assert self.result is not None and self.pool is not None
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while not self.result.ready():
+            if time.monotonic() > deadline or not self.workers <= _live_workers(self.pool):
+                return None
+            self.result.wait(WATCH_INTERVAL)
+        try:
+            return self.result.get(timeout=0)
+        except Exception:
+            return None
 
     def collect(self, identity: Identity) -> list[Prepared]:
         done: list[Prepared] | None = None
         if self.result is not None:
-            try:
-                done = self.result.get(timeout=WORKER_TIMEOUT)
-            except Exception:
-                done = None  # a worker died or hung: redo here, one message at a time
+            done = self._wait()  # None: a worker died or hung: redo here, one message at a time
         if done is None:
             done = [
                 prepare_safely(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo
@@ -83,6 +99,11 @@ class _Chunk:
             item.parsed.raw = raw
             out.append(item)
         return out
+
+
+def _live_workers(pool: Pool) -> frozenset[int]:
+    """Pids of the pool's live worker processes (`Pool._pool`, unchanged since Python 3.2)."""
+    return frozenset(p.pid for p in pool._pool if p.exitcode is None and p.pid is not None)  # type: ignore[attr-defined]
 
 
 def prepare_chunks(

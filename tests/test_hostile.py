@@ -702,3 +702,34 @@ def test_nothing_runs_in_a_real_browser(shown: tuple[Path, Path]) -> None:
     assert len(pages) > 6
     assert dialogs == [], dialogs
     assert foreign == [], foreign  # no tracking pixel, no remote script, no prefetch
+
+
+# --- a message that kills its parser process -----------------------------------------------------
+
+
+def test_a_worker_killed_mid_chunk_costs_no_message_and_no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OOM killer taking a worker (simulated: the worker exits on one message): the chunk is
+    redone in-process at once, not after WORKER_TIMEOUT (10 minutes), and nothing is lost."""
+    from extractors import Identity
+    from ingest import pipeline, workers
+    from ingest.store import Location
+
+    parent, real = os.getpid(), pipeline.prepare
+
+    def deadly(raw: bytes, location: Location, identity: Identity, sha256: str | None = None) -> Any:
+        if b"KILL-WORKER" in raw and os.getpid() != parent:
+            os._exit(9)
+        return real(raw, location, identity, sha256)
+
+    monkeypatch.setattr(pipeline, "prepare", deadly)
+    raws = [b"From: a@b.example\r\nSubject: %d\r\n\r\nbody %d" % (i, i) for i in range(60)]
+    raws[5] += b" KILL-WORKER"
+    raws[45] += b" KILL-WORKER"
+    jobs = [(raw, Location("test", "INBOX", uid=i)) for i, raw in enumerate(raws)]
+    started = time.monotonic()
+    prepared = [
+        p for chunk in workers.prepare_chunks([jobs[:30], jobs[30:]], Identity(), workers=2) for p in chunk
+    ]
+    assert time.monotonic() - started < 30 < workers.WORKER_TIMEOUT
+    assert [p.parsed.raw for p in prepared] == raws
+    assert [p.parsed.subject for p in prepared] == [str(i) for i in range(60)]
