@@ -222,4 +222,6 @@ def test_serve_with_poll_never_shows_the_password(
     assert proc.wait(timeout=30) == 0
     export_everything(workdir)
     assert scan_data_dir(workdir) == []  # serve.log included
+    for path in workdir.rglob("*"):  # nor the Datasette login's password, which only exists hashed
+        assert not path.is_file() or b"datasette-login" not in path.read_bytes(), path
     assert (workdir / "serve.log").stat().st_size > 0
