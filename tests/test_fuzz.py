@@ -259,3 +259,28 @@ def test_worker_pool_matches_in_process(batch: list[bytes]) -> None:
     assert [(p.parsed.sha256, p.parsed.subject, p.parsed.problems, p.extraction.kind) for p in pooled] == [
         (p.parsed.sha256, p.parsed.subject, p.parsed.problems, p.extraction.kind) for p in local
     ]
+
+
+def _mbox_safe(raw: bytes) -> bytes:
+    """What an mbox writer stores: 'From ' at a line start quoted, a final newline."""
+    raw = raw.replace(b"\nFrom ", b"\n>From ")
+    if raw.startswith(b"From "):
+        raw = b">" + raw
+    return raw if raw.endswith(b"\n") else raw + b"\n"
+
+
+@settings(SETTINGS, max_examples=40)
+@given(batch=st.lists(messages(), min_size=1, max_size=8), eol=st.sampled_from([b"\n", b"\r\n"]))
+def test_mbox_split_gives_back_each_message_byte_exact(batch: list[bytes], eol: bytes) -> None:
+    """An mbox of generated messages (as a writer quotes them) yields exactly those messages."""
+    from ingest.sources import RawMail, iter_mbox
+
+    expected = [_mbox_safe(raw) for raw in batch]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "all.mbox"
+        path.write_bytes(
+            b"".join(b"From MAILER-DAEMON Tue Mar  3 09:15:00 2026" + eol + m + eol for m in expected)
+        )
+        items = list(iter_mbox(path))
+    assert all(isinstance(item, RawMail) for item in items)
+    assert [item.raw for item in items if isinstance(item, RawMail)] == expected
