@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -267,21 +268,19 @@ class _Fetch:
     def _batches(self, uids: list[int]) -> Iterator[tuple[list[Job], _Batch]]:
         """Windows of UIDs: one metadata FETCH each, then bodies in bounded batches."""
         relevant_mode = self.account.fetch == "relevant"
-        items = ["RFC822.SIZE"] + ([HEADER_ITEM] if relevant_mode else [])
         for start in range(0, len(uids), WINDOW):
             window = uids[start : start + WINDOW]
-            meta = self.client.fetch(window, items)
+            meta = fetch_sizes(self.client, window, headers=relevant_mode)
             batch = _Batch(last_uid=window[0])
             body_uids: list[int] = []
             body_bytes = 0
             for uid in window:
-                data = meta.get(uid)
-                if data is None:  # expunged between SEARCH and FETCH
+                if uid not in meta:  # expunged between SEARCH and FETCH
                     batch.last_uid = uid
                     continue
-                size = int(data.get(b"RFC822.SIZE", 0))
+                size, header_block = meta[uid]
                 if relevant_mode:
-                    pending = self._header_only(uid, data, size)
+                    pending = self._header_only(uid, header_block, size)
                     if pending is not None:
                         batch.pending.append(pending)
                         batch.last_uid = uid
@@ -295,9 +294,9 @@ class _Fetch:
                 batch.last_uid = uid
             yield self._bodies(body_uids, batch), batch
 
-    def _header_only(self, uid: int, data: dict[bytes, object], size: int) -> st.PendingBody | None:
+    def _header_only(self, uid: int, header_block: bytes, size: int) -> st.PendingBody | None:
         """None if the message is relevant (fetch its body), else its header-only record."""
-        headers = parse_headers(_header_block(data))
+        headers = parse_headers(header_block)
         who = _as_mine(self.identity, headers.from_addr) if self.is_sent else self.identity
         if relevance(headers, who, self._known_ids):
             if headers.message_id:
@@ -374,11 +373,34 @@ def _as_mine(identity: Identity, addr: str | None) -> Identity:
     return Identity(identity.addresses | {addr.lower()}) if addr else identity
 
 
-def _header_block(data: dict[bytes, object]) -> bytes:
-    for key, value in data.items():
-        if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
-            return value
-    return b""
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
+
+
+def fetch_sizes(client: IMAPClient, uids: list[int], headers: bool) -> dict[int, tuple[int, bytes]]:
+    """UID -> (RFC822.SIZE, the `HEADER_FIELDS` block or b"") for `uids`, in one FETCH.
+
+    Sent through imaplib and read with two regexes rather than imapclient's parser: its
+    pure-Python lexer walks every byte of each response line, and the server echoes the
+    whole header-field list for every message, which made this FETCH cost more than the
+    bodies in `relevant` mode. The response, for one message:
+
+        * 12 FETCH (UID 12 RFC822.SIZE 4242 BODY[HEADER.FIELDS (FROM TO ...)] {311}
+        <311 bytes of headers>)
+    """
+    items = "(RFC822.SIZE" + (f" {HEADER_ITEM})" if headers else ")")
+    typ, data = client._imap.uid("FETCH", ",".join(map(str, uids)), items)
+    if typ != "OK":
+        raise IMAPClientError(f"FETCH failed: {data!r}"[:300])
+    found: dict[int, tuple[int, bytes]] = {}
+    for item in data:
+        line, block = (item[0], item[1]) if isinstance(item, tuple) else (item, b"")
+        if not isinstance(line, bytes):
+            continue
+        uid, size = _UID.search(line), _SIZE.search(line)
+        if uid and size:  # unsolicited FETCH responses (flag changes) carry no UID: skipped
+            found[int(uid.group(1))] = (int(size.group(1)), block if isinstance(block, bytes) else b"")
+    return found
 
 
 def _iso(value: object) -> str | None:
