@@ -63,10 +63,8 @@ from ingest.providers import derive_providers  # noqa: E402
 DERIVERS.append(derive_providers)
 
 # Subscription events (batch hook) and the inventory (deriver) register themselves.
-from ingest import inventory  # noqa: E402, F401
-
 # The customer-service journal: support facts stored per batch, tickets rebuilt after every run.
-from ingest import journal  # noqa: E402
+from ingest import inventory, journal  # noqa: E402, F401
 
 BATCH_HOOKS.append(journal.store_support_facts)
 RESETTERS.append(journal.reset_journal)
