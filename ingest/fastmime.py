@@ -64,7 +64,12 @@ class _ReShim:
 
     @staticmethod
     def compile(pattern: Any, flags: int = 0) -> Any:
-        if flags == 0 and isinstance(pattern, str) and pattern.startswith(_PREFIX) and pattern.endswith(_SUFFIX):
+        if (
+            flags == 0
+            and isinstance(pattern, str)
+            and pattern.startswith(_PREFIX)
+            and pattern.endswith(_SUFFIX)
+        ):
             escaped = pattern[len(_PREFIX) : -len(_SUFFIX)]
             return BoundaryMatcher(_UNESCAPE.sub(r"\1", escaped))
         return re.compile(pattern, flags)
