@@ -400,7 +400,8 @@ def test_generated_hostile_message(tmp_path: Path, case: str) -> None:
     inbox.mkdir()
     source = inbox / f"{case}.eml"
     generate(source)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    with source.open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
     size = source.stat().st_size
     before = tree_outside_data(tmp_path)
 
