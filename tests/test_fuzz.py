@@ -284,3 +284,46 @@ def test_mbox_split_gives_back_each_message_byte_exact(batch: list[bytes], eol: 
         items = list(iter_mbox(path))
     assert all(isinstance(item, RawMail) for item in items)
     assert [item.raw for item in items if isinstance(item, RawMail)] == expected
+
+
+def _html_to_text_reference(html: str) -> str:
+    """The first html_to_text: line breaks inserted into the tree (quadratic, but obviously right)."""
+    from bs4 import BeautifulSoup, Comment
+
+    from ingest.html_text import _BLANKS, _BLOCK, _DROP, _SPACES
+
+    soup = BeautifulSoup(html, "lxml")
+    for tag in soup.find_all(_DROP):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for tag in soup.find_all(_BLOCK):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    for cell in soup.find_all(("td", "th")):
+        cell.insert_after(" ")
+    lines = (_SPACES.sub(" ", line).strip() for line in soup.get_text().splitlines())
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+html_fragments = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["p", "div", "td", "th", "tr", "table", "b", "script", "br", "li", "style", "svg"]
+        ).flatmap(lambda t: st.sampled_from([f"<{t}>", f"</{t}>", f"<{t} class=x>"])),
+        st.sampled_from(
+            ["<!-- c -->", "<![CDATA[x]]>", "<!DOCTYPE html>", "&nbsp;", "&amp;", "\n", " ", "\t"]
+        ),
+        st.text(alphabet="ab é<>&", max_size=5),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(SETTINGS, max_examples=300)
+@given(html=html_fragments)
+def test_html_to_text_matches_the_reference(html: str) -> None:
+    """The single-walk html_to_text (linear) says exactly what the tree-insertion one said."""
+    from ingest.html_text import html_to_text
+
+    assert html_to_text(html) == _html_to_text_reference(html)
