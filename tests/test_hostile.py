@@ -740,3 +740,41 @@ def test_a_worker_killed_mid_chunk_costs_no_message_and_no_wait(monkeypatch: pyt
     assert time.monotonic() - started < 30 < workers.WORKER_TIMEOUT
     assert [p.parsed.raw for p in prepared] == raws
     assert [p.parsed.subject for p in prepared] == [str(i) for i in range(60)]
+
+
+REFLECTED = "<script>alert('reflected')</script>"
+
+
+def test_hostile_query_strings_are_not_reflected(shown: tuple[Path, Path]) -> None:
+    """A link a stranger sends (`?_sort=<script>…`, a bad `_search`, a dossier slug) never runs in
+    the page it opens, error pages included. (Some answer 500: Datasette's own handling of an
+    unknown sort column or a garbled `_next`; the text is still escaped.)"""
+    import asyncio
+    from urllib.parse import quote
+
+    from ingest.serve import build_datasette
+
+    payload = quote(REFLECTED)
+    ds = build_datasette(shown[1])
+
+    async def sweep() -> list[tuple[str, Any]]:
+        await ds.invoke_startup()
+        index = (await ds.client.get("/subtrail.json")).json()
+        names = [t["name"] for t in index["tables"]] + [v["name"] for v in index.get("views", [])]
+        names += [q["name"] for q in index.get("queries", [])]
+        queries = [f"_sort={payload}", f"_search={payload}", f"_facet={payload}", f"_next={payload}"]
+        queries += [f"provider={payload}", f"ticket_id={payload}", f"slug={payload}", f"_where={payload}"]
+        paths = [f"/subtrail/{name}?{query}" for name in names for query in queries]
+        paths += [
+            f"/dossier/{payload}",
+            f"/evidence/{payload}.eml",
+            f"/subtrail?sql=select+{quote(repr(REFLECTED))}",
+        ]
+        return [(path, await ds.client.get(path)) for path in paths]
+
+    answers = asyncio.run(sweep())
+    assert len(answers) > 100
+    for path, response in answers:
+        assert REFLECTED not in response.text, path
+        if response.headers.get("content-type", "").startswith("text/html"):
+            assert active_content(response.text) == [], path
