@@ -296,3 +296,40 @@ def test_plain_imap_refused_off_loopback() -> None:
     with pytest.raises(ConfigError, match="refused"):
         parse_config({"accounts": [{"name": "x", "host": "imap.example.org", "security": "none", "username": "a",
                                     "password_env": PASSWORD_ENV}]})  # fmt: skip
+
+
+def test_daemon_outlives_a_stalling_and_a_lying_server(tmp_path: Path) -> None:
+    """The daemon (`poll` without --once) against two broken accounts: each failure is recorded,
+    the loops keep retrying with backoff, and a stop request ends them within bounds."""
+    import threading
+
+    from ingest.imap.poller import DaemonSettings, run_daemon
+    from ingest.schema import open_db
+
+    stall = {"script": {"UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {300}\r\nabc" + STALL}}
+    bad = {"script": {"LIST": b"TAG BAD what\r\n"}}
+    db_path = tmp_path / "daemon.db"
+    open_db(db_path).close()
+    with FakeImap(**stall) as slow, FakeImap(**bad) as liar:
+        accounts = [account(slow, name="slow"), account(liar, name="liar")]
+        config = parse_config({"identity": {"addresses": ["alice@example.org"]}, "accounts": accounts})
+        stop = threading.Event()
+        settings = DaemonSettings(
+            interval=1, backoff_base=0.2, backoff_cap=1, permanent_retry=1, derive_delay=0.1
+        )
+        daemon = threading.Thread(target=run_daemon, args=(str(db_path), config, stop, settings), daemon=True)
+        daemon.start()
+        deadline = time.monotonic() + 20
+        with Database(db_path) as db:
+            while {r[0] for r in db.execute("select source from ingest_errors where stage = 'imap'")} != {
+                "slow",
+                "liar",
+            }:
+                assert time.monotonic() < deadline and daemon.is_alive(), imap_errors(db)
+                time.sleep(0.2)
+        assert daemon.is_alive()  # still retrying
+        stop.set()
+        started = time.monotonic()
+        daemon.join(timeout=15)
+        assert not daemon.is_alive() and time.monotonic() - started < 2 * TIMEOUT + 5
+    assert slow.wire.count(b"LOGIN") >= 1 and liar.wire.count(b"LOGIN") >= 2  # the liar was retried
