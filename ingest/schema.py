@@ -389,6 +389,8 @@ def open_db(path: str | Path) -> Database:
     """Open (creating if needed) the database at `path`, in WAL mode, with its shape applied."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():  # private mail: owner-only; SQLite gives -wal and -shm the same mode
+        path.touch(mode=0o600)
     db = Database(path)
     db.execute("PRAGMA busy_timeout = 30000")
     ensure_db_shape(db)

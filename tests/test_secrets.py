@@ -225,3 +225,18 @@ def test_serve_with_poll_never_shows_the_password(
     for path in workdir.rglob("*"):  # nor the Datasette login's password, which only exists hashed
         assert not path.is_file() or b"datasette-login" not in path.read_bytes(), path
     assert (workdir / "serve.log").stat().st_size > 0
+
+
+def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The mailbox is private: the database, its WAL and shared-memory files are mode 0600."""
+    import stat
+
+    from ingest.schema import open_db
+
+    db = open_db(tmp_path / "data" / "subtrail.db")
+    db["raw_messages"].insert({"sha256": "0" * 64, "raw": b"x"})
+    files = sorted(p.name for p in (tmp_path / "data").iterdir())
+    assert files == ["subtrail.db", "subtrail.db-shm", "subtrail.db-wal"]  # checked while open
+    for path in (tmp_path / "data").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, (path.name, oct(path.stat().st_mode))
+    db.close()
