@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from ingest import pipeline
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
+from ingest.imap.sync import BATCH_MESSAGES
 from ingest.schema import open_db
 from tests.dovecot import Dovecot, make_message, require_dovecot
 from tests.poll_helpers import account_for, config_for, count, stored_count, toml_for
@@ -154,3 +155,30 @@ def test_sigterm_stops_the_daemon_cleanly(mailbox: Mailbox, tmp_path: Path, db_p
     assert proc.returncode == 0
     assert b"stopping on signal=SIGTERM" in err
     assert b"daemon stopped" in err
+
+
+def test_sigterm_during_a_first_sync_commits_whole_batches_only(
+    mailbox: Mailbox, tmp_path: Path, db_path: Path
+) -> None:
+    server, user, _ = mailbox
+    total = 2000
+    server.seed(user, "INBOX", (make_message(i, padding=3000) for i in range(total)))
+    config_file = toml_for(tmp_path / "subtrail.toml", db_path, account_for(server, user))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "poll", "--workers", "1", "--config", str(config_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_for(lambda: stored_count(db_path) > 0, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    db = Database(db_path)
+    stored = count(db, "select count(*) from messages")
+    assert 0 < stored < total and stored % BATCH_MESSAGES == 0  # the batch in progress was finished
+    assert db.execute("select last_uid from sync_state where folder = 'INBOX'").fetchone() == (stored,)
+    assert db.execute("select status from poll_runs where folder = 'INBOX'").fetchone() == ("stopped",)
