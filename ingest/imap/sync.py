@@ -3,15 +3,17 @@
 1. Cheap check: one STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ) compared with
    `sync_state`; an unchanged folder costs that one round trip.
 2. EXAMINE (read-only select) and `UID SEARCH UID last+1:*` for the new UIDs.
-3. New UIDs are walked in windows: a metadata FETCH (size, internal date, flags, and in
-   `relevant` mode the few headers `extractors.relevance` reads), then `BODY.PEEK[]` of the
-   messages to keep, in batches bounded in count and bytes. Never `BODY[]`: `\\Seen` stays.
+3. New UIDs are walked in windows: a metadata FETCH (sizes, and in `relevant` mode the few
+   headers `extractors.relevance` reads), then `BODY.PEEK[]` (with internal date and flags)
+   of the messages to keep, in batches bounded in count and bytes. Never `BODY[]`: `\\Seen`
+   stays as it was.
 4. Each batch is parsed in worker processes (`ingest.workers`) while the next is fetched,
    then stored by `store.save_batch` with the checkpoint (`sync_state.last_uid`, the
    header-only rows) in the same transaction: a crash anywhere loses nothing and stores
    nothing twice.
 5. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
-   UIDs that vanished from the server get `gone_at`, their messages stay.
+   UIDs that vanished from the server get `gone_at`, their messages stay (a `UID SEARCH
+   ALL` only when the server's message count is below ours).
 6. Widening: with `fetch = "all"`, messages an earlier `relevant` pass left header-only
    (`pending_bodies`) are fetched too, and leave that table as they are stored.
 """
