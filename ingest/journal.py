@@ -9,7 +9,9 @@ and no reprocess touches; the rebuild merges them into the same tickets.
 
 Threading, strongest key first: helpdesk tokens (Salesforce / Zendesk ids, then case
 numbers scoped by provider), then References / In-Reply-To across INBOX and Sent,
-then subject + correspondent only when nothing else links. Every key is kept in
+then subject + correspondent only when nothing else links, then (for a desk mail with
+no reference under a subject of its own) my only case with that provider still waiting
+for an answer. A message that links two tickets merges them. Every key is kept in
 `ticket_keys`, and `ticket_messages.joined_by` says which one attached each message.
 """
 
