@@ -6,6 +6,7 @@ Thin commands over `ingest.export`, `ingest.dossier`, `ingest.status` and
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -31,7 +32,9 @@ def _write_with(output: str | None, produce: Callable[[BinaryIO], None]) -> None
         target = Path(spool, "output") if to_stdout else Path(output)  # type: ignore[arg-type]
         partial = target.with_name(f".{target.name}.part")
         try:
-            with partial.open("wb") as fh:
+            # Private mail: readable by its owner only, whatever the umask.
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as fh:
                 produce(fh)
         except BaseException:
             partial.unlink(missing_ok=True)

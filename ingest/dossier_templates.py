@@ -15,14 +15,17 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<!|~&])")  # `<` escaped: no tag can open, so `>` is left readable
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
+# `<` and `&` become entities, not backslash escapes: every renderer honours entities,
+# while Python-Markdown ignores `\<` inside headings and lists. No tag can open, so `>` stays readable.
+_MD_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;"})
 _MD_LIST_NUMBER = re.compile(r"^\d+(?=[.)])")
 
 
 def md(value: object) -> str:
     """Text -> inline Markdown that renders as exactly that text (no emphasis, link, HTML or heading)."""
     text = " ".join(str(value if value is not None else "").split())
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text).translate(_MD_ENTITIES)
     number = _MD_LIST_NUMBER.match(text)
     if number:  # "12. foo" would start an ordered list
         return f"{text[: number.end()]}\\{text[number.end() :]}"

@@ -31,6 +31,8 @@ def _prepare_in_worker(args: tuple[bytes, Location, Identity, str]) -> Prepared:
     raw, location, identity, sha256 = args
     prepared = pipeline.prepare(raw, location, identity, sha256)
     prepared.parsed.raw = b""  # the parent still holds the bytes; don't send them back
+    if prepared.parsed.body_html is not None:
+        prepared.parsed.body_html = ""  # the store only needs to know there was HTML
     return prepared
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import zipfile
@@ -219,3 +220,17 @@ def test_tampered_evidence_is_refused(db: Database, db_path: Path, tmp_path: Pat
     )
     assert result.exit_code == 2 and "subtrail verify" in result.output
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_export_file_is_private(tmp_path: Path) -> None:
+    """Exports hold private mail: the file is readable by its owner only, whatever the umask."""
+    target = tmp_path / "evidence.csv"
+    old = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(
+            cli, ["export", "evidence", "--db", str(tmp_path / "x.db"), "-o", str(target)]
+        )
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_mode & 0o777 == 0o600

@@ -319,7 +319,11 @@ class _Fetch:
             st.drop_pending(db, account, folder, uidvalidity, batch.uids)
             for uid in batch.missing:
                 record_error(
-                    db, "imap", f"server returned no body for UID {uid}", None, f"{account}/{folder}"
+                    db,
+                    "imap",
+                    f"server returned no body for UID {uid} (expunged meanwhile, or a server fault)",
+                    None,
+                    f"{account}/{folder}",
                 )
             st.save_progress(db, account, folder, uidvalidity, batch.last_uid)
 
@@ -332,8 +336,15 @@ class _Fetch:
             return []
         bodies = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"])
         jobs: list[Job] = []
-        for uid in uids:
-            if uid not in bodies:  # expunged since the metadata FETCH: nothing left to keep
+        # A UID the server answered for without being asked (a server fault) is kept too:
+        # evidence is never dropped because a server numbered it oddly.
+        asked = set(uids)
+        extra = sorted(u for u in bodies if isinstance(u, int) and u not in asked)
+        for uid in [*uids, *extra]:
+            if uid not in bodies:
+                # Expunged since the metadata FETCH, or a server fault: either way it is
+                # recorded in ingest_errors, never skipped silently.
+                batch.missing.append(uid)
                 continue
             raw = bodies[uid].get(b"BODY[]")
             if not isinstance(raw, bytes):
