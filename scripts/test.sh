@@ -12,13 +12,13 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   done
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test,oauth,fuzz]'
 python3 -m ruff check .
 python3 -m ruff format --check .
-python3 -m pytest -q "$@"
-# Coverage-guided fuzzing of parse -> extract, briefly (a crash fails the run; see bench/fuzz_atheris.py).
+# Coverage-guided fuzzing of parse -> extract -> store, briefly (a crash fails the run; see bench/fuzz_atheris.py).
 python3 bench/fuzz_atheris.py --seconds 20 2>&1 | tail -n 6
+python3 -m pytest -q "$@"
