@@ -1,0 +1,1 @@
+"""subtrail ingestion: sources (files, IMAP), parsing, the evidence store, derived tables and the CLI."""
