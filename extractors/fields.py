@@ -114,6 +114,8 @@ class Target:
 
 def date_after(words: re.Pattern[str], text: str, dates: list[FoundDate], reach: int = 90) -> date | None:
     """The first date within `reach` characters after a match of `words`."""
+    if not dates:  # nothing to find: spare the scan of a long body
+        return None
     for match in words.finditer(text):
         for found in dates:
             if match.end() - 3 <= found.start <= match.end() + reach:

@@ -61,6 +61,11 @@ _ACK = re.compile(
     r"(?:un|une)\s+(?:conseill\w+|spécialiste|expert\w*)\s+(?:va|vous)\s+(?:étudier|examiner|traiter|recontacter|répondre))",
     re.I,
 )
+# Every alternative of _ACK contains one of these (lower-case): a cheap test before the regex.
+_ACK_NEEDLES = (
+    "réception", "reçu", "enregistr", "pris", "transmis", "conseill", "automat",
+    "received", "created", "logged", "will", "spécialiste", "expert",
+)  # fmt: skip
 _RESOLVED = re.compile(
     r"\b(?:(?:le|votre)\s+remboursement(?:\s+de\s+[^\n]{1,30}?)?\s+(?:a\s+(?:bien\s+)?été|est)\s+(?:effectué|émis|réalisé|validé)|"
     r"nous\s+avons\s+(?:bien\s+)?(?:procédé|effectué|émis|validé)\s+(?:au|le|à|votre)\s+(?:remboursement|résiliation)|"
@@ -113,7 +118,9 @@ def _run(parsed: ParsedMessage, result: Extraction) -> None:
         return  # a phishing mail posing as "Service Client" is no customer-service exchange
     outbound = result.direction == "outbound"
     refs = find_refs(parsed.subject, parsed.body_text)
-    acked = bool(_ACK.search(f"{parsed.subject}\n{parsed.body_text[:_HEAD_CHARS]}"))
+    head = f"{parsed.subject}\n{parsed.body_text[:_HEAD_CHARS]}"
+    lowered = head.lower()
+    acked = any(needle in lowered for needle in _ACK_NEEDLES) and bool(_ACK.search(head))
     is_support = _looks_like_support(parsed, result, refs, acked, outbound)
     if is_support:
         result.kind = "support"

@@ -73,12 +73,28 @@ class TicketRef:
         return f"number:{scope or '?'}:{self.value}"
 
 
+# Literal text (lower-case) each family's pattern cannot match without: a cheap `in` test
+# spares the regex a scan of long receipts that mention no ticket at all.
+_NEEDLES: dict[str, tuple[str, ...]] = {
+    "salesforce": ("ref:", "thread::"),
+    "zendesk-id": ("[",),
+    "zoho": ("[##",),
+    "ticket": ("ticket",),
+    "freshdesk": ("[#",),
+    "number": ("request", "ticket", "case", "incident", "demande", "requ", "dossier", "clamation"),
+    "reference": ("réf", "ref"),
+}
+
+
 def find_refs(subject: str, body: str) -> list[TicketRef]:
     """Every ticket token in the subject then the body, deduplicated, in order of appearance."""
     found: dict[tuple[str, str], TicketRef] = {}
     for text in (subject or "", body or ""):
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
+        lowered = text.lower()
         for family, pattern, is_global in _PATTERNS:
+            if not any(needle in lowered for needle in _NEEDLES[family]):
+                continue
             for match in pattern.finditer(text):
                 value, system = match.group(1), family
                 if not is_global:
