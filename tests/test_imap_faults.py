@@ -147,6 +147,19 @@ def test_fault_is_a_recorded_error_within_bounds(db: Database, fault: str) -> No
     assert db["raw_messages"].count == 0
 
 
+def test_body_under_another_uid_is_recorded_not_skipped(db: Database) -> None:
+    """A server that answers the body FETCH of UID 1 as UID 7 (imapclient drops unasked UIDs):
+    the message is missing, and that is said in ingest_errors, not skipped silently."""
+    misnumbered = (
+        b"* 1 FETCH (UID 7 BODY[] {%d}\r\n" % len(MESSAGE)
+        + MESSAGE
+        + b' INTERNALDATE "03-Mar-2026 09:15:00 +0000" FLAGS (\\Seen))\r\nTAG OK done\r\n'
+    )
+    with FakeImap(script={"UID FETCH BODY": misnumbered}) as server:
+        poll(server, db)
+    assert any("no body for UID 1" in e for e in imap_errors(db)), imap_errors(db)
+
+
 def test_2gb_literal_is_not_buffered_when_the_server_sends_it(tmp_path: Path) -> None:
     """Memory stays bounded when a server announces a 2 GB literal and actually streams it.
 

@@ -336,11 +336,7 @@ class _Fetch:
             return []
         bodies = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"])
         jobs: list[Job] = []
-        # A UID the server answered for without being asked (a server fault) is kept too:
-        # evidence is never dropped because a server numbered it oddly.
-        asked = set(uids)
-        extra = sorted(u for u in bodies if isinstance(u, int) and u not in asked)
-        for uid in [*uids, *extra]:
+        for uid in uids:
             if uid not in bodies:
                 # Expunged since the metadata FETCH, or a server fault: either way it is
                 # recorded in ingest_errors, never skipped silently.
