@@ -218,6 +218,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "size": int,
             "seen_at": str,
             "gone_at": str,
+            "body_wanted": int,  # 1: relevant, but the server returned no body; fetched again next pass
         },
         ("account", "folder", "uidvalidity", "uid"),
     ),

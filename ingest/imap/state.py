@@ -127,14 +127,30 @@ def save_pending(
     )
 
 
-def pending_uids(db: Database, account: str, folder: str, uidvalidity: int | None = None) -> list[int]:
-    """UIDs seen header-only and still on the server (any UIDVALIDITY if none is given)."""
+def pending_uids(
+    db: Database, account: str, folder: str, uidvalidity: int | None = None, wanted_only: bool = False
+) -> list[int]:
+    """UIDs seen header-only and still on the server (any UIDVALIDITY if none is given);
+    `wanted_only`: just those whose body we asked for and did not get."""
     sql = "select uid from pending_bodies where account = ? and folder = ? and gone_at is null"
+    if wanted_only:
+        sql += " and body_wanted = 1"
     params: list[object] = [account, folder]
     if uidvalidity is not None:
         sql += " and uidvalidity = ?"
         params.append(uidvalidity)
     return sorted(r[0] for r in db.execute(sql + " order by uid", params))
+
+
+def want_again(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> None:
+    """The server returned no body for these: keep them to fetch on the next pass, never forget them."""
+    now = now_iso()
+    db.conn.executemany(
+        """insert into pending_bodies (account, folder, uidvalidity, uid, subject, size, seen_at, body_wanted)
+           values (?, ?, ?, ?, '', 0, ?, 1)
+           on conflict (account, folder, uidvalidity, uid) do update set body_wanted = 1""",
+        ((account, folder, uidvalidity, uid, now) for uid in uids),
+    )
 
 
 def drop_pending(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> None:

@@ -152,7 +152,9 @@ def sync_folder(
     result = FolderResult(folder=folder)
     saved = st.load_state(db, account.name, folder)
     status = folder_status(client, account, folder)
-    widening = account.fetch == "all" and bool(st.pending_uids(db, account.name, folder))
+    # Bodies still owed: every pending one in "all" mode, else those a server failed to send.
+    owed = st.pending_uids(db, account.name, folder, wanted_only=account.fetch != "all")
+    widening = bool(owed)
     if is_unchanged(saved, status) and not widening:
         with db.atomic():
             st.touch_success(db, account.name, folder)
@@ -180,7 +182,7 @@ def sync_folder(
             client, db, account.name, folder, uidvalidity, last_uid, int(selected[b"EXISTS"]) - len(new_uids)
         )
 
-    backlog = st.pending_uids(db, account.name, folder, uidvalidity) if account.fetch == "all" else []
+    backlog = st.pending_uids(db, account.name, folder, uidvalidity, wanted_only=account.fetch != "all")
     bar = Progress(f"{account.name}/{folder}", len(new_uids) + len(backlog), progress)
     fetch = _Fetch(client, db, account, folder, identity, uidvalidity, result, bar, stop, workers, is_sent)
     try:
@@ -317,6 +319,7 @@ class _Fetch:
         def checkpoint(db: Database) -> None:
             st.save_pending(db, account, folder, uidvalidity, batch.pending)
             st.drop_pending(db, account, folder, uidvalidity, batch.uids)
+            st.want_again(db, account, folder, uidvalidity, batch.missing)
             for uid in batch.missing:
                 record_error(
                     db,
