@@ -24,6 +24,16 @@ SECURITY_MODES = ("ssl", "starttls", "none")
 FETCH_MODES = ("relevant", "all")
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses that never leave this machine (where plain text and no auth are acceptable)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ConfigError(Exception):
     """The configuration cannot be used as written; the message says what to fix."""
 
@@ -48,12 +58,7 @@ class Account:
 
     @property
     def is_loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.host)
 
     def password(self) -> str:
         """The secret from env, command or keyring. Errors name the source, never the value."""

@@ -14,7 +14,6 @@ environment and a fixed `DATASETTE_SECRET`.
 from __future__ import annotations
 
 import copy
-import ipaddress
 import os
 import re
 import signal
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ingest.config import is_loopback
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_METADATA = REPO_ROOT / "datasette-metadata.yml"
@@ -74,15 +75,6 @@ class AuthConfig:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", username):
             raise ServeError(f"{USER_ENV} may only hold letters, digits, '.', '_' and '-'")
         return cls(username=username, password_hash=password_hash)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, env: Mapping[str, str] | None = None) -> AuthConfig | None:

@@ -184,6 +184,13 @@ def poll_account_once(
     """One pass over one account, reconnecting a few times after transient errors."""
     attempt = 0
     result = AccountResult(account.name)
+
+    def failed(error: ImapError, started: str) -> AccountResult:
+        log.error("account failed account=%s error=%s", account.name, error)
+        _record_account_error(db, account, error, started)
+        result.error = error
+        return result
+
     while True:
         started = now_iso()
         try:
@@ -199,23 +206,13 @@ def poll_account_once(
         except TransientError as exc:
             attempt += 1
             if attempt > ONCE_RETRIES or (stop is not None and stop.is_set()):
-                log.error("account failed account=%s error=%s", account.name, exc)
-                _record_account_error(db, account, exc, started)
-                result.error = exc
-                return result
+                return failed(exc, started)
             log.warning("retrying account=%s attempt=%d error=%s", account.name, attempt, exc)
             time.sleep(retry_delay * 2 ** (attempt - 1))
         except PermanentError as exc:
-            log.error("account failed account=%s error=%s", account.name, exc)
-            _record_account_error(db, account, exc, started)
-            result.error = exc
-            return result
+            return failed(exc, started)
         except Exception as exc:  # e.g. a BAD answer to LIST: this account fails, the others go on
-            error = describe_network_error(account, exc)
-            log.error("account failed account=%s error=%s", account.name, error)
-            _record_account_error(db, account, error, started)
-            result.error = error
-            return result
+            return failed(describe_network_error(account, exc), started)
 
 
 def poll_once(
