@@ -8,7 +8,6 @@ be run again.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from ingest import pipeline
+from ingest.progress import ProgressLine
 from ingest.sources import RawMail, SourceProblem, iter_sources
 from ingest.store import Location, known_shas, record_error, save_batch
 from ingest.workers import Job, prepare_chunks
@@ -39,29 +39,6 @@ class ImportSummary:
         return self.seen / self.seconds if self.seconds else 0.0
 
 
-class Progress:
-    """A one-line counter on a terminal; silent otherwise (logs and CI stay clean)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.started = time.monotonic()
-
-    def show(self, summary: ImportSummary) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.started
-        rate = summary.seen / elapsed if elapsed else 0
-        sys.stderr.write(
-            f"\r{summary.seen} messages: {summary.new} new, {summary.duplicates} already stored, "
-            f"{summary.errors} with errors, {rate:,.0f} msg/s "
-        )
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-
-
 def import_paths(
     db: Database,
     paths: Iterable[str],
@@ -71,7 +48,7 @@ def import_paths(
 ) -> ImportSummary:
     """Import every message under `paths`; returns counts. Safe to re-run and to kill at any point."""
     identity = identity or Identity()
-    bar = Progress(sys.stderr.isatty() if progress is None else progress)
+    bar = ProgressLine(progress)
     summary = ImportSummary()
     started = time.monotonic()
 
@@ -100,7 +77,10 @@ def import_paths(
             summary.new += result.new
             summary.duplicates += result.duplicates
             summary.errors += result.errors
-            bar.show(summary)
+            bar.write(
+                f"{summary.seen} messages: {summary.new} new, {summary.duplicates} already stored, "
+                f"{summary.errors} with errors, {bar.rate(summary.seen):,.0f} msg/s"
+            )
     finally:
         bar.close()
     pipeline.refresh_derived(db)

@@ -21,9 +21,7 @@
 from __future__ import annotations
 
 import re
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from ingest import pipeline
 from ingest.config import Account
 from ingest.imap import state as st
 from ingest.imap.errors import FolderError
+from ingest.progress import ProgressLine
 from ingest.store import Location, record_error, save_batch
 from ingest.workers import Job, prepare_chunks
 
@@ -83,23 +82,19 @@ class Progress:
     def __init__(self, label: str, total: int, enabled: bool | None = None) -> None:
         self.label = label
         self.total = total
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.started = time.monotonic()
+        self.line = ProgressLine(enabled)
 
     def show(self, result: FolderResult) -> None:
-        if not self.enabled or not self.total:
+        if not self.total:
             return
-        elapsed = max(time.monotonic() - self.started, 1e-6)
         done = result.fetched + result.skipped
-        sys.stderr.write(
-            f"\r{self.label}: {done}/{self.total} messages, {result.bytes / 1e6:,.1f} MB, "
-            f"{done / elapsed:,.0f} msg/s "
+        self.line.write(
+            f"{self.label}: {done}/{self.total} messages, {result.bytes / 1e6:,.1f} MB, "
+            f"{self.line.rate(done):,.0f} msg/s"
         )
-        sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled and self.total:
-            sys.stderr.write("\n")
+        self.line.close()
 
 
 def status_items(client: IMAPClient) -> list[bytes]:
