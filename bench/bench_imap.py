@@ -102,11 +102,19 @@ def mbsync_time(server: Dovecot, user: str, work: Path) -> float:
 
 @dataclass
 class SyncRun:
-    seconds: float  # the poll pass: fetch, parse, extract, store
+    """One first sync; `mirror` (bytes, sha256, locations, checkpoint committed: what mbsync does)
+    is what the issue compares with mbsync, `seconds` is until every message is searchable."""
+
+    seconds: float  # the poll pass: download and store raw, then parse, extract, index
+    processing: float  # of `seconds`, the parse / extract / index step (`ingest.parse_queue`)
     new: int
     peak: int  # PSS bytes during the pass
     derive_seconds: float  # the rebuild of the derived tables that `poll --once` runs after it
     derive_peak: int
+
+    @property
+    def mirror(self) -> float:
+        return self.seconds - self.processing
 
 
 def sampled(work: Callable[[], T]) -> tuple[T, float, int]:
@@ -136,7 +144,7 @@ def timed_sync(config: Config, db_path: Path) -> SyncRun:
     _, derive_seconds, derive_peak = sampled(lambda: pipeline.refresh_derived(db))
     db.close()
     assert summary.exit_status == 0, [str(a.error) for a in summary.accounts]
-    return SyncRun(seconds, summary.new, peak, derive_seconds, derive_peak)
+    return SyncRun(seconds, summary.processing_seconds, summary.new, peak, derive_seconds, derive_peak)
 
 
 def _sync_in_child(
@@ -235,10 +243,11 @@ def main() -> None:
         print(f"mbsync best of two (before and after ours): {mbsync:.2f} s")
         for kind, run in runs.items():
             print(
-                f"poll --once, fetch=all, extractors={kind}: {run.seconds:.2f} s "
-                f"({args.count / run.seconds:,.0f} msg/s), {run.seconds / mbsync:.2f}x mbsync's time, "
-                f"peak PSS {run.peak / 1e6:.0f} MB; then derived tables {run.derive_seconds:.1f} s, "
-                f"peak {run.derive_peak / 1e6:.0f} MB"
+                f"poll --once, fetch=all, extractors={kind}: download + store raw {run.mirror:.2f} s "
+                f"({args.count / run.mirror:,.0f} msg/s), {run.mirror / mbsync:.2f}x mbsync's time; "
+                f"then parse + extract + index {run.processing:.2f} s; all searchable after {run.seconds:.2f} s "
+                f"({run.seconds / mbsync:.2f}x); peak PSS {run.peak / 1e6:.0f} MB; then derived tables "
+                f"{run.derive_seconds:.1f} s, peak {run.derive_peak / 1e6:.0f} MB"
             )
 
         print(f"unchanged folder, cheap check: {unchanged_check_ms(all_mode, db_path):.1f} ms (median of 30)")
@@ -260,7 +269,9 @@ def main() -> None:
         for kind, run in rel_runs.items():
             print(
                 f"poll --once, fetch=relevant (20 % relevant, {run.new} bodies), extractors={kind}: "
-                f"{run.seconds:.2f} s, {run.seconds / rel_mbsync:.2f}x mbsync's {rel_mbsync:.2f} s (best of two)"
+                f"headers + download + store raw {run.mirror:.2f} s, {run.mirror / rel_mbsync:.2f}x mbsync's "
+                f"{rel_mbsync:.2f} s (best of two); then processing {run.processing:.2f} s; all searchable "
+                f"after {run.seconds:.2f} s ({run.seconds / rel_mbsync:.2f}x)"
             )
 
         if args.big:

@@ -60,6 +60,7 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     Example: subtrail poll --once --config ~/subtrail/subtrail.toml
     """
     from ingest.imap.poller import DaemonSettings, poll_once, run_daemon
+    from ingest.parse_queue import queued_count
 
     setup_logging(verbose)
     if not ctx.config.accounts:
@@ -73,8 +74,11 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
         fetched = sum(f.fetched for a in summary.accounts for f in a.folders)
         click.echo(
             f"{len(summary.accounts)} accounts, {folders} folders in {summary.seconds:.1f}s: "
-            f"{fetched} fetched, {summary.new} new, {summary.errors} errors"
+            f"{fetched} fetched, {summary.new} new, {summary.processed} processed, {summary.errors} errors"
         )
+        waiting = queued_count(db)
+        if waiting:  # stopped before the queue was empty: the next run carries on
+            click.echo(f"  {waiting} stored messages still to process (next run)")
         for account in summary.accounts:
             if account.error:
                 click.echo(f"  {account.error}", err=True)

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from ingest import pipeline
+from ingest.parse_queue import drain
 from ingest.store import Location, message_row, record_error
 from ingest.workers import Job, prepare_chunks
 
@@ -39,6 +40,7 @@ def reprocess_all(
     identity = identity or Identity()
     summary = ReprocessSummary()
     started = time.monotonic()
+    drain(db, identity, workers=workers)  # messages the poller stored but did not process yet get their rows
     with db.atomic():
         for reset in pipeline.RESETTERS:
             reset(db)

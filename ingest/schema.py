@@ -204,6 +204,9 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         },
         "id",
     ),
+    # IMAP poller: raw bytes stored (evidence safe) but not yet parsed, extracted and indexed.
+    # `ingest/queue.py` drains it right after each pass, and on the next start after a crash.
+    "parse_queue": ({"sha256": str, "queued_at": str}, "sha256"),
     # IMAP poller, fetch = "relevant": headers of messages whose body was not downloaded.
     "pending_bodies": (
         {

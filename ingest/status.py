@@ -15,6 +15,7 @@ from fractions import Fraction
 from sqlite_utils import Database
 
 from ingest.export import format_amount
+from ingest.parse_queue import queued_count
 
 WIDTH = 80
 ACTIVE = ("active", "trial", "payment_failed")
@@ -52,12 +53,13 @@ class Status:
     renewals: list[dict] = field(default_factory=list)
     tickets: list[dict] = field(default_factory=list)
     overdue: list[dict] = field(default_factory=list)
+    queued: int = 0  # messages stored by the poller, not processed yet: not in the lists above
 
 
 def build_status(db: Database, today: date | None = None) -> Status:
     """Gather the four lists from the database; pure reads, `today` injectable for tests."""
     today = today or date.today()
-    status = Status(today=today)
+    status = Status(today=today, queued=queued_count(db))
     marks = ",".join("?" * len(ACTIVE))
     status.subscriptions = [
         dict(r)
@@ -136,6 +138,8 @@ def _period_label(period: str | None) -> str:
 def render_status(status: Status) -> str:
     """The report as text, every line at most 80 columns."""
     lines = [f"subtrail status — {status.today.isoformat()}", ""]
+    if status.queued:
+        lines += [f"{status.queued} stored messages not processed yet (the poller's next pass does it)", ""]
     lines.append(f"Active subscriptions ({len(status.subscriptions)})")
     for sub in status.subscriptions:
         name = sub["service_name"] or sub["provider"] or "?"

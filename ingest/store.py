@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from extractors import Extraction
-from ingest.parse import ParsedMessage, now_iso
+from ingest.parse import ParsedMessage, now_iso, sha256_of
 
 
 @dataclass
@@ -100,61 +100,101 @@ def record_error(
     )
 
 
+def _store_raw(db: Database, items: list[tuple[str, bytes, Location]], stored_at: str) -> list[int]:
+    """Raw bytes and locations; the indexes of `items` whose bytes were not stored before
+    (the first of each sha256 in the batch). Runs inside the caller's transaction."""
+    existing = known_shas(db, (sha for sha, _, _ in items))
+    fresh: list[int] = []
+    seen_now: set[str] = set()
+    for index, (sha, _, _) in enumerate(items):
+        if sha not in existing and sha not in seen_now:
+            seen_now.add(sha)
+            fresh.append(index)
+    db.conn.executemany(
+        "insert or ignore into raw_messages (sha256, raw) values (?, ?)",
+        ((items[i][0], items[i][1]) for i in fresh),
+    )
+    db.conn.executemany(
+        """insert or ignore into message_locations
+           (sha256, account, folder, uidvalidity, uid, internal_date, path, flags, first_seen_at)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            (
+                sha,
+                loc.account,
+                loc.folder,
+                loc.uidvalidity,
+                loc.uid,
+                loc.internal_date,
+                loc.path,
+                loc.flags,
+                stored_at,
+            )
+            for sha, _, loc in items
+        ),
+    )
+    return fresh
+
+
+def store_parsed(
+    db: Database,
+    fresh: list[Prepared],
+    stored_at: str,
+    on_new: Callable[[Database, list[Prepared]], None] | None = None,
+) -> int:
+    """Message rows, parse/extract problems and derived facts of messages whose raw bytes are
+    stored; the number of messages with a problem. Runs inside the caller's transaction."""
+    rows = [message_row(p.parsed, p.extraction, stored_at) for p in fresh]
+    if rows:
+        db.table("messages").insert_all(rows, ignore=True, batch_size=200)
+    with_problems = 0
+    for item in fresh:
+        problems = [("parse", problem) for problem in item.parsed.problems] + item.extra_errors
+        for stage, error in problems:
+            record_error(db, stage, error, item.parsed.sha256, item.location.path or item.location.folder)
+        with_problems += bool(problems)
+    if on_new and fresh:
+        on_new(db, fresh)
+    return with_problems
+
+
 def save_batch(
     db: Database,
     batch: list[Prepared],
     on_new: Callable[[Database, list[Prepared]], None] | None = None,
     checkpoint: Callable[[Database], None] | None = None,
 ) -> BatchResult:
-    """Store a batch atomically; `on_new` (derived facts) and `checkpoint` run in the same transaction."""
-    result = BatchResult()
+    """Store a parsed batch atomically; `on_new` (derived facts) and `checkpoint` run in the same transaction."""
     stored_at = now_iso()
     with db.atomic():
-        existing = known_shas(db, (p.parsed.sha256 for p in batch))
-        fresh: list[Prepared] = []
-        seen_now: set[str] = set()
-        for item in batch:
-            sha = item.parsed.sha256
-            if sha in existing or sha in seen_now:
-                result.duplicates += 1
-            else:
-                seen_now.add(sha)
-                fresh.append(item)
-        db.conn.executemany(
-            "insert or ignore into raw_messages (sha256, raw) values (?, ?)",
-            ((p.parsed.sha256, p.parsed.raw) for p in fresh),
-        )
-        rows = [message_row(p.parsed, p.extraction, stored_at) for p in fresh]
-        if rows:
-            db.table("messages").insert_all(rows, ignore=True, batch_size=200)
-        db.conn.executemany(
-            """insert or ignore into message_locations
-               (sha256, account, folder, uidvalidity, uid, internal_date, path, flags, first_seen_at)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                (
-                    p.parsed.sha256,
-                    p.location.account,
-                    p.location.folder,
-                    p.location.uidvalidity,
-                    p.location.uid,
-                    p.location.internal_date,
-                    p.location.path,
-                    p.location.flags,
-                    stored_at,
-                )
-                for p in batch
-            ),
-        )
-        for item in fresh:
-            problems = [("parse", problem) for problem in item.parsed.problems] + item.extra_errors
-            for stage, error in problems:
-                record_error(db, stage, error, item.parsed.sha256, item.location.path or item.location.folder)
-            result.errors += bool(problems)
-        if on_new and fresh:
-            on_new(db, fresh)
+        fresh_at = _store_raw(db, [(p.parsed.sha256, p.parsed.raw, p.location) for p in batch], stored_at)
+        fresh = [batch[i] for i in fresh_at]
+        errors = store_parsed(db, fresh, stored_at, on_new)
         if checkpoint:
             checkpoint(db)
-    result.new = len(fresh)
-    result.new_shas = [p.parsed.sha256 for p in fresh]
-    return result
+    new_shas = [p.parsed.sha256 for p in fresh]
+    return BatchResult(len(fresh), len(batch) - len(fresh), errors, new_shas)
+
+
+def save_raw_batch(
+    db: Database,
+    batch: list[tuple[bytes, Location]],
+    checkpoint: Callable[[Database], None] | None = None,
+) -> BatchResult:
+    """Store raw bytes only, queued in `parse_queue`, with the checkpoint in the same transaction.
+
+    The poller's path: the evidence is safe as fast as it arrives (as a mail mirror would
+    write it), and `ingest.queue` parses, extracts and indexes it right after. A crash in
+    between leaves the queue to drain on the next start; nothing is lost or stored twice.
+    """
+    stored_at = now_iso()
+    items = [(sha256_of(raw), raw, location) for raw, location in batch]
+    with db.atomic():
+        fresh_at = _store_raw(db, items, stored_at)
+        db.conn.executemany(
+            "insert or ignore into parse_queue (sha256, queued_at) values (?, ?)",
+            ((items[i][0], stored_at) for i in fresh_at),
+        )
+        if checkpoint:
+            checkpoint(db)
+    return BatchResult(len(fresh_at), len(items) - len(fresh_at), 0, [items[i][0] for i in fresh_at])

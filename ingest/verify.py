@@ -31,6 +31,12 @@ def verify_store(db: Database) -> VerifyReport:
         "select m.sha256 from messages m left join raw_messages r on r.sha256 = m.sha256 where r.sha256 is null"
     ):
         report.problems.append(f"{sha}: message row without raw bytes")
+    for (sha,) in db.execute(
+        """select r.sha256 from raw_messages r
+           where not exists (select 1 from messages m where m.sha256 = r.sha256)
+             and not exists (select 1 from parse_queue q where q.sha256 = r.sha256)"""
+    ):
+        report.problems.append(f"{sha}: raw bytes never processed (no message row, not queued)")
     # A message deleted from both tables still leaves where it was seen and the facts it proved.
     for table, column in _REFERENCES:
         if not db.table(table).exists():

@@ -72,14 +72,15 @@ def stored_uids(db: Database, account: str, folder: str) -> list[int]:
     ]
 
 
-def stored_count(db_path: Path) -> int:
-    """Messages stored so far by another process or thread, without creating the file or holding
-    it open (the poller switches a new database to WAL, which needs it to itself)."""
+def stored_count(db_path: Path, table: str = "messages") -> int:
+    """Rows of `table` (default: messages, i.e. parsed and indexed; `raw_messages`: bytes stored)
+    so far by another process or thread, without creating the file or holding it open (the
+    poller switches a new database to WAL, which needs it to itself)."""
     if not db_path.exists():
         return 0
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
-        return int(conn.execute("select count(*) from messages").fetchone()[0])
+        return int(conn.execute(f"select count(*) from [{table}]").fetchone()[0])
     except sqlite3.OperationalError:  # schema not created yet
         return 0
     finally:

@@ -20,6 +20,7 @@ from ingest import pipeline
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.imap.sync import BATCH_MESSAGES
+from ingest.parse_queue import CHUNK
 from ingest.schema import open_db
 from tests.dovecot import Dovecot, make_message, require_dovecot
 from tests.poll_helpers import account_for, config_for, count, stored_count, toml_for
@@ -170,7 +171,7 @@ def test_sigterm_during_a_first_sync_commits_whole_batches_only(
         stderr=subprocess.PIPE,
     )
     try:
-        assert wait_for(lambda: stored_count(db_path) > 0, timeout=60)
+        assert wait_for(lambda: stored_count(db_path, "raw_messages") > 0, timeout=60)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     finally:
@@ -178,7 +179,10 @@ def test_sigterm_during_a_first_sync_commits_whole_batches_only(
             proc.kill()
     assert proc.returncode == 0
     db = Database(db_path)
-    stored = count(db, "select count(*) from messages")
+    stored = count(db, "select count(*) from raw_messages")
+    processed = count(db, "select count(*) from messages")
     assert 0 < stored < total and stored % BATCH_MESSAGES == 0  # the batch in progress was finished
     assert db.execute("select last_uid from sync_state where folder = 'INBOX'").fetchone() == (stored,)
     assert db.execute("select status from poll_runs where folder = 'INBOX'").fetchone() == ("stopped",)
+    # What was stored but not yet processed waits in the queue for the next start.
+    assert processed % CHUNK == 0 and processed + count(db, "select count(*) from parse_queue") == stored

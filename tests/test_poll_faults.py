@@ -38,9 +38,11 @@ def subtrail(*args: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stage", ["raw_messages", "messages"], ids=["mid-download", "mid-processing"])
 def test_kill_9_mid_sync_then_resume_loses_and_duplicates_nothing(
-    mailbox: Mailbox, tmp_path: Path, db_path: Path
+    mailbox: Mailbox, tmp_path: Path, db_path: Path, stage: str
 ) -> None:
+    """Killed while bytes are being stored, or later while the queue is being processed."""
     server, user, _ = mailbox
     total = 2000
     server.seed(user, "INBOX", (make_message(i, padding=3000) for i in range(total)))
@@ -48,18 +50,21 @@ def test_kill_9_mid_sync_then_resume_loses_and_duplicates_nothing(
 
     proc = subtrail("poll", "--once", "--config", str(config_file), "--workers", "1")
     deadline = time.monotonic() + 60
-    while stored_count(db_path) == 0 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
+    while stored_count(db_path, stage) == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     at_kill = stored_count(db_path)
-    assert 0 < at_kill < total, "the kill must land mid-sync"
+    assert at_kill < total, "the kill must land mid-sync"
+    if stage == "messages":
+        assert at_kill > 0 and stored_count(db_path, "parse_queue") == total - at_kill
 
     again = subtrail("poll", "--once", "--config", str(config_file))
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err.decode()
     db = Database(db_path)
     assert_complete(db, total)
+    assert count(db, "select count(*) from parse_queue") == 0
     assert db.execute("select last_uid from sync_state").fetchone() == (total,)
 
 

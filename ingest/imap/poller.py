@@ -34,6 +34,7 @@ from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.parse import now_iso
+from ingest.parse_queue import DrainSummary, drain
 from ingest.store import record_error
 
 log = logging.getLogger("subtrail.poll")
@@ -66,6 +67,12 @@ class AccountResult:
 class PassSummary:
     accounts: list[AccountResult] = field(default_factory=list)
     seconds: float = 0.0
+    processed: int = 0  # queued messages parsed, extracted and indexed in this pass
+    processing_seconds: float = 0.0  # of `seconds`, the time spent on that (the rest: IMAP and storing)
+
+    def add(self, drained: DrainSummary) -> None:
+        self.processed += drained.messages
+        self.processing_seconds += drained.seconds
 
     @property
     def errors(self) -> int:
@@ -110,7 +117,6 @@ def sync_account(
     *,
     stop: threading.Event | None = None,
     progress: bool | None = None,
-    workers: int | None = None,
     record_unchanged: bool = True,
     folders: list[str] | None = None,
     sent: str | None = None,
@@ -127,7 +133,7 @@ def sync_account(
         try:
             outcome = sync_folder(
                 client, db, account, folder, identity,
-                stop=stop, progress=progress, workers=workers, is_sent=folder == sent,
+                stop=stop, progress=progress, is_sent=folder == sent,
             )  # fmt: skip
         except FolderError as exc:
             log.error("folder failed account=%s folder=%s error=%s", account.name, folder, exc)
@@ -178,7 +184,6 @@ def poll_account_once(
     *,
     stop: threading.Event | None = None,
     progress: bool | None = None,
-    workers: int | None = None,
     retry_delay: float = 1.0,
 ) -> AccountResult:
     """One pass over one account, reconnecting a few times after transient errors."""
@@ -196,9 +201,7 @@ def poll_account_once(
         try:
             client = connect(account)
             try:
-                partial = sync_account(
-                    client, db, account, identity, stop=stop, progress=progress, workers=workers
-                )
+                partial = sync_account(client, db, account, identity, stop=stop, progress=progress)
             finally:
                 _logout(client)
             result.folders.extend(partial.folders)
@@ -224,24 +227,22 @@ def poll_once(
     workers: int | None = None,
     retry_delay: float = 1.0,
 ) -> PassSummary:
-    """`subtrail poll --once`: every account and folder once, then the derived tables."""
+    """`subtrail poll --once`: every account and folder once (raw bytes first), then the
+    parse queue, then the derived tables."""
     began = time.monotonic()
     summary = PassSummary()
+    # Work a crash or a stop left queued: replies to those messages must count as a known thread.
+    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress))
     for account in config.accounts:
         if stop is not None and stop.is_set():
             break
         summary.accounts.append(
             poll_account_once(
-                db,
-                account,
-                config.identity,
-                stop=stop,
-                progress=progress,
-                workers=workers,
-                retry_delay=retry_delay,
+                db, account, config.identity, stop=stop, progress=progress, retry_delay=retry_delay
             )
         )
-    if summary.new:
+    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress))
+    if summary.new or summary.processed:
         pipeline.refresh_derived(db)
     summary.seconds = time.monotonic() - began
     return summary
@@ -319,11 +320,12 @@ class AccountLoop:
             db.close()
 
     def _pass(self, client: IMAPClient, db: Database, folders: list[str], sent: str | None) -> None:
-        result = sync_account(
+        sync_account(
             client, db, self.account, self.identity, stop=self.stop,
-            workers=self.settings.workers, record_unchanged=False, folders=folders, sent=sent,
+            record_unchanged=False, folders=folders, sent=sent,
         )  # fmt: skip
-        if result.new and self.deriver is not None:
+        done = drain(db, self.identity, workers=self.settings.workers, stop=self.stop, progress=False)
+        if done.messages and self.deriver is not None:
             self.deriver.touch()
 
     def _session(self, db: Database) -> None:

@@ -7,10 +7,11 @@
    headers `extractors.relevance` reads), then `BODY.PEEK[]` (with internal date and flags)
    of the messages to keep, in batches bounded in count and bytes. Never `BODY[]`: `\\Seen`
    stays as it was.
-4. Each batch is parsed in worker processes (`ingest.workers`) while the next is fetched,
-   then stored by `store.save_batch` with the checkpoint (`sync_state.last_uid`, the
-   header-only rows) in the same transaction: a crash anywhere loses nothing and stores
-   nothing twice.
+4. Each batch's raw bytes are stored by `store.save_raw_batch` with the checkpoint
+   (`sync_state.last_uid`, the header-only rows) in the same transaction, and queued in
+   `parse_queue`: a crash anywhere loses nothing and stores nothing twice. Parsing,
+   extraction and indexing follow the download (`ingest.parse_queue.drain`, run by the
+   poller after each pass), so the mirror goes at the network's pace.
 5. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
    UIDs that vanished from the server get `gone_at`, their messages stay (a `UID SEARCH
    ALL` only when the server's message count is below ours).
@@ -22,11 +23,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
@@ -34,18 +33,16 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from extractors.relevance import HEADER_FIELDS, parse_headers, relevance
-from ingest import pipeline
 from ingest.config import Account
 from ingest.imap import state as st
 from ingest.imap.errors import FolderError
 from ingest.progress import ProgressLine
-from ingest.store import Location, record_error, save_batch
-from ingest.workers import Job, prepare_chunks
+from ingest.store import Location, record_error, save_raw_batch
+from ingest.workers import Job
 
 WINDOW = 1000  # UIDs per metadata FETCH
 BATCH_MESSAGES = 250  # bodies per batch (one FETCH, one transaction)
 BATCH_BYTES = 8 * 1024 * 1024  # body bytes per batch; a bigger message is a batch of its own
-POOL_THRESHOLD = 300  # fewer new messages than this are parsed in-process (no pool start-up cost)
 HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]"
 
 
@@ -140,7 +137,6 @@ def sync_folder(
     *,
     stop: threading.Event | None = None,
     progress: bool | None = None,
-    workers: int | None = None,
     is_sent: bool = False,
 ) -> FolderResult:
     """Bring (account, folder) up to date; safe to interrupt at any point and run again."""
@@ -179,7 +175,7 @@ def sync_folder(
 
     backlog = st.pending_uids(db, account.name, folder, uidvalidity, wanted_only=account.fetch != "all")
     bar = Progress(f"{account.name}/{folder}", len(new_uids) + len(backlog), progress)
-    fetch = _Fetch(client, db, account, folder, identity, uidvalidity, result, bar, stop, workers, is_sent)
+    fetch = _Fetch(client, db, account, folder, identity, uidvalidity, result, bar, stop, is_sent)
     try:
         for uids in (new_uids, backlog):
             if not result.stopped:
@@ -228,41 +224,20 @@ class _Fetch:
     result: FolderResult
     bar: Progress
     stop: threading.Event | None
-    workers: int | None
     is_sent: bool
     thread_ids: set[str] = field(default_factory=set)  # Message-IDs kept in this pass
 
     def run(self, uids: list[int]) -> None:
-        if not uids:
-            return
-        batches: deque[_Batch] = deque()
-        failure: list[BaseException] = []
-
-        def guarded() -> Iterator[list[Job]]:
-            """A fetch failure ends the stream instead of breaking it: batches already received
-            (one is parsing in the pool) are still committed, then the error is raised."""
-            try:
-                for jobs, batch in self._batches(uids):
-                    batches.append(batch)  # before the yield: the consumer pops it with the jobs
-                    yield jobs
-            except Exception as exc:
-                failure.append(exc)
-
-        pool_size = self.workers if len(uids) >= POOL_THRESHOLD else 1
-        if pool_size != 1:
-            _warm_up(self.identity)
-        for prepared in prepare_chunks(guarded(), self.identity, pool_size):
-            batch = batches.popleft()
-            saved = save_batch(self.db, prepared, on_new=pipeline.on_new, checkpoint=self._checkpoint(batch))
+        """Store each batch's raw bytes with its checkpoint (parsing comes after, `ingest.parse_queue`)."""
+        for jobs, batch in self._batches(uids):
+            saved = save_raw_batch(self.db, jobs, checkpoint=self._checkpoint(batch))
             self.result.new += saved.new
-            self.result.errors += saved.errors + len(batch.missing)
+            self.result.errors += len(batch.missing)
             self.result.skipped += len(batch.pending)
             self.bar.show(self.result)
             if self.stop is not None and self.stop.is_set():
                 self.result.stopped = True
-                break
-        if failure:
-            raise failure[0]
+                return
 
     def _batches(self, uids: list[int]) -> Iterator[tuple[list[Job], _Batch]]:
         """Windows of UIDs: one metadata FETCH each, then bodies in bounded batches."""
@@ -358,21 +333,6 @@ class _Fetch:
             self.result.fetched += 1
             self.result.bytes += len(raw)
         return jobs
-
-
-_WARM_MESSAGE = (
-    b"From: Billing <billing@netflix.com>\r\nTo: me@example.org\r\nSubject: Your receipt\r\n"
-    b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\nMessage-ID: <warm-up@subtrail>\r\n\r\n"
-    b"Thank you for your payment of 13,49 EUR.\r\n"
-)
-
-
-@lru_cache(maxsize=1)
-def _warm_up(identity: Identity) -> None:
-    """Run the extractors once in this process before the parser pool forks, so the data they
-    load lazily (provider registry, compiled patterns) is shared by the workers, not copied
-    into each: about 20 MB less at peak with two workers (bench/bench_imap.py)."""
-    pipeline.prepare(_WARM_MESSAGE, Location(account="", folder=""), identity)
 
 
 def _as_mine(identity: Identity, addr: str | None) -> Identity:
