@@ -7,9 +7,13 @@ Usage:
 
 Prints the figures issue 3 asks for:
 - unchanged folder: time of one cheap check (one STATUS round trip), median of 30;
-- IDLE delivery: APPEND -> row in the database while the daemon IDLEs, median/max of 5;
+- IDLE delivery: APPEND -> row in `messages` (parsed and indexed) while the daemon IDLEs,
+  median/max of 5;
 - first sync of COUNT messages, `fetch = "all"`, vs `mbsync` mirroring the same mailbox to a
-  Maildir (same run, same server), with no-op and with the real extractors;
+  Maildir (same run, same server), with no-op and with the real extractors. Two figures per
+  run: the mirror (bodies downloaded and stored byte-exact with their checkpoint: what mbsync
+  does, and what the issue compares) and the time until every message is parsed, extracted
+  and searchable. mbsync is timed with its default `FSync yes` and with `FSync no`;
 - first sync in `fetch = "relevant"` mode on a mailbox where 20 % of the mail is relevant;
 - peak memory (PSS of the poller and its parser processes) at COUNT and BIG messages.
 """
@@ -76,13 +80,16 @@ def mixed(count: int, relevant_share: float) -> Iterator[bytes]:
         yield raw if i % every == 0 else newsletter(i)
 
 
-def mbsync_time(server: Dovecot, user: str, work: Path) -> float:
+def mbsync_time(server: Dovecot, user: str, work: Path, fsync: bool = True) -> float:
+    """One first mirror of INBOX into an empty Maildir. `fsync=True` is mbsync's default
+    (`FSync yes`: each message file flushed to disk); `False` is its fastest setting."""
     target = work / "mbsync-mirror"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
     conf = work / "mbsyncrc"
     conf.write_text(
-        f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.port}\nUser {user}\n"
+        ("" if fsync else "FSync no\n\n")
+        + f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.port}\nUser {user}\n"
         f"Pass {server.passwords[user]}\nSSLType None\nAuthMechs LOGIN\n\n"
         "IMAPStore remote\nAccount bench\n\n"
         f"MaildirStore local\nPath {target}/\nInbox {target}/INBOX\n\n"
@@ -98,6 +105,36 @@ def mbsync_time(server: Dovecot, user: str, work: Path) -> float:
     if done.returncode:
         raise RuntimeError(f"mbsync failed: {done.stderr.decode(errors='replace')}")
     return time.perf_counter() - started
+
+
+@dataclass
+class Mbsync:
+    """mbsync timed `runs` times in each setting; the disk is shared, so it varies run to run."""
+
+    default: list[float]
+    no_fsync: list[float]
+
+    @classmethod
+    def measure(cls, server: Dovecot, user: str, work: Path, runs: int) -> Mbsync:
+        default, no_fsync = [], []
+        for _ in range(runs):
+            default.append(mbsync_time(server, user, work))
+            no_fsync.append(mbsync_time(server, user, work, fsync=False))
+        return cls(default, no_fsync)
+
+    def describe(self) -> str:
+        def one(times: list[float]) -> str:
+            return f"median {statistics.median(times):.2f} s, best {min(times):.2f} s"
+
+        return f"mbsync default (FSync yes): {one(self.default)}; with FSync no: {one(self.no_fsync)}"
+
+    def ratios(self, seconds: float) -> str:
+        """Against mbsync's median and best default runs, and its best run without fsync."""
+        median, best = statistics.median(self.default), min(self.default)
+        return (
+            f"{seconds / median:.2f}x mbsync's median, {seconds / best:.2f}x its best, "
+            f"{seconds / min(self.no_fsync):.2f}x its best without fsync"
+        )
 
 
 @dataclass
@@ -209,6 +246,21 @@ def idle_latency(server: Dovecot, user: str, config: Config, db_path: Path, runs
     return latencies
 
 
+def report(label: str, runs: list[SyncRun], mbsync: Mbsync) -> None:
+    """Medians over the runs: the mirror (what mbsync does) and the time until all is searchable."""
+    mirror = statistics.median(run.mirror for run in runs)
+    processing = statistics.median(run.processing for run in runs)
+    total = statistics.median(run.seconds for run in runs)
+    count = runs[0].new
+    print(
+        f"poll --once, {label}: headers/bodies downloaded and stored raw in {mirror:.2f} s "
+        f"({count / mirror:,.0f} msg/s) = {mbsync.ratios(mirror)}; then parse + extract + index "
+        f"{processing:.2f} s; all searchable after {total:.2f} s = {mbsync.ratios(total)}; "
+        f"peak PSS {max(run.peak for run in runs) / 1e6:.0f} MB; derived tables after it "
+        f"{statistics.median(run.derive_seconds for run in runs):.1f} s (medians of {len(runs)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
@@ -216,6 +268,7 @@ def main() -> None:
         "--big", type=int, default=50_000, help="mailbox size for the memory comparison (0: skip)"
     )
     parser.add_argument("--extractors", choices=["noop", "real", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each sync and of mbsync (medians)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     kinds = ["noop", "real"] if args.extractors == "both" else [args.extractors]
@@ -232,23 +285,15 @@ def main() -> None:
         all_mode = config_for(account_for(server, user, fetch="all", folders=["INBOX"]))
         db_path = work / "all.db"
 
-        mbsync = mbsync_time(server, user, work)
-        print(f"mbsync (isync) first mirror: {mbsync:.2f} s ({args.count / mbsync:,.0f} msg/s)")
-        runs: dict[str, SyncRun] = {}
+        mbsync = Mbsync.measure(server, user, work, args.repeat)
+        print(
+            f"mbsync (isync 1.4) first mirror of the same mailbox, {args.repeat} runs each: {mbsync.describe()}"
+        )
         for kind in kinds:
             use_extractors(kind)
-            runs[kind] = run = timed_sync(all_mode, db_path)
-            assert run.new == args.count, f"{run.new} of {args.count}"
-        mbsync = min(mbsync, mbsync_time(server, user, work))
-        print(f"mbsync best of two (before and after ours): {mbsync:.2f} s")
-        for kind, run in runs.items():
-            print(
-                f"poll --once, fetch=all, extractors={kind}: download + store raw {run.mirror:.2f} s "
-                f"({args.count / run.mirror:,.0f} msg/s), {run.mirror / mbsync:.2f}x mbsync's time; "
-                f"then parse + extract + index {run.processing:.2f} s; all searchable after {run.seconds:.2f} s "
-                f"({run.seconds / mbsync:.2f}x); peak PSS {run.peak / 1e6:.0f} MB; then derived tables "
-                f"{run.derive_seconds:.1f} s, peak {run.derive_peak / 1e6:.0f} MB"
-            )
+            runs = [timed_sync(all_mode, db_path) for _ in range(args.repeat)]
+            assert all(run.new == args.count for run in runs), [run.new for run in runs]
+            report(f"fetch=all, extractors={kind}", runs, mbsync)
 
         print(f"unchanged folder, cheap check: {unchanged_check_ms(all_mode, db_path):.1f} ms (median of 30)")
         latencies = idle_latency(server, user, all_mode, db_path)
@@ -260,19 +305,12 @@ def main() -> None:
         rel_user, _ = server.add_user()
         server.seed(rel_user, "INBOX", mixed(args.count, 0.2))
         relevant = config_for(account_for(server, rel_user, fetch="relevant", folders=["INBOX"]))
-        rel_mbsync = mbsync_time(server, rel_user, work)
-        rel_runs = {}
+        rel_mbsync = Mbsync.measure(server, rel_user, work, args.repeat)
+        print(f"relevant-mode mailbox (20 % relevant): {rel_mbsync.describe()}")
         for kind in kinds:
             use_extractors(kind)
-            rel_runs[kind] = timed_sync(relevant, work / "relevant.db")
-        rel_mbsync = min(rel_mbsync, mbsync_time(server, rel_user, work))
-        for kind, run in rel_runs.items():
-            print(
-                f"poll --once, fetch=relevant (20 % relevant, {run.new} bodies), extractors={kind}: "
-                f"headers + download + store raw {run.mirror:.2f} s, {run.mirror / rel_mbsync:.2f}x mbsync's "
-                f"{rel_mbsync:.2f} s (best of two); then processing {run.processing:.2f} s; all searchable "
-                f"after {run.seconds:.2f} s ({run.seconds / rel_mbsync:.2f}x)"
-            )
+            runs = [timed_sync(relevant, work / "relevant.db") for _ in range(args.repeat)]
+            report(f"fetch=relevant ({runs[0].new} bodies), extractors={kind}", runs, rel_mbsync)
 
         if args.big:
             big_user, _ = server.add_user()

@@ -122,7 +122,10 @@ def record_events(db: Database, batch: list[Prepared]) -> None:
         stale = ids[len(item.extraction.events) :]
         if stale:
             db.execute(f"delete from subscription_events where id in ({','.join('?' * len(stale))})", stale)
-    db.conn.executemany("update messages set needs_review = ? where sha256 = ?", review)
+    # Only rows whose flag changes are written (a new message's row already has it unset).
+    db.conn.executemany(
+        "update messages set needs_review = ?1 where sha256 = ?2 and needs_review is not ?1", review
+    )
     if updates:
         assignments = ", ".join(f"[{c}] = :{c}" for c in updates[0] if c != "id")
         db.conn.executemany(f"update subscription_events set {assignments} where id = :id", updates)
