@@ -165,6 +165,33 @@ def test_body_not_returned_is_recorded_and_fetched_next_pass(db: Database) -> No
     assert db.execute("select count(*) from pending_bodies").fetchone()[0] == 0
 
 
+def test_relevant_body_not_returned_is_wanted_and_fetched_next_pass(db: Database) -> None:
+    """The same gap in `fetch = "relevant"` mode: the headers made the message relevant, the body
+    FETCH came back under another UID. It stays wanted (`body_wanted`) and the next pass, which
+    finds no new UID, fetches it all the same."""
+    headers = b"From: Netflix <info@account.netflix.com>\r\nSubject: Your receipt\r\n\r\n"
+    meta = (
+        b"* 1 FETCH (UID 1 RFC822.SIZE %d BODY[HEADER.FIELDS (FROM SUBJECT)] {%d}\r\n"
+        % (len(MESSAGE), len(headers))
+        + headers
+        + b")\r\nTAG OK done\r\n"
+    )
+    misnumbered = (
+        b"* 1 FETCH (UID 7 BODY[] {%d}\r\n" % len(MESSAGE) + MESSAGE + b" FLAGS ())\r\nTAG OK done\r\n"
+    )
+    with FakeImap(script={"UID FETCH META": meta, "UID FETCH BODY": misnumbered}) as server:
+        poll(server, db, fetch="relevant")
+    assert any("no body for UID 1" in e for e in imap_errors(db)), imap_errors(db)
+    assert db.execute("select uid, body_wanted from pending_bodies").fetchall() == [(1, 1)]
+    assert db["raw_messages"].count == 0
+    with FakeImap(script={"UID FETCH META": meta}) as server:
+        summary, _ = poll(server, db, fetch="relevant")
+    assert summary.new == 1 and summary.processed == 1
+    assert db.execute("select raw from raw_messages").fetchone()[0] == MESSAGE
+    assert db.execute("select count(*) from pending_bodies").fetchone()[0] == 0
+    assert db.execute("select subject from messages").fetchone()[0] == "over fake IMAP"
+
+
 def test_2gb_literal_is_not_buffered_when_the_server_sends_it(tmp_path: Path) -> None:
     """Memory stays bounded when a server announces a 2 GB literal and actually streams it.
 

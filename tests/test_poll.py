@@ -7,6 +7,7 @@ import pytest
 from sqlite_utils import Database
 
 from ingest.imap.poller import poll_once
+from tests.conftest import FIXTURES
 from tests.dovecot import SENT, Dovecot, make_message
 from tests.poll_helpers import ME, account_for, config_for, count, stored_uids
 
@@ -35,6 +36,22 @@ def test_first_sync_stores_every_message_and_the_checkpoint(mailbox: Mailbox, db
     assert raw == make_message(3)  # byte-exact
     runs = db.execute("select folder, status, fetched from poll_runs order by folder").fetchall()
     assert runs == [("INBOX", "ok", 20), (SENT, "ok", 1)]
+
+
+def test_a_malformed_message_is_stored_processed_and_reported(mailbox: Mailbox, db: Database) -> None:
+    server, user, _ = mailbox
+    broken = (FIXTURES / "hostile" / "mime-malformed.eml").read_bytes()
+    server.seed(user, "INBOX", [make_message(1), broken])
+    summary = poll_once(db, config_for(account_for(server, user, fetch="all")))
+
+    assert (summary.new, summary.processed, summary.processing_errors) == (2, 2, 1)
+    assert summary.exit_status == 1  # errors were recorded, the run went on
+    assert (
+        count(db, "select count(*) from messages") == 2 and count(db, "select count(*) from parse_queue") == 0
+    )
+    sha = db.execute("select sha256 from raw_messages where raw = ?", [broken]).fetchone()[0]
+    sources = {r[0] for r in db.execute("select source from ingest_errors where sha256 = ?", [sha])}
+    assert sources == {"INBOX"}
 
 
 def test_incremental_sync_fetches_only_new_mail(mailbox: Mailbox, db: Database) -> None:

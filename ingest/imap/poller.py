@@ -69,14 +69,16 @@ class PassSummary:
     seconds: float = 0.0
     processed: int = 0  # queued messages parsed, extracted and indexed in this pass
     processing_seconds: float = 0.0  # of `seconds`, the time spent on that (the rest: IMAP and storing)
+    processing_errors: int = 0  # of those, messages with a parse or extractor problem (in ingest_errors)
 
     def add(self, drained: DrainSummary) -> None:
         self.processed += drained.messages
         self.processing_seconds += drained.seconds
+        self.processing_errors += drained.errors
 
     @property
     def errors(self) -> int:
-        return sum(a.errors for a in self.accounts)
+        return sum(a.errors for a in self.accounts) + self.processing_errors
 
     @property
     def new(self) -> int:
