@@ -22,8 +22,8 @@ from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.imap.sync import BATCH_MESSAGES
 from ingest.parse_queue import CHUNK
 from ingest.schema import open_db
-from tests.dovecot import Dovecot, make_message, require_dovecot
-from tests.poll_helpers import account_for, config_for, count, stored_count, toml_for
+from tests.dovecot import SENT, Dovecot, make_message, require_dovecot
+from tests.poll_helpers import ME, account_for, config_for, count, stored_count, toml_for
 
 pytest_plugins = ["tests.dovecot"]
 pytestmark = pytest.mark.dovecot
@@ -55,6 +55,33 @@ def daemon(db_path: Path, config: Config, **settings: float) -> Iterator[threadi
         stop.set()
         thread.join(timeout=15)
         assert not thread.is_alive(), "daemon did not stop"
+
+
+def test_idle_watches_sent_on_its_own_connection(mailbox: Mailbox, db_path: Path) -> None:
+    """Mail I send to a provider is in the journal as fast as mail it sends me: Sent gets an
+    IDLE connection of its own (polls are an hour apart here)."""
+    server, user, _ = mailbox
+    server.seed(user, "INBOX", [make_message(1)])
+    open_db(db_path).close()
+    with daemon(db_path, config_for(account_for(server, user))):
+        assert wait_for(lambda: stored_count(db_path) == 1)
+        time.sleep(0.5)  # both connections in IDLE
+        server.append(user, SENT, make_message(2, sender=ME, to="help@netflix.com"))
+        assert wait_for(lambda: stored_count(db_path) == 2, timeout=10)
+        server.append(user, "INBOX", make_message(3))
+        assert wait_for(lambda: stored_count(db_path) == 3, timeout=10)
+    db = Database(db_path)
+    assert count(db, "select count(*) from message_locations where folder = ?", [SENT]) == 1
+
+
+def test_folders_past_the_connection_cap_are_polled(mailbox: Mailbox, db_path: Path) -> None:
+    """One IDLE connection allowed: INBOX is watched, Sent is polled on the interval."""
+    server, user, _ = mailbox
+    open_db(db_path).close()
+    with daemon(db_path, config_for(account_for(server, user)), interval=1.0, idle_connections=1):
+        time.sleep(0.5)
+        server.append(user, SENT, make_message(2, sender=ME, to="help@netflix.com"))
+        assert wait_for(lambda: stored_count(db_path) == 1, timeout=10)
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ backoff with jitter in the daemon. Permanent trouble (bad password, untrusted ce
 is logged once in plain words, recorded in `poll_runs`, and retried only after
 `PERMANENT_RETRY` seconds, so a wrong password never turns into a retry storm.
 
-The daemon runs one thread per account: IMAP is a blocking, one-folder-at-a-time protocol,
-and IDLE needs its own connection. Each thread has its own SQLite connection (WAL lets
-them and Datasette coexist). The cross-message tables are rebuilt by one more thread once
+The daemon runs one thread per connection, and an account has one connection per folder
+(up to `IDLE_CONNECTIONS`): IMAP is a blocking, one-folder-at-a-time protocol, and IDLE
+watches the one selected folder. Each thread has its own SQLite connection (WAL lets them
+and Datasette coexist); downloaded mail is processed under one lock (`parse_queue.drain`). The cross-message tables are rebuilt by one more thread once
 new mail has been quiet for a moment (`Deriver`), so a delivery never waits for a rebuild.
 """
 
@@ -44,6 +45,7 @@ PERMANENT_RETRY = 3600.0  # seconds before a daemon retries an account with bad 
 IDLE_RENEW = 600.0  # re-issue IDLE every 10 min: well inside RFC 2177's 29-minute server timeout
 DEFAULT_INTERVAL = 300.0  # seconds between polls of folders without IDLE
 DERIVE_DELAY = 10.0  # seconds of quiet after new mail before the derived tables are rebuilt
+IDLE_CONNECTIONS = 4  # per account: one IDLE connection per folder up to this, the last one polls the rest
 # Errors raised by the socket, TLS and imaplib layers while a session is in use.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, ssl.SSLError, imaplib.IMAP4.abort, EOFError)
 
@@ -274,10 +276,24 @@ class DaemonSettings:
     permanent_retry: float = PERMANENT_RETRY
     workers: int | None = None
     derive_delay: float = DERIVE_DELAY
+    idle_connections: int = IDLE_CONNECTIONS
+
+
+def connection_slots(account: Account, settings: DaemonSettings) -> int:
+    """How many connections (each IDLE on one folder) an account gets: one per folder to sync
+    (INBOX and Sent by default), at most `idle_connections`; servers cap connections per user
+    (Dovecot 10 per address, Gmail 15), so the folders past the cap share the last one."""
+    return max(1, min(settings.idle_connections, len(account.folders) if account.folders else 2))
 
 
 class AccountLoop:
-    """The daemon's life for one account: connect, catch up, then IDLE or poll until stopped."""
+    """The daemon's life for one connection of an account: connect, catch up, then IDLE or poll.
+
+    An account has `slots` loops (`connection_slots`). Where the server offers IDLE, loop `slot`
+    owns folder `slot` and IDLEs on it, and the last loop also polls the folders past the cap;
+    so new mail in Sent arrives as fast as in INBOX. Without IDLE, loop 0 polls every folder
+    and the others stand by.
+    """
 
     def __init__(
         self,
@@ -287,13 +303,24 @@ class AccountLoop:
         stop: threading.Event,
         settings: DaemonSettings,
         deriver: Deriver | None = None,
+        slot: int = 0,
+        slots: int = 1,
+        logged_in: threading.Event | None = None,
     ) -> None:
         self.db_path, self.account, self.identity = db_path, account, identity
+        self.slot, self.slots = slot, slots
+        # Set by slot 0's first login; the other slots wait for it, so a wrong password or a
+        # server that is down costs one login attempt and one recorded error, not one per slot.
+        self.logged_in = logged_in or threading.Event()
         self.stop, self.settings, self.deriver = stop, settings, deriver
         self.backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self._forced: tuple[object, object] | None = None
 
     def run(self) -> None:
+        if self.slot:
+            while not self.logged_in.wait(0.2):
+                if self.stop.is_set():
+                    return
         db = worker_db(self.db_path)
         try:
             while not self.stop.is_set():
@@ -330,27 +357,48 @@ class AccountLoop:
         if done.messages and self.deriver is not None:
             self.deriver.touch()
 
+    def _mine(self, folders: list[str], idle: bool) -> list[str]:
+        if not idle:
+            return folders if self.slot == 0 else []
+        if self.slot < self.slots - 1:
+            return folders[self.slot : self.slot + 1]
+        return folders[self.slot :]
+
     def _session(self, db: Database) -> None:
         client = connect(self.account)
+        self.logged_in.set()
         try:
-            folders, sent = folders_to_sync(client, self.account)
-            self._pass(client, db, folders, sent)
-            self.backoff.reset()
-            idle_folder = folders[0] if b"IDLE" in client.capabilities() and folders else None
-            others = [f for f in folders if f != idle_folder]
-            next_poll = time.monotonic() + self._jittered()
-            while not self.stop.is_set():
-                if idle_folder:
-                    changed = self._idle(client, db, idle_folder, until=next_poll)
-                    if changed and not self.stop.is_set():
-                        self._pass(client, db, [idle_folder], sent)
-                else:
-                    self.stop.wait(max(0.0, next_poll - time.monotonic()))
-                if time.monotonic() >= next_poll and not self.stop.is_set():
-                    self._pass(client, db, others if idle_folder else folders, sent)
-                    next_poll = time.monotonic() + self._jittered()
+            every, sent = folders_to_sync(client, self.account)
+            idle = b"IDLE" in client.capabilities()
+            folders = self._mine(every, idle)
+            if folders:
+                self._serve(client, db, folders, sent, idle)
         finally:
             _logout(client)
+        if not folders:  # fewer folders than connections, or no IDLE: nothing for this one
+            self.backoff.reset()
+            self.stop.wait(self.settings.permanent_retry)
+
+    def _serve(
+        self, client: IMAPClient, db: Database, folders: list[str], sent: str | None, idle: bool
+    ) -> None:
+        """Catch up, then IDLE on the first folder (if offered) and poll the others, until stopped."""
+        self._pass(client, db, folders, sent)
+        self.backoff.reset()
+        idle_folder = folders[0] if idle else None
+        others = [f for f in folders if f != idle_folder]
+        next_poll = time.monotonic() + self._jittered()
+        while not self.stop.is_set():
+            if idle_folder:
+                changed = self._idle(client, db, idle_folder, until=next_poll)
+                if changed and not self.stop.is_set():
+                    self._pass(client, db, [idle_folder], sent)
+            else:
+                self.stop.wait(max(0.0, next_poll - time.monotonic()))
+            if time.monotonic() >= next_poll and not self.stop.is_set() and others:
+                self._pass(client, db, others, sent)
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self._jittered()
 
     def _jittered(self) -> float:
         """Spread polls (±10 %) so many accounts or instances do not hit servers in lockstep."""
@@ -440,14 +488,14 @@ def run_daemon(
     settings = settings or DaemonSettings()
     deriver = Deriver(db_path, settings.derive_delay)
     derive_thread = threading.Thread(target=deriver.run, name="derive", daemon=True)
-    threads = [
-        threading.Thread(
-            target=AccountLoop(db_path, account, config.identity, stop, settings, deriver).run,
-            name=f"poll-{account.name}",
-            daemon=True,
-        )
-        for account in config.accounts
-    ]
+    threads = []
+    for account in config.accounts:
+        slots, logged_in = connection_slots(account, settings), threading.Event()
+        for slot in range(slots):
+            loop = AccountLoop(
+                db_path, account, config.identity, stop, settings, deriver, slot, slots, logged_in
+            )
+            threads.append(threading.Thread(target=loop.run, name=f"poll-{account.name}-{slot}", daemon=True))
     derive_thread.start()
     for thread in threads:
         thread.start()
