@@ -21,19 +21,17 @@ import pytest
 from sqlite_utils import Database
 
 from ingest.config import parse_config
-from ingest.imap import connect as connect_module
 from ingest.imap.poller import ONCE_RETRIES, poll_once
 from tests.fakeimap import FLOOD, HANG_UP, MESSAGE, STALL, FakeImap
 
 PASSWORD = "Fault-Test-Pa55word!"
 PASSWORD_ENV = "SUBTRAIL_FAKE_IMAP_PASSWORD"
-TIMEOUT = 1.0  # the account's read timeout, and (patched) the connect timeout
+TIMEOUT = 1.0  # the account's timeout: reads, and (smaller than CONNECT_TIMEOUT) connect + greeting
 
 
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    monkeypatch.setattr(connect_module, "CONNECT_TIMEOUT", TIMEOUT)
 
 
 def account(server: FakeImap, **extra: Any) -> dict[str, Any]:

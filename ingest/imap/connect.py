@@ -23,7 +23,7 @@ from ingest.config import Account, ConfigError
 from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
 from ingest.sources import MAX_MESSAGE_BYTES
 
-CONNECT_TIMEOUT = 15.0
+CONNECT_TIMEOUT = 15.0  # TCP connect, TLS handshake and greeting; an account's smaller `timeout` wins
 
 # imapclient logs every command and response at DEBUG (message bodies, AUTHENTICATE data):
 # keep it quiet whatever the root level, so neither mail nor tokens reach our logs.
@@ -133,7 +133,7 @@ def connect(account: Account, timeout: float | None = None) -> IMAPClient:
             port=account.port,
             ssl=account.security == "ssl",
             ssl_context=tls_context(account) if account.security == "ssl" else None,
-            timeout=SocketTimeout(connect=CONNECT_TIMEOUT, read=read_timeout),
+            timeout=SocketTimeout(connect=min(CONNECT_TIMEOUT, read_timeout), read=read_timeout),
         )
     except Exception as exc:
         raise describe_network_error(account, exc) from None
