@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import AsyncResult, Pool
@@ -47,6 +48,18 @@ def prepare_safely(raw: bytes, location: Location, identity: Identity, sha256: s
             sha256=sha256 or sha256_of(raw), raw=raw, problems=[f"parse: {type(exc).__name__}"]
         )
         return Prepared(parsed=parsed, extraction=Extraction(), location=location)
+
+
+def _worker_start() -> None:
+    """Workers take the default signal dispositions back.
+
+    Forked workers inherit the parent's Python handlers: with `poll`'s graceful-stop handler,
+    a worker ignored the SIGTERM that `Pool.terminate()` sends, and one blocked on the task
+    queue's lock (held by terminate itself) hung the parent forever. Ctrl-C reaches the whole
+    process group: workers ignore it and the parent decides.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def default_workers() -> int:
@@ -119,7 +132,7 @@ def prepare_chunks(
     `known(shas)` returns the hashes already stored; those messages are not parsed.
     """
     workers = workers or default_workers()
-    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    pool = multiprocessing.get_context("fork").Pool(workers, _worker_start) if workers > 1 else None
     try:
         pending: _Chunk | None = None
         for jobs in chunks:

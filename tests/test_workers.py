@@ -1,0 +1,42 @@
+"""The parser pool under `poll`'s signal handlers (`ingest.workers`)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+
+import pytest
+
+from extractors import Extraction, Identity
+from ingest import pipeline, workers
+from ingest.parse import ParsedMessage
+from ingest.store import Location, Prepared
+
+
+def test_workers_take_default_signal_handlers_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that inherited `poll`'s graceful-stop handler ignored `Pool.terminate()`'s SIGTERM
+    and hung the parent (seen as a `poll --once` that never returned after a kill -9 resume)."""
+
+    def report_signals(
+        raw: bytes, location: Location, identity: Identity, sha256: str | None = None
+    ) -> Prepared:
+        seen = f"{signal.getsignal(signal.SIGTERM)}|{signal.getsignal(signal.SIGINT)}"
+        return Prepared(ParsedMessage(sha256=sha256 or "", raw=raw, subject=seen), Extraction(), location)
+
+    def graceful(_signum: int, _frame: FrameType | None) -> None:  # what `subtrail poll` installs
+        pass
+
+    monkeypatch.setattr(pipeline, "prepare", report_signals)
+    before = signal.signal(signal.SIGTERM, graceful), signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, graceful)
+    try:
+        chunks = [[(b"Subject: %d\r\n\r\nx" % i, Location(account="", folder="")) for i in range(4)]] * 3
+        started = time.monotonic()
+        done = list(workers.prepare_chunks(chunks, Identity(), workers=2))
+        assert time.monotonic() - started < 30  # terminate() returned
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGINT, before[1])
+    seen = {p.parsed.subject for chunk in done for p in chunk}
+    assert seen == {f"{signal.SIG_DFL}|{signal.SIG_IGN}"}
