@@ -4,7 +4,8 @@ The poller first fetches a few headers of every new message and downloads the bo
 those this module calls relevant, so a large mailbox syncs in a fraction of the time. The
 rules are deliberately generous — a missed receipt costs more than a downloaded newsletter —
 and each answer names its reason, which the poller logs. Messages judged irrelevant are still
-recorded (`pending_bodies`) so a later widening of these rules can fetch them.
+recorded (`pending_bodies`), and judged again when these rules change (`rules_fingerprint`),
+so a later widening of the rules fetches what it now finds relevant.
 
 A message is relevant when any of these holds:
 - the sender's domain (or a parent of it) belongs to a known provider (`extractors.registry`);
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import email
 import email.utils
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,7 +57,11 @@ _VOCABULARY = (
 )  # fmt: skip
 _SUBJECT = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in _VOCABULARY) + r")", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]{1,900}>")
-_TICKET_REF = re.compile(r"(?:#|n°\s?|no\.?\s?|ref\.?\s?:?\s?)[A-Z0-9-]{4,}", re.IGNORECASE)
+# "#12345", "n° AB1234", "No. 4455", "Ref: X-991": a reference has a digit, and "no"/"ref" start a
+# word ("November", "notification" and "reference" are not references).
+_TICKET_REF = re.compile(
+    r"(?<!\w)(?:#|n°\s?|no\.?\s?|ref\.?\s?:?\s?)(?=[A-Z-]*\d)[A-Z0-9-]{4,}", re.IGNORECASE
+)
 
 
 @dataclass
@@ -134,6 +140,15 @@ def known_domains() -> frozenset[str]:
     except Exception:  # registry not installed yet, or broken data: stay useful
         domains = set()
     return frozenset(domains) or FALLBACK_DOMAINS
+
+
+@lru_cache(maxsize=1)
+def rules_fingerprint() -> str:
+    """A short hash of what the decision depends on (vocabulary, provider domains, reference
+    pattern). The poller keeps it per folder: when an upgrade or a new provider file changes
+    it, messages left header-only are judged again (`ingest.imap.sync`)."""
+    parts = [*sorted(_VOCABULARY), "|", *sorted(known_domains()), "|", _TICKET_REF.pattern]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def is_provider_domain(addr: str | None, domains: frozenset[str]) -> bool:

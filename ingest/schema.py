@@ -185,6 +185,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             # IMAP poller (ingest/imap): the STATUS seen at the last complete pass, for the cheap check.
             "uidnext": int,
             "messages": int,
+            # fetch = "relevant": the relevance rules the header-only decisions were made with
+            "relevance_rules": str,
         },
         ("account", "folder"),
     ),

@@ -178,6 +178,35 @@ def test_relevant_mode_fetches_bodies_of_relevant_mail_only(mailbox: Mailbox, db
     assert db.execute("select last_uid from sync_state where folder = 'INBOX'").fetchone() == (5,)
 
 
+def test_changed_relevance_rules_judge_header_only_mail_again(
+    mailbox: Mailbox, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extractors import relevance
+
+    server, user, _ = mailbox
+    gardening = make_message(1, sender="news@garden.example", subject="Roses in November")
+    stranger = make_message(2, sender="bob@friends.example", subject="Dinner on Friday?")
+    server.seed(user, "INBOX", [gardening, stranger])
+    config = config_for(account_for(server, user, fetch="relevant"))
+    poll_once(db, config)
+    assert count(db, "select count(*) from pending_bodies") == 2
+    assert all(f.unchanged for f in poll_once(db, config).accounts[0].folders)  # same rules: nothing to do
+
+    # An upgrade that knows garden.example as a provider.
+    monkeypatch.setattr(relevance, "known_domains", lambda: relevance.FALLBACK_DOMAINS | {"garden.example"})
+    relevance.rules_fingerprint.cache_clear()
+    try:
+        result = poll_once(db, config)
+    finally:
+        relevance.rules_fingerprint.cache_clear()
+
+    assert result.accounts[0].folders[0].fetched == 1
+    assert {r[0] for r in db.execute("select subject from messages")} == {"Roses in November"}
+    left = db.execute("select uid, subject, body_wanted from pending_bodies").fetchall()
+    assert left == [(2, "Dinner on Friday?", None)]  # judged again, still not relevant, not wanted
+    assert all(f.unchanged for f in poll_once(db, config).accounts[0].folders)
+
+
 def test_switching_to_all_fetches_what_relevant_left_header_only(mailbox: Mailbox, db: Database) -> None:
     server, user, _ = mailbox
     server.seed(

@@ -33,6 +33,12 @@ DOMAINS = frozenset({"netflix.com", "free-mobile.fr"})
         (Headers(from_addr="alice@example.org", to_addrs=["bob@friends.example"], subject="Salut"), None),
         (Headers(from_addr="bob@friends.example", subject="Dinner on Friday?"), None),
         (Headers(from_addr="news@weekly.example", subject="This week in gardening"), None),
+        (Headers(from_addr="x@unknown.example", subject="Dossier n° AB1234"), "subject vocabulary"),
+        (Headers(from_addr="x@unknown.example", subject="Case No. 4455 closed"), "subject vocabulary"),
+        # "no"/"ref" followed by letters are words, not references (they matched before)
+        (Headers(from_addr="news@garden.example", subject="Roses in November"), None),
+        (Headers(from_addr="x@unknown.example", subject="New notifications waiting"), None),
+        (Headers(from_addr="x@unknown.example", subject="The reference guide"), None),
         (Headers(from_addr=None, subject=""), None),
     ],
 )

@@ -23,6 +23,7 @@ class FolderState:
     highestmodseq: int | None = None
     uidnext: int | None = None
     messages: int | None = None
+    relevance_rules: str | None = None  # `extractors.relevance.rules_fingerprint()` of the last complete pass
 
 
 @dataclass
@@ -39,13 +40,13 @@ class PendingBody:
 
 def load_state(db: Database, account: str, folder: str) -> FolderState | None:
     row = db.execute(
-        "select uidvalidity, last_uid, highestmodseq, uidnext, messages from sync_state "
+        "select uidvalidity, last_uid, highestmodseq, uidnext, messages, relevance_rules from sync_state "
         "where account = ? and folder = ?",
         [account, folder],
     ).fetchone()
     if row is None:
         return None
-    return FolderState(row[0], row[1] or 0, row[2], row[3], row[4])
+    return FolderState(row[0], row[1] or 0, row[2], row[3], row[4], row[5])
 
 
 def save_progress(db: Database, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
@@ -63,18 +64,20 @@ def save_complete(db: Database, account: str, folder: str, state: FolderState) -
     """A pass reached the end of the folder: remember the STATUS it started from, and when."""
     db.execute(
         """insert into sync_state
-             (account, folder, uidvalidity, last_uid, highestmodseq, uidnext, messages, last_success_at)
-           values (?, ?, ?, ?, ?, ?, ?, ?)
+             (account, folder, uidvalidity, last_uid, highestmodseq, uidnext, messages, relevance_rules,
+              last_success_at)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?)
            on conflict (account, folder) do update set
              uidvalidity = excluded.uidvalidity,
              last_uid = max(coalesce(sync_state.last_uid, 0), excluded.last_uid),
              highestmodseq = excluded.highestmodseq,
              uidnext = excluded.uidnext,
              messages = excluded.messages,
+             relevance_rules = excluded.relevance_rules,
              last_success_at = excluded.last_success_at""",
         [
             account, folder, state.uidvalidity, state.last_uid, state.highestmodseq,
-            state.uidnext, state.messages, now_iso(),
+            state.uidnext, state.messages, state.relevance_rules, now_iso(),
         ],
     )  # fmt: skip
 
@@ -116,10 +119,13 @@ def save_pending(
     db: Database, account: str, folder: str, uidvalidity: int, items: Iterable[PendingBody]
 ) -> None:
     now = now_iso()
-    db.conn.executemany(
-        """insert or ignore into pending_bodies
+    db.conn.executemany(  # judged (again) not relevant: no longer wanted
+        """insert into pending_bodies
            (account, folder, uidvalidity, uid, message_id, from_addr, subject, date, size, seen_at)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict (account, folder, uidvalidity, uid) do update set
+             body_wanted = null, message_id = excluded.message_id, from_addr = excluded.from_addr,
+             subject = excluded.subject, date = excluded.date, size = excluded.size""",
         (
             (account, folder, uidvalidity, p.uid, p.message_id, p.from_addr, p.subject, p.date, p.size, now)
             for p in items
@@ -140,6 +146,16 @@ def pending_uids(
         sql += " and uidvalidity = ?"
         params.append(uidvalidity)
     return sorted(r[0] for r in db.execute(sql + " order by uid", params))
+
+
+def judge_again(db: Database, account: str, folder: str) -> int:
+    """The relevance rules changed: every header-only message still on the server is looked at
+    again on this pass (headers fetched, decision re-made); returns how many."""
+    cursor = db.execute(
+        "update pending_bodies set body_wanted = 1 where account = ? and folder = ? and gone_at is null",
+        [account, folder],
+    )
+    return cursor.rowcount
 
 
 def want_again(db: Database, account: str, folder: str, uidvalidity: int, uids: list[int]) -> None:

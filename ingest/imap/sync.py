@@ -16,11 +16,14 @@
    UIDs that vanished from the server get `gone_at`, their messages stay (a `UID SEARCH
    ALL` only when the server's message count is below ours).
 6. Widening: with `fetch = "all"`, messages an earlier `relevant` pass left header-only
-   (`pending_bodies`) are fetched too, and leave that table as they are stored.
+   (`pending_bodies`) are fetched too, and leave that table as they are stored. With
+   `fetch = "relevant"`, they are judged again (headers fetched, decision re-made) whenever
+   the relevance rules changed since the folder's last complete pass.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -32,13 +35,15 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
 from extractors import Identity
-from extractors.relevance import HEADER_FIELDS, parse_headers, relevance
+from extractors.relevance import HEADER_FIELDS, parse_headers, relevance, rules_fingerprint
 from ingest.config import Account
 from ingest.imap import state as st
 from ingest.imap.errors import FolderError
 from ingest.progress import ProgressLine
 from ingest.store import Location, record_error, save_raw_batch
 from ingest.workers import Job
+
+log = logging.getLogger("subtrail.poll")
 
 WINDOW = 1000  # UIDs per metadata FETCH
 BATCH_MESSAGES = 250  # bodies per batch (one FETCH, one transaction)
@@ -143,6 +148,14 @@ def sync_folder(
     result = FolderResult(folder=folder)
     saved = st.load_state(db, account.name, folder)
     status = folder_status(client, account, folder)
+    status.relevance_rules = rules_fingerprint()
+    if account.fetch == "relevant" and saved is not None and saved.relevance_rules != status.relevance_rules:
+        with db.atomic():
+            again = st.judge_again(db, account.name, folder)
+        if again:
+            log.info(
+                "relevance rules changed account=%s folder=%s judging_again=%d", account.name, folder, again
+            )
     # Bodies still owed: every pending one in "all" mode, else those a server failed to send.
     owed = st.pending_uids(db, account.name, folder, wanted_only=account.fetch != "all")
     widening = bool(owed)
