@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ingest.bank.merchants import normalise
@@ -123,17 +123,22 @@ def test_irregular_purchases_are_not_recurring() -> None:
     n=st.integers(min_value=3, max_value=14),
     jitter=st.lists(st.integers(min_value=0, max_value=2), min_size=14, max_size=14),
 )
+@example(start=date(2015, 1, 1), code="P1M", n=3, jitter=[2] + [0] * 13)  # found P4W: CI, 2026-11-26
 def test_jittered_series_keep_their_period(start: date, code: str, n: int, jitter: list[int]) -> None:
     """Bookings up to two days late (weekends, card delays) never change the period found.
 
-    Four weeks and a month differ by 0-3 days a period, as much as the jitter: over three
-    charges they are the same thing, so 4-weekly series get six charges here.
+    Four weeks and a month differ by 0-3 days a period, as much as the jitter: over a few
+    charges they are the same thing (1 Jan booked on the 3rd, 1 Feb, 1 Mar is 4-weekly to within
+    a day), so 4-weekly series get six charges here, and a short monthly one may read as either.
     """
     assume(code != "P4W" or n >= 6)
     period = BY_CODE[code]
     charges = [Charge(i, period.after(start, i) + timedelta(days=jitter[i]), 1599) for i in range(n)]
-    found = detect(charges)
-    assert [(s.period.code, len(s.charges)) for s in found] == [(code, n)]
+    found = [(s.period.code, len(s.charges)) for s in detect(charges)]
+    if code == "P1M" and n < 6:
+        assert found in ([("P1M", n)], [("P4W", n)])
+    else:
+        assert found == [(code, n)]
 
 
 def test_price_change_among_one_offs_is_joined_again() -> None:
