@@ -55,6 +55,7 @@ class Account:
     tls_ca_file: str | None = None  # trust this CA (e.g. a self-hosted server) besides the system store
     tls_fingerprint: str | None = None  # sha256 of the server certificate: pin it (self-signed servers)
     timeout: float = 60.0
+    idle_connections: int = 4  # daemon: at most this many connections, each IDLE on one folder
 
     @property
     def is_loopback(self) -> bool:
@@ -142,7 +143,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
 
 _ACCOUNT_KEYS = {
     "name", "host", "port", "security", "username", "password_env", "password_command", "keyring",
-    "folders", "fetch", "auth", "oauth", "tls_ca_file", "tls_fingerprint", "timeout",
+    "folders", "fetch", "auth", "oauth", "tls_ca_file", "tls_fingerprint", "timeout", "idle_connections",
 }  # fmt: skip
 
 
@@ -169,6 +170,13 @@ def _account(data: Any, index: int, where: str) -> Account:
     folders = data.get("folders", [])
     if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
         raise ConfigError(f"{label}: folders must be a list of folder names")
+    idle_connections = data.get("idle_connections", 4)
+    if (
+        not isinstance(idle_connections, int)
+        or isinstance(idle_connections, bool)
+        or not 1 <= idle_connections <= 20
+    ):
+        raise ConfigError(f"{label}: idle_connections must be a number from 1 to 20")
     auth = data.get("auth", "password")
     if auth not in ("password", "xoauth2"):
         raise ConfigError(f"{label}: auth must be 'password' or 'xoauth2'")
@@ -188,6 +196,7 @@ def _account(data: Any, index: int, where: str) -> Account:
         tls_ca_file=data.get("tls_ca_file"),
         tls_fingerprint=data.get("tls_fingerprint"),
         timeout=float(data.get("timeout", 60.0)),
+        idle_connections=idle_connections,
     )
     if security == "none" and not account.is_loopback:
         raise ConfigError(
@@ -221,4 +230,5 @@ addresses = ["me@example.org"]
 # password_env = "SUBTRAIL_PASSWORD"  # or password_command = "pass show mail", or keyring = true
 # folders = ["INBOX", "Sent"]         # default: INBOX and the folder flagged \\Sent
 # fetch = "relevant"                  # relevant: bodies of receipts/support mail only; all: every body
+# idle_connections = 4                # daemon: one IDLE connection per folder, at most this many
 """

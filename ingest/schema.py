@@ -8,6 +8,8 @@ missing and adds missing columns; changes that move data go through
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -391,14 +393,45 @@ def _initial(db: Database) -> None:
     """The first version: the shape above is created by ensure_db_shape itself."""
 
 
+class WriterDatabase(Database):
+    """A `Database` whose `atomic()` transactions take the write lock when they begin.
+
+    sqlite-utils begins them DEFERRED: one that reads first, then writes, after another
+    connection committed meanwhile gets "database is locked" at once (WAL cannot upgrade a
+    stale snapshot, and the busy timeout does not apply). The daemon's threads write
+    concurrently, so they wait their turn instead (`BEGIN IMMEDIATE`, up to the busy timeout).
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoint
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        else:
+            self.conn.commit()
+
+
+def connect_db(path: str | Path) -> Database:
+    """A connection to an existing database, for one thread; writers wait up to 30 s for the lock."""
+    db = WriterDatabase(path)
+    db.execute("PRAGMA busy_timeout = 30000")
+    return db
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) the database at `path`, in WAL mode, with its shape applied."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():  # private mail: owner-only; SQLite gives -wal and -shm the same mode
         path.touch(mode=0o600)
-    db = Database(path)
-    db.execute("PRAGMA busy_timeout = 30000")
+    db = connect_db(path)
     ensure_db_shape(db)
     return db
 

@@ -78,7 +78,7 @@ def test_folders_past_the_connection_cap_are_polled(mailbox: Mailbox, db_path: P
     """One IDLE connection allowed: INBOX is watched, Sent is polled on the interval."""
     server, user, _ = mailbox
     open_db(db_path).close()
-    with daemon(db_path, config_for(account_for(server, user)), interval=1.0, idle_connections=1):
+    with daemon(db_path, config_for(account_for(server, user, idle_connections=1)), interval=1.0):
         time.sleep(0.5)
         server.append(user, SENT, make_message(2, sender=ME, to="help@netflix.com"))
         assert wait_for(lambda: stored_count(db_path) == 1, timeout=10)

@@ -7,7 +7,7 @@ is logged once in plain words, recorded in `poll_runs`, and retried only after
 `PERMANENT_RETRY` seconds, so a wrong password never turns into a retry storm.
 
 The daemon runs one thread per connection, and an account has one connection per folder
-(up to `IDLE_CONNECTIONS`): IMAP is a blocking, one-folder-at-a-time protocol, and IDLE
+(up to the account's `idle_connections`): IMAP is a blocking, one-folder-at-a-time protocol, and IDLE
 watches the one selected folder. Each thread has its own SQLite connection (WAL lets them
 and Datasette coexist); downloaded mail is processed under one lock (`parse_queue.drain`). The cross-message tables are rebuilt by one more thread once
 new mail has been quiet for a moment (`Deriver`), so a delivery never waits for a rebuild.
@@ -36,6 +36,7 @@ from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.parse import now_iso
 from ingest.parse_queue import DrainSummary, drain
+from ingest.schema import connect_db
 from ingest.store import record_error
 
 log = logging.getLogger("subtrail.poll")
@@ -45,7 +46,6 @@ PERMANENT_RETRY = 3600.0  # seconds before a daemon retries an account with bad 
 IDLE_RENEW = 600.0  # re-issue IDLE every 10 min: well inside RFC 2177's 29-minute server timeout
 DEFAULT_INTERVAL = 300.0  # seconds between polls of folders without IDLE
 DERIVE_DELAY = 10.0  # seconds of quiet after new mail before the derived tables are rebuilt
-IDLE_CONNECTIONS = 4  # per account: one IDLE connection per folder up to this, the last one polls the rest
 # Errors raised by the socket, TLS and imaplib layers while a session is in use.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, ssl.SSLError, imaplib.IMAP4.abort, EOFError)
 
@@ -93,9 +93,7 @@ class PassSummary:
 
 def worker_db(path: str) -> Database:
     """A connection for one thread (sqlite3 connections are not shared across threads)."""
-    db = Database(path)
-    db.execute("PRAGMA busy_timeout = 30000")
-    return db
+    return connect_db(path)
 
 
 def _status_of(exc: ImapError) -> str:
@@ -276,14 +274,13 @@ class DaemonSettings:
     permanent_retry: float = PERMANENT_RETRY
     workers: int | None = None
     derive_delay: float = DERIVE_DELAY
-    idle_connections: int = IDLE_CONNECTIONS
 
 
-def connection_slots(account: Account, settings: DaemonSettings) -> int:
+def connection_slots(account: Account) -> int:
     """How many connections (each IDLE on one folder) an account gets: one per folder to sync
-    (INBOX and Sent by default), at most `idle_connections`; servers cap connections per user
+    (INBOX and Sent by default), at most its `idle_connections`; servers cap connections per user
     (Dovecot 10 per address, Gmail 15), so the folders past the cap share the last one."""
-    return max(1, min(settings.idle_connections, len(account.folders) if account.folders else 2))
+    return max(1, min(account.idle_connections, len(account.folders) if account.folders else 2))
 
 
 class AccountLoop:
@@ -490,7 +487,7 @@ def run_daemon(
     derive_thread = threading.Thread(target=deriver.run, name="derive", daemon=True)
     threads = []
     for account in config.accounts:
-        slots, logged_in = connection_slots(account, settings), threading.Event()
+        slots, logged_in = connection_slots(account), threading.Event()
         for slot in range(slots):
             loop = AccountLoop(
                 db_path, account, config.identity, stop, settings, deriver, slot, slots, logged_in
