@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -444,3 +445,12 @@ def test_message_signals(text: str, asks: bool, resolved: bool) -> None:
 )
 def test_day_and_month_dates_roll_over_only_when_close(sent_at: str, text: str, due_on: str | None) -> None:
     assert [p["due_on"] for p in find_promises(text, sent_at)] == [due_on]
+
+
+def test_acknowledgement_pattern_is_lower_case() -> None:
+    """`_ACK` runs without re.I on lower-cased text: an upper-case letter in it would never match."""
+    from extractors.support import _ACK, _ACK_NEEDLES
+
+    assert _ACK.pattern == _ACK.pattern.lower() and not _ACK.flags & re.IGNORECASE
+    assert all(needle == needle.lower() for needle in _ACK_NEEDLES)
+    assert _ACK.search("Nous avons BIEN reçu votre Demande".lower())
