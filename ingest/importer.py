@@ -18,8 +18,8 @@ from extractors import Identity
 from ingest import pipeline
 from ingest.progress import ProgressLine
 from ingest.sources import RawMail, SourceProblem, iter_sources
-from ingest.store import Location, known_shas, record_error, save_batch
-from ingest.workers import Job, prepare_chunks
+from ingest.store import Job, Location, known_shas, record_error, save_batch
+from ingest.workers import prepare_chunks
 
 CHUNK_MESSAGES = 400
 CHUNK_BYTES = 32 * 1024 * 1024
@@ -62,7 +62,7 @@ def import_paths(
                 summary.errors += 1
                 summary.error_sources.append(f"{item.path}: {item.error}")
                 continue
-            chunk.append((item.raw, _location(item)))
+            chunk.append(Job(item.raw, _location(item)))
             size += len(item.raw)
             if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
                 yield chunk

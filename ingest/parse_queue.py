@@ -22,8 +22,8 @@ from extractors import Identity
 from ingest import pipeline
 from ingest.parse import now_iso
 from ingest.progress import ProgressLine
-from ingest.store import Location, store_parsed
-from ingest.workers import Job, prepare_chunks
+from ingest.store import Job, Location, store_parsed
+from ingest.workers import prepare_chunks
 
 CHUNK = 250  # messages per transaction
 POOL_THRESHOLD = 300  # fewer queued messages than this are parsed in-process (no pool start-up cost)
@@ -87,12 +87,12 @@ def drain(
 
 
 def _queued_jobs(db: Database) -> Iterator[list[Job]]:
-    """Chunks of (raw, where it was first seen), in queue order. Keyset paging on the queue's
+    """Chunks of (raw, where it was first seen, sha256), in queue order. Keyset paging on the queue's
     rowid: the pool works one chunk ahead, so the next chunk is read before this one is deleted."""
     last = 0
     while True:
         rows = db.execute(
-            """select q.rowid, r.raw, l.account, l.folder, l.path
+            """select q.rowid, q.sha256, r.raw, l.account, l.folder, l.path
                from parse_queue q
                join raw_messages r on r.sha256 = q.sha256
                left join message_locations l on l.id =
@@ -104,8 +104,8 @@ def _queued_jobs(db: Database) -> Iterator[list[Job]]:
             return
         last = rows[-1][0]
         yield [
-            (raw, Location(account=account or "", folder=folder or "", path=path))
-            for _, raw, account, folder, path in rows
+            Job(raw, Location(account=account or "", folder=folder or "", path=path), sha)
+            for _, sha, raw, account, folder, path in rows
         ]
 
 

@@ -16,8 +16,8 @@ from sqlite_utils import Database
 from extractors import Identity
 from ingest import pipeline
 from ingest.parse_queue import drain
-from ingest.store import Location, message_row, record_error
-from ingest.workers import Job, prepare_chunks
+from ingest.store import Job, Location, message_row, record_error
+from ingest.workers import prepare_chunks
 
 CHUNK = 400
 _REFRESHED = (
@@ -54,7 +54,7 @@ def reprocess_all(
             if not rows:
                 return
             last = rows[-1][0]
-            yield [(raw, Location(account="", folder="")) for _, raw in rows]
+            yield [Job(raw, Location(account="", folder=""), sha) for sha, raw in rows]
 
     assignments = ", ".join(f"[{c}] = :{c}" for c in _REFRESHED)
     for prepared in prepare_chunks(jobs(), identity, workers):

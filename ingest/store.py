@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlite_utils import Database
 
@@ -29,6 +30,15 @@ class Location:
     internal_date: str | None = None
     path: str | None = None
     flags: str | None = None
+
+
+class Job(NamedTuple):
+    """A message to store or to prepare, and where it was seen. `sha256` is given when the caller
+    read the bytes back from the store (parse queue, reprocess), so they are not hashed again."""
+
+    raw: bytes
+    location: Location
+    sha256: str | None = None
 
 
 @dataclass
@@ -178,7 +188,7 @@ def save_batch(
 
 def save_raw_batch(
     db: Database,
-    batch: list[tuple[bytes, Location]],
+    batch: list[Job],
     checkpoint: Callable[[Database], None] | None = None,
 ) -> BatchResult:
     """Store raw bytes only, queued in `parse_queue`, with the checkpoint in the same transaction.
@@ -188,7 +198,7 @@ def save_raw_batch(
     between leaves the queue to drain on the next start; nothing is lost or stored twice.
     """
     stored_at = now_iso()
-    items = [(sha256_of(raw), raw, location) for raw, location in batch]
+    items = [(job.sha256 or sha256_of(job.raw), job.raw, job.location) for job in batch]
     with db.atomic():
         fresh_at = _store_raw(db, items, stored_at)
         db.conn.executemany(

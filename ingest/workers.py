@@ -20,11 +20,10 @@ from multiprocessing.pool import AsyncResult, Pool
 from extractors import Extraction, Identity
 from ingest import pipeline
 from ingest.parse import ParsedMessage, sha256_of
-from ingest.store import Location, Prepared
+from ingest.store import Job, Location, Prepared
 
 WORKER_TIMEOUT = 600  # seconds for one chunk; past that the chunk is redone in-process
 WATCH_INTERVAL = 0.2  # seconds between checks that every worker is still alive
-Job = tuple[bytes, Location]
 KnownFilter = Callable[[list[str]], set[str]]
 
 
@@ -71,7 +70,7 @@ class _Chunk:
 
     def __init__(self, jobs: list[Job], known: KnownFilter | None) -> None:
         self.jobs = jobs
-        self.shas = [sha256_of(raw) for raw, _ in jobs]
+        self.shas = [job.sha256 or sha256_of(job.raw) for job in jobs]
         self.known = known(self.shas) if known else set()
         self.todo = [i for i, sha in enumerate(self.shas) if sha not in self.known]
         self.result: AsyncResult[list[Prepared]] | None = None
@@ -107,11 +106,11 @@ class _Chunk:
             ]
         by_index = dict(zip(self.todo, done, strict=True))
         out: list[Prepared] = []
-        for i, (raw, location) in enumerate(self.jobs):
+        for i, job in enumerate(self.jobs):
             item = by_index.get(i)
             if item is None:  # stored already: only its location will be recorded
-                item = Prepared(ParsedMessage(sha256=self.shas[i], raw=raw), Extraction(), location)
-            item.parsed.raw = raw
+                item = Prepared(ParsedMessage(sha256=self.shas[i], raw=job.raw), Extraction(), job.location)
+            item.parsed.raw = job.raw
             out.append(item)
         return out
 

@@ -23,7 +23,7 @@ from ingest.importer import import_paths
 from ingest.parse import parse_message
 from ingest.pipeline import prepare
 from ingest.schema import open_db
-from ingest.store import Location
+from ingest.store import Job, Location
 from ingest.workers import prepare_chunks
 
 _NO_EOL = bytes.maketrans(b"\r\n", b"  ")
@@ -252,9 +252,9 @@ def test_import_stores_byte_exact_and_is_idempotent(batch: list[bytes]) -> None:
 @given(batch=st.lists(messages(), min_size=4, max_size=12))
 def test_worker_pool_matches_in_process(batch: list[bytes]) -> None:
     """The process pool gives the same result as parsing in-process, raw bytes put back."""
-    jobs = [(raw, Location(account="fuzz", folder=str(i))) for i, raw in enumerate(batch)]
+    jobs = [Job(raw, Location(account="fuzz", folder=str(i))) for i, raw in enumerate(batch)]
     pooled = [p for chunk in prepare_chunks([jobs[:5], jobs[5:]], IDENTITY, workers=2) for p in chunk]
-    local = [prepare(raw, loc, IDENTITY) for raw, loc in jobs]
+    local = [prepare(job.raw, job.location, IDENTITY) for job in jobs]
     assert [p.parsed.raw for p in pooled] == batch
     assert [(p.parsed.sha256, p.parsed.subject, p.parsed.problems, p.extraction.kind) for p in pooled] == [
         (p.parsed.sha256, p.parsed.subject, p.parsed.problems, p.extraction.kind) for p in local

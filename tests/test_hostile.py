@@ -719,7 +719,7 @@ def test_a_worker_killed_mid_chunk_costs_no_message_and_no_wait(monkeypatch: pyt
     redone in-process at once, not after WORKER_TIMEOUT (10 minutes), and nothing is lost."""
     from extractors import Identity
     from ingest import pipeline, workers
-    from ingest.store import Location
+    from ingest.store import Job, Location
 
     parent, real = os.getpid(), pipeline.prepare
 
@@ -732,7 +732,7 @@ def test_a_worker_killed_mid_chunk_costs_no_message_and_no_wait(monkeypatch: pyt
     raws = [b"From: a@b.example\r\nSubject: %d\r\n\r\nbody %d" % (i, i) for i in range(60)]
     raws[5] += b" KILL-WORKER"
     raws[45] += b" KILL-WORKER"
-    jobs = [(raw, Location("test", "INBOX", uid=i)) for i, raw in enumerate(raws)]
+    jobs = [Job(raw, Location("test", "INBOX", uid=i)) for i, raw in enumerate(raws)]
     started = time.monotonic()
     prepared = [
         p for chunk in workers.prepare_chunks([jobs[:30], jobs[30:]], Identity(), workers=2) for p in chunk

@@ -19,7 +19,7 @@ from ingest.importer import import_paths
 from ingest.parse import sha256_of
 from ingest.reprocess import reprocess_all
 from ingest.status import build_status, render_status
-from ingest.store import Location, save_raw_batch
+from ingest.store import Job, Location, save_raw_batch
 from ingest.verify import verify_store
 from tests.conftest import FIXTURES, SAMPLE
 
@@ -35,8 +35,8 @@ def imap(uid: int, folder: str = "INBOX") -> Location:
     return Location(account="acct", folder=folder, uidvalidity=7, uid=uid)
 
 
-def sample_jobs() -> list[tuple[bytes, Location]]:
-    return [(path.read_bytes(), imap(uid)) for uid, path in enumerate(sorted(INBOX.glob("*.eml")), 1)]
+def sample_jobs() -> list[Job]:
+    return [Job(path.read_bytes(), imap(uid)) for uid, path in enumerate(sorted(INBOX.glob("*.eml")), 1)]
 
 
 def test_raw_batch_stores_bytes_locations_and_queue_with_the_checkpoint(db: Database) -> None:
@@ -44,7 +44,7 @@ def test_raw_batch_stores_bytes_locations_and_queue_with_the_checkpoint(db: Data
     marks: list[int] = []
     saved = save_raw_batch(
         db,
-        [(raw, imap(1)), (raw, imap(2)), (raw, imap(5, "Archive"))],  # the same bytes three times
+        [Job(raw, imap(1)), Job(raw, imap(2)), Job(raw, imap(5, "Archive"))],  # the same bytes three times
         checkpoint=lambda d: marks.append(count(d, "parse_queue")),
     )
     assert (saved.new, saved.duplicates, saved.new_shas) == (1, 2, [sha256_of(raw)])
@@ -52,7 +52,7 @@ def test_raw_batch_stores_bytes_locations_and_queue_with_the_checkpoint(db: Data
     assert db.execute("select raw from raw_messages").fetchone()[0] == raw
     assert count(db, "message_locations") == 3 and count(db, "parse_queue") == 1
     assert count(db, "messages") == 0  # not processed yet
-    again = save_raw_batch(db, [(raw, imap(1))])
+    again = save_raw_batch(db, [Job(raw, imap(1))])
     assert (again.new, again.duplicates) == (0, 1)
     assert count(db, "message_locations") == 3 and count(db, "parse_queue") == 1
 
@@ -108,7 +108,7 @@ def test_drain_in_worker_processes_matches_in_process(db: Database, tmp_path: Pa
 
 def test_problems_are_recorded_with_where_the_message_was_seen(db: Database) -> None:
     raw = (FIXTURES / "hostile" / "mime-malformed.eml").read_bytes()
-    save_raw_batch(db, [(raw, imap(3))])
+    save_raw_batch(db, [Job(raw, imap(3))])
     parse_queue.drain(db, ME)
     errors = db.execute(
         "select stage, source from ingest_errors where sha256 = ?", [sha256_of(raw)]
@@ -161,7 +161,7 @@ def test_reprocess_and_verify_know_about_the_queue(db: Database) -> None:
 
 def test_import_of_bytes_the_poller_queued_does_not_process_them_twice(db: Database) -> None:
     path = INBOX / "sub-netflix-fr-receipt-nov.eml"
-    save_raw_batch(db, [(path.read_bytes(), imap(1))])
+    save_raw_batch(db, [Job(path.read_bytes(), imap(1))])
     import_paths(db, [str(path)], ME, workers=1, progress=False)
     assert count(db, "messages") == 0 and count(db, "parse_queue") == 1  # the file was a duplicate
     parse_queue.drain(db, ME)

@@ -11,7 +11,7 @@ import pytest
 from extractors import Extraction, Identity
 from ingest import pipeline, workers
 from ingest.parse import ParsedMessage
-from ingest.store import Location, Prepared
+from ingest.store import Job, Location, Prepared
 
 
 def test_workers_take_default_signal_handlers_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,7 +31,7 @@ def test_workers_take_default_signal_handlers_back(monkeypatch: pytest.MonkeyPat
     before = signal.signal(signal.SIGTERM, graceful), signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, graceful)
     try:
-        chunks = [[(b"Subject: %d\r\n\r\nx" % i, Location(account="", folder="")) for i in range(4)]] * 3
+        chunks = [[Job(b"Subject: %d\r\n\r\nx" % i, Location(account="", folder="")) for i in range(4)]] * 3
         started = time.monotonic()
         done = list(workers.prepare_chunks(chunks, Identity(), workers=2))
         assert time.monotonic() - started < 30  # terminate() returned

@@ -40,8 +40,7 @@ from ingest.config import Account
 from ingest.imap import state as st
 from ingest.imap.errors import FolderError
 from ingest.progress import ProgressLine
-from ingest.store import Location, record_error, save_raw_batch
-from ingest.workers import Job
+from ingest.store import Job, Location, record_error, save_raw_batch
 
 log = logging.getLogger("subtrail.poll")
 
@@ -341,7 +340,7 @@ class _Fetch:
                 internal_date=_iso(info.get(b"INTERNALDATE")),
                 flags=" ".join(_text(f) for f in info.get(b"FLAGS", ())) or None,  # type: ignore[union-attr]
             )
-            jobs.append((raw, location))
+            jobs.append(Job(raw, location))
             batch.uids.append(uid)
             self.result.fetched += 1
             self.result.bytes += len(raw)
