@@ -41,8 +41,6 @@ class DrainSummary:
 
 
 def queued_count(db: Database) -> int:
-    if not db.table("parse_queue").exists():
-        return 0
     return int(db.execute("select count(*) from parse_queue").fetchone()[0])
 
 

@@ -91,11 +91,6 @@ class PassSummary:
         return 1 if self.errors else 0
 
 
-def worker_db(path: str) -> Database:
-    """A connection for one thread (sqlite3 connections are not shared across threads)."""
-    return connect_db(path)
-
-
 def _status_of(exc: ImapError) -> str:
     """The `poll_runs.status` word for a failure."""
     for kind, status in ((AuthError, "auth_failed"), (TLSError, "tls_failed"), (FolderError, "folder_error")):
@@ -318,7 +313,7 @@ class AccountLoop:
             while not self.logged_in.wait(0.2):
                 if self.stop.is_set():
                     return
-        db = worker_db(self.db_path)
+        db = connect_db(self.db_path)
         try:
             while not self.stop.is_set():
                 started = now_iso()
@@ -355,6 +350,7 @@ class AccountLoop:
             self.deriver.touch()
 
     def _mine(self, folders: list[str], idle: bool) -> list[str]:
+        """This connection's folders: its own with IDLE (the last takes the rest), all or none without."""
         if not idle:
             return folders if self.slot == 0 else []
         if self.slot < self.slots - 1:
@@ -392,9 +388,9 @@ class AccountLoop:
                     self._pass(client, db, [idle_folder], sent)
             else:
                 self.stop.wait(max(0.0, next_poll - time.monotonic()))
-            if time.monotonic() >= next_poll and not self.stop.is_set() and others:
-                self._pass(client, db, others, sent)
             if time.monotonic() >= next_poll:
+                if others and not self.stop.is_set():
+                    self._pass(client, db, others, sent)
                 next_poll = time.monotonic() + self._jittered()
 
     def _jittered(self) -> float:
@@ -457,7 +453,7 @@ class Deriver:
             return due
 
     def run(self) -> None:
-        db = worker_db(self.db_path)
+        db = connect_db(self.db_path)
         try:
             while True:
                 finishing = self.done.wait(0.2)
