@@ -18,6 +18,7 @@ from ingest import parse_queue
 from ingest.importer import import_paths
 from ingest.parse import sha256_of
 from ingest.reprocess import reprocess_all
+from ingest.schema import open_db
 from ingest.status import build_status, render_status
 from ingest.store import Job, Location, save_raw_batch
 from ingest.verify import verify_store
@@ -25,10 +26,6 @@ from tests.conftest import FIXTURES, SAMPLE
 
 INBOX = SAMPLE / "mailbox" / "inbox"
 ME = Identity(frozenset({"alice.martin@example.org"}))
-
-
-def count(db: Database, table: str) -> int:
-    return int(db.execute(f"select count(*) from [{table}]").fetchone()[0])
 
 
 def imap(uid: int, folder: str = "INBOX") -> Location:
@@ -45,16 +42,16 @@ def test_raw_batch_stores_bytes_locations_and_queue_with_the_checkpoint(db: Data
     saved = save_raw_batch(
         db,
         [Job(raw, imap(1)), Job(raw, imap(2)), Job(raw, imap(5, "Archive"))],  # the same bytes three times
-        checkpoint=lambda d: marks.append(count(d, "parse_queue")),
+        checkpoint=lambda d: marks.append(d["parse_queue"].count),
     )
     assert (saved.new, saved.duplicates, saved.new_shas) == (1, 2, [sha256_of(raw)])
     assert marks == [1]  # the checkpoint ran inside the transaction, after the queue row
     assert db.execute("select raw from raw_messages").fetchone()[0] == raw
-    assert count(db, "message_locations") == 3 and count(db, "parse_queue") == 1
-    assert count(db, "messages") == 0  # not processed yet
+    assert db["message_locations"].count == 3 and db["parse_queue"].count == 1
+    assert db["messages"].count == 0  # not processed yet
     again = save_raw_batch(db, [Job(raw, imap(1))])
     assert (again.new, again.duplicates) == (0, 1)
-    assert count(db, "message_locations") == 3 and count(db, "parse_queue") == 1
+    assert db["message_locations"].count == 3 and db["parse_queue"].count == 1
 
 
 def test_a_failing_checkpoint_stores_nothing(db: Database) -> None:
@@ -64,7 +61,7 @@ def test_a_failing_checkpoint_stores_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError):
         save_raw_batch(db, sample_jobs()[:3], checkpoint=broken)
     for table in ("raw_messages", "message_locations", "parse_queue"):
-        assert count(db, table) == 0, table
+        assert db[table].count == 0, table
 
 
 def test_drain_processes_every_queued_message_once(db: Database) -> None:
@@ -72,20 +69,20 @@ def test_drain_processes_every_queued_message_once(db: Database) -> None:
     save_raw_batch(db, jobs)
     done = parse_queue.drain(db, ME)
     assert (done.messages, done.stopped) == (len(jobs), False)
-    assert count(db, "parse_queue") == 0
-    assert count(db, "messages") == count(db, "raw_messages") == len(jobs)
+    assert db["parse_queue"].count == 0
+    assert db["messages"].count == db["raw_messages"].count == len(jobs)
     row = db.execute(
         "select subject, provider, kind from messages where sha256 = ?",
         [sha256_of((INBOX / "sub-netflix-fr-receipt-nov.eml").read_bytes())],
     ).fetchone()
     assert row[1] == "netflix" and row[2] == "receipt" and row[0]
-    events = count(db, "subscription_events")
+    events = db["subscription_events"].count
     assert events > 0  # the batch hooks ran on the processed messages
     assert (
         db.execute("select count(*) from messages_fts where messages_fts match 'netflix'").fetchone()[0] > 0
     )
     assert parse_queue.drain(db, ME).messages == 0  # nothing left: a second drain does nothing
-    assert (count(db, "messages"), count(db, "subscription_events")) == (len(jobs), events)
+    assert (db["messages"].count, db["subscription_events"].count) == (len(jobs), events)
     assert not verify_store(db).problems
 
 
@@ -93,10 +90,7 @@ def test_drain_in_worker_processes_matches_in_process(db: Database, tmp_path: Pa
     jobs = sample_jobs()
     save_raw_batch(db, jobs)
     parse_queue.drain(db, ME, workers=1)
-    pooled = Database(tmp_path / "pooled.db")
-    from ingest.schema import ensure_db_shape
-
-    ensure_db_shape(pooled)
+    pooled = open_db(tmp_path / "pooled.db")
     save_raw_batch(pooled, jobs)
     monkeypatch.setattr(parse_queue, "POOL_THRESHOLD", 1)
     monkeypatch.setattr(parse_queue, "CHUNK", 7)  # several chunks, one in flight in the pool
@@ -114,7 +108,7 @@ def test_problems_are_recorded_with_where_the_message_was_seen(db: Database) -> 
         "select stage, source from ingest_errors where sha256 = ?", [sha256_of(raw)]
     ).fetchall()
     assert errors and all(source == "INBOX" for _, source in errors)
-    assert count(db, "messages") == 1  # the message row exists all the same
+    assert db["messages"].count == 1  # the message row exists all the same
 
 
 def test_a_set_stop_leaves_the_queue_for_the_next_run(db: Database) -> None:
@@ -124,7 +118,7 @@ def test_a_set_stop_leaves_the_queue_for_the_next_run(db: Database) -> None:
     stop.set()
     done = parse_queue.drain(db, ME, stop=stop)
     assert (done.messages, done.stopped) == (0, True)
-    assert count(db, "parse_queue") == len(jobs)
+    assert db["parse_queue"].count == len(jobs)
     status = render_status(build_status(db))
     assert f"{len(jobs)} stored messages not processed yet" in status
     assert not verify_store(db).problems  # queued is not a defect
@@ -144,7 +138,7 @@ def test_a_stop_between_chunks_commits_whole_chunks(db: Database, monkeypatch) -
     monkeypatch.setattr(parse_queue, "store_parsed", store_then_stop)
     done = parse_queue.drain(db, ME, workers=1, stop=stop)
     assert (done.messages, done.stopped) == (5, True)
-    assert count(db, "messages") == 5 and count(db, "parse_queue") == len(jobs) - 5
+    assert db["messages"].count == 5 and db["parse_queue"].count == len(jobs) - 5
     assert parse_queue.drain(db, ME).messages == len(jobs) - 5
 
 
@@ -153,7 +147,7 @@ def test_reprocess_and_verify_know_about_the_queue(db: Database) -> None:
     save_raw_batch(db, jobs)
     summary = reprocess_all(db, ME, workers=1)
     assert summary.messages == len(jobs)
-    assert count(db, "messages") == len(jobs) and count(db, "parse_queue") == 0
+    assert db["messages"].count == len(jobs) and db["parse_queue"].count == 0
     db.execute("delete from messages where id = (select min(id) from messages)")
     problems = verify_store(db).problems
     assert len(problems) == 1 and "never processed" in problems[0]
@@ -163,6 +157,6 @@ def test_import_of_bytes_the_poller_queued_does_not_process_them_twice(db: Datab
     path = INBOX / "sub-netflix-fr-receipt-nov.eml"
     save_raw_batch(db, [Job(path.read_bytes(), imap(1))])
     import_paths(db, [str(path)], ME, workers=1, progress=False)
-    assert count(db, "messages") == 0 and count(db, "parse_queue") == 1  # the file was a duplicate
+    assert db["messages"].count == 0 and db["parse_queue"].count == 1  # the file was a duplicate
     parse_queue.drain(db, ME)
-    assert count(db, "messages") == 1 and count(db, "message_locations") == 2
+    assert db["messages"].count == 1 and db["message_locations"].count == 2
