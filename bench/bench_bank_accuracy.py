@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest.bank.reconcile import refresh  # noqa: E402
 from ingest.bank.statements import read_statement  # noqa: E402
 from ingest.bank.store import save_transactions  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 # (label template, period, amounts in cents, variable bill?) -- {ref} changes every charge, {dd} is the card date
 CATALOGUE: list[tuple[str, str, tuple[int, ...], bool]] = [

@@ -23,11 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from extractors import Extraction, Identity, direction_of, subscriptions  # noqa: E402
-from ingest.importer import import_paths  # noqa: E402
-from ingest.inventory import rebuild_subscriptions  # noqa: E402
-from ingest.parse import parse_message  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from extractors import Extraction, Identity, direction_of  # noqa: E402
+from extractors.mail.parse import parse_message  # noqa: E402
+from extractors.subscriptions import run as subscriptions  # noqa: E402
+from ingest.derived.inventory import rebuild_subscriptions  # noqa: E402
+from ingest.pipeline.importer import import_paths  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "extract"
 IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))

@@ -47,7 +47,7 @@ from ingest.config import Config  # noqa: E402
 from ingest.imap.connect import connect  # noqa: E402
 from ingest.imap.poller import DaemonSettings, poll_once, run_daemon  # noqa: E402
 from ingest.imap.sync import sync_folder  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 from tests.dovecot import Dovecot, make_message  # noqa: E402
 from tests.poll_helpers import account_for, config_for, stored_count  # noqa: E402
 
@@ -143,7 +143,7 @@ class SyncRun:
     is what the issue compares with mbsync, `seconds` is until every message is searchable."""
 
     seconds: float  # the poll pass: download and store raw, then parse, extract, index
-    processing: float  # of `seconds`, the parse / extract / index step (`ingest.parse_queue`)
+    processing: float  # of `seconds`, the parse / extract / index step (`ingest.pipeline.queue`)
     new: int
     peak: int  # PSS bytes during the pass
     derive_seconds: float  # the rebuild of the derived tables that `poll --once` runs after it

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import extractors  # noqa: E402
 from bench.mailgen import write_maildir, write_mbox  # noqa: E402
-from ingest.importer import import_paths  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from ingest.pipeline.importer import import_paths  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 
 class TreeRssSampler(threading.Thread):

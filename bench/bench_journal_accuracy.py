@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from extractors import Identity  # noqa: E402
-from ingest.importer import import_paths  # noqa: E402
-from ingest.journal import rebuild_journal  # noqa: E402
-from ingest.parse import parse_message  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from extractors.mail.parse import parse_message  # noqa: E402
+from ingest.derived.journal import rebuild_journal  # noqa: E402
+from ingest.pipeline.importer import import_paths  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "journal"
 MAIL = FIXTURES / "mail"

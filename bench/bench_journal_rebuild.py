@@ -20,9 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from extractors import Identity  # noqa: E402
-from ingest.importer import import_paths  # noqa: E402
-from ingest.journal import rebuild_journal  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from ingest.derived.journal import rebuild_journal  # noqa: E402
+from ingest.pipeline.importer import import_paths  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 MAIL = REPO / "tests" / "fixtures" / "journal" / "mail"
 COLUMNS = ("message_id", "date", "subject", "provider", "direction", "in_reply_to", "references", "from_addr")

@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO))
 from sqlite_utils import Database  # noqa: E402
 
 from extractors import Identity  # noqa: E402
-from ingest.importer import import_paths  # noqa: E402
-from ingest.reprocess import reprocess_all  # noqa: E402
-from ingest.schema import open_db  # noqa: E402
+from ingest.pipeline.importer import import_paths  # noqa: E402
+from ingest.pipeline.reprocess import reprocess_all  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "extract" / "mail"
 CORES = min(os.cpu_count() or 1, 8)

@@ -34,7 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.schema import open_db  # noqa: E402
+from ingest.store.schema import open_db  # noqa: E402
 
 PROVIDERS = [
     "netflix", "canal-plus", "amazon-prime", "free-mobile", "spotify", "deezer", "disney-plus",

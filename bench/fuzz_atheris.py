@@ -38,8 +38,8 @@ with atheris.instrument_imports(include=["ingest", "extractors", "email", "bs4"]
     from extractors import EVENT_TYPES, KINDS, Identity
     from ingest import pipeline
     from ingest.pipeline import prepare
-    from ingest.schema import ensure_db_shape
     from ingest.store import Location, Prepared, message_row, save_batch
+    from ingest.store.schema import ensure_db_shape
 
 from sqlite_utils import Database  # noqa: E402
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from functools import lru_cache
 
-from extractors import Identity
+from extractors.model import Identity
 
 # Used when the provider registry is not available; the registry is the real source.
 FALLBACK_DOMAINS = frozenset(
@@ -89,11 +89,11 @@ HEADER_FIELDS = ("FROM", "TO", "CC", "SUBJECT", "DATE", "MESSAGE-ID", "IN-REPLY-
 def parse_headers(raw: bytes) -> Headers:
     """Read the `HEADER_FIELDS` block; never raises (bad headers just make a message less relevant).
 
-    Much lighter than `ingest.parse.parse_message` (about 10x on a header block): it runs for
+    Much lighter than `extractors.mail.parse.parse_message` (about 10x on a header block): it runs for
     every new message in `relevant` mode, most of which are then never downloaded. 8-bit
     headers are read as UTF-8, RFC 2047 words are decoded with the parser's own function.
     """
-    from ingest.parse import decode_header
+    from extractors.mail.parse import decode_header
 
     msg = email.message_from_string(raw.decode("utf-8", "replace"))
 

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ingest.parse import ParsedMessage
+    from extractors.mail.parse import ParsedMessage
 
 MAX_TEXT = 20_000  # receipts say what matters near the top; a long newsletter costs no more than this
 

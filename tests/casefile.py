@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from extractors import Extraction
-from ingest.parse import parse_message
+from extractors.mail.parse import parse_message
 from ingest.store import Location, Prepared, save_batch
 
 CASE_DIR = Path(__file__).resolve().parent / "fixtures" / "casefile"

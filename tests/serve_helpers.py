@@ -244,8 +244,8 @@ def seed(db: Database, today: dt.date | None = None) -> Seeded:
 def make_sample_db(path: Path) -> Seeded:
     """The bundled sample mailbox imported for real, plus the known rows of `seed`."""
     from ingest.config import load_config
-    from ingest.importer import import_paths
-    from ingest.schema import open_db
+    from ingest.pipeline.importer import import_paths
+    from ingest.store.schema import open_db
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
     db = open_db(path)

@@ -7,7 +7,7 @@ import datetime as dt
 from icalendar import Calendar
 from sqlite_utils import Database
 
-from ingest.calendar import build_calendar, format_money
+from ingest.outputs.calendar import build_calendar, format_money
 from tests.serve_helpers import seed
 
 

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from ingest.cli import cli
-from ingest.dossier import DossierError, build_dossier, find_identifiers, render_html, render_markdown
-from ingest.dossier_templates import md
-from ingest.providers import load_providers
+from ingest.derived.knowledge import load_providers
+from ingest.outputs.dossier import DossierError, build_dossier, find_identifiers, render_html, render_markdown
+from ingest.outputs.dossier_templates import md
 from tests.casefile import TODAY, build_case
 
 SECTIONS = [
@@ -163,7 +163,7 @@ def test_datasette_route(case_db: Database, db_path: Path) -> None:
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    from ingest import dossier_route
+    from ingest.web import dossier_route
 
     async def fetch() -> list:
         ds = Datasette(files=[str(db_path)])

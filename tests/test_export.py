@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from ingest.cli import cli
-from ingest.export import ExportError, Filters, evidence_rows, export_evidence, neutralise
+from ingest.outputs.export import ExportError, Filters, evidence_rows, export_evidence, neutralise
 from tests.casefile import CASE_DIR, build_case
 
 

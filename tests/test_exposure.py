@@ -21,8 +21,8 @@ import httpx
 import pytest
 from sqlite_utils import Database
 
-from ingest.schema import open_db
-from ingest.serve import HASH_ENV, AuthConfig, ServeError, build_datasette, check_exposure, load_metadata
+from ingest.store.schema import open_db
+from ingest.web.serve import HASH_ENV, AuthConfig, ServeError, build_datasette, check_exposure, load_metadata
 from tests.serve_helpers import Seeded, seed
 
 USER, PASSWORD = "alice", "correct horse battery staple"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from extractors import Extraction, Identity, direction_of, subscriptions
+from extractors import Extraction, Identity, direction_of
+from extractors.mail.parse import parse_message
 from extractors.registry import provider_for_address
-from ingest.parse import parse_message
+from extractors.subscriptions import run as subscriptions
 from tests.conftest import FIXTURES, SAMPLE
 
 EXTRACT = FIXTURES / "extract"

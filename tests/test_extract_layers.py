@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extractors import KINDS, PLATFORMS, Extraction, Identity, extract
-from extractors.platforms import clean_name
+from extractors.mail.parse import parse_message
 from extractors.registry import (
     Registry,
     _from_object,
@@ -22,8 +22,8 @@ from extractors.registry import (
     registry,
     slugify,
 )
-from extractors.structured import read as read_structured
-from ingest.parse import parse_message
+from extractors.subscriptions.platforms import clean_name
+from extractors.subscriptions.structured import read as read_structured
 
 ME = Identity(frozenset({"alice.martin@example.org"}))
 SLUGS = (

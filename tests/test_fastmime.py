@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.mailgen import generate
-from ingest import fastmime
+from extractors.mail import fastmime
 from tests.test_import import CPYTHON_CORPUS
 
 LINE_TAILS = [

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extractors import EVENT_TYPES, KINDS, Identity
-from ingest.importer import import_paths
-from ingest.parse import parse_message
+from extractors.mail.parse import parse_message
 from ingest.pipeline import prepare
-from ingest.schema import open_db
+from ingest.pipeline.importer import import_paths
+from ingest.pipeline.pool import prepare_chunks
 from ingest.store import Job, Location
-from ingest.workers import prepare_chunks
+from ingest.store.schema import open_db
 
 _NO_EOL = bytes.maketrans(b"\r\n", b"  ")
 IDENTITY = Identity(frozenset({"alice@example.org"}))
@@ -273,7 +273,7 @@ def _mbox_safe(raw: bytes) -> bytes:
 @given(batch=st.lists(messages(), min_size=1, max_size=8), eol=st.sampled_from([b"\n", b"\r\n"]))
 def test_mbox_split_gives_back_each_message_byte_exact(batch: list[bytes], eol: bytes) -> None:
     """An mbox of generated messages (as a writer quotes them) yields exactly those messages."""
-    from ingest.sources import RawMail, iter_mbox
+    from ingest.pipeline.sources import RawMail, iter_mbox
 
     expected = [_mbox_safe(raw) for raw in batch]
     with tempfile.TemporaryDirectory() as tmp:
@@ -290,7 +290,7 @@ def _html_to_text_reference(html: str) -> str:
     """The first html_to_text: line breaks inserted into the tree (quadratic, but obviously right)."""
     from bs4 import BeautifulSoup, Comment
 
-    from ingest.html_text import _BLANKS, _BLOCK, _DROP, _SPACES
+    from extractors.mail.html import _BLANKS, _BLOCK, _DROP, _SPACES
 
     soup = BeautifulSoup(html, "lxml")
     for tag in soup.find_all(_DROP):
@@ -324,6 +324,6 @@ html_fragments = st.lists(
 @given(html=html_fragments)
 def test_html_to_text_matches_the_reference(html: str) -> None:
     """The single-walk html_to_text (linear) says exactly what the tree-insertion one said."""
-    from ingest.html_text import html_to_text
+    from extractors.mail.html import html_to_text
 
     assert html_to_text(html) == _html_to_text_reference(html)

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
+from extractors.mail.parse import parse_message
 from extractors.registry import registry
-from ingest.parse import parse_message
 from tests.conftest import FIXTURES
 
 HOSTILE = FIXTURES / "hostile"
@@ -497,7 +497,7 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
 def test_datasette_pages_show_hostile_text_inert(shown: tuple[Path, Path]) -> None:
     import asyncio
 
-    from ingest.serve import build_datasette
+    from ingest.web.serve import build_datasette
 
     _, db_path = shown
     with Database(db_path) as db:
@@ -547,7 +547,7 @@ def test_raw_downloads_are_never_rendered(shown: tuple[Path, Path]) -> None:
     """The scripted HTML mail, fetched as a blob or an .eml, is a download, not a page."""
     import asyncio
 
-    from ingest.serve import build_datasette
+    from ingest.web.serve import build_datasette
 
     sha = hashlib.sha256((HOSTILE / "html-script.eml").read_bytes()).hexdigest()
     ds = build_datasette(shown[1])
@@ -718,7 +718,8 @@ def test_a_worker_killed_mid_chunk_costs_no_message_and_no_wait(monkeypatch: pyt
     """The OOM killer taking a worker (simulated: the worker exits on one message): the chunk is
     redone in-process at once, not after WORKER_TIMEOUT (10 minutes), and nothing is lost."""
     from extractors import Identity
-    from ingest import pipeline, workers
+    from ingest import pipeline
+    from ingest.pipeline import pool as workers
     from ingest.store import Job, Location
 
     parent, real = os.getpid(), pipeline.prepare
@@ -752,7 +753,7 @@ def test_hostile_query_strings_are_not_reflected(shown: tuple[Path, Path]) -> No
     import asyncio
     from urllib.parse import quote
 
-    from ingest.serve import build_datasette
+    from ingest.web.serve import build_datasette
 
     payload = quote(REFLECTED)
     ds = build_datasette(shown[1])

@@ -202,7 +202,7 @@ sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 from tests.fakeimap import FakeImap, FLOOD, HANG_UP
 from ingest.config import parse_config
 from ingest.imap.poller import poll_once
-from ingest.schema import open_db
+from ingest.store.schema import open_db
 os.environ[{PASSWORD_ENV!r}] = "x"
 script = {{"UID FETCH BODY": {LITERAL_2GB!r} + {FLOOD!r} + {HANG_UP!r}}}
 with FakeImap(script=script, flood_bytes=300 * 2**20) as server:
@@ -347,7 +347,7 @@ def test_daemon_outlives_a_stalling_and_a_lying_server(tmp_path: Path) -> None:
     import threading
 
     from ingest.imap.poller import DaemonSettings, run_daemon
-    from ingest.schema import open_db
+    from ingest.store.schema import open_db
 
     stall = {"script": {"UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {300}\r\nabc" + STALL}}
     bad = {"script": {"LIST": b"TAG BAD what\r\n"}}

@@ -16,8 +16,8 @@ from sqlite_utils import Database
 
 from bench.mailgen import generate, write_maildir, write_mbox
 from ingest.cli import cli
-from ingest.importer import import_paths
-from ingest.schema import open_db
+from ingest.pipeline.importer import import_paths
+from ingest.store.schema import open_db
 from tests.conftest import FIXTURES, REPO
 
 CPYTHON_CORPUS = Path(__import__("test").__file__).parent / "test_email" / "data"

@@ -13,9 +13,9 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from ingest.cli import cli
-from ingest.importer import import_paths
-from ingest.inventory import add_period, fold, monthly_minor, rebuild_subscriptions
-from ingest.reprocess import reprocess_all
+from ingest.derived.inventory import add_period, fold, monthly_minor, rebuild_subscriptions
+from ingest.pipeline.importer import import_paths
+from ingest.pipeline.reprocess import reprocess_all
 from tests.conftest import FIXTURES, SAMPLE
 
 EXTRACT = FIXTURES / "extract"

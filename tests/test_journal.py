@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extractors import Extraction, Identity, extract
-from extractors.support import message_signals
-from extractors.support import run as support_run
-from extractors.support_agents import agent_from_display_name, agent_from_signature
-from extractors.support_promises import add_business_days, find_promises, find_requests
-from extractors.support_quotes import split_reply
-from extractors.support_refs import find_refs, normalise_subject
-from ingest.parse import parse_message
+from extractors.mail.parse import parse_message
+from extractors.support.agents import agent_from_display_name, agent_from_signature
+from extractors.support.collect import message_signals
+from extractors.support.collect import run as support_run
+from extractors.support.promises import add_business_days, find_promises, find_requests
+from extractors.support.quotes import split_reply
+from extractors.support.refs import find_refs, normalise_subject
 from tests.conftest import FIXTURES
 
 JOURNAL = FIXTURES / "journal"
@@ -449,7 +449,7 @@ def test_day_and_month_dates_roll_over_only_when_close(sent_at: str, text: str, 
 
 def test_acknowledgement_pattern_is_lower_case() -> None:
     """`_ACK` runs without re.I on lower-cased text: an upper-case letter in it would never match."""
-    from extractors.support import _ACK, _ACK_NEEDLES
+    from extractors.support.collect import _ACK, _ACK_NEEDLES
 
     assert _ACK.pattern == _ACK.pattern.lower() and not _ACK.flags & re.IGNORECASE
     assert all(needle == needle.lower() for needle in _ACK_NEEDLES)

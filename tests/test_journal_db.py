@@ -14,10 +14,10 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from ingest.cli import cli
-from ingest.importer import import_paths
-from ingest.journal import add_note, rebuild_journal
-from ingest.reprocess import reprocess_all
-from ingest.schema import open_db
+from ingest.derived.journal import add_note, rebuild_journal
+from ingest.pipeline.importer import import_paths
+from ingest.pipeline.reprocess import reprocess_all
+from ingest.store.schema import open_db
 from tests.conftest import FIXTURES
 
 JOURNAL = FIXTURES / "journal"

@@ -22,8 +22,8 @@ from ingest.bank.reconcile import refresh
 from ingest.bank.statements import read_statement
 from ingest.bank.store import save_transactions
 from ingest.config import load_config
-from ingest.importer import import_paths
-from ingest.schema import open_db
+from ingest.pipeline.importer import import_paths
+from ingest.store.schema import open_db
 from tests.conftest import REPO, SAMPLE
 
 METADATA: dict[str, Any] = yaml.safe_load((REPO / "datasette-metadata.yml").read_text(encoding="utf-8"))

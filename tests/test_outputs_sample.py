@@ -13,11 +13,11 @@ import pytest
 from sqlite_utils import Database
 
 from ingest.config import load_config
-from ingest.dossier import build_dossier, render_markdown
-from ingest.export import Filters, evidence_rows, export_evidence
-from ingest.importer import import_paths
-from ingest.schema import open_db
-from ingest.status import build_status, render_status
+from ingest.outputs.dossier import build_dossier, render_markdown
+from ingest.outputs.export import Filters, evidence_rows, export_evidence
+from ingest.outputs.status import build_status, render_status
+from ingest.pipeline.importer import import_paths
+from ingest.store.schema import open_db
 from tests.conftest import SAMPLE
 
 

@@ -14,14 +14,14 @@ import pytest
 from sqlite_utils import Database
 
 from extractors import Identity
-from ingest import parse_queue
-from ingest.importer import import_paths
-from ingest.parse import sha256_of
-from ingest.reprocess import reprocess_all
-from ingest.schema import open_db
-from ingest.status import build_status, render_status
+from extractors.mail.parse import sha256_of
+from ingest.outputs.status import build_status, render_status
+from ingest.pipeline import queue as parse_queue
+from ingest.pipeline.importer import import_paths
+from ingest.pipeline.reprocess import reprocess_all
 from ingest.store import Job, Location, save_raw_batch
-from ingest.verify import verify_store
+from ingest.store.schema import open_db
+from ingest.store.verify import verify_store
 from tests.conftest import FIXTURES, SAMPLE
 
 INBOX = SAMPLE / "mailbox" / "inbox"

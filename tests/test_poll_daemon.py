@@ -20,8 +20,8 @@ from ingest import pipeline
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.imap.sync import BATCH_MESSAGES
-from ingest.parse_queue import CHUNK
-from ingest.schema import open_db
+from ingest.pipeline.queue import CHUNK
+from ingest.store.schema import open_db
 from tests.dovecot import SENT, Dovecot, make_message, require_dovecot
 from tests.poll_helpers import ME, account_for, config_for, count, stored_count, toml_for
 

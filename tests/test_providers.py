@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from ingest.providers import (
+from ingest.derived.knowledge import (
     PROVIDERS_DIR,
     ProviderFileError,
     get_provider,

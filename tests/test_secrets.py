@@ -231,7 +231,7 @@ def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     """The mailbox is private: the database, its WAL and shared-memory files are mode 0600."""
     import stat
 
-    from ingest.schema import open_db
+    from ingest.store.schema import open_db
 
     db = open_db(tmp_path / "data" / "subtrail.db")
     db["raw_messages"].insert({"sha256": "0" * 64, "raw": b"x"})

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from icalendar import Calendar
 
-from ingest.calendar import build_calendar
-from ingest.schema import TABLES, open_db
+from ingest.outputs.calendar import build_calendar
+from ingest.store.schema import TABLES, open_db
 from tests.conftest import REPO
 from tests.serve_helpers import (
     HOSTILE_SUBJECT,

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from ingest.cli import cli
-from ingest.status import build_status, monthly_minor, months_in, render_status
+from ingest.outputs.status import build_status, monthly_minor, months_in, render_status
 from tests.casefile import TODAY, build_case
 
 

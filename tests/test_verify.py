@@ -11,8 +11,8 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from ingest.cli import cli
-from ingest.importer import import_paths
-from ingest.schema import open_db
+from ingest.pipeline.importer import import_paths
+from ingest.store.schema import open_db
 from tests.conftest import SAMPLE
 
 

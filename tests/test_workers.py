@@ -1,4 +1,4 @@
-"""The parser pool under `poll`'s signal handlers (`ingest.workers`)."""
+"""The parser pool under `poll`'s signal handlers (`ingest.pipeline.pool`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from types import FrameType
 import pytest
 
 from extractors import Extraction, Identity
-from ingest import pipeline, workers
-from ingest.parse import ParsedMessage
+from extractors.mail.parse import ParsedMessage
+from ingest import pipeline
+from ingest.pipeline import pool as workers
 from ingest.store import Job, Location, Prepared
 
 

@@ -21,7 +21,7 @@ from imapclient.imapclient import SocketTimeout
 
 from ingest.config import Account, ConfigError
 from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
-from ingest.sources import MAX_MESSAGE_BYTES
+from ingest.pipeline.sources import MAX_MESSAGE_BYTES
 
 CONNECT_TIMEOUT = 15.0  # TCP connect, TLS handshake and greeting; an account's smaller `timeout` wins
 

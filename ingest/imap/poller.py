@@ -27,6 +27,7 @@ from imapclient import IMAPClient
 from sqlite_utils import Database
 
 from extractors import Identity
+from extractors.mail.parse import now_iso
 from ingest import pipeline
 from ingest.config import Account, Config
 from ingest.imap import state as st
@@ -34,10 +35,9 @@ from ingest.imap.connect import connect, describe_network_error
 from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError, TLSError, TransientError
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
-from ingest.parse import now_iso
-from ingest.parse_queue import DrainSummary, drain
-from ingest.schema import connect_db
+from ingest.pipeline.queue import DrainSummary, drain
 from ingest.store import record_error
+from ingest.store.schema import connect_db
 
 log = logging.getLogger("subtrail.poll")
 

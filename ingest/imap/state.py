@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from ingest.parse import now_iso
+from extractors.mail.parse import now_iso
 
 
 @dataclass

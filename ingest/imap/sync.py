@@ -10,7 +10,7 @@
 4. Each batch's raw bytes are stored by `store.save_raw_batch` with the checkpoint
    (`sync_state.last_uid`, the header-only rows) in the same transaction, and queued in
    `parse_queue`: a crash anywhere loses nothing and stores nothing twice. Parsing,
-   extraction and indexing follow the download (`ingest.parse_queue.drain`, run by the
+   extraction and indexing follow the download (`ingest.pipeline.queue.drain`, run by the
    poller after each pass), so the mirror goes at the network's pace.
 5. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
    UIDs that vanished from the server get `gone_at`, their messages stay (a `UID SEARCH
@@ -39,7 +39,7 @@ from extractors.relevance import HEADER_FIELDS, parse_headers, relevance, rules_
 from ingest.config import Account
 from ingest.imap import state as st
 from ingest.imap.errors import FolderError
-from ingest.progress import ProgressLine
+from ingest.pipeline.progress import ProgressLine
 from ingest.store import Job, Location, record_error, save_raw_batch
 
 log = logging.getLogger("subtrail.poll")
@@ -240,7 +240,7 @@ class _Fetch:
     thread_ids: set[str] = field(default_factory=set)  # Message-IDs kept in this pass
 
     def run(self, uids: list[int]) -> None:
-        """Store each batch's raw bytes with its checkpoint (parsing comes after, `ingest.parse_queue`)."""
+        """Store each batch's raw bytes with its checkpoint (parsing comes after, `ingest.pipeline.queue`)."""
         for jobs, batch in self._batches(uids):
             saved = save_raw_batch(self.db, jobs, checkpoint=self._checkpoint(batch))
             self.result.new += saved.new

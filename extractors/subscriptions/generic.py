@@ -1,0 +1,60 @@
+"""Layer 4: the FR/EN fallback for senders no provider file knows.
+
+Only a subject announcing a transaction, a body about a subscription and (for a
+charge) an amount make an event, and even then with a low confidence: the message
+shows up in the `needs_review` view for a person to confirm. The provider slug is
+made from the sender's name when it resembles its domain, else from the domain.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from extractors.registry import slugify
+from extractors.subscriptions.event import Target
+
+if TYPE_CHECKING:
+    from extractors.mail.parse import ParsedMessage
+
+NAME = "generic@1"
+CONFIDENCE = 0.5
+_GENERIC_NAMES = re.compile(
+    r"no.?reply|ne.?pas.?r[ée]pondre|service|client|support|team|équipe|billing|facturation|abonnements?|info|news",
+    re.IGNORECASE,
+)
+_SUBDOMAINS = {
+    "mail",
+    "email",
+    "e",
+    "news",
+    "info",
+    "billing",
+    "abo",
+    "abonnement",
+    "facture",
+    "www",
+    "m",
+    "em",
+}
+
+
+def sender_slug(parsed: ParsedMessage) -> str | None:
+    """'Le Figaro <abonnement@lefigaro.fr>' -> 'le-figaro'; 'Service client <x@mag.example>' -> 'mag'."""
+    domain = parsed.from_domain
+    labels = [label for label in (domain or "").split(".")[:-1] if label not in _SUBDOMAINS]
+    domain_label = labels[-1] if labels else None
+    name = (parsed.from_name or "").strip()
+    if name and not _GENERIC_NAMES.search(name):
+        slug = slugify(name)
+        if domain_label is None or slug.replace("-", "")[:4] in domain_label.replace("-", ""):
+            return slug or None
+    return slugify(domain_label) if domain_label else None
+
+
+def target(parsed: ParsedMessage, seller: str | None = None) -> Target | None:
+    slug = slugify(seller) if seller else sender_slug(parsed)
+    if not slug:
+        return None
+    name = seller or parsed.from_name or slug
+    return Target(slug=slug, service_name=name, platform="direct", extractor=NAME, confidence=CONFIDENCE)

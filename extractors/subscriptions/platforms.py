@@ -1,0 +1,153 @@
+"""Layer 3: platforms that bill for others (App Store, Google Play, PayPal, Stripe, Amazon).
+
+The charge belongs to the underlying service — the app or the merchant — while
+the platform is recorded separately, because the platform decides how to cancel
+(an App Store subscription is cancelled in the iPhone's settings, not at the
+app's website). A platform's own services (iCloud+, Google One, Amazon Prime) are
+recognised by name first and count as billed directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from extractors.registry import Provider, Registry, slugify
+from extractors.subscriptions.event import Target
+
+NAME = "platform@1"
+CONFIDENCE = 0.85
+_M = re.IGNORECASE | re.MULTILINE
+
+_APP_LINE = re.compile(
+    r"^\s*(?:app|application|appli|article|élément|item|produit|product|abonnement|subscription)\s*:\s*(.+?)\s*$",
+    _M,
+)
+_PLAY_SUBJECT = re.compile(
+    r"(?:abonnement à|subscription to)\s+(.+?)(?:\s+(?:sur|on|via|from) Google Play|\s*$)", _M
+)
+_MERCHANT_LINE = re.compile(
+    r"^\s*(?:marchand|merchant|vendeur|seller|bénéficiaire|payee)\s*:\s*(.+?)\s*$", _M
+)
+_PAYMENT_TO = re.compile(
+    r"(?:paiement|payment)s? (?:automatique |automatic )?(?:à|a|to|pour)\s+(.+?)(?:\s+(?:a été|has been|est|is|for|pour)\b|\s*$)",
+    _M,
+)
+_STRIPE_SUBJECT = re.compile(
+    r"(?:receipt|invoice|reçu|facture) (?:from|de|d')\s*(.+?)(?:\s+#[\w-]+)?\s*$", _M
+)
+_CHANNEL = re.compile(
+    r"(?:abonnement (?:à|a)|subscription to|chaîne|channel)\s*:?\s+(.+?)\s+(?:via|sur|on|with) (?:Amazon )?Prime Video",
+    _M,
+)
+_CORPORATE = re.compile(
+    r"[,\s]+(?:inc\.?|sas|sa|sarl|ab|ltd\.?|llc|gmbh|limited|corp\.?|s\.a\.)$", re.IGNORECASE
+)
+_APP_SUFFIX = re.compile(r"\s*(?:[:(–—|]| - ).*$")
+
+
+def clean_name(name: str, inner_app: bool = False) -> str:
+    """'Headspace: Meditation & Sleep' -> 'Headspace'; 'Spotify AB' -> 'Spotify'.
+
+    Google Play names the product, then the app in brackets: `inner_app` takes the latter.
+    """
+    name = name.strip().strip("«»\"'“”").strip()
+    inner = re.search(r"\(([^()]+)\)\s*$", name)  # "Super Duolingo (Duolingo: Language Lessons)"
+    if (
+        inner_app
+        and inner
+        and not re.search(r"\d|mois|month|year|annual|annuel|mensuel", inner.group(1), re.I)
+    ):
+        name = inner.group(1)
+    name = _APP_SUFFIX.sub("", name).strip()
+    return _CORPORATE.sub("", name).strip()
+
+
+def target_for_name(registry: Registry, name: str, platform: Provider) -> Target | None:
+    """The service an item name stands for: a known provider (billed by the platform, unless it is
+    the platform's own service like iCloud+), else a new slug made from the app's name."""
+    kind = platform.platform
+    name = clean_name(name, inner_app=kind == "google_play")
+    if not name:
+        return None
+    known = registry.for_name(name)
+    if known is not None and known.role == "service":
+        billed = known.platform if platform.slug in known.via else kind
+        return Target.of(known, platform=billed, extractor=NAME, confidence=CONFIDENCE)
+    slug = slugify(name)
+    if not slug:
+        return None
+    return Target(slug=slug, service_name=name, platform=kind, extractor=NAME, confidence=CONFIDENCE - 0.1)
+
+
+def _own_service(registry: Registry, platform: Provider, text: str) -> Target | None:
+    for service in registry.via(platform.slug):
+        if service.matches_keyword(text):
+            return Target.of(service, extractor=NAME, confidence=CONFIDENCE)
+    return None
+
+
+_RENEWS_LINE = re.compile(r"^\s*(?:renews|renouvellement|se renouvelle|renouvelé)\b", re.IGNORECASE)
+
+
+def _renewing_items(text: str) -> list[tuple[str, str]]:
+    """Apple lists an item as: app name / subscription (period) / "Renews 14 September 2026" / price.
+
+    Returns (app name, the item's own lines) for each renewing item, in order.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    items = []
+    for index, line in enumerate(lines):
+        if _RENEWS_LINE.match(line) and index:
+            above = index - 1
+            if "(" in lines[above] and above:  # "Super Duolingo (Monthly)": the app is one line higher
+                above -= 1
+            items.append((lines[above], "\n".join(lines[above : index + 2])))
+    return items
+
+
+def _item_above_renewal(text: str) -> str | None:
+    items = _renewing_items(text)
+    return items[0][0] if items else None
+
+
+def items(
+    registry: Registry, platform: Provider, subject: str, from_name: str, text: str
+) -> list[tuple[Target, str]]:
+    """Each (service, the text about it) a platform's message bills: Apple receipts list several."""
+    if platform.platform == "apple":
+        listed = _renewing_items(text)
+        if len(listed) > 1:
+            found = [(target_for_name(registry, name, platform), block) for name, block in listed]
+            return [(target, block) for target, block in found if target is not None]
+    target = attribute(registry, platform, subject, from_name, text)
+    return [(target, text)] if target is not None else []
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1) if match else None
+
+
+def attribute(
+    registry: Registry, platform: Provider, subject: str, from_name: str, text: str
+) -> Target | None:
+    """The service a platform's message is about, or None (the platform's own mail: security, retail)."""
+    head = f"{subject}\n{text[:1500]}"
+    own = _own_service(registry, platform, head)
+    if own is not None:
+        return own
+    kind = platform.platform
+    name: str | None = None
+    if kind == "apple":
+        name = _first(_APP_LINE, text) or _item_above_renewal(text)
+    elif kind == "google_play":
+        name = _first(_PLAY_SUBJECT, subject) or _first(_APP_LINE, text)
+    elif kind == "paypal":
+        name = (
+            _first(_MERCHANT_LINE, text) or _first(_PAYMENT_TO, subject) or _first(_PAYMENT_TO, text[:2000])
+        )
+    elif kind == "stripe":
+        name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
+    elif kind == "amazon":
+        name = _first(_CHANNEL, head)
+    return target_for_name(registry, name, platform) if name else None

@@ -1,0 +1,263 @@
+"""Customer-service mail: recognise it and collect what the journal needs.
+
+Runs after `extractors.subscriptions.run` (which sets `result.provider`). It never
+touches the database: it returns a plain dict in `result.support` that the journal
+(`ingest.derived.journal`) stores and threads later. Keys of that dict:
+
+- `refs`: ticket tokens found (`[{"system", "value", "global"}]`), `ticket_ref`: the one to show;
+- `subject_key`: normalised subject (the weakest threading key);
+- `body`: the new text, `agent_name`, `auto_ack`;
+- `promises` (`[{"text", "due_on"}]`, the provider's), `requests` (what I asked for, my mails);
+- `asks` (the provider asks me something), `resolved` (a confirmation that the case is settled);
+- `correspondent`: the other side's domain, to thread by subject when nothing else links;
+- `is_support`: False for a reply that only *may* continue a support thread (mine, or a provider's);
+  such a dict is `partial` (threading keys only) and the journal completes it with `collect` if it joins.
+
+RFC 3834 headers (Auto-Submitted, X-Autoreply, Precedence) are hints only: some
+helpdesks stamp human replies with them, so an acknowledgement is classified by its
+content too, and an acknowledgement is kept (it carries the ticket number).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
+from extractors.support.promises import find_promises, find_requests, sentences
+from extractors.support.quotes import is_greeting, split_reply
+from extractors.support.refs import TicketRef, display_ref, find_refs, normalise_subject
+
+if TYPE_CHECKING:
+    from extractors.mail.parse import ParsedMessage
+    from extractors.model import Extraction, Identity
+
+_SUPPORT_LOCALPART = re.compile(
+    r"^(?:support|help|aide|assistance|service[._-]?client(?:s|ele)?|serviceclient|sav|care|customer[._-]?care|"
+    r"customer[._-]?service|customerservice|relation[._-]?client|relationclient|reclamations?|"
+    r"contact|cs|helpdesk|service[._-]?abonnes?|abonnes?|serviceabonnes|billing[._-]?support)\b",
+    re.I,
+)
+_SUPPORT_NAME = re.compile(
+    r"\b(?:support|service\s+client(?:s|èle)?|customer\s+(?:care|service|support)|assistance|help\s*desk|"
+    r"relation\s+client|service\s+(?:abonnés|réclamations?)|sav)\b",
+    re.I,
+)
+_SUPPORT_SUBJECT = re.compile(
+    r"\b(?:réclamation|reclamation|contestation|litige|plainte|remboursement|résiliation|resiliation|"
+    r"demande\s+d'assistance|incident|refund|dispute|complaint|double\s+charge|charged\s+twice|"
+    r"cancellation\s+request|support\s+request|your\s+request|votre\s+demande|case)\b",
+    re.I,
+)
+# Lower-case, and matched against lower-cased text: twice as fast as re.I on every
+# message's first 5,000 characters, which made it a fifth of all extraction time.
+_ACK = re.compile(
+    r"\b(?:accusé\s+de\s+réception|nous\s+avons\s+(?:bien\s+)?reçu\s+votre\s+(?:demande|message|courriel|e-?mail|réclamation)|"
+    r"votre\s+(?:demande|réclamation|message)\s+(?:a\s+(?:bien\s+)?été|est)\s+(?:enregistrée?|prise?\s+en\s+compte|transmise?)|"
+    r"(?:un|l'un\s+de\s+nos)\s+conseillers?\s+(?:vous\s+)?(?:répondra|reviendra|traitera)|"
+    r"(?:this\s+is\s+an\s+)?automated\s+(?:response|reply|message)|ceci\s+est\s+(?:une\s+réponse|un\s+message)\s+automatique|"
+    r"we(?:'ve|\s+have)\s+received\s+your\s+(?:request|message|email|e-mail|ticket)|"
+    r"your\s+(?:request|ticket)\s+(?:has\s+been|was)\s+(?:received|created|logged)|"
+    r"(?:a\s+member\s+of\s+our\s+(?:support\s+)?team|one\s+of\s+our\s+agents|an?\s+(?:specialist|advisor|adviser|agent))\s+"
+    r"will\s+(?:get\s+back|respond|reply|review|contact)|"
+    r"(?:un|une)\s+(?:conseill\w+|spécialiste|expert\w*)\s+(?:va|vous)\s+(?:étudier|examiner|traiter|recontacter|répondre))",
+)
+# Every alternative of _ACK contains one of these (lower-case): a cheap test before the regex.
+_ACK_NEEDLES = (
+    "réception", "reçu", "enregistr", "pris", "transmis", "conseill", "automat",
+    "received", "created", "logged", "will", "spécialiste", "expert",
+)  # fmt: skip
+_RESOLVED = re.compile(
+    r"\b(?:(?:le|votre)\s+remboursement(?:\s+de\s+[^\n]{1,30}?)?\s+(?:a\s+(?:bien\s+)?été|est)\s+(?:effectué|émis|réalisé|validé)|"
+    r"nous\s+avons\s+(?:bien\s+)?(?:procédé|effectué|émis|validé)\s+(?:au|le|à|votre)\s+(?:remboursement|résiliation)|"
+    r"(?:votre\s+)?résiliation\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:confirmée|effectuée|prise\s+en\s+compte|enregistrée)|"
+    r"(?:votre\s+)?(?:abonnement|contrat|compte|ligne|offre)\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:résiliée?|annulée?|clôturée?|fermée?)|"
+    r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\))?\s+(?:est|a\s+(?:bien\s+)?été)\s+"
+    r"(?:résolue?|clôturée?|traitée?)|"
+    r"j'ai\s+(?:bien\s+)?reçu\s+(?:le|mon|votre)\s+(?:remboursement|virement|avoir)|"
+    r"(?:votre\s+|le\s+|un\s+)?(?:crédit|avoir|geste\s+commercial)\b[^.\n]{0,40}?\s+a\s+(?:bien\s+)?été\s+"
+    r"(?:ajouté|crédité|versé|appliqué|effectué)|"
+    r"(?:the\s+|your\s+|a\s+)?credit\b[^.\n]{0,40}?\s+(?:has\s+been|was)\s+(?:added|applied|issued)|"
+    r"i\s+(?:got|received|have\s+received|'ve\s+received)\s+(?:the|my|your)\s+(?:refund|credit|reimbursement)|"
+    r"(?:i|we)(?:'ve|\s+have)\s+(?:now\s+|just\s+|gone\s+ahead\s+and\s+)?(?:issued|processed|sent|submitted|initiated)\s+"
+    r"(?:a\s+|the\s+|your\s+)?(?:full\s+|partial\s+)?refund|"
+    r"(?:problème|souci)\s+(?:est\s+)?(?:résolu|réglé)|c'est\s+(?:réglé|résolu)|vous\s+pouvez\s+clôturer|"
+    r"(?:the|your)\s+refund(?:\s+of\s+[^\n]{1,30}?)?\s+(?:has\s+been|was)\s+(?:processed|issued|completed|sent)|"
+    r"we\s+have\s+(?:now\s+)?refunded|"
+    r"(?:your\s+)?(?:subscription|membership|account|plan)\s+(?:has\s+been|was)\s+cancell?ed|"
+    r"(?:your\s+)?(?:issue|request|ticket|case)\s+(?:has\s+been|was|is)\s+(?:resolved|solved|closed)|"
+    r"i(?:'ve|\s+have)\s+(?:now\s+)?received\s+the\s+refund|(?:that|this)\s+(?:solved|fixed|resolved)\s+(?:it|the\s+issue)|"
+    r"you\s+can\s+close\s+(?:the|this)\s+(?:ticket|case))\b",
+    re.I,
+)
+_ASKS = re.compile(
+    r"\b(?:merci\s+de\s+(?:bien\s+vouloir\s+)?(?:nous\s+)?(?:transmettre|envoyer|communiquer|indiquer|faire\s+parvenir|préciser|confirmer|répondre)|"
+    r"pourriez-vous|pouvez-vous|nous\s+avons\s+besoin|veuillez\s+(?:nous\s+)?(?:transmettre|envoyer|communiquer|indiquer|confirmer|répondre)|"
+    r"could\s+you|can\s+you|would\s+you|please\s+(?:send|provide|reply|confirm|let\s+us\s+know|share|tell)|we\s+(?:need|require))\b",
+    re.I,
+)
+_BOILERPLATE = re.compile(
+    r"n'hésitez\s+pas|don't\s+hesitate|do\s+not\s+hesitate|anything\s+else|autre\s+question|other\s+questions?|"
+    r"if\s+you\s+have\s+any|si\s+vous\s+avez|how\s+did\s+we\s+do|rate\s+(?:our|your)|satisfaction",
+    re.I,
+)
+
+
+def run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
+    """Mark support mail (`result.kind = "support"`) and fill `result.support`; never raises."""
+    try:
+        _run(parsed, result)
+    except Exception:  # an extractor must never lose a message: the journal just misses this one
+        return
+
+
+_HEAD_CHARS = 5_000  # an acknowledgement says so at the top; no need to scan a long body twice
+
+
+def _run(parsed: ParsedMessage, result: Extraction) -> None:
+    if result.suspicious:
+        return  # a phishing mail posing as "Service Client" is no customer-service exchange
+    outbound = result.direction == "outbound"
+    refs = find_refs(parsed.subject, parsed.body_text)
+    head = f"{parsed.subject}\n{parsed.body_text[:_HEAD_CHARS]}"
+    lowered = head.lower()
+    acked = any(needle in lowered for needle in _ACK_NEEDLES) and bool(_ACK.search(lowered))
+    is_support = _looks_like_support(parsed, result, refs, acked, outbound)
+    if is_support:
+        result.kind = "support"
+        result.support = collect(parsed, result, refs)
+    elif (parsed.in_reply_to or parsed.references) and (outbound or result.provider):
+        # My reply, or a provider's, that may continue a support thread: only the threading keys now;
+        # the journal completes the facts (`collect`) for the few that do join a ticket.
+        result.support = {**_link_facts(parsed, refs, outbound), "is_support": False, "partial": True}
+
+
+def _link_facts(parsed: ParsedMessage, refs: list[TicketRef], outbound: bool) -> dict[str, Any]:
+    return {
+        "refs": [{"system": r.system, "value": r.value, "global": r.is_global} for r in refs],
+        "ticket_ref": display_ref(refs),
+        "subject_key": normalise_subject(parsed.subject),
+        "correspondent": _correspondent(parsed, outbound),
+    }
+
+
+def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | None = None) -> dict[str, Any]:
+    """Everything the journal keeps about one exchange (new text, agent, promises, requests, signals)."""
+    outbound = result.direction == "outbound"
+    if refs is None:
+        refs = find_refs(parsed.subject, parsed.body_text)
+    reply = split_reply(parsed.body_text, parsed.body_html, parsed.from_name)
+    header_auto = _auto_header(parsed.headers)
+    acked = bool(_ACK.search(f"{parsed.subject}\n{reply.text}".lower()))
+    agent = None
+    promises: list[dict[str, Any]] = []
+    requests: list[str] = []
+    if outbound:
+        requests = find_requests(reply.text)
+    else:
+        brands = brand_words(result.provider, parsed.from_domain)
+        agent = agent_from_display_name(parsed.from_name, brands) or agent_from_signature(
+            reply.signature, brands
+        )
+        promises = find_promises(reply.text, parsed.date)
+    auto_ack = not outbound and (acked or header_auto) and agent is None and not _resolves(reply.text)
+    return {
+        **_link_facts(parsed, refs, outbound),
+        "is_support": True,
+        "body": reply.text,
+        "agent_name": agent,
+        "auto_ack": auto_ack,
+        "auto_header": header_auto,
+        "promises": [] if auto_ack else promises,
+        "requests": requests,
+        "asks": (not outbound) and not auto_ack and _asks(reply.text),
+        "resolved": _resolves(reply.text),
+        "courtesy": outbound and _is_courtesy(reply.text, requests),
+    }
+
+
+_THANKS = re.compile(
+    r"\b(?:merci|thanks|thank\s+you|parfait|perfect|great|super|génial|top|ok|d'accord|noted|bien\s+noté)\b",
+    re.I,
+)
+_COURTESY_MAX = 160
+
+
+def _is_courtesy(text: str, requests: list[str]) -> bool:
+    """'Parfait, merci beaucoup !': a thank-you that closes a settled case rather than reopening it."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if lines and is_greeting(lines[0]):
+        lines = lines[1:]
+    body = " ".join(lines)
+    return (
+        bool(body)
+        and len(body) <= _COURTESY_MAX
+        and "?" not in body
+        and not requests
+        and bool(_THANKS.search(body))
+    )
+
+
+def message_signals(text: str) -> tuple[bool, bool]:
+    """(asks me something, confirms the resolution) for a text, e.g. a manual note."""
+    return _asks(text), _resolves(text)
+
+
+def _auto_header(headers: dict[str, str]) -> bool:
+    auto = headers.get("auto-submitted", "").strip().lower()
+    precedence = headers.get("precedence", "").strip().lower()
+    return (
+        (bool(auto) and auto != "no")
+        or bool(headers.get("x-autoreply") or headers.get("x-autorespond"))
+        or precedence == "auto_reply"
+    )
+
+
+def _looks_like_support(
+    parsed: ParsedMessage, result: Extraction, refs: list[TicketRef], acked: bool, outbound: bool
+) -> bool:
+    banner = "above this line" in parsed.body_text or "au-dessus de cette ligne" in parsed.body_text
+    if banner or any(ref.helpdesk for ref in refs):
+        return True
+    local = (parsed.from_addr or "").split("@", 1)[0]
+    desk_sender = bool(_SUPPORT_LOCALPART.match(local) or _SUPPORT_NAME.search(parsed.from_name or ""))
+    is_reply = bool(parsed.in_reply_to or parsed.references)
+    if result.kind not in ("other", "support"):
+        # A receipt or notice stays what the billing extractor said, unless a desk wrote it as a reply
+        # ("Re: Échéancier erroné" from the customer service, which also talks money).
+        return not outbound and is_reply and desk_sender
+    if outbound:
+        # My own mail to a provider is a customer-service contact (who else writes to Netflix?).
+        to_desk = any(_SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) for addr in parsed.to_addrs)
+        return bool(result.provider) or to_desk or bool(_SUPPORT_SUBJECT.search(parsed.subject))
+    if "list-unsubscribe" in parsed.headers and not acked:
+        return False  # newsletters and marketing
+    if acked or desk_sender:
+        return True
+    if refs and is_reply and result.provider:
+        return True  # a provider's reply quoting a reference
+    return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
+
+
+def _correspondent(parsed: ParsedMessage, outbound: bool) -> str | None:
+    """The other side's domain (registrable part): mail from support.free-mobile.fr and to free-mobile.fr match."""
+    addresses = parsed.to_addrs if outbound else [parsed.from_addr or ""]
+    for addr in addresses:
+        if "@" in addr:
+            labels = addr.rsplit("@", 1)[1].lower().split(".")
+            return ".".join(labels[-2:])
+    return None
+
+
+def _resolves(text: str) -> bool:
+    """A sentence confirms the case is settled ("Le remboursement a été effectué"), not a question about it."""
+    return any(_RESOLVED.search(s) and not s.endswith("?") for s in sentences(text))
+
+
+def _asks(text: str) -> bool:
+    for sentence in sentences(text):
+        if _BOILERPLATE.search(sentence):
+            continue
+        if sentence.endswith("?") or _ASKS.search(sentence):
+            return True
+    return False

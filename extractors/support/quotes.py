@@ -1,0 +1,343 @@
+"""The new text of a reply: without quoted history, helpdesk banners, footers or signature.
+
+Splitting a reply from the history it quotes is a solved problem for the common
+clients, so the header-based split is mail-parser-reply's (its FR + EN rules for
+"Le … a écrit :", "On … wrote:" and Outlook "De : / Envoyé : / À : / Objet :"
+blocks). We normalise its input first (no-break spaces, which Outlook puts before
+French colons and which its patterns do not expect; Gmail attributions wrapped over
+two lines) and add what it lacks: "-----Message d'origine-----" separators,
+helpdesk banners and footers, HTML quotes (gmail_quote, blockquote, divRplyFwdMsg)
+and a sign-off detector that returns the signature separately, since the agent's
+name is in it. bench/bench_journal_accuracy.py measures this against quotequail and
+the bare library on the labelled fixtures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup, Tag
+from mailparser_reply import EmailReplyParser
+
+from extractors.mail.html import html_to_text
+
+_PARSER = EmailReplyParser(languages=["fr", "en"])
+_MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
+
+_SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
+_BANNER = re.compile(
+    r"^\s*#+\s*-?\s*(?:please\s+type\s+your\s+reply\s+above\s+this\s+line|"
+    r"(?:veuillez|merci\s+de)\s+(?:écrire|saisir|taper|rédiger)\s+votre\s+réponse\s+au[- ]dessus\s+de\s+cette\s+ligne|"
+    r"répondez\s+au[- ]dessus\s+de\s+cette\s+ligne)\s*-?\s*#*\s*$",
+    re.I,
+)
+# Lines after which everything is history or boilerplate, never new text.
+_CUT_LINE = re.compile(
+    r"^\s*(?:-{3,}\s*(?:message\s+d'origine|original\s+message|message\s+original|message\s+transféré|"
+    r"forwarded\s+message)\s*-{3,}"
+    r"|_{20,}"
+    r"|this\s+email\s+is\s+a\s+service\s+from\b.*"
+    r"|ce\s+(?:message|courriel|e-mail)\s+est\s+un\s+service\s+de\b.*"
+    r"|(?:sent\s+from\s+my|envoyé\s+(?:de|depuis)\s+mon)\s+\w+.*"
+    r"|(?:get|obtenir)\s+outlook\s+(?:for|pour)\s+\w+.*"
+    r"|\[[0-9A-Z]{6}-[0-9A-Z]{4,5}\]"
+    r"|\[?\s*ref:\S+:ref\s*\]?|thread::[0-9A-Za-z_\-]+::"
+    r"|(?:ceci\s+est\s+un\s+message\s+automatique|merci\s+de\s+ne\s+pas\s+répondre\s+à\s+(?:ce|cet)\b).*"
+    r"|(?:please\s+do\s+not\s+reply\s+to\s+this\s+(?:e-?mail|message)).*"
+    r")$",
+    re.I,
+)
+_UPDATE_LINE = re.compile(
+    r"^(?:your\s+request\s+\(\d+\)\s+has\s+been\s+updated|votre\s+demande\s+\(\d+\)\s+a\s+été\s+mise\s+à\s+jour)\b.*$",
+    re.I,
+)
+_COMMENT_STAMP = re.compile(
+    r"^(?:\d{1,2}\s+[a-zéû]{3,9}\.?\s+\d{4}|[a-z]{3,9}\.?\s+\d{1,2},\s+\d{4}),?\s+\d{1,2}:\d{2}(?:\s*[ap]m)?"
+    r"(?:\s+(?:utc|gmt)\s*(?:[+-]\d{1,2}(?::\d{2})?)?)?$",
+    re.I,
+)
+_ATTRIBUTION_END = re.compile(r"(?:a\s+écrit|wrote)\s*:\s*$", re.I)
+_ATTRIBUTION_START = re.compile(r"^\s*(?:>\s*)*(?:le|on)\s+\S", re.I)
+_OUTLOOK_FIELD = re.compile(r"^\s*\*?(?:de|from|envoyé|sent|date|à|to|objet|subject|cc)\s*\*?\s*:", re.I)
+_VALEDICTION = re.compile(
+    r"^(?:bien\s+)?(?:cordialement|sincèrement|amicalement|bien\s+à\s+vous|"
+    r"(?:sincères|meilleures|bien\s+sincères)?\s*salutations(?:\s+distinguées)?|bonne\s+(?:journée|soirée|fin\s+de\s+journée)|"
+    r"belle\s+journée|à\s+bientôt|merci(?:\s+(?:d'avance|par\s+avance|beaucoup|encore))?|"
+    r"[a-zà-ÿ]{4,}ment(?=\s*,?\s*$)|bon(?:ne)?\s+[a-zà-ÿ]{4,}(?=\s*[,!]?\s*$)|bien\s+à\s+toi|à\s+très\s+vite|(?:belle|bonne|excellente)\s+(?:soirée|journée|continuation)|"
+    r"(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best|sincerely|cheers|yours(?:\s+(?:sincerely|truly))?|"
+    r"cordially|with\s+thanks|"
+    r"(?:many\s+)?thanks(?:\s+again|\s+in\s+advance)?|thank\s+you(?:\s+again)?|all\s+the\s+best|take\s+care)"
+    r"\s*[,.!]?\s*(?:,\s*(?P<rest>.*))?$",
+    re.I,
+)
+_MAX_SIGNATURE_LINES = 6
+# "Nathalie, votre conseillère Orange", "Priya | Customer Care": a name then a role, closing the mail.
+_NAME_ROLE_LINE = re.compile(
+    r"^[A-ZÀ-Ý][a-zà-ÿ'’\-]+(?:\s+[A-ZÀ-Ý][a-zà-ÿ'’.\-]*)?\s*(?:,|\||–|-|\bfrom\b|\bde\b)\s*"
+    r".{0,40}\b(?:conseill\w*|advisor|adviser|agent|support|service|care|team|équipe|customer|client\w*)\b.{0,30}$",
+    re.I,
+)
+# A closing line that signs for a team, not a person: "L'équipe Free Mobile", "The Spotify Support Team".
+_TEAM_LINE = re.compile(
+    r"^(?:(?i:l['’]équipe\b|(?:le\s+|votre\s+)?service\s+(?:client(?:s|èle)?|abonnés?|consommateurs?|réclamations?)\b)"
+    r"[^.?!:]{0,40}"
+    # English team names are Title Case ("The Spotify Support Team"); "Contact our support team" is a sentence.
+    r"|(?:The\s+)?(?:[A-Z0-9][\w+&.'’\-]*\s+){1,4}(?:Support|Customer\s+(?:Service|Care)|Help\s*[Dd]esk|Care|Team)"
+    r"(?:\s+Team)?)$"
+)
+_GREETING = re.compile(
+    r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
+)
+
+# HTML elements that hold quoted history, and those after which everything is quoted.
+_HTML_QUOTE_SELECTORS = (
+    "div.gmail_quote",
+    "blockquote",
+    "div.moz-cite-prefix",
+    "div.yahoo_quoted",
+    "div#appendonsend",
+)
+_HTML_CUT_SELECTORS = ("div#divRplyFwdMsg", "div#mail-editor-reference-message-container")
+
+
+@dataclass
+class Reply:
+    """`text` is the new text; `signature` the sign-off block cut from its end (agent names live there)."""
+
+    text: str
+    signature: str = ""
+
+
+def split_reply(body_text: str, body_html: str | None = None, sender_name: str | None = None) -> Reply:
+    """New text and signature of a message body; never raises (worst case: the whole body).
+
+    `sender_name` (the From display name) lets a bare name closing the mail count as its signature.
+    """
+    try:
+        source = body_text or ""
+        if body_html and _has_html_quote(body_html):
+            source = strip_html_quotes(body_html[:_MAX_CHARS])
+        return _split_text(source[:_MAX_CHARS], sender_name)
+    except Exception:
+        return Reply(text=(body_text or "").strip())
+
+
+def _has_html_quote(html: str) -> bool:
+    lowered = html.lower()
+    return any(
+        marker in lowered
+        for marker in (
+            "gmail_quote",
+            "<blockquote",
+            "divrplyfwdmsg",
+            "moz-cite-prefix",
+            "appendonsend",
+            "border-top:solid",
+        )  # fmt: skip
+    )
+
+
+def strip_html_quotes(html: str) -> str:
+    """Text of an HTML body with its quoted history removed (the markup says what is quoted)."""
+    soup = BeautifulSoup(html, "lxml")
+    cut_points = [node for selector in _HTML_CUT_SELECTORS for node in soup.select(selector)]
+    # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
+    cut_points += [
+        node
+        for node in soup.select('div[style*="border-top"]')
+        if _OUTLOOK_FIELD.match(node.get_text(" ", strip=True).replace("\u00a0", " "))
+    ]
+    for node in cut_points:
+        if node.decomposed:
+            continue
+        previous = node.find_previous_sibling()
+        if previous is not None and previous.name == "hr":
+            previous.decompose()
+        _cut_from(node)
+    for selector in _HTML_QUOTE_SELECTORS:
+        for node in soup.select(selector):
+            node.decompose()
+    return html_to_text(str(soup))
+
+
+def _cut_from(node: Tag) -> None:
+    """Remove `node` and everything after it in document order: the quoted header and the history below."""
+    current: Tag | None = node
+    while current is not None and current.name not in ("body", "html", "[document]"):
+        for sibling in list(current.find_next_siblings()):
+            sibling.decompose()
+        current = current.parent
+    node.decompose()
+
+
+def normalise(text: str) -> str:
+    """Line endings, exotic spaces, and Gmail attributions wrapped over two or three lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _ATTRIBUTION_START.match(line) and not _ATTRIBUTION_END.search(line):
+            for span in (1, 2):
+                joined = " ".join(part.strip() for part in lines[i : i + span + 1])
+                if i + span < len(lines) and _ATTRIBUTION_END.search(joined) and len(joined) < 300:
+                    line, i = joined, i + span
+                    break
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _split_text(text: str, sender_name: str | None = None) -> Reply:
+    lines = normalise(text).split("\n")
+    lines = _latest_comment(_drop_banner(lines))
+    text = "\n".join(lines)
+    latest = _PARSER.parse_reply(text)
+    if latest is not None and latest.strip():
+        text = latest
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if _CUT_LINE.match(line):
+            break
+        if _OUTLOOK_FIELD.match(line) and _outlook_block_follows(line, text):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line.strip())
+    while kept and (not kept[-1] or _ATTRIBUTION_END.search(kept[-1])):
+        kept.pop()
+    body, signature = _split_signature(kept, _name_forms(sender_name))
+    return Reply(text=_tidy(body), signature=_tidy(signature))
+
+
+def _drop_banner(lines: list[str]) -> list[str]:
+    """A banner at the top of a helpdesk mail goes; one further down starts the quoted history."""
+    for index, line in enumerate(lines):
+        if _BANNER.match(line):
+            if all(not earlier.strip() for earlier in lines[:index]):
+                return lines[index + 1 :]
+            return lines[:index]
+    return lines
+
+
+def _latest_comment(lines: list[str]) -> list[str]:
+    """Zendesk "full thread" notifications list the comments newest first, each under its author and a time
+    ("Lisa (Audible)" / "7 avr. 2026, 10:12 UTC+02:00"), with no quote marks: keep the newest comment's text."""
+    stamps = [index for index, line in enumerate(lines) if _COMMENT_STAMP.match(line.strip())]
+    if not stamps:
+        return lines
+    updated = any(_UPDATE_LINE.match(line.strip()) for line in lines[: stamps[0]])
+    if len(stamps) < 2 and not updated:
+        return lines
+    end = len(lines)
+    if len(stamps) > 1:
+        end = stamps[1]
+        while end > stamps[0] + 1 and not lines[end - 1].strip():
+            end -= 1
+        end -= 1  # the next comment's author line
+    return lines[stamps[0] + 1 : max(end, stamps[0] + 1)]
+
+
+def _outlook_block_follows(line: str, text: str) -> bool:
+    """A 'De :' line starts quoted history only if more header fields follow it."""
+    after = [candidate for candidate in text.split(line, 1)[1].split("\n")[1:8] if candidate.strip()][:3]
+    return sum(bool(_OUTLOOK_FIELD.match(candidate)) for candidate in after) >= 2
+
+
+def _name_forms(sender_name: str | None) -> set[str]:
+    if not sender_name:
+        return set()
+    name = re.sub(r"[\"'()]", "", sender_name).strip().lower()
+    return {name, name.split()[0]} if name else set()
+
+
+def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list[str]]:
+    """Cut at '-- ', at the last sign-off followed only by a few short lines, at a team line or my name."""
+    for index, line in enumerate(lines):
+        if line in ("--", "-- "):
+            return lines[:index], lines[index + 1 :]
+    closing: list[str] = []
+    while True:
+        filled = [i for i, line in enumerate(lines) if line]
+        if len(filled) < 2:
+            break
+        last = lines[filled[-1]]
+        if last.lower().strip(" ,.") not in names and not _TEAM_LINE.match(last):
+            if not closing and _is_name_and_role(last):
+                closing.insert(0, last)  # a name-and-role line signs the mail even without "Cordialement"
+                lines = lines[: filled[-1]]
+            break
+        closing.insert(0, last)
+        lines = lines[: filled[-1]]
+    if closing and not _VALEDICTION.match(closing[0]):
+        filled = [i for i, line in enumerate(lines) if line]
+        if len(filled) > 1 and filled[-1] == len(lines) - 1 and _is_bare_name(lines[filled[-1]]):
+            closing.insert(0, lines[filled[-1]])  # "Claire" right above "Service Abonnés du Monde"
+            lines = lines[: filled[-1]]
+    body, signature = _valediction_split(lines)
+    return body, [*signature, *closing]
+
+
+def _is_bare_name(line: str) -> bool:
+    from extractors.support.agents import clean_name
+
+    return len(line) <= 40 and clean_name(line) == line.strip()
+
+
+def _is_name_and_role(line: str) -> bool:
+    """'Nathalie, votre conseillère Orange' yes; 'Merci de contacter le service client' no (not a name)."""
+    from extractors.support.agents import clean_name
+
+    return (
+        len(line) <= 70
+        and not line.endswith((".", "?", "!", ":"))
+        and bool(_NAME_ROLE_LINE.match(line))
+        and not _VALEDICTION.match(line)
+        and clean_name(line) is not None
+    )
+
+
+def _valediction_split(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Cut at the last sign-off followed by a signature: a few short lines, then at most a legal footer."""
+    for index in range(len(lines) - 1, -1, -1):
+        match = _VALEDICTION.match(lines[index])
+        if not match:
+            continue
+        tail = [line for line in lines[index + 1 :] if line]
+        if len(tail) > _MAX_SIGNATURE_LINES or any(len(line) > 70 for line in tail):
+            if not _signs_before_footer(match, lines[index + 1 :]):
+                break
+            # "Cordialement,\nJulie, conseillère\n\nSAS au capital de … RCS Paris …": the footer goes too.
+        if not any(line and not _GREETING.match(line) for line in lines[:index]):
+            # "Merci !" alone is the message, not a sign-off: keep it, the name after it is the signature.
+            return lines[: index + 1], lines[index + 1 :]
+        return lines[:index], lines[index:]
+    return lines, []
+
+
+def _signs_before_footer(match: re.Match[str], after: list[str]) -> bool:
+    """The sign-off's own block (up to the first blank line) names a person or a team."""
+    from extractors.support.agents import clean_name
+
+    block: list[str] = []
+    for line in after:
+        if not line:
+            break
+        block.append(line)
+    candidates = [match.group("rest") or "", *block]
+    if len(block) > _MAX_SIGNATURE_LINES or any(len(line) > 70 for line in block):
+        return False
+    return any(clean_name(c) or _TEAM_LINE.match(c) or _is_name_and_role(c) for c in candidates if c)
+
+
+def is_greeting(line: str) -> bool:
+    """'Bonjour Julie,', 'Hi,': the opening line, which carries no content of its own."""
+    return bool(_GREETING.match(line.strip()))
+
+
+def _tidy(lines: list[str]) -> str:
+    text = "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", text)

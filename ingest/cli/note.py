@@ -1,0 +1,129 @@
+"""`subtrail note`: what never was an e-mail (phone calls, chats, letters) joins the journal."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import click
+
+from ingest.cli import Context, cli, fail, with_context
+
+CHANNELS = ("phone", "chat", "letter", "email", "other")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9.+-]{0,62}")
+
+
+@cli.group()
+def note() -> None:
+    """Manual journal entries: calls, chats, letters, with the agent's name and promises."""
+
+
+@note.command(name="add")
+@click.option("--provider", required=True, help="Provider slug, e.g. free-mobile.")
+@click.option("--channel", type=click.Choice(CHANNELS), default="phone", show_default=True)
+@click.option("--at", "at", required=True, help='When, local time: "2026-03-03 10:02".')
+@click.option("--agent", help="The name of the person you dealt with.")
+@click.option("--text", required=True, help="What was said or done.")
+@click.option("--promise", help="What they committed to, in their words.")
+@click.option("--due", help="When the promise falls due (YYYY-MM-DD); computed from --promise if omitted.")
+@click.option(
+    "--ticket", "ticket_ref", help="The ticket reference it belongs to (else the provider's current case)."
+)
+@click.option(
+    "--direction",
+    type=click.Choice(("inbound", "outbound")),
+    help="inbound: they said it (default with --agent); outbound: I did it (a letter I sent).",
+)
+@with_context
+def note_add(
+    ctx: Context,
+    provider: str,
+    channel: str,
+    at: str,
+    agent: str | None,
+    text: str,
+    promise: str | None,
+    due: str | None,
+    ticket_ref: str | None,
+    direction: str | None,
+) -> None:
+    """Record a call, chat or letter in the journal; it survives `subtrail reprocess`.
+
+    Example: subtrail note add --provider free-mobile --channel phone --at "2026-03-03 10:02"
+    --agent Julie --text "Refund confirmed" --promise "refund within 5 business days" --due 2026-03-10
+    """
+    from ingest.derived.journal import add_note, note_time
+
+    provider = provider.strip().lower()
+    if not _SLUG.fullmatch(provider):
+        fail(f"--provider {provider!r} is not a provider slug like free-mobile")
+    try:
+        when = note_time(at)
+    except ValueError:
+        fail(f'--at {at!r} is not a date and time like "2026-03-03 10:02"')
+    if due:
+        try:
+            date.fromisoformat(due)
+        except ValueError:
+            fail(f"--due {due!r} is not a date like 2026-03-10")
+    db = ctx.db()
+    note_id = add_note(
+        db,
+        provider=provider,
+        channel=channel,
+        at=when,
+        text=text,
+        agent=agent,
+        direction=direction,
+        promise=promise,
+        due_on=due,
+        ticket_ref=ticket_ref,
+    )
+    row = db.execute(
+        "select t.id, t.ticket_ref, t.status from ticket_messages tm join tickets t on t.id = tm.ticket_id"
+        " where tm.manual_note_id = ?",
+        [note_id],
+    ).fetchone()
+    where = f"ticket {row[0]} ({row[1] or 'no reference'}, {row[2]})" if row else "the journal"
+    click.echo(f"note {note_id} added to {where}")
+
+
+@note.command(name="list")
+@click.option("--provider", help="Only this provider's notes.")
+@with_context
+def note_list(ctx: Context, provider: str | None) -> None:
+    """List the manual notes, oldest first.
+
+    Example: subtrail note list --provider free-mobile
+    """
+    db = ctx.db()
+    sql = "select id, at, provider, channel, agent_name, body, promise_text, due_on from manual_notes"
+    params: list[str] = []
+    if provider:
+        sql += " where provider = ?"
+        params.append(provider.strip().lower())
+    for row in db.execute(sql + " order by at, id", params):
+        note_id, at, slug, channel, agent, body, promise, due = row
+        line = f"{note_id:>4}  {at}  {slug:<14} {channel:<6} {agent or '-':<12} {body}"
+        if promise:
+            line += f"  [promise: {promise}{' by ' + due if due else ''}]"
+        click.echo(line)
+
+
+@note.command(name="delete")
+@click.argument("note_id", type=int)
+@with_context
+def note_delete(ctx: Context, note_id: int) -> None:
+    """Delete a manual note (a typo, a duplicate); the journal is rebuilt without it.
+
+    Example: subtrail note delete 3
+    """
+    from ingest.derived.journal import rebuild_journal
+
+    db = ctx.db()
+    if db.execute("select 1 from manual_notes where id = ?", [note_id]).fetchone() is None:
+        fail(f"no manual note {note_id} (see `subtrail note list`)")
+    with db.atomic():
+        db.execute("delete from manual_notes where id = ?", [note_id])
+        rebuild_journal(db)
+    click.echo(f"note {note_id} deleted")

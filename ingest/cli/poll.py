@@ -1,0 +1,141 @@
+"""`subtrail poll` and `subtrail check`: the IMAP poller's commands (work in `ingest.imap`)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from ingest.cli import Context, cli, fail, with_context
+
+
+def setup_logging(verbose: bool) -> None:
+    """Structured one-line logs on stderr (journald adds its own timestamps under systemd)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            stream=sys.stderr,
+        )
+    logging.getLogger("subtrail").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT finish the current batch (it commits with its checkpoint), then stop."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("subtrail.poll").info("stopping on signal=%s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One pass over every account and folder, then exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(1, 86400),
+    default=300,
+    show_default=True,
+    help="Daemon: seconds between polls of folders not watched with IDLE.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Parser processes for big syncs (default: one per core)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
+@with_context
+def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose: bool) -> None:
+    """Fetch new mail from every IMAP account in the config, read-only.
+
+    With --once, one pass over every account and folder, then exit (status 1 if an
+    account or folder failed; the others are still synced). Without it, a daemon:
+    IDLE on INBOX where offered, polling elsewhere, reconnecting with backoff, until
+    SIGTERM/SIGINT (the current batch is committed first).
+
+    Example: subtrail poll --once --config ~/subtrail/subtrail.toml
+    """
+    from ingest.imap.poller import DaemonSettings, poll_once, run_daemon
+    from ingest.pipeline.queue import queued_count
+
+    setup_logging(verbose)
+    if not ctx.config.accounts:
+        fail("no [[accounts]] in the config: add one (see `subtrail init`)")
+    db = ctx.db()
+    stop = threading.Event()
+    stop_on_signals(stop)
+    if once:
+        summary = poll_once(db, ctx.config, stop=stop, workers=workers)
+        folders = sum(len(a.folders) for a in summary.accounts)
+        fetched = sum(f.fetched for a in summary.accounts for f in a.folders)
+        click.echo(
+            f"{len(summary.accounts)} accounts, {folders} folders in {summary.seconds:.1f}s: "
+            f"{fetched} fetched, {summary.new} new, {summary.processed} processed, {summary.errors} errors"
+        )
+        waiting = queued_count(db)
+        if waiting:  # stopped before the queue was empty: the next run carries on
+            click.echo(f"  {waiting} stored messages still to process (next run)")
+        for account in summary.accounts:
+            if account.error:
+                click.echo(f"  {account.error}", err=True)
+        sys.exit(summary.exit_status)
+    db.close()
+    run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval, workers=workers))
+
+
+@cli.command()
+@with_context
+def check(ctx: Context) -> None:
+    """Log in to each account, list its folders with message counts, and say what is wrong.
+
+    Checks DNS, the TLS connection, the login and the configured folders, in that order;
+    nothing is changed on the server or in the database. Exit status 1 if anything failed.
+
+    Example: subtrail check
+    """
+    from ingest.imap.check import check_account
+
+    if not ctx.config.accounts:
+        fail("no [[accounts]] in the config: add one (see `subtrail init`)")
+    failed = False
+    for account in ctx.config.accounts:
+        report = check_account(account)
+        click.echo(f"{account.name} ({account.host}:{account.port}, {account.security})")
+        for good, text in report.lines:
+            click.echo(f"  {'ok  ' if good else 'FAIL'} {text}")
+        failed = failed or not report.ok
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("account_name", metavar="ACCOUNT")
+@with_context
+def oauth(ctx: Context, account_name: str) -> None:
+    """One-time OAuth2 consent for an account with auth = "xoauth2" (Gmail, Microsoft 365).
+
+    Google: open the printed address, allow access; the browser comes back to a local
+    address and the refresh token is saved. Microsoft: enter the printed code at the
+    printed address. The token goes to the account's oauth.token_file (mode 0600),
+    never to the database; `subtrail poll` refreshes and rotates it from then on.
+
+    Example: subtrail oauth gmail
+    """
+    from ingest.imap.errors import ImapError
+    from ingest.imap.oauth import authorize
+
+    account = next((a for a in ctx.config.accounts if a.name == account_name), None)
+    if account is None:
+        fail(f"no account named {account_name!r} in the config")
+        return
+    if account.auth != "xoauth2":
+        fail(f'account {account_name!r}: set auth = "xoauth2" and an [accounts.oauth] table first')
+    try:
+        path = authorize(account, say=click.echo)
+    except ImapError as exc:
+        fail(str(exc), status=1)
+        return
+    click.echo(f"refresh token saved to {path}; try it with: subtrail check")

@@ -1,0 +1,78 @@
+"""`subtrail serve`: Datasette over the database, safe by default.
+
+Binds to 127.0.0.1; any other host is refused unless password auth is
+configured (see `ingest.web.serve`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import click
+
+from ingest.cli import Context, cli, fail, with_context
+
+
+def _poller(ctx: Context, interval: float) -> Callable[[threading.Event], None]:
+    """The IMAP daemon as a function of its stop event, checked before the server starts."""
+    try:
+        from ingest.cli.poll import setup_logging
+        from ingest.imap.poller import DaemonSettings, run_daemon
+    except ImportError:
+        fail("--poll needs the IMAP poller (ingest.imap), which this installation lacks")
+    if not ctx.config.accounts:
+        fail("--poll: no [[accounts]] in the config: add one (see `subtrail init`)")
+    setup_logging(verbose=False)
+
+    def poll(stop: threading.Event) -> None:
+        run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval))
+
+    return poll
+
+
+@cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; non-loopback needs auth."
+)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Metadata file (default: the bundled datasette-metadata.yml).",
+)
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Also run the IMAP poller daemon in the same process (one command for a live view).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(1, 86400),
+    default=300,
+    show_default=True,
+    help="With --poll: seconds between polls of folders not watched with IDLE.",
+)
+@with_context
+def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, interval: float) -> None:
+    """Serve the inventory and the journal with Datasette (read-only, loopback by default).
+
+    To listen on another address, set SUBTRAIL_PASSWORD_HASH (make one with
+    `datasette hash-password`), optionally SUBTRAIL_USERNAME (default "subtrail"),
+    and DATASETTE_SECRET; every URL then asks for that login (HTTP basic auth).
+    With --poll the IMAP poller runs in the same process, so the pages stay live.
+
+    Example: subtrail serve --port 8001   (then open http://127.0.0.1:8001)
+    """
+    from ingest.web.serve import ServeError, check_exposure, run_server
+
+    try:
+        check_exposure(host)  # before touching anything: a refused start changes nothing
+    except ServeError as exc:
+        fail(str(exc))
+    poller = _poller(ctx, interval) if poll else None
+    ctx.db().close()  # create / migrate before Datasette opens it read-only
+    try:
+        run_server(ctx.db_path, host=host, port=port, metadata_path=metadata, poller=poller)
+    except ServeError as exc:
+        fail(str(exc))

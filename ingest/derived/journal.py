@@ -1,0 +1,655 @@
+"""The customer-service journal: support mail threaded into tickets, with promises and status.
+
+Everything here is derived, so it is rebuilt from scratch after every run
+(`rebuild_journal`, a pipeline DERIVER): the same stored messages always give the
+same tickets, ids included. The per-message facts come from `extractors.support.collect`
+through `support_facts` (written in the batch transaction by `store_support_facts`).
+Manual notes (phone calls, chats, letters) live in `manual_notes`, which no rebuild
+and no reprocess touches; the rebuild merges them into the same tickets.
+
+Threading, strongest key first: helpdesk tokens (Salesforce / Zendesk ids, then case
+numbers scoped by provider), then References / In-Reply-To across INBOX and Sent,
+then subject + correspondent only when nothing else links, then (for a desk mail with
+no reference under a subject of its own) my only case with that provider still waiting
+for an answer. A message that links two tickets merges them. Every key is kept in
+`ticket_keys`, and `ticket_messages.joined_by` says which one attached each message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from extractors import Extraction
+from extractors.mail.parse import parse_message
+from extractors.support.collect import collect, message_signals
+from extractors.support.promises import local_date
+from ingest.store import Prepared
+
+STALE_AFTER = timedelta(days=30)  # a reply with a new subject to a thread quiet this long opens a new ticket
+SUBJECT_WINDOW = timedelta(days=90)  # subject + correspondent only joins tickets active this recently
+OPEN_CASE_WINDOW = timedelta(days=14)  # an unreferenced desk reply answers my open case only this soon
+NOTE_WINDOW = timedelta(days=30)  # a note without --ticket joins the provider's ticket active this recently
+
+
+# --- batch hook and resetter ------------------------------------------------------------------
+
+
+def store_support_facts(db: Database, batch: list[Prepared]) -> None:
+    """Keep each new message's support facts (computed in a worker) for the journal rebuild."""
+    rows = [
+        {"sha256": p.parsed.sha256, "facts": json.dumps(p.extraction.support, ensure_ascii=False)}
+        for p in batch
+        if p.extraction.support is not None
+    ]
+    if rows:
+        db.table("support_facts").upsert_all(rows, pk="sha256")
+
+
+def reset_journal(db: Database) -> None:
+    """`subtrail reprocess` recomputes the facts; manual notes are the user's and stay."""
+    for table in ("promises", "ticket_messages", "ticket_keys", "tickets", "support_facts"):
+        db.execute(f"delete from [{table}]")
+
+
+# --- rebuild ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One exchange in a ticket, from a message or a manual note."""
+
+    sent_at: str
+    direction: str
+    channel: str
+    body: str
+    agent_name: str | None = None
+    sha256: str | None = None
+    note_id: int | None = None
+    auto_ack: bool = False
+    asks: bool = False
+    resolved: bool = False
+    courtesy: bool = False  # my thank-you after a settlement: it does not reopen the case
+    promises: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    joined_by: str | None = None
+
+
+@dataclass
+class Ticket:
+    provider: str | None
+    correspondent: str | None
+    subject: str
+    ticket_ref: str | None = None
+    entries: list[Entry] = field(default_factory=list)
+    keys: list[tuple[str, str, str | None]] = field(default_factory=list)  # (key, kind, sha256)
+    subject_keys: set[str] = field(default_factory=set)
+    scope: str | None = (
+        None  # provider slug, else the correspondent's domain: what case numbers are scoped by
+    )
+
+    @property
+    def last_at(self) -> str:
+        return max(e.sent_at for e in self.entries)
+
+
+def rebuild_journal(db: Database, today: date | None = None) -> None:
+    """Clear and rebuild tickets, ticket_messages, ticket_keys and promises from the stored facts."""
+    today = today or datetime.now(UTC).date()
+    for table in ("promises", "ticket_messages", "ticket_keys", "tickets"):
+        db.execute(f"delete from [{table}]")
+    tickets = thread_messages(_load_messages(db), _domain_providers(db), _completer(db))
+    merge_notes(tickets, _load_notes(db))
+    _write(db, tickets, today)
+
+
+def _load_messages(db: Database) -> list[dict[str, Any]]:
+    rows = db.execute(
+        # A message without a Date header keeps its place by when the server or the import first saw it;
+        # at equal times a message that replies to nothing goes first, so its replies can find it.
+        """select m.sha256, m.message_id,
+                  coalesce(m.date, (select min(l.internal_date) from message_locations l where l.sha256 = m.sha256),
+                           nullif(m.stored_at, '')) as at,
+                  m.subject, m.provider, m.direction, m.in_reply_to, m.[references], f.facts
+           from support_facts f join messages m on m.sha256 = f.sha256
+           where at is not null
+           order by at, m.in_reply_to is not null, m.sha256"""
+    ).fetchall()
+    columns = (
+        "sha256",
+        "message_id",
+        "date",
+        "subject",
+        "provider",
+        "direction",
+        "in_reply_to",
+        "references",
+    )
+    out = []
+    for row in rows:
+        item = dict(zip(columns, row[:-1], strict=True))
+        try:
+            item["facts"] = json.loads(row[-1]) or {}
+        except (TypeError, ValueError):
+            continue
+        out.append(item)
+    return out
+
+
+def _domain_providers(db: Database) -> dict[str, str]:
+    """domain -> provider slug from the `providers` table, for mail whose provider is unknown."""
+    if not db.table("providers").exists():
+        return {}
+    mapping: dict[str, str] = {}
+    for slug, domains in db.execute("select slug, domains from providers where domains is not null"):
+        try:
+            values = json.loads(domains)
+        except (TypeError, ValueError):
+            values = re.split(r"[,\s]+", domains or "")
+        for domain in values if isinstance(values, list) else []:
+            if isinstance(domain, str) and domain:
+                mapping[domain.lower().strip()] = slug
+    return mapping
+
+
+def _completer(db: Database) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Full facts for a reply that joined a ticket on its keys alone (parsed again once, then cached)."""
+
+    def complete(msg: dict[str, Any]) -> dict[str, Any]:
+        row = db.execute("select raw from raw_messages where sha256 = ?", [msg["sha256"]]).fetchone()
+        if row is None:
+            return msg["facts"]
+        result = Extraction(direction=msg["direction"], provider=msg["provider"])
+        facts = {**collect(parse_message(row[0], msg["sha256"]), result), "is_support": False}
+        db.execute(
+            "update support_facts set facts = ? where sha256 = ?",
+            [json.dumps(facts, ensure_ascii=False), msg["sha256"]],
+        )
+        return facts
+
+    return complete
+
+
+def thread_messages(
+    messages: list[dict[str, Any]],
+    domain_map: dict[str, str],
+    complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[Ticket]:
+    """Assign each message (in date order) to a ticket; replies that link nowhere are dropped."""
+    threader = _Threader(domain_map, complete or (lambda msg: msg["facts"]))
+    for msg in messages:
+        threader.add(msg)
+    return threader.result()
+
+
+@dataclass
+class _Link:
+    """What one message offers to link it: its keys, strongest first."""
+
+    date: str
+    scope: str | None
+    token_keys: list[str]
+    references: list[str]
+    subject_key: str
+
+
+class _Threader:
+    """Strongest key first; when one message links two tickets they were one case and are merged.
+
+    The merge covers an acknowledgement that quoted no reference (its case number opens a ticket) and the
+    agent's later reply that carries both the case number and an In-Reply-To to my first mail.
+    """
+
+    def __init__(
+        self, domain_map: dict[str, str], complete: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> None:
+        self.domain_map = domain_map
+        self.complete = complete
+        self.tickets: list[Ticket] = []
+        self.parent: list[int] = []
+        self.by_key: dict[str, int] = {}
+        self.by_msgid: dict[str, int] = {}
+        self.by_subject: dict[tuple[str, str], int] = {}
+        self.by_scope: dict[str, list[int]] = {}  # tickets per provider / correspondent
+
+    def find(self, index: int) -> int:
+        while self.parent[index] != index:
+            index = self.parent[index]
+        return index
+
+    def merge(self, one: int, other: int) -> int:
+        keep, gone = min(one, other), max(one, other)  # the older ticket survives
+        self.parent[gone] = keep
+        target, source = self.tickets[keep], self.tickets[gone]
+        target.entries.extend(source.entries)
+        target.keys.extend(source.keys)
+        target.subject_keys |= source.subject_keys
+        target.provider = target.provider or source.provider
+        target.ticket_ref = target.ticket_ref or source.ticket_ref
+        return keep
+
+    def by_reference(self, link: _Link, exclude: int | None) -> tuple[int | None, str | None]:
+        for ref in reversed(link.references):  # the nearest ancestor first
+            if ref not in self.by_msgid:
+                continue
+            candidate = self.find(self.by_msgid[ref])
+            if candidate == exclude or _conflicts(self.tickets[candidate], link.token_keys):
+                continue
+            if _stale_new_subject(self.tickets[candidate], link.subject_key, link.date):
+                return None, None
+            return candidate, f"reference:{ref}"
+        return None, None
+
+    def by_subject_key(self, link: _Link) -> tuple[int | None, str | None]:
+        corr = (link.scope or "", link.subject_key)
+        if not (link.subject_key and link.scope and corr in self.by_subject):
+            return None, None
+        candidate = self.find(self.by_subject[corr])
+        ticket = self.tickets[candidate]
+        if _conflicts(ticket, link.token_keys) or not _within(ticket.last_at, link.date, SUBJECT_WINDOW):
+            return None, None
+        return candidate, f"subject:{link.scope}:{link.subject_key}"
+
+    def by_open_case(self, link: _Link) -> tuple[int | None, str | None]:
+        """The desk answered under a subject of its own ("Votre demande n°RED-…") and quoted no reference:
+        if exactly one case with that correspondent is waiting for its answer, this is the answer."""
+        same_scope = dict.fromkeys(self.find(i) for i in self.by_scope.get(link.scope or "", []))
+        waiting = [
+            index
+            for index in same_scope
+            if _awaits_answer(self.tickets[index])
+            and not _conflicts(self.tickets[index], link.token_keys)
+            and _within(self.tickets[index].last_at, link.date, OPEN_CASE_WINDOW)
+        ]
+        if len(waiting) != 1:
+            return None, None
+        return waiting[0], f"open-case:{link.scope}"
+
+    def add(self, msg: dict[str, Any]) -> None:
+        facts = msg["facts"]
+        provider = msg["provider"] or self.domain_map.get(facts.get("correspondent") or "")
+        scope = provider or facts.get("correspondent")
+        link = _Link(
+            date=msg["date"],
+            scope=scope,
+            token_keys=[_token_key(ref, scope) for ref in facts.get("refs", [])],
+            references=[r for r in [msg["in_reply_to"], *(msg["references"] or "").split()] if r],
+            subject_key=facts.get("subject_key") or "",
+        )
+        index, joined_by = None, None
+        for key in link.token_keys:
+            if key in self.by_key:
+                index, joined_by = self.find(self.by_key[key]), key
+                break
+        if index is None:
+            index, joined_by = self.by_reference(link, None)
+        else:
+            other, _ = self.by_reference(link, index)
+            if other is not None:
+                index = self.merge(index, other)
+        if index is None and facts.get("is_support") and not any(r in self.by_msgid for r in link.references):
+            index, joined_by = self.by_subject_key(link)
+        if (
+            index is None
+            and facts.get("is_support")
+            and not link.references
+            and msg["direction"] == "inbound"
+        ):
+            index, joined_by = self.by_open_case(link)
+        if index is None:
+            if not facts.get("is_support"):
+                return  # a reply that joins no support thread is not customer service
+            self.tickets.append(
+                Ticket(provider=provider, correspondent=facts.get("correspondent"), subject="", scope=scope)
+            )
+            self.parent.append(len(self.tickets) - 1)
+            self.by_scope.setdefault(scope or "", []).append(len(self.tickets) - 1)
+            index, joined_by = len(self.tickets) - 1, "new"
+        if facts.get("partial"):
+            facts = self.complete(msg)
+        self.record(index, msg, facts, link, joined_by, provider)
+
+    def record(
+        self, index: int, msg: dict[str, Any], facts: dict[str, Any], link: _Link, joined_by: str | None,
+        provider: str | None,
+    ) -> None:  # fmt: skip
+        ticket = self.tickets[index]
+        ticket.provider = ticket.provider or provider
+        ticket.subject = ticket.subject or _clean_subject(msg["subject"])
+        ticket.ticket_ref = ticket.ticket_ref or facts.get("ticket_ref")
+        ticket.entries.append(_entry_from_message(msg, facts, joined_by))
+        if link.subject_key:
+            ticket.subject_keys.add(link.subject_key)
+            if link.scope:
+                self.by_subject[(link.scope, link.subject_key)] = index
+                ticket.keys.append((f"subject:{link.scope}:{link.subject_key}", "subject", msg["sha256"]))
+        for key in link.token_keys:
+            self.by_key.setdefault(key, index)
+            ticket.keys.append((key, key.split(":", 1)[0], msg["sha256"]))
+        if msg["message_id"]:
+            self.by_msgid.setdefault(msg["message_id"], index)
+            ticket.keys.append((f"message-id:{msg['message_id']}", "message-id", msg["sha256"]))
+
+    def result(self) -> list[Ticket]:
+        return [ticket for index, ticket in enumerate(self.tickets) if self.parent[index] == index]
+
+
+def _awaits_answer(ticket: Ticket) -> bool:
+    """My mail is the last human one and nobody answered it yet (only acknowledgements, if anything)."""
+    human = [e for e in ticket.entries if not e.auto_ack]
+    return (
+        bool(human) and human[-1].direction == "outbound" and not any(e.direction == "inbound" for e in human)
+    )
+
+
+def _token_key(ref: dict[str, Any], scope: str | None) -> str:
+    if ref.get("global"):
+        return f"{ref['system']}:{ref['value']}"
+    return f"number:{scope or '?'}:{ref['value']}"
+
+
+def _conflicts(ticket: Ticket, token_keys: list[str]) -> bool:
+    """The message carries a case number of the same desk that differs from the ticket's: another case."""
+    mine = {key.rsplit(":", 1)[0] for key, kind, _ in ticket.keys if kind in ("number", "salesforce")}
+    theirs = {key.rsplit(":", 1)[0] for key in token_keys}
+    known = {key for key, _, _ in ticket.keys}
+    return bool(mine & theirs) and not any(key in known for key in token_keys)
+
+
+def _stale_new_subject(ticket: Ticket, subject_key: str, when: str) -> bool:
+    """A reply to an old thread under a new subject is a new question, hence a new ticket."""
+    if not subject_key or subject_key in ticket.subject_keys:
+        return False
+    return not _within(ticket.last_at, when, STALE_AFTER)
+
+
+def _within(earlier: str, later: str, window: timedelta) -> bool:
+    try:
+        return datetime.fromisoformat(later) - datetime.fromisoformat(earlier) <= window
+    except (TypeError, ValueError):
+        return False
+
+
+def _clean_subject(subject: str | None) -> str:
+    return re.sub(r"^\s*(?:(?:re|tr|fwd?|aw)\s*:\s*)+", "", subject or "", flags=re.I).strip()
+
+
+def _entry_from_message(msg: dict[str, Any], facts: dict[str, Any], joined_by: str | None) -> Entry:
+    return Entry(
+        sent_at=msg["date"],
+        direction=msg["direction"] or "inbound",
+        channel="email",
+        body=facts.get("body") or "",
+        agent_name=facts.get("agent_name"),
+        sha256=msg["sha256"],
+        auto_ack=bool(facts.get("auto_ack")),
+        asks=bool(facts.get("asks")),
+        resolved=bool(facts.get("resolved")),
+        courtesy=bool(facts.get("courtesy")),
+        promises=list(facts.get("promises") or []),
+        requests=list(facts.get("requests") or []),
+        joined_by=joined_by,
+    )
+
+
+# --- manual notes -----------------------------------------------------------------------------
+
+
+def _load_notes(db: Database) -> list[dict[str, Any]]:
+    if not db.table("manual_notes").exists():
+        return []
+    return [dict(row) for row in db.query("select * from manual_notes order by at, id")]
+
+
+def merge_notes(tickets: list[Ticket], notes: list[dict[str, Any]]) -> None:
+    """Notes join the ticket they name, else the provider's ticket active around them, else their own."""
+    for note in notes:
+        index = _ticket_for_note(tickets, note)
+        joined_by = "note:ticket-ref" if note.get("ticket_ref") else "note:provider"
+        if index is None:
+            joined_by = "note:new"
+            tickets.append(
+                Ticket(
+                    provider=note["provider"],
+                    correspondent=None,
+                    subject=(note["body"] or "").split("\n", 1)[0][:80],
+                    ticket_ref=note.get("ticket_ref"),
+                )
+            )
+            index = len(tickets) - 1
+        tickets[index].provider = tickets[index].provider or note["provider"]
+        asks, resolved = message_signals(note["body"] or "")
+        promises = []
+        if note.get("promise_text"):
+            promises.append({"text": note["promise_text"], "due_on": note.get("due_on")})
+        tickets[index].entries.append(
+            Entry(
+                sent_at=note["at"],
+                direction=note["direction"] or "inbound",
+                channel=note["channel"] or "other",
+                body=note["body"] or "",
+                agent_name=note.get("agent_name"),
+                note_id=note["id"],
+                asks=asks and note["direction"] != "outbound",
+                resolved=resolved,
+                promises=promises,
+                joined_by=joined_by,
+            )
+        )
+
+
+def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
+    ref, provider = note.get("ticket_ref"), note.get("provider")
+    if ref:
+        for index, ticket in enumerate(tickets):
+            if ticket.ticket_ref == ref and (not provider or ticket.provider in (None, provider)):
+                return index
+        for index, ticket in enumerate(tickets):
+            if any(key.endswith(f":{ref}") for key, _, _ in ticket.keys):
+                return index
+        return None
+    best: int | None = None
+    for index, ticket in enumerate(tickets):
+        if not ticket.entries or not _same_provider(ticket, provider):
+            continue
+        opened = min(e.sent_at for e in ticket.entries)
+        if opened <= note["at"] and _within(ticket.last_at, note["at"], NOTE_WINDOW):
+            best = index
+    return best
+
+
+def _same_provider(ticket: Ticket, provider: str | None) -> bool:
+    """A ticket whose provider is unknown still matches by its correspondent's domain (sfr.fr ~ sfr)."""
+    if ticket.provider is not None:
+        return ticket.provider == provider
+    return bool(provider) and (ticket.correspondent or "").split(".")[0] == provider
+
+
+# --- status and writing -----------------------------------------------------------------------
+
+
+def ticket_status(entries: list[Entry], today: date) -> str:
+    """From the last human exchange: mine -> awaiting_provider; theirs -> resolved / awaiting_me / awaiting_provider.
+
+    A confirmation that still promises something not yet due ("résiliation enregistrée ; nous vous
+    rembourserons d'ici le 20 avril") leaves the case awaiting the provider until that date.
+    """
+    human = [e for e in entries if not e.auto_ack]
+    if not human:
+        return "awaiting_provider"
+    last = human[-1]
+    if last.courtesy and last.direction == "outbound" and len(human) > 1 and human[-2].resolved:
+        last = human[-2]  # "merci beaucoup !" after a settlement leaves it settled; anything else reopens
+    if last.resolved:
+        return "awaiting_provider" if any(_still_owed(p, today) for p in last.promises) else "resolved"
+    if last.direction == "outbound":
+        return "awaiting_provider"
+    return "awaiting_me" if last.asks else "awaiting_provider"
+
+
+def _still_owed(promise: dict[str, Any], today: date) -> bool:
+    """Not yet due, and an action still to come rather than the effect of what was just confirmed.
+
+    "Nous vous rembourserons d'ici le 20 avril" is owed; "votre demande a bien été traitée : votre
+    échéancier sera ramené à 88 € à compter du 15/04" is done, the date is only when it takes effect.
+    """
+    due = promise.get("due_on")
+    return bool(due) and due >= today.isoformat() and not message_signals(promise.get("text") or "")[1]
+
+
+def promise_status(index: int, due_on: str | None, entries: list[Entry], today: date) -> str:
+    """kept, overdue or pending for a promise made in `entries[index]`.
+
+    kept: a later exchange confirms the resolution, or the promise came with a confirmation ("the refund has
+    been processed and will appear within 3 business days") and its date passed with no complaint of mine.
+    overdue: its date passed otherwise. pending: not yet due, or no date.
+    """
+    made_in, later = entries[index], [e for e in entries[index + 1 :] if not e.auto_ack]
+    if any(e.resolved for e in later):
+        return "kept"
+    passed = bool(due_on) and due_on < today.isoformat()
+    complained = any(e.direction == "outbound" and not e.courtesy for e in later)
+    if passed and made_in.resolved and not complained:
+        return "kept"
+    return "overdue" if passed else "pending"
+
+
+def _write(db: Database, tickets: list[Ticket], today: date) -> None:
+    """Rows in a stable order with explicit ids, written in bulk: ids do not move between rebuilds."""
+    for ticket in tickets:
+        ticket.entries.sort(key=lambda e: (e.sent_at, e.sha256 or "", e.note_id or 0))
+    tickets.sort(key=lambda t: (t.entries[0].sent_at, t.entries[0].sha256 or "", t.entries[0].note_id or 0))
+    ticket_rows: list[dict[str, Any]] = []
+    key_rows: list[dict[str, Any]] = []
+    message_rows: list[dict[str, Any]] = []
+    promise_rows: list[dict[str, Any]] = []
+    for ticket_id, ticket in enumerate(tickets, start=1):
+        entries = ticket.entries
+        requests = [r for e in entries for r in e.requests]
+        ticket_rows.append(
+            {
+                "id": ticket_id,
+                "provider": ticket.provider,
+                "ticket_ref": ticket.ticket_ref,
+                "subject": ticket.subject,
+                "status": ticket_status(entries, today),
+                "opened_at": entries[0].sent_at,
+                "last_activity_at": entries[-1].sent_at,
+                "correspondent": ticket.correspondent,
+                "resolution_requested": "\n".join(dict.fromkeys(requests)) or None,
+                "messages": len(entries),
+            }
+        )
+        seen_keys: set[str] = set()
+        for key, kind, sha in ticket.keys:
+            if key not in seen_keys:
+                seen_keys.add(key)
+                key_rows.append(
+                    {
+                        "id": len(key_rows) + 1,
+                        "ticket_id": ticket_id,
+                        "key": key,
+                        "kind": kind,
+                        "message_sha256": sha,
+                    }
+                )
+        for position, entry in enumerate(entries):
+            row_id = len(message_rows) + 1
+            message_rows.append(
+                {
+                    "id": row_id,
+                    "ticket_id": ticket_id,
+                    "message_sha256": entry.sha256,
+                    "sent_at": entry.sent_at,
+                    "direction": entry.direction,
+                    "channel": entry.channel,
+                    "agent_name": entry.agent_name,
+                    "body": entry.body,
+                    "auto_ack": int(entry.auto_ack),
+                    "manual_note_id": entry.note_id,
+                    "joined_by": entry.joined_by,
+                    "requested": "\n".join(entry.requests) or None,
+                }
+            )
+            for promise in entry.promises:
+                promise_rows.append(
+                    {
+                        "id": len(promise_rows) + 1,
+                        "ticket_message_id": row_id,
+                        "text": promise.get("text"),
+                        "due_on": promise.get("due_on"),
+                        "status": promise_status(position, promise.get("due_on"), entries, today),
+                    }
+                )
+    for table, rows in (
+        ("tickets", ticket_rows),
+        ("ticket_keys", key_rows),
+        ("ticket_messages", message_rows),
+        ("promises", promise_rows),
+    ):
+        if rows:
+            db.table(table).insert_all(rows, batch_size=500)
+
+
+def note_time(text: str) -> str:
+    """'2026-03-03 10:02' (Paris local time, as a person notes it) -> ISO-8601 UTC."""
+    from zoneinfo import ZoneInfo
+
+    value = datetime.fromisoformat(text.strip().replace("T", " "))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("Europe/Paris"))
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def add_note(
+    db: Database,
+    *,
+    provider: str,
+    channel: str,
+    at: str,
+    text: str,
+    agent: str | None = None,
+    direction: str | None = None,
+    promise: str | None = None,
+    due_on: str | None = None,
+    ticket_ref: str | None = None,
+) -> int:
+    """Record a manual note and rebuild the journal so it shows at once; returns the note id."""
+    from datetime import date as _date
+
+    if due_on:
+        _date.fromisoformat(due_on)  # raises ValueError on a bad date
+    if promise and not due_on:
+        from extractors.support.promises import due_from_date, due_from_delay
+
+        sent_on = local_date(at)
+        if sent_on:
+            due = due_from_delay(promise, sent_on) or due_from_date(promise, sent_on)
+            due_on = due.isoformat() if due else None
+    with db.atomic():
+        note_id = (
+            db.table("manual_notes")
+            .insert(
+                {
+                    "provider": provider,
+                    "ticket_ref": ticket_ref,
+                    "channel": channel,
+                    "at": at,
+                    "direction": direction or ("inbound" if agent else "outbound"),
+                    "agent_name": agent,
+                    "body": text,
+                    "promise_text": promise,
+                    "due_on": due_on,
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+            .last_pk
+        )
+        rebuild_journal(db)
+    return int(note_id)

@@ -1,0 +1,266 @@
+"""`subtrail dossier SLUG`: what to have at hand before contacting a provider's customer service.
+
+The article's checklist, filled from the database: account identifiers found in
+the mails, the subscription's history, how to cancel, the correspondence so far
+(dates, agents, promises kept or not), a "resolution I want" section to fill in,
+and the evidence with hashes. `build_dossier` only reads (Datasette serves it
+from a read-only connection); `render_markdown` / `render_html` lay it out. Mail
+content is hostile: Markdown output escapes it, HTML output is autoescaped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+
+from ingest.derived.knowledge import PLATFORM_PROVIDERS, get_provider
+from ingest.outputs.export import format_amount
+
+EXCERPT_CHARS = 600
+LAST_CHARGES = 6
+
+# Label (FR / EN) -> kind; the value must contain a digit so "Customer ID is" captures nothing.
+_ID_LABELS: list[tuple[str, str]] = [
+    (r"num[ée]ro\s+(?:de\s+)?client|n[°ºo]\.?\s*(?:de\s+)?client|identifiant\s+client|r[ée]f[ée]rence\s+client", "customer_number"),
+    (r"num[ée]ro\s+(?:de\s+)?contrat|n[°ºo]\.?\s*(?:de\s+)?contrat|r[ée]f[ée]rence\s+(?:du\s+)?contrat", "contract_number"),
+    (r"customer\s+(?:id|number|no\.?)", "customer_number"),
+    (r"account\s+(?:id|number|no\.?)", "account_number"),
+    (r"contract\s+(?:id|number|no\.?)", "contract_number"),
+    (r"identifiant(?:\s+(?:freebox|internet|abonn[ée]))?|login|user\s*name", "login"),
+]  # fmt: skip
+_ID_PATTERNS = [
+    (re.compile(rf"\b(?:{label})\s*[:#]?\s*(?=[A-Za-z0-9\-/.]*\d)([A-Za-z0-9][A-Za-z0-9\-/.]{{2,30}})", re.I), kind)
+    for label, kind in _ID_LABELS
+]  # fmt: skip
+
+
+# Written differently: an e-mail used as the account's identifier, a phone line number.
+_ACCOUNT_EMAIL = re.compile(
+    r"\b(?:identifiant\s+apple|apple\s+id|identifiant\s+de\s+connexion|adresse\s+de\s+connexion)\s*:\s*"
+    r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
+    re.I,
+)
+_LINE_NUMBER = re.compile(
+    r"\b(?:ligne|num[ée]ro\s+de\s+(?:ligne|t[ée]l[ée]phone|mobile)|phone\s+number|mobile\s+number)\s*:\s*"
+    r"(\+?\d[\d .]{7,16}\d)",
+    re.I,
+)
+
+
+class DossierError(ValueError):
+    """Nothing is known about the asked provider; the message says how to find valid slugs."""
+
+
+@dataclass
+class Identifier:
+    kind: str  # account_email, login, customer_number, contract_number, account_number, line_number
+    value: str
+    seen: int  # in how many messages
+    first_seen: str | None
+    sha256: str | None  # one message that shows it
+
+
+@dataclass
+class Dossier:
+    slug: str
+    today: str
+    provider: dict[str, Any] | None
+    identifiers: list[Identifier] = field(default_factory=list)
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    platform_routes: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    promises: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return (self.provider or {}).get("name") or self.slug
+
+
+def find_identifiers(text: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs for customer / contract / account numbers written in `text`."""
+    found: list[tuple[str, str]] = []
+    for pattern, kind in _ID_PATTERNS:
+        for match in pattern.finditer(text or ""):
+            value = match.group(1).rstrip(".-/")
+            if len(value) >= 3:
+                found.append((kind, value))
+    found += [("account_email", m.group(1).lower()) for m in _ACCOUNT_EMAIL.finditer(text or "")]
+    found += [("line_number", " ".join(m.group(1).split())) for m in _LINE_NUMBER.finditer(text or "")]
+    return found
+
+
+def _money(amount: int | None, currency: str | None) -> str:
+    return f"{format_amount(amount, currency)} {currency or ''}".strip() if amount is not None else ""
+
+
+def _provider_messages(db: Database, slug: str) -> list[dict[str, Any]]:
+    """Every message tied to the provider: classified as theirs, or proving one of its events or exchanges."""
+    return [
+        dict(r)
+        for r in db.query(
+            """select id, sha256, message_id, date, from_addr, from_name, to_addrs, subject, body_text,
+                      kind, direction
+               from messages where sha256 in (
+                   select sha256 from messages where provider = :slug
+                   union select e.message_sha256 from subscription_events e
+                         join subscriptions s on s.id = e.subscription_id where s.provider = :slug
+                   union select tm.message_sha256 from ticket_messages tm
+                         join tickets t on t.id = tm.ticket_id where t.provider = :slug)
+               order by date, sha256""",
+            {"slug": slug},
+        )
+    ]
+
+
+def _identifiers(
+    messages: list[dict[str, Any]], subscriptions: list[dict[str, Any]], mine: frozenset[str]
+) -> list[Identifier]:
+    """Identifiers with how often and where first seen; header addresses only if mine (when known)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    first: dict[tuple[str, str], tuple[str | None, str]] = {}
+
+    def note(kind: str, value: str, msg: dict[str, Any] | None) -> None:
+        key = (kind, value)
+        counts[key] += 1 if msg else 0
+        if key not in first or (msg and first[key][1] == ""):
+            first[key] = (msg["date"], msg["sha256"]) if msg else (None, "")
+
+    for sub in subscriptions:
+        if sub.get("account_email"):
+            note("account_email", sub["account_email"].lower(), None)
+    for msg in messages:
+        if msg["direction"] == "outbound" and msg["from_addr"]:
+            addresses = [msg["from_addr"]]
+        elif msg["direction"] == "inbound" and msg["to_addrs"]:
+            addresses = [a.strip() for a in msg["to_addrs"].split(",")][:3]
+        else:
+            addresses = []
+        for addr in addresses:
+            if addr and (not mine or addr.lower() in mine):
+                note("account_email", addr.lower(), msg)
+        seen_here = set(find_identifiers(f"{msg['subject'] or ''}\n{msg['body_text'] or ''}"))
+        for kind, value in sorted(seen_here):
+            note(kind, value, msg)
+    order = {"account_email": 0, "login": 1, "customer_number": 2, "contract_number": 3, "account_number": 4}
+    return sorted(
+        (Identifier(k, v, counts[(k, v)], first[(k, v)][0], first[(k, v)][1] or None) for k, v in first),
+        key=lambda i: (order.get(i.kind, 9), -i.seen, i.value),
+    )
+
+
+def _subscriptions(db: Database, slug: str) -> list[dict[str, Any]]:
+    subs = [dict(r) for r in db.query("select * from subscriptions where provider = ? order by id", [slug])]
+    for sub in subs:
+        events = [
+            dict(r)
+            for r in db.query(
+                """select e.*, m.subject from subscription_events e
+                   left join messages m on m.sha256 = e.message_sha256
+                   where e.subscription_id = ? order by e.occurred_on, e.id""",
+                [sub["id"]],
+            )
+        ]
+        history: list[dict[str, Any]] = []
+        for ev in events:
+            if ev["amount_minor"] is None or ev["event_type"] == "refund":
+                continue
+            price = (ev["amount_minor"], ev["currency"], ev["billing_period"] or sub["billing_period"])
+            if not history or history[-1]["key"] != price:
+                history.append(
+                    {
+                        "key": price,
+                        "since": ev["occurred_on"],
+                        "price": _money(price[0], price[1]),
+                        "period": price[2],
+                    }
+                )
+        sub["price"] = _money(sub["amount_minor"], sub["currency"])
+        sub["price_history"] = history
+        sub["charges"] = [
+            {**ev, "price": _money(ev["amount_minor"], ev["currency"])}
+            for ev in events
+            if ev["event_type"] in ("charge", "refund", "payment_failed")
+        ][-LAST_CHARGES:][::-1]
+        sub["events"] = events
+    return subs
+
+
+def _tickets(db: Database, slug: str, today: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    tickets = [
+        dict(r) for r in db.query("select * from tickets where provider = ? order by opened_at, id", [slug])
+    ]
+    all_promises: list[dict[str, Any]] = []
+    for ticket in tickets:
+        ticket["exchanges"] = [
+            dict(r)
+            for r in db.query(
+                """select tm.*, m.subject, m.message_id from ticket_messages tm
+                   left join messages m on m.sha256 = tm.message_sha256
+                   where tm.ticket_id = ? order by tm.sent_at, tm.id""",
+                [ticket["id"]],
+            )
+        ]
+        for exchange in ticket["exchanges"]:
+            body = " ".join((exchange["body"] or "").split())
+            exchange["excerpt"] = body[:EXCERPT_CHARS] + ("…" if len(body) > EXCERPT_CHARS else "")
+            exchange["promises"] = []
+            for row in db.query(
+                "select * from promises where ticket_message_id = ? order by due_on, id", [exchange["id"]]
+            ):
+                promise = dict(row)
+                late = promise["status"] == "pending" and promise["due_on"] and promise["due_on"] < today
+                promise["verdict"] = "overdue" if late else (promise["status"] or "pending")
+                promise["made_on"] = (exchange["sent_at"] or "")[:10]
+                promise["agent_name"] = exchange["agent_name"]
+                promise["ticket_ref"] = ticket["ticket_ref"]
+                exchange["promises"].append(promise)
+                all_promises.append(promise)
+    return tickets, all_promises
+
+
+def build_dossier(
+    db: Database, slug: str, today: date | None = None, my_addresses: Iterable[str] = ()
+) -> Dossier:
+    """Read everything about one provider; raises DossierError if the slug is unknown everywhere.
+
+    `my_addresses` (the config's `[identity]`) keeps other people's addresses in To/Cc out of the
+    account identifiers.
+    """
+    today_iso = (today or date.today()).isoformat()
+    dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug))
+    messages = _provider_messages(db, slug)
+    dossier.subscriptions = _subscriptions(db, slug)
+    dossier.tickets, dossier.promises = _tickets(db, slug, today_iso)
+    if not (dossier.provider or messages or dossier.subscriptions or dossier.tickets):
+        raise DossierError(f"nothing known about provider {slug!r} (see: select slug from providers)")
+    mine = frozenset(a.lower() for a in my_addresses)
+    dossier.identifiers = _identifiers(messages, dossier.subscriptions, mine)
+    for platform in sorted(
+        {s["platform"] for s in dossier.subscriptions if s["platform"] in PLATFORM_PROVIDERS}
+    ):
+        route = get_provider(db, PLATFORM_PROVIDERS[platform]) or {"name": platform}
+        dossier.platform_routes.append({"platform": platform, **route})
+    dossier.evidence = [
+        {k: m[k] for k in ("date", "subject", "sha256", "message_id", "kind", "direction", "from_addr")}
+        for m in messages
+    ]
+    return dossier
+
+
+def render_markdown(dossier: Dossier) -> str:
+    from ingest.outputs.dossier_templates import markdown_template
+
+    return markdown_template().render(d=dossier)
+
+
+def render_html(dossier: Dossier) -> str:
+    from ingest.outputs.dossier_templates import html_template
+
+    return html_template().render(d=dossier)

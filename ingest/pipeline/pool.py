@@ -1,0 +1,149 @@
+"""Parse and extract in a pool of worker processes, one chunk ahead of the writer.
+
+Parsing is CPU-bound and dominates ingestion, SQLite writes are cheap, so the
+parent keeps one chunk in flight in the pool while it stores the previous one.
+Only one chunk is ever queued, so memory is bounded by chunk size, not input size.
+A worker that dies or hangs costs a slower chunk (redone in-process), never a message.
+Messages whose bytes are already stored are not parsed again: a re-import costs
+a hash and a lookup per message.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.pool import AsyncResult, Pool
+
+from extractors import Extraction, Identity
+from extractors.mail.parse import ParsedMessage, sha256_of
+from ingest import pipeline
+from ingest.store import Job, Location, Prepared
+
+WORKER_TIMEOUT = 600  # seconds for one chunk; past that the chunk is redone in-process
+WATCH_INTERVAL = 0.2  # seconds between checks that every worker is still alive
+KnownFilter = Callable[[list[str]], set[str]]
+
+
+def _prepare_in_worker(args: tuple[bytes, Location, Identity, str]) -> Prepared:
+    raw, location, identity, sha256 = args
+    prepared = pipeline.prepare(raw, location, identity, sha256)
+    prepared.parsed.raw = b""  # the parent still holds the bytes; don't send them back
+    if prepared.parsed.body_html is not None:
+        prepared.parsed.body_html = ""  # the store only needs to know there was HTML
+    return prepared
+
+
+def prepare_safely(raw: bytes, location: Location, identity: Identity, sha256: str | None = None) -> Prepared:
+    """Whatever happens while parsing, the raw bytes are kept and the failure is recorded."""
+    try:
+        return pipeline.prepare(raw, location, identity, sha256)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # MemoryError, RecursionError deep in a library, ...
+        parsed = ParsedMessage(
+            sha256=sha256 or sha256_of(raw), raw=raw, problems=[f"parse: {type(exc).__name__}"]
+        )
+        return Prepared(parsed=parsed, extraction=Extraction(), location=location)
+
+
+def _worker_start() -> None:
+    """Workers take the default signal dispositions back.
+
+    Forked workers inherit the parent's Python handlers: with `poll`'s graceful-stop handler,
+    a worker ignored the SIGTERM that `Pool.terminate()` sends, and one blocked on the task
+    queue's lock (held by terminate itself) hung the parent forever. Ctrl-C reaches the whole
+    process group: workers ignore it and the parent decides.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class _Chunk:
+    """One chunk in flight: its jobs, their hashes, which are already stored, and the pool's answer."""
+
+    def __init__(self, jobs: list[Job], known: KnownFilter | None) -> None:
+        self.jobs = jobs
+        self.shas = [job.sha256 or sha256_of(job.raw) for job in jobs]
+        self.known = known(self.shas) if known else set()
+        self.todo = [i for i, sha in enumerate(self.shas) if sha not in self.known]
+        self.result: AsyncResult[list[Prepared]] | None = None
+        self.pool: Pool | None = None
+        self.workers: frozenset[int] = frozenset()
+
+    def submit(self, pool: Pool, identity: Identity) -> None:
+        args = [(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo]
+        self.pool, self.workers = pool, _live_workers(pool)
+        self.result = pool.map_async(_prepare_in_worker, args, chunksize=16)
+
+    def _wait(self) -> list[Prepared] | None:
+        """The pool's answer, or None when a worker died (the pool silently loses the tasks a dead
+        worker held: waiting would cost the whole WORKER_TIMEOUT) or the chunk took too long."""
+        assert self.result is not None and self.pool is not None
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while not self.result.ready():
+            if time.monotonic() > deadline or not self.workers <= _live_workers(self.pool):
+                return None
+            self.result.wait(WATCH_INTERVAL)
+        try:
+            return self.result.get(timeout=0)
+        except Exception:
+            return None
+
+    def collect(self, identity: Identity) -> list[Prepared]:
+        done: list[Prepared] | None = None
+        if self.result is not None:
+            done = self._wait()  # None: a worker died or hung: redo here, one message at a time
+        if done is None:
+            done = [
+                prepare_safely(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo
+            ]
+        by_index = dict(zip(self.todo, done, strict=True))
+        out: list[Prepared] = []
+        for i, job in enumerate(self.jobs):
+            item = by_index.get(i)
+            if item is None:  # stored already: only its location will be recorded
+                item = Prepared(ParsedMessage(sha256=self.shas[i], raw=job.raw), Extraction(), job.location)
+            item.parsed.raw = job.raw
+            out.append(item)
+        return out
+
+
+def _live_workers(pool: Pool) -> frozenset[int]:
+    """Pids of the pool's live worker processes (`Pool._pool`, unchanged since Python 3.2)."""
+    return frozenset(p.pid for p in pool._pool if p.exitcode is None and p.pid is not None)  # type: ignore[attr-defined]
+
+
+def prepare_chunks(
+    chunks: Iterable[list[Job]],
+    identity: Identity,
+    workers: int | None = None,
+    known: KnownFilter | None = None,
+) -> Iterator[list[Prepared]]:
+    """Yield each chunk prepared, in order, keeping the next chunk busy in the pool meanwhile.
+
+    `known(shas)` returns the hashes already stored; those messages are not parsed.
+    """
+    workers = workers or default_workers()
+    pool = multiprocessing.get_context("fork").Pool(workers, _worker_start) if workers > 1 else None
+    try:
+        pending: _Chunk | None = None
+        for jobs in chunks:
+            chunk = _Chunk(jobs, known)
+            if pool is not None:
+                chunk.submit(pool, identity)
+            if pending is not None:
+                yield pending.collect(identity)
+            pending = chunk
+        if pending is not None:
+            yield pending.collect(identity)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()

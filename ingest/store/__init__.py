@@ -1,0 +1,210 @@
+"""The evidence store: raw bytes, message rows, locations, errors — one transaction per batch.
+
+Every source (offline import, IMAP poller) hands prepared messages to
+`save_batch`. Deduplication is by the sha256 of the raw bytes: the same bytes
+seen twice are stored once, with one more `message_locations` row at most.
+Callers that keep a checkpoint (the poller's `sync_state`) pass a `checkpoint`
+callback that runs inside the same transaction, so a crash loses nothing and
+stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlite_utils import Database
+
+from extractors import Extraction
+from extractors.mail.parse import ParsedMessage, now_iso, sha256_of
+
+
+@dataclass
+class Location:
+    account: str
+    folder: str
+    uidvalidity: int | None = None
+    uid: int | None = None
+    internal_date: str | None = None
+    path: str | None = None
+    flags: str | None = None
+
+
+class Job(NamedTuple):
+    """A message to store or to prepare, and where it was seen. `sha256` is given when the caller
+    read the bytes back from the store (parse queue, reprocess), so they are not hashed again."""
+
+    raw: bytes
+    location: Location
+    sha256: str | None = None
+
+
+@dataclass
+class Prepared:
+    """A message ready to store: its bytes parsed and analysed, and where it was seen."""
+
+    parsed: ParsedMessage
+    extraction: Extraction
+    location: Location
+    extra_errors: list[tuple[str, str]] = field(default_factory=list)  # (stage, error)
+
+
+@dataclass
+class BatchResult:
+    new: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    new_shas: list[str] = field(default_factory=list)
+
+
+def message_row(parsed: ParsedMessage, extraction: Extraction, stored_at: str) -> dict[str, object]:
+    return {
+        "sha256": parsed.sha256,
+        "message_id": parsed.message_id,
+        "date": parsed.date,
+        "from_addr": parsed.from_addr,
+        "from_name": parsed.from_name,
+        "to_addrs": ", ".join(parsed.to_addrs),
+        "cc_addrs": ", ".join(parsed.cc_addrs),
+        "reply_to": parsed.reply_to,
+        "subject": parsed.subject,
+        "body_text": parsed.body_text,
+        "in_reply_to": parsed.in_reply_to,
+        "references": " ".join(parsed.references),
+        "size": len(parsed.raw),
+        "has_html": int(parsed.body_html is not None),
+        "attachments": json.dumps(
+            [{"filename": a.filename, "type": a.content_type, "size": a.size} for a in parsed.attachments]
+        )
+        if parsed.attachments
+        else None,
+        "kind": extraction.kind,
+        "provider": extraction.provider,
+        "direction": extraction.direction,
+        "suspicious": extraction.suspicious,
+        "stored_at": stored_at,
+    }
+
+
+def known_shas(db: Database, shas: Iterable[str]) -> set[str]:
+    shas = list(dict.fromkeys(shas))
+    found: set[str] = set()
+    for start in range(0, len(shas), 500):
+        chunk = shas[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            r[0] for r in db.execute(f"select sha256 from raw_messages where sha256 in ({marks})", chunk)
+        )
+    return found
+
+
+def record_error(
+    db: Database, stage: str, error: str, sha256: str | None = None, source: str | None = None
+) -> None:
+    """One `ingest_errors` row; the same problem on the same message/source is recorded once."""
+    db.execute(
+        "insert or ignore into ingest_errors (sha256, stage, error, at, source) values (?, ?, ?, ?, ?)",
+        [sha256, stage, error[:2000], now_iso(), source],
+    )
+
+
+def _store_raw(db: Database, items: list[tuple[str, bytes, Location]], stored_at: str) -> list[int]:
+    """Raw bytes and locations; the indexes of `items` whose bytes were not stored before
+    (the first of each sha256 in the batch). Runs inside the caller's transaction."""
+    existing = known_shas(db, (sha for sha, _, _ in items))
+    fresh: list[int] = []
+    seen_now: set[str] = set()
+    for index, (sha, _, _) in enumerate(items):
+        if sha not in existing and sha not in seen_now:
+            seen_now.add(sha)
+            fresh.append(index)
+    db.conn.executemany(
+        "insert or ignore into raw_messages (sha256, raw) values (?, ?)",
+        ((items[i][0], items[i][1]) for i in fresh),
+    )
+    db.conn.executemany(
+        """insert or ignore into message_locations
+           (sha256, account, folder, uidvalidity, uid, internal_date, path, flags, first_seen_at)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            (
+                sha,
+                loc.account,
+                loc.folder,
+                loc.uidvalidity,
+                loc.uid,
+                loc.internal_date,
+                loc.path,
+                loc.flags,
+                stored_at,
+            )
+            for sha, _, loc in items
+        ),
+    )
+    return fresh
+
+
+def store_parsed(
+    db: Database,
+    fresh: list[Prepared],
+    stored_at: str,
+    on_new: Callable[[Database, list[Prepared]], None] | None = None,
+) -> int:
+    """Message rows, parse/extract problems and derived facts of messages whose raw bytes are
+    stored; the number of messages with a problem. Runs inside the caller's transaction."""
+    rows = [message_row(p.parsed, p.extraction, stored_at) for p in fresh]
+    if rows:
+        db.table("messages").insert_all(rows, ignore=True, batch_size=200)
+    with_problems = 0
+    for item in fresh:
+        problems = [("parse", problem) for problem in item.parsed.problems] + item.extra_errors
+        for stage, error in problems:
+            record_error(db, stage, error, item.parsed.sha256, item.location.path or item.location.folder)
+        with_problems += bool(problems)
+    if on_new and fresh:
+        on_new(db, fresh)
+    return with_problems
+
+
+def save_batch(
+    db: Database,
+    batch: list[Prepared],
+    on_new: Callable[[Database, list[Prepared]], None] | None = None,
+    checkpoint: Callable[[Database], None] | None = None,
+) -> BatchResult:
+    """Store a parsed batch atomically; `on_new` (derived facts) and `checkpoint` run in the same transaction."""
+    stored_at = now_iso()
+    with db.atomic():
+        fresh_at = _store_raw(db, [(p.parsed.sha256, p.parsed.raw, p.location) for p in batch], stored_at)
+        fresh = [batch[i] for i in fresh_at]
+        errors = store_parsed(db, fresh, stored_at, on_new)
+        if checkpoint:
+            checkpoint(db)
+    new_shas = [p.parsed.sha256 for p in fresh]
+    return BatchResult(len(fresh), len(batch) - len(fresh), errors, new_shas)
+
+
+def save_raw_batch(
+    db: Database,
+    batch: list[Job],
+    checkpoint: Callable[[Database], None] | None = None,
+) -> BatchResult:
+    """Store raw bytes only, queued in `parse_queue`, with the checkpoint in the same transaction.
+
+    The poller's path: the evidence is safe as fast as it arrives (as a mail mirror would
+    write it), and `ingest.queue` parses, extracts and indexes it right after. A crash in
+    between leaves the queue to drain on the next start; nothing is lost or stored twice.
+    """
+    stored_at = now_iso()
+    items = [(job.sha256 or sha256_of(job.raw), job.raw, job.location) for job in batch]
+    with db.atomic():
+        fresh_at = _store_raw(db, items, stored_at)
+        db.conn.executemany(
+            "insert or ignore into parse_queue (sha256, queued_at) values (?, ?)",
+            ((items[i][0], stored_at) for i in fresh_at),
+        )
+        if checkpoint:
+            checkpoint(db)
+    return BatchResult(len(fresh_at), len(items) - len(fresh_at), 0, [items[i][0] for i in fresh_at])
