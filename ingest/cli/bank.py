@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from ingest.cli import Context, cli, fail, with_context
+from ingest.cli.context import Context, fail, with_context
 
 
-@cli.group()
+@click.group()
 def bank() -> None:
     """Bank statements: find the subscriptions the mailbox doesn't show."""
 

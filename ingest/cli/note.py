@@ -7,13 +7,13 @@ from datetime import date
 
 import click
 
-from ingest.cli import Context, cli, fail, with_context
+from ingest.cli.context import Context, fail, with_context
 
 CHANNELS = ("phone", "chat", "letter", "email", "other")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9.+-]{0,62}")
 
 
-@cli.group()
+@click.group()
 def note() -> None:
     """Manual journal entries: calls, chats, letters, with the agent's name and promises."""
 

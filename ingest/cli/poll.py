@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from ingest.cli import Context, cli, fail, with_context
+from ingest.cli.context import Context, fail, with_context
 
 
 def setup_logging(verbose: bool) -> None:
@@ -35,7 +35,7 @@ def stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="One pass over every account and folder, then exit.")
 @click.option(
     "--interval",
@@ -87,7 +87,7 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval, workers=workers))
 
 
-@cli.command()
+@click.command()
 @with_context
 def check(ctx: Context) -> None:
     """Log in to each account, list its folders with message counts, and say what is wrong.
@@ -111,7 +111,7 @@ def check(ctx: Context) -> None:
     sys.exit(1 if failed else 0)
 
 
-@cli.command()
+@click.command()
 @click.argument("account_name", metavar="ACCOUNT")
 @with_context
 def oauth(ctx: Context, account_name: str) -> None:

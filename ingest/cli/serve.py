@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from ingest.cli import Context, cli, fail, with_context
+from ingest.cli.context import Context, fail, with_context
 
 
 def _poller(ctx: Context, interval: float) -> Callable[[threading.Event], None]:
@@ -31,7 +31,7 @@ def _poller(ctx: Context, interval: float) -> Callable[[threading.Event], None]:
     return poll
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind; non-loopback needs auth."
 )

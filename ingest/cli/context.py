@@ -1,0 +1,127 @@
+"""What every command shares: the loaded config and database, one-line errors, output files.
+
+Errors from the library become one-line messages here and nowhere else.
+Exit status: 0 success, 1 a run that recorded errors but kept going,
+2 bad usage or bad configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import click
+from sqlite_utils import Database
+
+from ingest.config import Config, ConfigError, load_config
+from ingest.store.schema import open_db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What every command gets: the loaded config and the database path it resolves to."""
+
+    def __init__(self, config: Config, db_path: str) -> None:
+        self.config = config
+        self.db_path = db_path
+
+    def db(self) -> Database:
+        return open_db(self.db_path)
+
+
+def fail(message: str, status: int = 2) -> None:
+    click.echo(f"subtrail: error: {message}", err=True)
+    sys.exit(status)
+
+
+def with_context(fn: F) -> F:
+    """Add --config and --db to a command and pass a `Context` as its first argument."""
+
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="Config file (default ./subtrail.toml or $SUBTRAIL_CONFIG).",
+    )
+    @click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False),
+        help="Database file (default data/subtrail.db or `db` in the config).",
+    )
+    @functools.wraps(fn)
+    def wrapper(*args: Any, config_path: str | None, db_path: str | None, **kwargs: Any) -> Any:
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            fail(str(exc))
+        ctx = Context(config, db_path or config.db)
+        try:
+            return fn(ctx, *args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def write_output_with(output: str | None, produce: Callable[[BinaryIO], None]) -> None:
+    """Let `produce` write a seekable file, then move it to `output` or copy it to stdout.
+
+    Seekable, so a ZIP has the same bytes whether written to a file or piped; through a
+    `.part` file renamed at the end, so a failed export never leaves a half-written one.
+    """
+    with tempfile.TemporaryDirectory(prefix="subtrail-") as spool:
+        to_stdout = not output or output == "-"
+        target = Path(spool, "output") if to_stdout else Path(output)  # type: ignore[arg-type]
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            # Private mail: readable by its owner only, whatever the umask.
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as fh:
+                produce(fh)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        if to_stdout:
+            stdout = click.get_binary_stream("stdout")
+            with target.open("rb") as fh:
+                shutil.copyfileobj(fh, stdout)
+            stdout.flush()
+        else:
+            click.echo(f"wrote {target} ({target.stat().st_size:,} bytes)", err=True)
+
+
+def write_output(data: bytes, output: str | None) -> None:
+    write_output_with(output, lambda fh: fh.write(data))
+
+
+def providers_db(ctx: Context) -> Database:
+    """Open the database with the provider files loaded, so cancel routes are current."""
+    from ingest.derived.knowledge import ProviderFileError, load_providers
+
+    db = ctx.db()
+    try:
+        with db.atomic():
+            load_providers(db)
+    except ProviderFileError as exc:
+        fail(f"provider file: {exc}")
+    return db
+
+
+def parse_day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{name} must be a date YYYY-MM-DD, not {value!r}")
+    return None
