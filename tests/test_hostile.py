@@ -589,7 +589,7 @@ def test_dossier_and_exports_inert(shown: tuple[Path, Path]) -> None:
     assert active_content(html) == []
     assert PAYLOADS["X1"] in _page_text(html)  # shown, as text
     # CommonMark reads "\<" as a literal "<": no tag can open. (Python-Markdown does not honour that
-    # escape; see the README's security section.)
+    # escape; see docs/security.md.)
     markdown = (out / "dossier.md").read_text(encoding="utf-8")
     assert "alert('X1')" in markdown and re.search(r"(?<!\\)<(?!https?://)", markdown) is None
     rows = list(csv.reader(io.StringIO((out / "evidence.csv").read_text(encoding="utf-8"))))

@@ -4,7 +4,7 @@ Parsing never raises for bad input. Whatever could not be understood is listed
 in `ParsedMessage.problems` so the store can record it in `ingest_errors` while
 the raw bytes are kept untouched. The hot path is the stdlib `email` parser
 (compat32 policy: it is the fastest and the most forgiving with broken mail);
-see the README's design section for the measurements behind that choice.
+see docs/design.md for the measurements behind that choice.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, su
 
 
 @dataclass
-class State:
+class ReplayedSubscription:
     """A subscription as its events so far describe it."""
 
     status: str = "unknown"
@@ -262,7 +262,7 @@ class State:
 
 def fold(events: Iterable[dict[str, Any]], as_of: date) -> dict[str, Any]:
     """The subscription row for a list of its events (already in evidence order)."""
-    state = State()
+    state = ReplayedSubscription()
     count = 0
     for event in events:
         state.apply(event)

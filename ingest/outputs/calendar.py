@@ -25,7 +25,7 @@ THREE_DECIMALS = {"BHD", "KWD", "OMR", "JOD", "TND", "LYD", "IQD"}
 
 
 @dataclass(frozen=True)
-class Entry:
+class CalendarItem:
     """One all-day event, with a reminder `remind_days` before it."""
 
     uid: str
@@ -64,8 +64,8 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return found is not None
 
 
-def _subscription_entries(conn: sqlite3.Connection) -> list[Entry]:
-    entries: list[Entry] = []
+def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
+    entries: list[CalendarItem] = []
     rows = conn.execute(
         """select s.id, s.provider, coalesce(p.name, s.service_name, s.provider) as name, s.plan,
                   s.amount_minor, s.currency, s.status, s.platform, s.trial_ends_on, s.next_renewal_on,
@@ -82,7 +82,7 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[Entry]:
         day = _day(renewal)
         if day and status not in ("cancelled", "expired"):
             entries.append(
-                Entry(
+                CalendarItem(
                     uid=f"renewal-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
                     day=day,
                     summary=f"Renewal: {label}" + (f" — {price}" if price else ""),
@@ -94,7 +94,7 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[Entry]:
         day = _day(trial)
         if day and status not in ("cancelled", "expired"):
             entries.append(
-                Entry(
+                CalendarItem(
                     uid=f"trial-end-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
                     day=day,
                     summary=f"Trial ends: {label}" + (f" — then {price}" if price else ""),
@@ -106,7 +106,7 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[Entry]:
         day = _day(ends)
         if day and status == "cancelled":
             entries.append(
-                Entry(
+                CalendarItem(
                     uid=f"service-ends-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
                     day=day,
                     summary=f"Service ends: {label}",
@@ -119,7 +119,7 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[Entry]:
     return entries
 
 
-def _promise_entries(conn: sqlite3.Connection) -> list[Entry]:
+def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
     rows = conn.execute(
         """select pr.id, pr.text, pr.due_on, pr.status, t.provider, t.ticket_ref, t.subject, tm.agent_name
            from promises pr
@@ -128,7 +128,7 @@ def _promise_entries(conn: sqlite3.Connection) -> list[Entry]:
            where pr.status is null or pr.status != 'kept'
            order by pr.id"""
     ).fetchall()
-    entries: list[Entry] = []
+    entries: list[CalendarItem] = []
     for promise_id, text, due, status, provider, ref, subject, agent in rows:
         day = _day(due)
         if not day:
@@ -136,7 +136,7 @@ def _promise_entries(conn: sqlite3.Connection) -> list[Entry]:
         who = f" ({agent})" if agent else ""
         ticket = f"Ticket {ref}: {subject}" if ref else (subject or "")
         entries.append(
-            Entry(
+            CalendarItem(
                 uid=f"promise-{promise_id}-{day.isoformat()}@{UID_DOMAIN}",
                 day=day,
                 summary=f"Promise due: {provider or 'provider'}{who} — {text or ''}".strip(" —"),
@@ -148,10 +148,10 @@ def _promise_entries(conn: sqlite3.Connection) -> list[Entry]:
     return entries
 
 
-def calendar_entries(db: Database | sqlite3.Connection) -> list[Entry]:
+def calendar_entries(db: Database | sqlite3.Connection) -> list[CalendarItem]:
     """Every dated reminder the database knows of, in a stable order."""
     conn = _connection(db)
-    entries: list[Entry] = []
+    entries: list[CalendarItem] = []
     if _has_table(conn, "subscriptions"):
         entries += _subscription_entries(conn)
     if _has_table(conn, "promises"):

@@ -194,7 +194,7 @@ def save_raw_batch(
     """Store raw bytes only, queued in `parse_queue`, with the checkpoint in the same transaction.
 
     The poller's path: the evidence is safe as fast as it arrives (as a mail mirror would
-    write it), and `ingest.queue` parses, extracts and indexes it right after. A crash in
+    write it), and `ingest.pipeline.queue` parses, extracts and indexes it right after. A crash in
     between leaves the queue to drain on the next start; nothing is lost or stored twice.
     """
     stored_at = now_iso()

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from ingest.bank.views import BANK_VIEWS
+
 # table -> (columns, primary key). Column types are Python types sqlite-utils maps.
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
     "messages": (
@@ -381,8 +383,6 @@ VIEWS: dict[str, str] = {
 }
 
 # ingest/bank/views.py: what the bank statements say about the inventory (bank_* views)
-from ingest.bank.views import BANK_VIEWS  # noqa: E402
-
 VIEWS.update(BANK_VIEWS)
 
 MIGRATIONS = Migrations("subtrail")
