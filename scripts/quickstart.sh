@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install subtrail, import the bundled sample mailbox and bank statement, and serve them
+# Install subtrail into the project venv (.venv), import the bundled sample mailbox and bank statement, and serve them
 # at http://127.0.0.1:8001 (Ctrl-C to stop). Extra arguments go to `subtrail serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --disable-pip-version-check -e .
+source scripts/venv.sh
+# A regular (non-editable) install: what a wheel gives, package data included.
+"$PY" -m pip install -q --disable-pip-version-check .
 config=data/sample/subtrail.toml
 db=data/sample.db
 # Exit status 1 means "recorded errors and kept going": still worth serving.

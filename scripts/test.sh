@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run ruff and the whole suite.
+# Install everything the test suite needs into the project venv (.venv), then run ruff and the whole suite.
 # As root it also installs the system packages the tests start for real:
 # Dovecot (IMAP), isync (mbsync, for the benchmark) and Chromium (browser tests).
 set -euo pipefail
@@ -16,9 +16,10 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   fi
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test,oauth,fuzz]'
-python3 -m ruff check .
-python3 -m ruff format --check .
+source scripts/venv.sh
+"$PY" -m pip install -q --disable-pip-version-check -e '.[test,oauth,fuzz]'
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
 # Coverage-guided fuzzing of parse -> extract -> store, briefly (a crash fails the run; see bench/fuzz_atheris.py).
-python3 bench/fuzz_atheris.py --seconds 20 2>&1 | tail -n 6
-python3 -m pytest -q "$@"
+"$PY" bench/fuzz_atheris.py --seconds 20 2>&1 | tail -n 6
+"$PY" -m pytest -q "$@"

@@ -274,12 +274,19 @@ def running_server(
     host: str = "127.0.0.1",
     auth: tuple[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    program: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[str]:
-    """Start `subtrail serve` for real and yield its base URL once it answers; stop it after."""
+    """Start `subtrail serve` for real and yield its base URL once it answers; stop it after.
+
+    `program` replaces this checkout's `subtrail` (an installed wheel's, say), run from `cwd`.
+    """
     port = free_port()
     full_env = {**os.environ, **(env or {})}
+    serve_args = ["serve", "--db", str(db_path), "--host", host, "--port", str(port), *extra_args]
     proc = subprocess.Popen(
-        subtrail_command("serve", "--db", str(db_path), "--host", host, "--port", str(port), *extra_args),
+        [*program, *serve_args] if program else subtrail_command(*serve_args),
+        cwd=cwd,
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

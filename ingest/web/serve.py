@@ -29,8 +29,9 @@ import yaml
 
 from ingest.config import is_loopback
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_METADATA = REPO_ROOT / "datasette-metadata.yml"
+# The repository's top-level datasette-metadata.yml, reached through a link in this package so
+# that a wheel carries it as package data (setuptools copies the file the link points to).
+DEFAULT_METADATA = Path(__file__).resolve().parent / "datasette-metadata.yml"
 DB_NAME = "subtrail"
 HASH_ENV = "SUBTRAIL_PASSWORD_HASH"
 USER_ENV = "SUBTRAIL_USERNAME"
