@@ -58,7 +58,9 @@ def test_the_wheel_serves_the_sample_like_the_checkout(installed: Path, tmp_path
     assert from_checkout["providers"].count > 20
     assert from_wheel["providers"].count == from_checkout["providers"].count
     assert from_wheel["subscriptions"].count == from_checkout["subscriptions"].count > 0
-    assert from_wheel.execute("select count(*) from providers where cancel_url is not null").fetchone()[0] > 10
+    assert (
+        from_wheel.execute("select count(*) from providers where cancel_url is not null").fetchone()[0] > 10
+    )
 
     with running_server(db, program=[str(installed / "subtrail")], cwd=elsewhere) as base:
         queries = httpx.get(f"{base}/subtrail.json", timeout=30).json().get("queries", [])
