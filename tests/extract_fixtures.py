@@ -81,7 +81,10 @@ def fixtures(set_name: str | None = None) -> list[Fixture]:
 
 
 def fixture(name: str) -> Fixture:
-    return next(f for f in _all() if f.name == name)
+    for found in _all():
+        if found.name == name:
+            return found
+    raise KeyError(f"no extraction fixture named {name!r}")
 
 
 def expected_inventory() -> ExpectedInventory:
