@@ -2,9 +2,10 @@
 
 Usage: python bench/bench_extract_accuracy.py [-v]
 
-Reads tests/fixtures/extract/mail/*.eml and labels.json (expected values per
-message and the expected inventory), runs the real extractors on each message,
-imports all of them into a fresh database through the real pipeline, and prints
+Reads the labelled fixtures through tests/extract_fixtures.py
+(tests/fixtures/extract/<slug>/*.eml with the expected values beside each, and
+the main set's expected inventory), runs the real extractors on each message,
+imports the main set into a fresh database through the real pipeline, and prints
 precision / recall per field, for messages and for the inventory, plus the number
 of subscription facts taken from negatives (newsletters, offers, one-off
 purchases, shipping, personal mail, phishing), which must be zero.
@@ -12,7 +13,6 @@ purchases, shipping, personal mail, phishing), which must be zero.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from collections import Counter
@@ -29,8 +29,8 @@ from extractors.subscriptions import run as subscriptions  # noqa: E402
 from ingest.derived.inventory import rebuild_subscriptions  # noqa: E402
 from ingest.pipeline.importer import import_paths  # noqa: E402
 from ingest.store.schema import open_db  # noqa: E402
+from tests.extract_fixtures import Fixture, expected_inventory, fixtures  # noqa: E402
 
-FIXTURES = REPO / "tests" / "fixtures" / "extract"
 IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
 MESSAGE_FIELDS = ("kind", "provider", "event", "amount", "currency", "period", "platform", "date")
 EVENT_ATTRS = {
@@ -99,11 +99,12 @@ class Score:
         return f"  {field:<16} precision {precision:5.3f}  recall {recall:5.3f}  (tp {tp}, fp {fp}, fn {fn})"
 
 
-def score_messages(labels: dict[str, dict[str, object]], folder: Path) -> tuple[Score, int]:
+def score_messages(labelled: list[Fixture]) -> tuple[Score, int]:
     score = Score()
     negatives_with_facts = 0
-    for name, label in sorted(labels.items()):
-        result = predicted((folder / f"{name}.eml").read_bytes())
+    for case in labelled:
+        name, label = case.name, case.expected
+        result = predicted(case.raw())
         score.add("kind", label["kind"], result.kind, name)
         score.add("provider", label["provider"], result.provider, name)
         score.add("suspicious", label.get("suspicious") or None, bool(result.suspicious) or None, name)
@@ -124,7 +125,8 @@ def score_messages(labels: dict[str, dict[str, object]], folder: Path) -> tuple[
 def score_inventory(expected: list[dict[str, object]], as_of: date) -> tuple[Score, int]:
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db")
-        import_paths(db, [str(FIXTURES / "mail")], IDENTITY, workers=1, progress=False)
+        main_set = [str(f.eml) for f in fixtures("main")]
+        import_paths(db, main_set, IDENTITY, workers=1, progress=False)
         rebuild_subscriptions(db, as_of)
         rows = {(r["provider"], r["account_email"]): r for r in db["subscriptions"].rows}
         negative_subs = db.execute(
@@ -149,20 +151,22 @@ def score_inventory(expected: list[dict[str, object]], as_of: date) -> tuple[Sco
 
 def main() -> int:
     verbose = "-v" in sys.argv
-    data = json.loads((FIXTURES / "labels.json").read_text())
-    messages, negatives = score_messages(data["messages"], FIXTURES / "mail")
-    inventory, negative_events = score_inventory(data["inventory"], date.fromisoformat(data["as_of"]))
-    print(f"messages: {len(data['messages'])} labelled")
+    main_set = fixtures("main")
+    expected = expected_inventory()
+    messages, negatives = score_messages(main_set)
+    inventory, negative_events = score_inventory(expected.subscriptions, expected.as_of)
+    print(f"messages: {len(main_set)} labelled")
     for field in (*MESSAGE_FIELDS, "suspicious"):
         print(messages.line(field))
-    print(f"inventory: {len(data['inventory'])} subscriptions expected (as of {data['as_of']})")
+    print(f"inventory: {len(expected.subscriptions)} subscriptions expected (as of {expected.as_of})")
     for field in INVENTORY_FIELDS:
         print(inventory.line(field))
     print(f"subscription facts from negatives: {negatives} (messages), {negative_events} (stored events)")
     misses = messages.misses + inventory.misses
     for key, title in LATER_SETS:
-        score, later_negatives = score_messages(data[key], FIXTURES / key)
-        print(f"{title}: {len(data[key])} messages (their first-run figures are in the README)")
+        later = fixtures(key)
+        score, later_negatives = score_messages(later)
+        print(f"{title}: {len(later)} messages (their first-run figures are in the README)")
         for field in (*MESSAGE_FIELDS, "suspicious"):
             print(score.line(field))
         print(f"  subscription facts from its negatives: {later_negatives}")

@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_reprocess.py [--messages 6000] [--workers N]
 
-The mailbox is made from the labelled extraction fixtures (tests/fixtures/extract/mail):
+The mailbox is made from the main set of labelled extraction fixtures (tests/extract_fixtures.py):
 each copy gets its own Message-ID and one of 50 account addresses, so the run
 stores distinct messages and builds ~1,500 subscriptions. The import is not timed;
 `reprocess_all` (reset, re-parse, re-extract, rewrite events, rebuild the inventory
@@ -31,15 +31,15 @@ from extractors import Identity  # noqa: E402
 from ingest.pipeline.importer import import_paths  # noqa: E402
 from ingest.pipeline.reprocess import reprocess_all  # noqa: E402
 from ingest.store.schema import open_db  # noqa: E402
+from tests.extract_fixtures import fixtures  # noqa: E402
 
-FIXTURES = REPO / "tests" / "fixtures" / "extract" / "mail"
 CORES = min(os.cpu_count() or 1, 8)
 IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
 
 
 def generate(target: Path, count: int) -> None:
     """An mbox of `count` messages cycling through the fixtures, each one distinct."""
-    sources = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
+    sources = [f.raw() for f in fixtures("main")]
     box = mailbox.mbox(str(target), create=True)
     box.lock()
     try:

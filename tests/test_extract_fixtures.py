@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,8 @@ from extractors.mail.parse import parse_message
 from extractors.registry import provider_for_address
 from extractors.subscriptions import run as subscriptions
 from tests.conftest import FIXTURES, SAMPLE
+from tests.extract_fixtures import ROOT, Fixture, fixtures
 
-EXTRACT = FIXTURES / "extract"
-LABELS = json.loads((EXTRACT / "labels.json").read_text())
 IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
 EVENT_FIELDS = {
     "amount": "amount_minor",
@@ -37,28 +35,36 @@ def run_step(path: Path) -> Extraction:
 
 
 def test_fixture_set_covers_the_brief() -> None:
-    names = set(LABELS["messages"])
-    assert names == {p.stem for p in (EXTRACT / "mail").glob("*.eml")}
-    providers = {label["provider"] for label in LABELS["messages"].values() if label["event"]}
+    main = fixtures("main")
+    providers = {f.expected["provider"] for f in main if f.expected["event"]}
     assert len(providers) >= 25
-    assert sum(name.startswith("neg-") for name in names) >= 15
+    assert sum(f.name.startswith("neg-") for f in main) >= 15
 
 
-CASES = [
-    (folder, name, label)
-    for folder, key in (
-        ("mail", "messages"),
-        ("heldout", "heldout"),
-        ("heldout2", "heldout2"),
-        ("heldout3", "heldout3"),
+def test_every_message_has_its_expected_values() -> None:
+    """Each .eml has its .expected.toml beside it and the other way round, so none is silently skipped."""
+    emls = {p.with_suffix("") for p in ROOT.glob("*/*.eml")}
+    expected = {p.with_name(p.name.removesuffix(".expected.toml")) for p in ROOT.glob("*/*.expected.toml")}
+    assert emls == expected == {f.eml.with_suffix("") for f in fixtures()}
+
+
+def test_the_sample_mailbox_copies_fixtures_byte_for_byte() -> None:
+    """The sample's sub-/neg- messages are labelled fixtures: a copy that drifts is no longer labelled."""
+    labelled = {f.raw() for f in fixtures("main")}
+    copies = sorted(
+        p for pattern in ("*/sub-*.eml", "*/neg-*.eml") for p in (SAMPLE / "mailbox").glob(pattern)
     )
-    for name, label in sorted(LABELS[key].items())
-]
+    assert len(copies) >= 30
+    assert [p.name for p in copies if p.read_bytes() not in labelled] == []
 
 
-@pytest.mark.parametrize(("folder", "name", "label"), CASES, ids=[f"{f}/{n}" for f, n, _ in CASES])
-def test_fixture(folder: str, name: str, label: dict) -> None:
-    result = run_step(EXTRACT / folder / f"{name}.eml")
+CASES = fixtures()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{f.slug}/{f.name}" for f in CASES])
+def test_fixture(case: Fixture) -> None:
+    label = case.expected
+    result = run_step(case.eml)
     assert (result.kind, result.provider) == (label["kind"], label["provider"])
     assert bool(result.suspicious) == bool(label.get("suspicious"))
     assert result.needs_review == bool(label.get("needs_review"))

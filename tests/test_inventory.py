@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -16,18 +15,19 @@ from ingest.cli import cli
 from ingest.derived.inventory import add_period, fold, monthly_minor, rebuild_subscriptions
 from ingest.pipeline.importer import import_paths
 from ingest.pipeline.reprocess import reprocess_all
-from tests.conftest import FIXTURES, SAMPLE
+from tests.conftest import SAMPLE
+from tests.extract_fixtures import expected_inventory, fixture, fixtures
 
-EXTRACT = FIXTURES / "extract"
-LABELS = json.loads((EXTRACT / "labels.json").read_text())
-AS_OF = date.fromisoformat(LABELS["as_of"])
+EXPECTED = expected_inventory()
+AS_OF = EXPECTED.as_of
 IDENTITY = Identity(frozenset({"alice.martin@example.org", "alice@example.org"}))
 COLUMNS = ("status", "amount_minor", "currency", "billing_period", "platform", "next_renewal_on", "ends_on")
 
 
 @pytest.fixture
 def fixture_db(db: Database) -> Database:
-    import_paths(db, [str(EXTRACT / "mail")], IDENTITY, workers=1, progress=False)
+    main_set = [str(f.eml) for f in fixtures("main")]
+    import_paths(db, main_set, IDENTITY, workers=1, progress=False)
     rebuild_subscriptions(db, AS_OF)
     return db
 
@@ -37,7 +37,9 @@ def test_expected_inventory(fixture_db: Database) -> None:
         (r["provider"], r["account_email"]): {c: r[c] for c in COLUMNS}
         for r in fixture_db["subscriptions"].rows
     }
-    expected = {(e["provider"], e["account_email"]): {c: e[c] for c in COLUMNS} for e in LABELS["inventory"]}
+    expected = {
+        (e["provider"], e["account_email"]): {c: e.get(c) for c in COLUMNS} for e in EXPECTED.subscriptions
+    }
     assert got == expected
 
 
@@ -112,10 +114,10 @@ def test_ids_survive_new_mail_and_a_subscription_that_disappears(db: Database, t
     folder = tmp_path / "mail"
     folder.mkdir()
     for name in ("sub-netflix-fr-receipt-sep", "sub-spotify-fr-receipt", "sub-deezer-fr-receipt"):
-        shutil.copy(EXTRACT / "mail" / f"{name}.eml", folder)
+        shutil.copy(fixture(name).eml, folder)
     import_paths(db, [str(folder)], IDENTITY, workers=1, progress=False)
     ids = {r["provider"]: r["id"] for r in db["subscriptions"].rows}
-    shutil.copy(EXTRACT / "mail" / "sub-canal-fr-renewal.eml", folder)
+    shutil.copy(fixture("sub-canal-fr-renewal").eml, folder)
     import_paths(db, [str(folder)], IDENTITY, workers=1, progress=False)
     db.execute("delete from subscription_events where provider = 'spotify'")
     rebuild_subscriptions(db, AS_OF)
