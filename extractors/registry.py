@@ -136,7 +136,10 @@ def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str | None:
-    return str(value).strip() or None if value is not None else None
+    """A stripped string, None for a missing or empty value (an unknown fact stays empty)."""
+    if value is None:
+        return None
+    return str(value).strip() or None
 
 
 def _knowledge(data: Mapping[str, Any], legal_texts: Mapping[str, LegalBasis], where: str) -> Knowledge:
@@ -235,7 +238,10 @@ def _load_refine(toml_path: Path) -> Refine | None:
     if spec is None or spec.loader is None:
         return None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a user's refine module is their code: name it instead of crashing
+        raise ProviderFileError(f"{code}: {type(exc).__name__}: {exc}") from exc
     return getattr(module, "refine", None)
 
 
