@@ -8,7 +8,8 @@ recorded (`pending_bodies`), and judged again when these rules change (`rules_fi
 so a later widening of the rules fetches what it now finds relevant.
 
 A message is relevant when any of these holds:
-- the sender's domain (or a parent of it) belongs to a known provider (`extractors.registry`);
+- the sender's domain (or a parent of it) belongs to a known provider, or the sender is one of a
+  provider's exact addresses on a consumer domain (`extractors.registry`);
 - the subject uses receipt / billing / subscription / support vocabulary, in French or English;
 - it replies to (In-Reply-To / References) a message already stored;
 - I sent it (a `[identity]` address) to a known provider's domain.
@@ -26,17 +27,7 @@ from datetime import UTC
 from functools import lru_cache
 
 from extractors.model import Identity
-
-# Used when the provider registry is not available; the registry is the real source.
-FALLBACK_DOMAINS = frozenset(
-    {
-        "netflix.com", "spotify.com", "apple.com", "itunes.com", "google.com", "amazon.com",
-        "amazon.fr", "primevideo.com", "disneyplus.com", "canalplus.com", "canal-plus.com",
-        "deezer.com", "free.fr", "free-mobile.fr", "orange.fr", "sfr.fr", "bouyguestelecom.fr",
-        "paypal.com", "paypal.fr", "stripe.com", "microsoft.com", "adobe.com", "dropbox.com",
-        "youtube.com", "openai.com", "github.com", "patreon.com", "ovh.com", "ovhcloud.com",
-    }
-)  # fmt: skip
+from extractors.registry import registry
 
 # Word stems, matched at word starts on the lower-cased subject (accents kept and stripped).
 _VOCABULARY = (
@@ -132,14 +123,14 @@ def _iso_date(value: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def known_domains() -> frozenset[str]:
-    """Provider sender domains from the registry, or the built-in fallback while it is missing."""
-    try:
-        from extractors.registry import all_domains
+    """Provider domains from the registry; consumer mailbox domains (free.fr) are never among them."""
+    return frozenset(registry().domains())
 
-        domains = {d.strip().lower() for d in all_domains() if d}
-    except Exception:  # registry not installed yet, or broken data: stay useful
-        domains = set()
-    return frozenset(domains) or FALLBACK_DOMAINS
+
+@lru_cache(maxsize=1)
+def known_senders() -> frozenset[str]:
+    """Exact provider addresses on consumer mailbox domains (freebox@free.fr), from the registry."""
+    return frozenset(registry().senders())
 
 
 @lru_cache(maxsize=1)
@@ -147,14 +138,23 @@ def rules_fingerprint() -> str:
     """A short hash of what the decision depends on (vocabulary, provider domains, reference
     pattern). The poller keeps it per folder: when an upgrade or a new provider file changes
     it, messages left header-only are judged again (`ingest.imap.sync`)."""
-    parts = [*sorted(_VOCABULARY), "|", *sorted(known_domains()), "|", _TICKET_REF.pattern]
+    parts = [
+        *sorted(_VOCABULARY),
+        "|",
+        *sorted(known_domains()),
+        *sorted(known_senders()),
+        "|",
+        _TICKET_REF.pattern,
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def is_provider_domain(addr: str | None, domains: frozenset[str]) -> bool:
-    """`billing.netflix.com` counts as `netflix.com`."""
+    """`billing.netflix.com` counts as `netflix.com`; a provider's exact sender address counts too."""
     if not addr or "@" not in addr:
         return False
+    if addr.lower() in known_senders():
+        return True
     host = addr.rsplit("@", 1)[1].lower().strip(".>")
     parts = host.split(".")
     return any(".".join(parts[i:]) in domains for i in range(len(parts) - 1))

@@ -22,6 +22,7 @@ from extractors.registry import (
     registry,
     slugify,
 )
+from extractors.relevance import is_provider_domain
 from extractors.subscriptions.platforms import clean_name
 from extractors.subscriptions.structured import read as read_structured
 
@@ -110,8 +111,12 @@ def test_provider_for_address(addr: str, slug: str | None) -> None:
 
 def test_all_domains_feeds_the_poller_filter() -> None:
     domains = all_domains()
-    assert {"netflix.com", "free-mobile.fr", "free.fr", "stripe.com"} <= domains
+    assert {"netflix.com", "free-mobile.fr", "stripe.com"} <= domains
     assert all(d == d.lower() and "@" not in d for d in domains)
+    # consumer mailbox domains are never provider domains: Free's own mail is known by its exact senders
+    assert not {"free.fr", "orange.fr", "sfr.fr"} & domains
+    assert is_provider_domain("freebox@free.fr", frozenset(domains))
+    assert not is_provider_domain("bob.durand@free.fr", frozenset(domains))
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,8 @@ def test_changed_relevance_rules_judge_header_only_mail_again(
     assert all(f.unchanged for f in poll_once(db, config).accounts[0].folders)  # same rules: nothing to do
 
     # An upgrade that knows garden.example as a provider.
-    monkeypatch.setattr(relevance, "known_domains", lambda: relevance.FALLBACK_DOMAINS | {"garden.example"})
+    known = relevance.known_domains()
+    monkeypatch.setattr(relevance, "known_domains", lambda: known | {"garden.example"})
     relevance.rules_fingerprint.cache_clear()
     try:
         result = poll_once(db, config)

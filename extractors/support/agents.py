@@ -3,13 +3,15 @@
 A journal entry is worth more with "Julie" than with "Service Client": the source
 article asks to note the representative's name. Helpdesks put it in the display
 name ("Julie (Free Mobile)", "Kevin from Spotify", "Priya | Adobe Customer Care") or
-in the sign-off ("Cordialement, Julie, conseillère"). A role or a brand is never a
-name: when only "Le Service Client" signs, the agent is unknown (None).
+in the sign-off ("Cordialement, Julie, conseillère"). A role or a brand (any provider's
+name, from the registry) is never a name: when only "Le Service Client" signs, the agent is unknown (None).
 """
 
 from __future__ import annotations
 
 import re
+
+from extractors.registry import registry
 
 _ROLE_WORDS = {
     "service", "services", "client", "clients", "clientèle", "clientele", "support", "team", "équipe", "equipe",
@@ -22,12 +24,8 @@ _ROLE_WORDS = {
     "specialist", "spécialiste", "technicien", "technicienne", "cordialement", "regards", "merci", "thanks",
     "madame", "monsieur", "bonjour", "hello", "hi", "dear", "réclamations", "reclamations", "litiges", "pôle",
 }  # fmt: skip
-_BRAND_WORDS = {
-    "netflix", "spotify", "deezer", "canal", "canal+", "disney", "disney+", "amazon", "prime", "youtube",
-    "google", "icloud", "apple", "microsoft", "adobe", "dropbox", "openai", "audible", "free", "freebox",
-    "orange", "sosh", "sfr", "red", "bouygues", "telecom", "télécom", "edf", "basic-fit", "basicfit", "monde",
-    "mediapart", "mobile", "zendesk", "freshdesk", "salesforce",
-}  # fmt: skip
+# Helpdesk software whose name shows in display names; provider names come from the registry.
+_HELPDESK_WORDS = {"zendesk", "freshdesk", "salesforce"}
 _NAME = re.compile(r"^[A-ZÀ-Ý][a-zà-ÿ'’\-]+(?:\s+[A-ZÀ-Ý](?:[a-zà-ÿ'’\-]+|\.)?)?$")
 # "Kevin from the Spotify Support Team", "Julie de Free", "Julie (Free Mobile)", "Priya | Adobe Care"
 _SEPARATORS = re.compile(
@@ -48,7 +46,12 @@ def clean_name(candidate: str | None, brands: set[str] | None = None) -> str | N
     if not text or not _NAME.match(text):
         return None
     words = {word.lower().strip(".'’") for word in text.split()}
-    if words & _ROLE_WORDS or words & _BRAND_WORDS or (brands and words & brands):
+    if (
+        words & _ROLE_WORDS
+        or words & _HELPDESK_WORDS
+        or words & registry().name_words
+        or (brands and words & brands)
+    ):
         return None
     return text
 

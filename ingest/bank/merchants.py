@@ -5,8 +5,9 @@ month: "PRLV SEPA NETFLIX INTERNATIONAL B.V. ECH/140326 MDT/...",
 "CB SPOTIFY P2F3A4 14/03", "PAYPAL *SPOTIFY", "FACTURE CARTE DU 140326 NETFLIX.COM
 CARTE 4974XXXXXXXX1234". Grouping by merchant needs the noise gone (dates, card
 numbers, SEPA references, payment references) and the channel dropped; a known
-merchant also gets its provider slug(s). A label can name several providers
-(Apple bills iCloud and Apple One the same way): reconciliation picks by amount.
+merchant also gets its provider slug(s), from the `[bank]` labels of the provider
+files (`extractors.registry`). A label can name several providers (Apple bills
+iCloud and Apple One the same way): reconciliation picks by amount.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from extractors.registry import BankLabel, registry
 
 
 @dataclass(frozen=True)
@@ -28,44 +31,6 @@ class Merchant:
         """The slug when the label names exactly one provider."""
         return self.providers[0] if len(self.providers) == 1 else None
 
-
-# (pattern on the cleaned label, display name, candidate slugs). First match wins: specific before general.
-KNOWN: list[tuple[str, str, tuple[str, ...]]] = [
-    (r"NETFLIX", "Netflix", ("netflix",)),
-    (r"SPOTIFY", "Spotify", ("spotify",)),
-    (r"DEEZER", "Deezer", ("deezer",)),
-    (r"CANAL ?(\+|PLUS)|CANALPLUS|CANALSAT|MYCANAL", "Canal+", ("canal-plus",)),
-    (r"DISNEY ?(\+|PLUS)|DISNEYPLUS", "Disney+", ("disney-plus",)),
-    (r"AUDIBLE", "Audible", ("audible",)),
-    (
-        r"PRIME ?VIDEO|AMAZON ?PRIME|AMZN ?PRIME|PRIME ?MEMBER|AMAZON\.FR ?PRIME",
-        "Amazon Prime",
-        ("amazon-prime",),
-    ),
-    (r"YOUTUBE", "YouTube Premium", ("youtube-premium",)),
-    (r"GOOGLE ?(ONE|STORAGE)", "Google One", ("google-one",)),
-    (r"ICLOUD", "iCloud", ("icloud",)),
-    (r"APPLE ?ONE", "Apple One", ("apple-one",)),
-    (r"APPLE\.COM|ITUNES|APPLE ?SERVICES", "Apple", ("icloud", "apple-one")),
-    (r"^GOOGLE(?: PLAY)?$|GOOGLE PLAY", "Google Play", ()),  # the app is not named: matched by platform
-    (r"MICROSOFT|MSFT|OFFICE ?365|XBOX", "Microsoft", ("microsoft-365",)),
-    (r"ADOBE", "Adobe", ("adobe",)),
-    (r"DROPBOX", "Dropbox", ("dropbox",)),
-    (r"OPENAI|CHATGPT", "OpenAI", ("openai",)),
-    (r"FREE ?MOBILE", "Free Mobile", ("free-mobile",)),
-    (r"FREE ?TELECOM|FREEBOX|\bFREE (HAUT ?DEBIT|SAS)\b|^FREE$", "Free", ("free",)),
-    (r"\bSOSH\b", "Sosh", ("sosh",)),
-    (r"\bORANGE\b(?! BLEUE)", "Orange", ("orange",)),
-    (r"RED ?BY ?SFR|\bRED SFR\b|\bRED\b.*\bSFR\b", "RED by SFR", ("red-by-sfr",)),
-    (r"\bSFR\b", "SFR", ("sfr",)),
-    (r"BOUYGUES ?TEL|BOUYGTEL|\bBYTEL\b", "Bouygues Telecom", ("bouygues-telecom",)),
-    (r"\bEDF\b|ELECTRICITE DE FRANCE", "EDF", ("edf",)),
-    (r"BASIC ?FIT", "Basic-Fit", ("basic-fit",)),
-    (r"\bLE ?MONDE\b|LEMONDE", "Le Monde", ("le-monde",)),
-    (r"MEDIAPART", "Mediapart", ("mediapart",)),
-]
-_KNOWN = [(re.compile(p), name, slugs) for p, name, slugs in KNOWN]
-SLUGS_BY_NAME: dict[str, tuple[str, ...]] = {name: slugs for _, name, slugs in KNOWN}
 
 # Payment channel words at the start of a label (French and English banks).
 _CHANNEL = re.compile(
@@ -125,13 +90,23 @@ def clean(label: str) -> tuple[str, str | None]:
     return text or _ascii_upper(label).strip(), via
 
 
-@lru_cache(maxsize=65536)
+def slugs_by_name() -> dict[str, tuple[str, ...]]:
+    """Known merchant name -> its candidate slugs ("Apple" -> icloud, apple-one)."""
+    return {label.name: label.providers for label in registry().bank_labels}
+
+
 def normalise(label: str) -> Merchant:
     """The merchant behind a bank label; known providers get their display name and slugs."""
+    return _normalise(label, registry().bank_labels)
+
+
+@lru_cache(maxsize=65536)
+def _normalise(label: str, known: tuple[BankLabel, ...]) -> Merchant:
     upper = re.sub(r"\s+", " ", _ascii_upper(label))
     cleaned, via = clean(label)
-    for pattern, name, slugs in _KNOWN:
+    for known_label in known:  # first match wins: services before the stores that bill them
         # the cleaned form first (so "PAYPAL *SPOTIFY" is Spotify), the raw label for names the cleaning cuts
+        pattern = known_label.pattern
         if pattern.search(cleaned) or (pattern.search(upper) and not _VIA.search(upper)):
-            return Merchant(name=name, providers=slugs, via=via)
+            return Merchant(name=known_label.name, providers=known_label.providers, via=via)
     return Merchant(name=cleaned, via=via)

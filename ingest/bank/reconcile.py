@@ -19,11 +19,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ingest.bank.merchants import SLUGS_BY_NAME, normalise
+from extractors.registry import registry
+from ingest.bank.merchants import normalise, slugs_by_name
 from ingest.bank.recurring import Charge, Series, detect
 
-# Labels of app stores, whose subscriptions (subscriptions.platform) they bill under their own name.
-STORE_LABELS = {"Apple": "apple", "Google Play": "google_play"}
 START_SLACK = timedelta(days=35)  # mail dates a signup loosely; the first charge can precede it a little
 
 
@@ -68,8 +67,9 @@ def _detect_all(db: Database) -> list[tuple[str, str, str, Series]]:
     found = []
     leftovers: dict[Group, list[Charge]] = defaultdict(list)
     merchants_of: dict[Group, set[str]] = defaultdict(set)
+    known_merchants = slugs_by_name()
     for (account, merchant, currency, via), charges in groups.items():
-        known = merchant in SLUGS_BY_NAME
+        known = merchant in known_merchants
         taken: set[int] = set()
         for series in detect(charges, known=known):
             found.append((account, merchant, currency, series))
@@ -105,6 +105,7 @@ def _store_series(db: Database, found: list[tuple[str, str, str, Series]]) -> No
         "update bank_transactions set recurring_charge_id = null where recurring_charge_id is not null"
     )
     members: list[tuple[int, int]] = []
+    known_merchants = slugs_by_name()
     insert = (
         f"insert into recurring_charges ({', '.join(_SERIES_COLUMNS)}) "
         f"values ({', '.join('?' * len(_SERIES_COLUMNS))})"
@@ -117,7 +118,7 @@ def _store_series(db: Database, found: list[tuple[str, str, str, Series]]) -> No
         while key in keep:  # two identical subscriptions started the same day
             key = f"{base}|{len(key)}"
         keep.add(key)
-        candidates = list(SLUGS_BY_NAME.get(merchant, ()))
+        candidates = list(known_merchants.get(merchant, ()))
         active = series.next_expected_on + timedelta(days=series.period.tolerance) >= statement_end.get(
             account, series.last_on
         )
@@ -162,7 +163,8 @@ def _names_provider(merchant: str, slug: str) -> bool:
 def _score(rc: dict[str, Any], sub: dict[str, Any], amounts: set[int]) -> tuple[int, str] | None:
     """How well a charge series fits a subscription, with the reason; None if it cannot be that one."""
     candidates = _candidates(rc)
-    by_store = rc["merchant"] in STORE_LABELS and sub["platform"] == STORE_LABELS[rc["merchant"]]
+    store = registry().store_labels.get(rc["merchant"])  # a store bills many apps under its own name
+    by_store = store is not None and sub["platform"] == store
     if by_store:
         candidates = [*candidates, sub["provider"], "(store)"]  # a store bills many apps: the price decides
     elif sub["provider"] not in candidates and not (

@@ -28,6 +28,7 @@ from sqlite_utils import Database
 
 from extractors import Extraction
 from extractors.mail.parse import parse_message
+from extractors.registry import provider_for_domain
 from extractors.support.collect import collect, message_signals
 from extractors.support.promises import local_date
 from ingest.store import Prepared
@@ -104,7 +105,7 @@ def rebuild_journal(db: Database, today: date | None = None) -> None:
     today = today or datetime.now(UTC).date()
     for table in ("promises", "ticket_messages", "ticket_keys", "tickets"):
         db.execute(f"delete from [{table}]")
-    tickets = thread_messages(_load_messages(db), _domain_providers(db), _completer(db))
+    tickets = thread_messages(_load_messages(db), _completer(db))
     merge_notes(tickets, _load_notes(db))
     _write(db, tickets, today)
 
@@ -142,22 +143,6 @@ def _load_messages(db: Database) -> list[dict[str, Any]]:
     return out
 
 
-def _domain_providers(db: Database) -> dict[str, str]:
-    """domain -> provider slug from the `providers` table, for mail whose provider is unknown."""
-    if not db.table("providers").exists():
-        return {}
-    mapping: dict[str, str] = {}
-    for slug, domains in db.execute("select slug, domains from providers where domains is not null"):
-        try:
-            values = json.loads(domains)
-        except (TypeError, ValueError):
-            values = re.split(r"[,\s]+", domains or "")
-        for domain in values if isinstance(values, list) else []:
-            if isinstance(domain, str) and domain:
-                mapping[domain.lower().strip()] = slug
-    return mapping
-
-
 def _completer(db: Database) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Full facts for a reply that joined a ticket on its keys alone (parsed again once, then cached)."""
 
@@ -178,11 +163,10 @@ def _completer(db: Database) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 def thread_messages(
     messages: list[dict[str, Any]],
-    domain_map: dict[str, str],
     complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[Ticket]:
     """Assign each message (in date order) to a ticket; replies that link nowhere are dropped."""
-    threader = _Threader(domain_map, complete or (lambda msg: msg["facts"]))
+    threader = _Threader(complete or (lambda msg: msg["facts"]))
     for msg in messages:
         threader.add(msg)
     return threader.result()
@@ -206,10 +190,7 @@ class _Threader:
     agent's later reply that carries both the case number and an In-Reply-To to my first mail.
     """
 
-    def __init__(
-        self, domain_map: dict[str, str], complete: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> None:
-        self.domain_map = domain_map
+    def __init__(self, complete: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         self.complete = complete
         self.tickets: list[Ticket] = []
         self.parent: list[int] = []
@@ -273,7 +254,8 @@ class _Threader:
 
     def add(self, msg: dict[str, Any]) -> None:
         facts = msg["facts"]
-        provider = msg["provider"] or self.domain_map.get(facts.get("correspondent") or "")
+        owner = provider_for_domain(facts.get("correspondent"))  # the registry's answer, as in extraction
+        provider = msg["provider"] or (owner.slug if owner else None)
         scope = provider or facts.get("correspondent")
         link = _Link(
             date=msg["date"],

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ingest.derived.knowledge import PLATFORM_PROVIDERS, get_provider
+from extractors.registry import registry
+from ingest.derived.knowledge import get_provider
 from ingest.outputs.export import format_amount
 
 EXCERPT_CHARS = 600
@@ -242,10 +243,11 @@ def build_dossier(
         raise DossierError(f"nothing known about provider {slug!r} (see: select slug from providers)")
     mine = frozenset(a.lower() for a in my_addresses)
     dossier.identifiers = _identifiers(messages, dossier.subscriptions, mine)
+    platform_providers = registry().platform_providers  # where each platform's subscriptions are cancelled
     for platform in sorted(
-        {s["platform"] for s in dossier.subscriptions if s["platform"] in PLATFORM_PROVIDERS}
+        {s["platform"] for s in dossier.subscriptions if s["platform"] in platform_providers}
     ):
-        route = get_provider(db, PLATFORM_PROVIDERS[platform]) or {"name": platform}
+        route = get_provider(db, platform_providers[platform]) or {"name": platform}
         dossier.platform_routes.append({"platform": platform, **route})
     dossier.evidence = [
         {k: m[k] for k in ("date", "subject", "sha256", "message_id", "kind", "direction", "from_addr")}

@@ -135,7 +135,7 @@ No subscription with {{ d.name | md }} was found in the mails.
 {% for src in d.provider.sources %}{% if loop.first %}- Sources:{% endif %} <{{ src | safe_url }}>{% endfor %}
 
 {% else %}
-No cancellation data for this provider yet (add `data/providers/{{ d.slug | md }}.toml`).
+No cancellation data for this provider yet (add `[cancel]` to its provider file, see docs/providers.md).
 {% endif %}
 {% for r in d.platform_routes %}
 

@@ -239,7 +239,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "cancel_url": str,
             "cancel_steps": str,
             "support_url": str,
-            # ingest/derived/knowledge.py: loaded from data/providers/*.toml (JSON text where plural)
+            # ingest/derived/knowledge.py: loaded from the provider files (JSON text where plural)
             "platform": str,
             "platform_route": str,
             "support_channels": str,
