@@ -17,6 +17,7 @@ from sqlite_utils import Database
 
 from ingest.cli import cli
 from ingest.outputs.export import ExportError, Filters, evidence_rows, export_evidence, neutralise
+from ingest.store.schema import open_db
 from tests.casefile import CASE_DIR, build_case
 
 
@@ -225,6 +226,7 @@ def test_tampered_evidence_is_refused(db: Database, db_path: Path, tmp_path: Pat
 def test_export_file_is_private(tmp_path: Path) -> None:
     """Exports hold private mail: the file is readable by its owner only, whatever the umask."""
     target = tmp_path / "evidence.csv"
+    open_db(tmp_path / "x.db").close()  # an empty database: a missing one is refused (exit 2)
     old = os.umask(0o022)
     try:
         result = CliRunner().invoke(

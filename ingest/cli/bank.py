@@ -49,7 +49,7 @@ def import_(
             parse_columns(columns)
         except BankError as exc:
             fail(str(exc))
-    db = ctx.db()
+    db = ctx.db(create=True)
     failed = 0
     for name in files:
         try:

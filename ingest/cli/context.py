@@ -21,7 +21,7 @@ import click
 from sqlite_utils import Database
 
 from ingest.config import Config, ConfigError, load_config
-from ingest.store.schema import open_db
+from ingest.store.schema import database_problem, open_db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,7 +33,10 @@ class Context:
         self.config = config
         self.db_path = db_path
 
-    def db(self) -> Database:
+    def db(self, create: bool = False) -> Database:
+        """The database; only commands that store mail `create` it, the others refuse a missing one."""
+        if not create and (problem := database_problem(self.db_path)):
+            fail(problem)
         return open_db(self.db_path)
 
 

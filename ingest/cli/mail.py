@@ -65,7 +65,7 @@ def import_(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     """
     from ingest.pipeline.importer import import_paths
 
-    db = ctx.db()
+    db = ctx.db(create=True)
     summary = import_paths(db, paths, identity=ctx.config.identity, workers=workers)
     click.echo(
         f"{summary.seen} messages read in {summary.seconds:.1f}s ({summary.rate:,.0f}/s): "

@@ -65,7 +65,7 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     setup_logging(verbose)
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
-    db = ctx.db()
+    db = ctx.db(create=True)
     stop = threading.Event()
     stop_on_signals(stop)
     if once:

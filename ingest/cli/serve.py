@@ -71,7 +71,7 @@ def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, 
     except ServeError as exc:
         fail(str(exc))
     poller = _poller(ctx, interval) if poll else None
-    ctx.db().close()  # create / migrate before Datasette opens it read-only
+    ctx.db(create=poll).close()  # migrate before Datasette opens it read-only; --poll may start empty
     try:
         run_server(ctx.db_path, host=host, port=port, metadata_path=metadata, poller=poller)
     except ServeError as exc:

@@ -9,6 +9,7 @@ missing and adds missing columns; changes that move data go through
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -423,6 +424,27 @@ def connect_db(path: str | Path) -> Database:
     db = WriterDatabase(path)
     db.execute("PRAGMA busy_timeout = 30000")
     return db
+
+
+def database_problem(path: str | Path) -> str | None:
+    """Why `path` is not a subtrail database to read, in one line; None when it is one.
+
+    Opened read-only, so asking never creates the file a mistyped `--db` names.
+    """
+    path = Path(path)
+    if not path.exists():
+        return f"no database at {path}: check --db (or `db` in the config), or create it with `subtrail import`"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            found = conn.execute("select 1 from sqlite_master where name = 'raw_messages'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return f"{path} is not a SQLite database: check --db"
+    if not found:
+        return f"{path} is not a subtrail database (it has no raw_messages table): check --db"
+    return None
 
 
 def open_db(path: str | Path) -> Database:
