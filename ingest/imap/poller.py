@@ -9,8 +9,9 @@ is logged once in plain words, recorded in `poll_runs`, and retried only after
 The daemon runs one thread per connection, and an account has one connection per folder
 (up to the account's `idle_connections`): IMAP is a blocking, one-folder-at-a-time protocol, and IDLE
 watches the one selected folder. Each thread has its own SQLite connection (WAL lets them
-and Datasette coexist); downloaded mail is processed under one lock (`ingest.pipeline.queue.drain`). The cross-message tables are rebuilt by one more thread once
-new mail has been quiet for a moment (`Deriver`), so a delivery never waits for a rebuild.
+and Datasette coexist); downloaded mail is processed under one lock (`ingest.pipeline.queue.drain`).
+The cross-message tables are rebuilt by one more thread once new mail has been quiet for a
+moment (`Deriver`), so a delivery never waits for a rebuild.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
@@ -223,7 +225,7 @@ def poll_once(
     progress: bool | None = None,
     workers: int | None = None,
     retry_delay: float = 1.0,
-    steps: tuple[Step, ...] = STEPS,
+    steps: Sequence[Step] = STEPS,
 ) -> PassSummary:
     """`subtrail poll --once`: every account and folder once (raw bytes first), then the
     parse queue, then the derived tables."""
@@ -438,7 +440,7 @@ class Deriver:
     if anything is left. One rebuild at a time, on its own connection.
     """
 
-    def __init__(self, db_path: str, delay: float, steps: tuple[Step, ...] = STEPS) -> None:
+    def __init__(self, db_path: str, delay: float, steps: Sequence[Step] = STEPS) -> None:
         self.db_path, self.delay, self.steps = db_path, delay, steps
         self.done = threading.Event()  # set when every account loop has finished
         self._lock = threading.Lock()
