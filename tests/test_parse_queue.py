@@ -17,7 +17,6 @@ from extractors import Identity
 from extractors.mail.parse import sha256_of
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline import queue as parse_queue
-from ingest.pipeline import run
 from ingest.pipeline.importer import import_paths
 from ingest.pipeline.reprocess import reprocess_all
 from ingest.store import Job, Location, save_raw_batch
@@ -94,7 +93,7 @@ def test_drain_in_worker_processes_matches_in_process(db: Database, tmp_path: Pa
     pooled = open_db(tmp_path / "pooled.db")
     save_raw_batch(pooled, jobs)
     monkeypatch.setattr(parse_queue, "POOL_THRESHOLD", 1)
-    monkeypatch.setattr(run, "CHUNK_MESSAGES", 7)  # several chunks, one in flight in the pool
+    monkeypatch.setattr(parse_queue, "CHUNK", 7)  # several chunks, one in flight in the pool
     assert parse_queue.drain(pooled, ME, workers=2).messages == len(jobs)
     columns = "sha256, subject, from_addr, body_text, kind, provider, direction"
     query = f"select {columns} from messages order by sha256"
@@ -128,7 +127,7 @@ def test_a_set_stop_leaves_the_queue_for_the_next_run(db: Database) -> None:
 def test_a_stop_between_chunks_commits_whole_chunks(db: Database, monkeypatch) -> None:
     jobs = sample_jobs()
     save_raw_batch(db, jobs)
-    monkeypatch.setattr(run, "CHUNK_MESSAGES", 5)
+    monkeypatch.setattr(parse_queue, "CHUNK", 5)
     stop = threading.Event()
     original = parse_queue.store_parsed
 

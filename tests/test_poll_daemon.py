@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.imap.sync import BATCH_MESSAGES
-from ingest.pipeline.run import CHUNK_MESSAGES as CHUNK
+from ingest.pipeline.queue import CHUNK
 from ingest.pipeline.steps import STEPS, Step
 from ingest.store.schema import open_db
 from tests.dovecot import SENT, Dovecot, make_message, require_dovecot

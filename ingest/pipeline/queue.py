@@ -26,6 +26,9 @@ from ingest.pipeline import run
 from ingest.pipeline.steps import STEPS, Step
 from ingest.store import Job, Location, Prepared, Written, store_parsed
 
+# Messages per transaction: the poller's download batch (`imap.sync.BATCH_MESSAGES`), so the
+# queue drains in the whole batches it was filled with.
+CHUNK = 250
 POOL_THRESHOLD = 300  # fewer queued messages than this are parsed in-process (no pool start-up cost)
 
 # One drain at a time in this process: the daemon's account threads share one queue.
@@ -71,7 +74,7 @@ def drain(
 
         tally = run.run_jobs(
             db, _queued_jobs(db), identity, _store_and_dequeue, steps=steps, workers=pool_size,
-            stop=stop, describe=describe, progress=progress,
+            chunk_messages=CHUNK, stop=stop, describe=describe, progress=progress,
         )  # fmt: skip
     summary.messages, summary.errors, summary.stopped = tally.messages, tally.errors, tally.stopped
     summary.seconds = time.monotonic() - started
@@ -98,7 +101,7 @@ def _queued_jobs(db: Database) -> Iterator[Job]:
                left join message_locations l on l.id =
                    (select min(id) from message_locations where sha256 = q.sha256)
                where q.rowid > ? order by q.rowid limit ?""",
-            [last, run.CHUNK_MESSAGES],
+            [last, CHUNK],
         ).fetchall()
         if not rows:
             return

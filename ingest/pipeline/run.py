@@ -24,9 +24,9 @@ from ingest.pipeline.progress import ProgressLine
 from ingest.pipeline.steps import STEPS, Step, on_new
 from ingest.store import Job, Prepared, Written
 
-# One transaction per chunk. The message count matches the poller's download batch
-# (`imap.sync.BATCH_MESSAGES`), so the queue drains in the whole batches it was filled with.
-CHUNK_MESSAGES = 250
+# One transaction per chunk, of at most this many messages unless the caller says otherwise
+# (the parse queue drains in the poller's download batches), and at most this many bytes.
+CHUNK_MESSAGES = 400
 CHUNK_BYTES = 32 * 1024 * 1024
 
 Write = Callable[[Database, list[Prepared]], Written]
@@ -47,15 +47,16 @@ class Tally:
 Describe = Callable[[Tally, float], str]  # (tally, messages per second) -> the progress line's text
 
 
-def chunked(jobs: Iterable[Job]) -> Iterator[list[Job]]:
-    """Consecutive chunks of at most CHUNK_MESSAGES jobs or CHUNK_BYTES raw bytes (a bigger
-    message is a chunk of its own)."""
+def chunked(jobs: Iterable[Job], messages: int | None = None) -> Iterator[list[Job]]:
+    """Consecutive chunks of at most `messages` (default CHUNK_MESSAGES) jobs or CHUNK_BYTES raw
+    bytes (a bigger message is a chunk of its own)."""
+    messages = messages or CHUNK_MESSAGES
     chunk: list[Job] = []
     size = 0
     for job in jobs:
         chunk.append(job)
         size += len(job.raw)
-        if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
+        if len(chunk) >= messages or size >= CHUNK_BYTES:
             yield chunk
             chunk, size = [], 0
     if chunk:
@@ -71,18 +72,19 @@ def run_jobs(
     steps: Sequence[Step] = STEPS,
     workers: int | None = None,
     known: KnownFilter | None = None,
+    chunk_messages: int | None = None,
     stop: threading.Event | None = None,
     describe: Describe | None = None,
     progress: bool | None = None,
 ) -> Tally:
     """Prepare every job in the pool and write it chunk by chunk; stops between chunks when
-    `stop` is set. `known(shas)` names the messages already stored, which are not parsed again.
-    `describe` words the progress line (none without it)."""
+    `stop` is set. `known(shas)` names the messages already stored, which are not parsed again;
+    `chunk_messages` bounds a chunk (a transaction); `describe` words the progress line (none without it)."""
     tally = Tally()
     started = time.monotonic()
     line = ProgressLine(progress if describe is not None else False)
     try:
-        for prepared in prepare_chunks(chunked(jobs), identity, workers, known):
+        for prepared in prepare_chunks(chunked(jobs, chunk_messages), identity, workers, known):
             with db.atomic():
                 written = write(db, prepared)
                 on_new(db, written.fresh, steps)
