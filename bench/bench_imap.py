@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TypeVar
@@ -42,11 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import extractors  # noqa: E402
 from bench.bench_import import TreeRssSampler  # noqa: E402
 from bench.mailgen import LOREM, generate  # noqa: E402
-from ingest import pipeline  # noqa: E402
 from ingest.config import Config  # noqa: E402
 from ingest.imap.connect import connect  # noqa: E402
 from ingest.imap.poller import DaemonSettings, poll_once, run_daemon  # noqa: E402
 from ingest.imap.sync import sync_folder  # noqa: E402
+from ingest.pipeline.steps import STEPS, refresh_derived  # noqa: E402
 from ingest.store.schema import open_db  # noqa: E402
 from tests.dovecot import Dovecot, make_message  # noqa: E402
 from tests.poll_helpers import account_for, config_for, stored_count  # noqa: E402
@@ -172,13 +172,9 @@ def timed_sync(config: Config, db_path: Path) -> SyncRun:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     db = open_db(db_path)
-    derivers = list(pipeline.DERIVERS)
-    pipeline.DERIVERS[:] = []
-    try:
-        summary, seconds, peak = sampled(lambda: poll_once(db, config, progress=False))
-    finally:
-        pipeline.DERIVERS[:] = derivers
-    _, derive_seconds, derive_peak = sampled(lambda: pipeline.refresh_derived(db))
+    batch_steps_only = tuple(replace(step, derive=None) for step in STEPS)
+    summary, seconds, peak = sampled(lambda: poll_once(db, config, progress=False, steps=batch_steps_only))
+    _, derive_seconds, derive_peak = sampled(lambda: refresh_derived(db, STEPS))
     db.close()
     assert summary.exit_status == 0, [str(a.error) for a in summary.accounts]
     return SyncRun(seconds, summary.processing_seconds, summary.new, peak, derive_seconds, derive_peak)

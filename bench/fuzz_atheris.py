@@ -36,9 +36,9 @@ with atheris.instrument_imports(include=["ingest", "extractors", "email", "bs4"]
     import email.feedparser  # noqa: F401  (instrumented before anything else imports it)
 
     from extractors import EVENT_TYPES, KINDS, Identity
-    from ingest import pipeline
     from ingest.pipeline import prepare
-    from ingest.store import Location, Prepared, message_row, save_batch
+    from ingest.pipeline.steps import on_new, refresh_derived
+    from ingest.store import Location, Prepared, message_row, save_parsed
     from ingest.store.schema import ensure_db_shape
 
 from sqlite_utils import Database  # noqa: E402
@@ -59,14 +59,15 @@ class Store:
         if self.db is None or self.count >= FRESH_DB_EVERY:
             self.db, self.count = Database(memory=True), 0
             ensure_db_shape(self.db)
-        save_batch(self.db, [prepared], on_new=pipeline.on_new)
+        with self.db.atomic():  # what `ingest.pipeline.run` does with each chunk
+            on_new(self.db, save_parsed(self.db, [prepared]).fresh)
         sha = prepared.parsed.sha256
         stored = self.db.execute("select raw from raw_messages where sha256 = ?", [sha]).fetchone()
         if stored is None or stored[0] != prepared.parsed.raw:
             raise AssertionError("raw bytes not stored byte-exact")
         self.count += 1
         if self.count % 200 == 0:  # the derived tables, over everything stored so far
-            pipeline.refresh_derived(self.db)
+            refresh_derived(self.db)
 
 
 STORE = Store() if "--no-store" not in sys.argv else None

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from extractors import Extraction
 from extractors.mail.parse import parse_message
-from ingest.store import Location, Prepared, save_batch
+from ingest.store import Location, Prepared, save_parsed
 
 CASE_DIR = Path(__file__).resolve().parent / "fixtures" / "casefile"
 TODAY = "2026-03-20"
@@ -47,7 +47,8 @@ def store_mails(db: Database) -> dict[str, str]:
                 location=Location(account="perso", folder=folder, uidvalidity=7, uid=uid),
             )
         )
-    save_batch(db, batch)
+    with db.atomic():
+        save_parsed(db, batch)
     return {name: p.parsed.sha256 for name, p in zip(sorted(MAILS), batch, strict=True)}
 
 

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from ingest.pipeline import prepare
-from ingest.store import Location, save_batch
+from ingest.store import Location, save_parsed
 
 ME = "alice.martin@example.org"
 HOSTILE_SUBJECT = "<script>alert('xss')</script> Votre facture"
@@ -101,7 +101,8 @@ def seed(db: Database, today: dt.date | None = None) -> Seeded:
         prepare(raw, Location(account="test", folder="INBOX", uid=i), identity)
         for i, raw in enumerate([receipt_raw, outbound_raw, inbound_raw, hostile_raw], start=1)
     ]
-    save_batch(db, prepared)
+    with db.atomic():
+        save_parsed(db, prepared)
     receipt, outbound, inbound, hostile = (p.parsed.sha256 for p in prepared)
 
     with db.atomic():

@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlite_utils import Database
 
-from ingest import pipeline
 from ingest.bank.reconcile import refresh
 from ingest.bank.statements import read_statement
 from ingest.bank.store import save_transactions
+from ingest.pipeline.steps import STEPS
 from tests.conftest import FIXTURES, REPO
 
 BANK = FIXTURES / "bank"
@@ -172,7 +172,7 @@ def test_store_platform_and_foreign_currency_links(db: Database) -> None:
 
 
 def test_refresh_is_a_pipeline_deriver() -> None:
-    assert refresh in pipeline.DERIVERS
+    assert refresh in [step.derive for step in STEPS]
 
 
 def test_bundled_sample_statement(db: Database) -> None:

@@ -11,16 +11,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlite_utils import Database
 
-from ingest import pipeline
 from ingest.config import Config
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.imap.sync import BATCH_MESSAGES
 from ingest.pipeline.queue import CHUNK
+from ingest.pipeline.steps import STEPS, Step
 from ingest.store.schema import open_db
 from tests.dovecot import SENT, Dovecot, make_message, require_dovecot
 from tests.poll_helpers import ME, account_for, config_for, count, stored_count, toml_for
@@ -41,10 +43,10 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
 
 
 @contextmanager
-def daemon(db_path: Path, config: Config, **settings: float) -> Iterator[threading.Event]:
+def daemon(db_path: Path, config: Config, **settings: object) -> Iterator[threading.Event]:
     """The daemon in a thread; polls are hours apart unless a test asks otherwise."""
     stop = threading.Event()
-    options = {"interval": 3600.0, "backoff_base": 0.2, "backoff_cap": 1.0, **settings}
+    options: dict[str, Any] = {"interval": 3600.0, "backoff_base": 0.2, "backoff_cap": 1.0, **settings}
     thread = threading.Thread(
         target=run_daemon, args=(str(db_path), config, stop, DaemonSettings(**options)), daemon=True
     )
@@ -115,9 +117,9 @@ def test_derived_tables_are_rebuilt_after_new_mail_not_on_the_delivery_path(
     def record(db: Database) -> None:
         rebuilds.append(count(db, "select count(*) from messages"))
 
-    monkeypatch.setattr(pipeline, "DERIVERS", [record])
+    steps = (*(replace(step, derive=None) for step in STEPS), Step("count messages", derive=record))
     open_db(db_path).close()
-    with daemon(db_path, config_for(account_for(server, user)), derive_delay=0.5):
+    with daemon(db_path, config_for(account_for(server, user)), derive_delay=0.5, steps=steps):
         assert wait_for(lambda: rebuilds == [1])
         time.sleep(0.3)
         server.append(user, "INBOX", make_message(2))

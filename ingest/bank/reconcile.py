@@ -1,6 +1,6 @@
 """Rebuild `recurring_charges` from `bank_transactions` and link each one to the inventory.
 
-Registered as a pipeline deriver, so a recurring charge found in a statement is
+A rebuild step of the pipeline (`ingest.pipeline.steps`), so a recurring charge found in a statement is
 matched again whenever new mail changes `subscriptions` (and after
 `subtrail bank import`). A link needs the provider (the merchant's candidate
 slugs, or the subscription's slug named in an unknown merchant's label) and

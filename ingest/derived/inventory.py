@@ -29,7 +29,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from extractors import EventFact
-from ingest import pipeline
 from ingest.store import Prepared
 
 _DURATION = re.compile(r"^P(\d+)([DWMY])$")
@@ -292,7 +291,3 @@ def rebuild_subscriptions(db: Database, as_of: date | None = None) -> None:
         row = fold(events, as_of)
         row["natural_key"] = key
         db.execute(f"update subscriptions set {assignments} where natural_key = :natural_key", row)
-
-
-pipeline.BATCH_HOOKS.append(record_events)
-pipeline.DERIVERS.append(rebuild_subscriptions)

@@ -9,8 +9,9 @@ is logged once in plain words, recorded in `poll_runs`, and retried only after
 The daemon runs one thread per connection, and an account has one connection per folder
 (up to the account's `idle_connections`): IMAP is a blocking, one-folder-at-a-time protocol, and IDLE
 watches the one selected folder. Each thread has its own SQLite connection (WAL lets them
-and Datasette coexist); downloaded mail is processed under one lock (`parse_queue.drain`). The cross-message tables are rebuilt by one more thread once
-new mail has been quiet for a moment (`Deriver`), so a delivery never waits for a rebuild.
+and Datasette coexist); downloaded mail is processed under one lock (`ingest.pipeline.queue.drain`).
+The cross-message tables are rebuilt by one more thread once new mail has been quiet for a
+moment (`Deriver`), so a delivery never waits for a rebuild.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
@@ -28,7 +30,6 @@ from sqlite_utils import Database
 
 from extractors import Identity
 from extractors.mail.parse import now_iso
-from ingest import pipeline
 from ingest.config import Account, Config
 from ingest.imap import state as st
 from ingest.imap.connect import connect, describe_network_error
@@ -36,6 +37,7 @@ from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.pipeline.queue import DrainSummary, drain
+from ingest.pipeline.steps import STEPS, Step, refresh_derived
 from ingest.store import record_error
 from ingest.store.schema import connect_db
 
@@ -223,13 +225,14 @@ def poll_once(
     progress: bool | None = None,
     workers: int | None = None,
     retry_delay: float = 1.0,
+    steps: Sequence[Step] = STEPS,
 ) -> PassSummary:
     """`subtrail poll --once`: every account and folder once (raw bytes first), then the
     parse queue, then the derived tables."""
     began = time.monotonic()
     summary = PassSummary()
     # Work a crash or a stop left queued: replies to those messages must count as a known thread.
-    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress))
+    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress, steps=steps))
     for account in config.accounts:
         if stop is not None and stop.is_set():
             break
@@ -238,9 +241,9 @@ def poll_once(
                 db, account, config.identity, stop=stop, progress=progress, retry_delay=retry_delay
             )
         )
-    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress))
+    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress, steps=steps))
     if summary.new or summary.processed:
-        pipeline.refresh_derived(db)
+        refresh_derived(db, steps)
     summary.seconds = time.monotonic() - began
     return summary
 
@@ -269,6 +272,7 @@ class DaemonSettings:
     permanent_retry: float = PERMANENT_RETRY
     workers: int | None = None
     derive_delay: float = DERIVE_DELAY
+    steps: tuple[Step, ...] = STEPS  # what each drain and each rebuild runs (`ingest.pipeline.steps`)
 
 
 def connection_slots(account: Account) -> int:
@@ -345,7 +349,10 @@ class AccountLoop:
             client, db, self.account, self.identity, stop=self.stop,
             record_unchanged=False, folders=folders, sent=sent,
         )  # fmt: skip
-        done = drain(db, self.identity, workers=self.settings.workers, stop=self.stop, progress=False)
+        done = drain(
+            db, self.identity, workers=self.settings.workers, stop=self.stop, progress=False,
+            steps=self.settings.steps,
+        )  # fmt: skip
         if done.messages and self.deriver is not None:
             self.deriver.touch()
 
@@ -433,8 +440,8 @@ class Deriver:
     if anything is left. One rebuild at a time, on its own connection.
     """
 
-    def __init__(self, db_path: str, delay: float) -> None:
-        self.db_path, self.delay = db_path, delay
+    def __init__(self, db_path: str, delay: float, steps: Sequence[Step] = STEPS) -> None:
+        self.db_path, self.delay, self.steps = db_path, delay, steps
         self.done = threading.Event()  # set when every account loop has finished
         self._lock = threading.Lock()
         self._dirty_at: float | None = None
@@ -460,7 +467,7 @@ class Deriver:
                 if self._take(finishing):
                     started = time.monotonic()
                     try:
-                        pipeline.refresh_derived(db)
+                        refresh_derived(db, self.steps)
                         log.info("derived tables rebuilt seconds=%.1f", time.monotonic() - started)
                     except Exception:
                         log.exception("rebuilding derived tables failed")
@@ -479,7 +486,7 @@ def run_daemon(
     """Run every account's loop until `stop` is set; returns once every thread has finished its batch
     and the derived tables are up to date."""
     settings = settings or DaemonSettings()
-    deriver = Deriver(db_path, settings.derive_delay)
+    deriver = Deriver(db_path, settings.derive_delay, settings.steps)
     derive_thread = threading.Thread(target=deriver.run, name="derive", daemon=True)
     threads = []
     for account in config.accounts:

@@ -1,6 +1,6 @@
 """The poller's rows in the database: `sync_state`, `pending_bodies`, `poll_runs`, gone locations.
 
-Everything here runs inside a caller's transaction (the batch's, in `save_batch`'s
+Everything here runs inside a caller's transaction (the batch's, in `save_raw_batch`'s
 `checkpoint`), except `start_run`/`end_run` which are their own small writes.
 """
 

@@ -1,28 +1,24 @@
 """`subtrail import`: offline sources through the pipeline into the store.
 
-Sources are read in chunks bounded in count and bytes, parsed in worker
-processes (`ingest.pipeline.pool`), and each chunk is stored in one transaction, so
-memory stays flat whatever the size of the mbox and a killed import can simply
-be run again.
+The sources' messages go through the one loop (`ingest.pipeline.run`): chunks bounded
+in count and bytes, parsed in worker processes, each stored in one transaction, so
+memory stays flat whatever the size of the mbox and a killed import can simply be
+run again. A source that cannot be read is an `ingest_errors` row, and the import goes on.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
 from extractors import Identity
-from ingest import pipeline
-from ingest.pipeline.pool import prepare_chunks
-from ingest.pipeline.progress import ProgressLine
+from ingest.pipeline.run import Tally, run_jobs
 from ingest.pipeline.sources import RawMail, SourceProblem, iter_sources
-from ingest.store import Job, Location, known_shas, record_error, save_batch
-
-CHUNK_MESSAGES = 400
-CHUNK_BYTES = 32 * 1024 * 1024
+from ingest.pipeline.steps import STEPS, Step, refresh_derived
+from ingest.store import Job, Location, known_shas, record_error, save_parsed
 
 
 @dataclass
@@ -45,45 +41,34 @@ def import_paths(
     identity: Identity | None = None,
     workers: int | None = None,
     progress: bool | None = None,
+    steps: Sequence[Step] = STEPS,
 ) -> ImportSummary:
     """Import every message under `paths`; returns counts. Safe to re-run and to kill at any point."""
-    identity = identity or Identity()
-    bar = ProgressLine(progress)
     summary = ImportSummary()
     started = time.monotonic()
 
-    def jobs() -> Iterator[list[Job]]:
-        chunk: list[Job] = []
-        size = 0
+    def jobs() -> Iterator[Job]:
         for item in iter_sources(paths):
             if isinstance(item, SourceProblem):
                 with db.atomic():
                     record_error(db, "source", item.error, None, item.path)
-                summary.errors += 1
                 summary.error_sources.append(f"{item.path}: {item.error}")
                 continue
-            chunk.append(Job(item.raw, _location(item)))
-            size += len(item.raw)
-            if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
+            yield Job(item.raw, _location(item))
 
-    try:
-        for prepared in prepare_chunks(jobs(), identity, workers, known=lambda shas: known_shas(db, shas)):
-            result = save_batch(db, prepared, on_new=pipeline.on_new)
-            summary.seen += len(prepared)
-            summary.new += result.new
-            summary.duplicates += result.duplicates
-            summary.errors += result.errors
-            bar.write(
-                f"{summary.seen} messages: {summary.new} new, {summary.duplicates} already stored, "
-                f"{summary.errors} with errors, {bar.rate(summary.seen):,.0f} msg/s"
-            )
-    finally:
-        bar.close()
-    pipeline.refresh_derived(db)
+    def describe(tally: Tally, rate: float) -> str:
+        return (
+            f"{tally.messages} messages: {tally.new} new, {tally.duplicates} already stored, "
+            f"{tally.errors + len(summary.error_sources)} with errors, {rate:,.0f} msg/s"
+        )
+
+    tally = run_jobs(
+        db, jobs(), identity or Identity(), save_parsed, steps=steps, workers=workers,
+        known=lambda shas: known_shas(db, shas), describe=describe, progress=progress,
+    )  # fmt: skip
+    refresh_derived(db, steps)
+    summary.seen, summary.new, summary.duplicates = tally.messages, tally.new, tally.duplicates
+    summary.errors = tally.errors + len(summary.error_sources)
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -4,15 +4,16 @@ The poller stores what it downloads raw first (`store.save_raw_batch`), so the e
 safe at the pace of the network, like a mail mirror; this second step turns it into message
 rows, search index entries and subscription/support facts. It runs right after each poll
 pass, and again at the start of the next one if a crash or a stop left work behind.
-Each chunk's rows and the removal of its queue entries share one transaction: a crash
-mid-way redoes at most that chunk, and never stores a message twice.
+The messages go through the one loop (`ingest.pipeline.run`); each chunk's rows and the
+removal of its queue entries share one transaction: a crash mid-way redoes at most that
+chunk, and never stores a message twice.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,11 +22,13 @@ from sqlite_utils import Database
 from extractors import Identity
 from extractors.mail.parse import now_iso
 from ingest import pipeline
-from ingest.pipeline.pool import prepare_chunks
-from ingest.pipeline.progress import ProgressLine
-from ingest.store import Job, Location, store_parsed
+from ingest.pipeline import run
+from ingest.pipeline.steps import STEPS, Step
+from ingest.store import Job, Location, Prepared, Written, store_parsed
 
-CHUNK = 250  # messages per transaction
+# Messages per transaction: the poller's download batch (`imap.sync.BATCH_MESSAGES`), so the
+# queue drains in the whole batches it was filled with.
+CHUNK = 250
 POOL_THRESHOLD = 300  # fewer queued messages than this are parsed in-process (no pool start-up cost)
 
 # One drain at a time in this process: the daemon's account threads share one queue.
@@ -51,8 +54,10 @@ def drain(
     workers: int | None = None,
     stop: threading.Event | None = None,
     progress: bool | None = None,
+    steps: Sequence[Step] = STEPS,
 ) -> DrainSummary:
-    """Process every queued message, oldest first; stops between chunks when `stop` is set."""
+    """Process every queued message, oldest first; stops between chunks when `stop` is set.
+    The cross-message rebuild is the caller's (`steps.refresh_derived`)."""
     summary = DrainSummary()
     total = queued_count(db)
     if not total or (stop is not None and stop.is_set()):
@@ -63,30 +68,30 @@ def drain(
         pool_size = workers if total >= POOL_THRESHOLD else 1
         if pool_size != 1:
             _warm_up(identity)
-        line = ProgressLine(progress)
-        try:
-            for prepared in prepare_chunks(_queued_jobs(db), identity, pool_size):
-                with db.atomic():
-                    summary.errors += store_parsed(db, prepared, now_iso(), pipeline.on_new)
-                    db.conn.executemany(
-                        "delete from parse_queue where sha256 = ?", ((p.parsed.sha256,) for p in prepared)
-                    )
-                summary.messages += len(prepared)
-                line.write(
-                    f"processing: {summary.messages}/{total} messages, {line.rate(summary.messages):,.0f} msg/s"
-                )
-                if stop is not None and stop.is_set():
-                    summary.stopped = True
-                    break
-        finally:
-            line.close()
+
+        def describe(tally: run.Tally, rate: float) -> str:
+            return f"processing: {tally.messages}/{total} messages, {rate:,.0f} msg/s"
+
+        tally = run.run_jobs(
+            db, _queued_jobs(db), identity, _store_and_dequeue, steps=steps, workers=pool_size,
+            chunk_messages=CHUNK, stop=stop, describe=describe, progress=progress,
+        )  # fmt: skip
+    summary.messages, summary.errors, summary.stopped = tally.messages, tally.errors, tally.stopped
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _queued_jobs(db: Database) -> Iterator[list[Job]]:
-    """Chunks of (raw, where it was first seen, sha256), in queue order. Keyset paging on the queue's
-    rowid: the pool works one chunk ahead, so the next chunk is read before this one is deleted."""
+def _store_and_dequeue(db: Database, prepared: list[Prepared]) -> Written:
+    """A processed chunk's rows, and its queue entries gone, in the loop's one transaction."""
+    errors = store_parsed(db, prepared, now_iso())
+    db.conn.executemany("delete from parse_queue where sha256 = ?", ((p.parsed.sha256,) for p in prepared))
+    return Written(prepared, 0, errors)
+
+
+def _queued_jobs(db: Database) -> Iterator[Job]:
+    """(raw, where it was first seen, sha256) of each queued message, in queue order. Keyset paging
+    on the queue's rowid: the pool works one chunk ahead, so the next chunk is read before this
+    one is deleted."""
     last = 0
     while True:
         rows = db.execute(
@@ -101,10 +106,8 @@ def _queued_jobs(db: Database) -> Iterator[list[Job]]:
         if not rows:
             return
         last = rows[-1][0]
-        yield [
-            Job(raw, Location(account=account or "", folder=folder or "", path=path), sha)
-            for _, sha, raw, account, folder, path in rows
-        ]
+        for _, sha, raw, account, folder, path in rows:
+            yield Job(raw, Location(account=account or "", folder=folder or "", path=path), sha)
 
 
 _WARM_MESSAGE = (

@@ -1,11 +1,11 @@
-"""The evidence store: raw bytes, message rows, locations, errors — one transaction per batch.
+"""The evidence store: raw bytes, message rows, locations, errors.
 
-Every source (offline import, IMAP poller) hands prepared messages to
-`save_batch`. Deduplication is by the sha256 of the raw bytes: the same bytes
-seen twice are stored once, with one more `message_locations` row at most.
-Callers that keep a checkpoint (the poller's `sync_state`) pass a `checkpoint`
-callback that runs inside the same transaction, so a crash loses nothing and
-stores nothing twice.
+Deduplication is by the sha256 of the raw bytes: the same bytes seen twice are
+stored once, with one more `message_locations` row at most. The writes here run
+inside the caller's transaction (`ingest.pipeline.run` holds one per chunk, with the
+derived facts of the chunk's messages), except `save_raw_batch`, the poller's raw-first
+path, whose `checkpoint` (the poller's `sync_state`) shares its own transaction: a crash
+loses nothing and stores nothing twice.
 """
 
 from __future__ import annotations
@@ -57,6 +57,19 @@ class BatchResult:
     duplicates: int = 0
     errors: int = 0
     new_shas: list[str] = field(default_factory=list)
+
+
+class Written(NamedTuple):
+    """What writing one prepared chunk did: the messages new to the store (the ones whose
+    facts the batch steps write), how many were stored already, how many had a problem."""
+
+    fresh: list[Prepared]
+    duplicates: int = 0
+    errors: int = 0
+
+
+# Columns of `message_row` that describe the stored bytes, not what the parser and extractors made of them.
+_STORED_FACTS = frozenset({"sha256", "size", "stored_at"})
 
 
 def message_row(parsed: ParsedMessage, extraction: Extraction, stored_at: str) -> dict[str, object]:
@@ -146,14 +159,9 @@ def _store_raw(db: Database, items: list[tuple[str, bytes, Location]], stored_at
     return fresh
 
 
-def store_parsed(
-    db: Database,
-    fresh: list[Prepared],
-    stored_at: str,
-    on_new: Callable[[Database, list[Prepared]], None] | None = None,
-) -> int:
-    """Message rows, parse/extract problems and derived facts of messages whose raw bytes are
-    stored; the number of messages with a problem. Runs inside the caller's transaction."""
+def store_parsed(db: Database, fresh: list[Prepared], stored_at: str) -> int:
+    """Message rows and parse/extract problems of messages whose raw bytes are stored;
+    the number of messages with a problem. Runs inside the caller's transaction."""
     rows = [message_row(p.parsed, p.extraction, stored_at) for p in fresh]
     if rows:
         db.table("messages").insert_all(rows, ignore=True, batch_size=200)
@@ -163,27 +171,32 @@ def store_parsed(
         for stage, error in problems:
             record_error(db, stage, error, item.parsed.sha256, item.location.path or item.location.folder)
         with_problems += bool(problems)
-    if on_new and fresh:
-        on_new(db, fresh)
     return with_problems
 
 
-def save_batch(
-    db: Database,
-    batch: list[Prepared],
-    on_new: Callable[[Database, list[Prepared]], None] | None = None,
-    checkpoint: Callable[[Database], None] | None = None,
-) -> BatchResult:
-    """Store a parsed batch atomically; `on_new` (derived facts) and `checkpoint` run in the same transaction."""
+def save_parsed(db: Database, batch: list[Prepared]) -> Written:
+    """Raw bytes, locations and message rows of a parsed chunk (`subtrail import`): the bytes
+    already stored get one more location only. Runs inside the caller's transaction."""
     stored_at = now_iso()
-    with db.atomic():
-        fresh_at = _store_raw(db, [(p.parsed.sha256, p.parsed.raw, p.location) for p in batch], stored_at)
-        fresh = [batch[i] for i in fresh_at]
-        errors = store_parsed(db, fresh, stored_at, on_new)
-        if checkpoint:
-            checkpoint(db)
-    new_shas = [p.parsed.sha256 for p in fresh]
-    return BatchResult(len(fresh), len(batch) - len(fresh), errors, new_shas)
+    fresh_at = _store_raw(db, [(p.parsed.sha256, p.parsed.raw, p.location) for p in batch], stored_at)
+    fresh = [batch[i] for i in fresh_at]
+    return Written(fresh, len(batch) - len(fresh), store_parsed(db, fresh, stored_at))
+
+
+def update_processed(db: Database, batch: list[Prepared]) -> Written:
+    """Rewrite what parsing and extraction put in the stored messages' rows (`subtrail reprocess`):
+    every `message_row` column but the facts of the bytes. Parse problems were recorded when
+    the message was first stored; only extractor failures are news. In the caller's transaction."""
+    rows = [message_row(item.parsed, item.extraction, "") for item in batch]
+    if rows:
+        assignments = ", ".join(f"[{c}] = :{c}" for c in rows[0] if c not in _STORED_FACTS)
+        db.conn.executemany(f"update messages set {assignments} where sha256 = :sha256", rows)
+    with_problems = 0
+    for item in batch:
+        for stage, error in item.extra_errors:
+            record_error(db, stage, error, item.parsed.sha256, "reprocess")
+        with_problems += bool(item.extra_errors)
+    return Written(batch, 0, with_problems)
 
 
 def save_raw_batch(
