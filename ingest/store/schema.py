@@ -433,7 +433,9 @@ def database_problem(path: str | Path) -> str | None:
     """
     path = Path(path)
     if not path.exists():
-        return f"no database at {path}: check --db (or `db` in the config), or create it with `subtrail import`"
+        return (
+            f"no database at {path}: check --db (or `db` in the config), or create it with `subtrail import`"
+        )
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
