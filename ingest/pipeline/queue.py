@@ -19,11 +19,10 @@ from functools import lru_cache
 from sqlite_utils import Database
 
 from extractors import Identity
-from extractors.mail.parse import now_iso
 from ingest import pipeline
 from ingest.pipeline.pool import prepare_chunks
 from ingest.pipeline.progress import ProgressLine
-from ingest.store import Job, Location, store_parsed
+from ingest.store import Job, Location, now_iso, store_parsed
 
 CHUNK = 250  # messages per transaction
 POOL_THRESHOLD = 300  # fewer queued messages than this are parsed in-process (no pool start-up cost)

@@ -13,12 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlite_utils import Database
 
 from extractors import Extraction
-from extractors.mail.parse import ParsedMessage, now_iso, sha256_of
+from extractors.mail.parse import ParsedMessage, sha256_of
+
+
+def now_iso() -> str:
+    """Now, as the database keeps every timestamp: ISO-8601 UTC to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
