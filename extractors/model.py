@@ -1,14 +1,14 @@
 """The typed facts extraction hands to the application: what a message proves, nothing stored.
 
-`Identity` (whose mail it is), `EventFact` (one subscription fact), `Extraction` (all a
-message yields) and the vocabularies their fields take. Everything here is plain data, so
+`Identity` (whose mail it is), `EventFact` (one subscription fact), `SupportFacts` (what the
+journal keeps about one customer-service exchange), `Extraction` (all a message yields) and
+the vocabularies their fields take. Everything here is plain data, so
 it crosses process boundaries (the parser pool) and needs no database.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 KINDS = (
     "receipt", "renewal_notice", "trial", "cancellation", "payment_failed",
@@ -53,6 +53,47 @@ class EventFact:
     ends_on: str | None = None
 
 
+@dataclass(frozen=True)
+class TicketToken:
+    """A helpdesk reference found in a message: a threading key."""
+
+    system: str  # "salesforce", "zendesk-id", "number", "reference", ...
+    value: str
+    is_global: bool  # unique on its own (a Salesforce thread id); else only within one provider's desk
+
+
+@dataclass(frozen=True)
+class Promise:
+    """A commitment the provider made ("nous vous rembourserons sous 5 jours ouvrés")."""
+
+    text: str
+    due_on: str | None = None  # YYYY-MM-DD; None when no date is given
+
+
+@dataclass(frozen=True)
+class SupportFacts:
+    """What the journal keeps about one exchange; becomes a `support_facts` row, threaded at rebuild.
+
+    `is_support` is False for a reply that only *may* continue a case (mine, or a provider's):
+    the journal keeps it only if it joins a ticket through its references or tokens.
+    """
+
+    refs: list[TicketToken]
+    ticket_ref: str | None  # the reference a person quotes on the phone
+    subject_key: str  # normalised subject, the weakest threading key
+    correspondent: str | None  # the other side's registrable domain
+    is_support: bool
+    body: str = ""  # the new text, without quoted history or signature
+    agent_name: str | None = None
+    auto_ack: bool = False  # an acknowledgement, not an answer
+    auto_header: bool = False  # RFC 3834 headers said automatic (a hint only)
+    promises: list[Promise] = field(default_factory=list)  # the provider's
+    requests: list[str] = field(default_factory=list)  # what I asked for, in my mail
+    asks: bool = False  # the provider asks me something
+    resolved: bool = False  # a confirmation that the case is settled
+    courtesy: bool = False  # my thank-you after a settlement: it does not reopen the case
+
+
 @dataclass
 class Extraction:
     kind: str = "other"
@@ -60,5 +101,5 @@ class Extraction:
     direction: str | None = None  # inbound / outbound, from Identity
     suspicious: str | None = None  # why the sender is not who it claims to be
     events: list[EventFact] = field(default_factory=list)
-    support: dict[str, Any] | None = None  # journal facts for support mail (see extractors.support.collect)
+    support: SupportFacts | None = None  # for support mail and replies that may continue a case
     needs_review: bool = False

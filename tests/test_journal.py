@@ -85,13 +85,13 @@ def test_fixture_message(name: str) -> None:
     assert result.kind == "support"
     facts = result.support
     assert facts is not None
-    assert facts["body"] == label["body"]
-    assert (facts["agent_name"] or "") == label["agent"]
-    assert facts["auto_ack"] is label["auto_ack"]
-    assert [(p["due_on"] or "", p["text"]) for p in facts["promises"]] == [
+    assert facts.body == label["body"]
+    assert (facts.agent_name or "") == label["agent"]
+    assert facts.auto_ack is label["auto_ack"]
+    assert [(p.due_on or "", p.text) for p in facts.promises] == [
         (p["due_on"], p["text"]) for p in label["promises"]
     ]
-    assert facts["requests"] == label.get("requests", [])
+    assert facts.requests == label.get("requests", [])
 
 
 FOOTER = "Free Mobile - SAS au capital de 365 138 € - RCS Paris 421 938 861 - 16 rue de la Ville-l'Évêque, 75008 Paris"
@@ -239,7 +239,7 @@ SENT = "2026-03-02T09:02:00+00:00"  # a Monday
     ],
 )
 def test_promise_due_dates(text: str, due_on: str) -> None:
-    assert [p["due_on"] for p in find_promises(text, SENT)] == [due_on]
+    assert [p.due_on for p in find_promises(text, SENT)] == [due_on]
 
 
 @pytest.mark.parametrize(
@@ -310,7 +310,7 @@ BASE = {"From": "Free Mobile <ne-pas-repondre@free-mobile.fr>", "To": "alice.mar
 def test_auto_ack(extra: dict[str, str], body: str, auto_ack: bool) -> None:
     result = extract(parse_message(_raw({**BASE, **extra}, body)), IDENTITY)
     assert result.kind == "support"
-    assert result.support is not None and result.support["auto_ack"] is auto_ack
+    assert result.support is not None and result.support.auto_ack is auto_ack
 
 
 @pytest.mark.parametrize(
@@ -415,7 +415,7 @@ def test_courtesy_reply(body: str, courtesy: bool) -> None:
     headers = {**BASE, "From": "alice.martin@example.org", "To": "service.client@free-mobile.fr"}
     result = Extraction(direction="outbound", provider="free-mobile")
     support_run(parse_message(_raw(headers, body)), IDENTITY, result)
-    assert result.support is not None and result.support["courtesy"] is courtesy
+    assert result.support is not None and result.support.courtesy is courtesy
 
 
 @pytest.mark.parametrize(
@@ -444,7 +444,7 @@ def test_message_signals(text: str, asks: bool, resolved: bool) -> None:
     ],
 )
 def test_day_and_month_dates_roll_over_only_when_close(sent_at: str, text: str, due_on: str | None) -> None:
-    assert [p["due_on"] for p in find_promises(text, sent_at)] == [due_on]
+    assert [p.due_on for p in find_promises(text, sent_at)] == [due_on]
 
 
 def test_acknowledgement_pattern_is_lower_case() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tomllib
 from datetime import date
@@ -12,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from extractors import Identity
+from extractors import Identity, Promise, SupportFacts, TicketToken
 from ingest.cli import cli
 from ingest.derived.journal import add_note, rebuild_journal
 from ingest.pipeline.importer import import_paths
 from ingest.pipeline.reprocess import reprocess_all
+from ingest.store import support_facts_from_json, support_facts_json
 from ingest.store.schema import open_db
 from tests.conftest import FIXTURES
 
@@ -286,6 +288,68 @@ def test_plain_reply_joins_by_reference_and_is_completed(db: Database, tmp_path:
     assert [r["status"] for r in db.query("select status from tickets")] == ["resolved"]
     assert db.execute("select kind from messages where message_id = '<plain-1@example.org>'").fetchone() == (
         "other",
+    )
+
+
+def test_rebuild_reads_stored_facts_only(tmp_path: Path) -> None:
+    """The rebuild works from `support_facts` and `messages`: with every raw message gone it gives the same journal."""
+    db = open_db(tmp_path / "subtrail.db")
+    _load(db, [MAIL])
+    tables = ("tickets", "ticket_messages", "ticket_keys", "promises", "support_facts")
+    before = {table: list(db.query(f"select * from [{table}] order by 1")) for table in tables}
+    with db.atomic():
+        db.execute("delete from raw_messages")
+        rebuild_journal(db, TODAY)
+    assert {table: list(db.query(f"select * from [{table}] order by 1")) for table in tables} == before
+    db.close()
+
+
+def test_reply_facts_are_complete_when_stored(db: Database, tmp_path: Path) -> None:
+    """A reply of mine that joins no ticket still has every fact stored at import: nothing is left to re-read."""
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(
+        b"From: Alice Martin <alice.martin@example.org>\r\nTo: bob@example.net\r\n"
+        b"Date: Wed, 11 Mar 2026 08:00:00 +0100\r\nSubject: Re: diner\r\nMessage-ID: <diner-2@example.org>\r\n"
+        b"In-Reply-To: <diner-1@example.net>\r\n\r\nVendredi, parfait.\r\n\r\nAlice\r\n"
+    )
+    _load(db, [reply])
+    facts = json.loads(db.execute("select facts from support_facts").fetchone()[0])
+    assert list(facts) == [
+        "refs", "ticket_ref", "subject_key", "correspondent", "is_support", "body", "agent_name", "auto_ack",
+        "auto_header", "promises", "requests", "asks", "resolved", "courtesy",
+    ]  # fmt: skip
+    assert facts["is_support"] is False and facts["body"] == "Vendredi, parfait."
+    assert facts["correspondent"] == "example.net"
+    assert db.table("tickets").count == 0
+
+
+def test_support_facts_json_keeps_its_shape() -> None:
+    """One conversion each way; a token's `is_global` is stored as `global`, and a row an older version
+    wrote (threading keys only, `partial`) still loads."""
+    facts = SupportFacts(
+        refs=[TicketToken(system="salesforce", value="00D1.5001", is_global=True)],
+        ticket_ref="00D1.5001",
+        subject_key="box en panne",
+        correspondent="sfr.fr",
+        is_support=True,
+        body="Nous vous rembourserons.",
+        promises=[Promise(text="Nous vous rembourserons.", due_on="2026-03-20")],
+        requests=["Je demande le remboursement."],
+    )
+    stored = json.loads(support_facts_json(facts))
+    assert stored["refs"] == [{"system": "salesforce", "value": "00D1.5001", "global": True}]
+    assert stored["promises"] == [{"text": "Nous vous rembourserons.", "due_on": "2026-03-20"}]
+    assert support_facts_from_json(support_facts_json(facts)) == facts
+    legacy = (
+        '{"refs": [{"system": "number", "value": "4521", "global": false}], "ticket_ref": "4521",'
+        ' "subject_key": "box", "correspondent": "sfr.fr", "is_support": false, "partial": true}'
+    )
+    assert support_facts_from_json(legacy) == SupportFacts(
+        refs=[TicketToken(system="number", value="4521", is_global=False)],
+        ticket_ref="4521",
+        subject_key="box",
+        correspondent="sfr.fr",
+        is_support=False,
     )
 
 

@@ -15,7 +15,7 @@ import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email.message import Message
 
 from extractors.mail import fastmime
@@ -377,7 +377,3 @@ def _part_text(part: Message, parsed: ParsedMessage) -> str:
         except LookupError:
             parsed.problems.append(f"body: unknown charset {charset[:40]!r}, read as UTF-8")
     return decode_bytes(data, charset)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,17 +1,11 @@
 """Customer-service mail: recognise it and collect what the journal needs.
 
 Runs after `extractors.subscriptions.run` (which sets `result.provider`). It never
-touches the database: it returns a plain dict in `result.support` that the journal
-(`ingest.derived.journal`) stores and threads later. Keys of that dict:
-
-- `refs`: ticket tokens found (`[{"system", "value", "global"}]`), `ticket_ref`: the one to show;
-- `subject_key`: normalised subject (the weakest threading key);
-- `body`: the new text, `agent_name`, `auto_ack`;
-- `promises` (`[{"text", "due_on"}]`, the provider's), `requests` (what I asked for, my mails);
-- `asks` (the provider asks me something), `resolved` (a confirmation that the case is settled);
-- `correspondent`: the other side's domain, to thread by subject when nothing else links;
-- `is_support`: False for a reply that only *may* continue a support thread (mine, or a provider's);
-  such a dict is `partial` (threading keys only) and the journal completes it with `collect` if it joins.
+touches the database: it puts an `extractors.model.SupportFacts` in `result.support`,
+which the journal (`ingest.derived.journal`) stores and threads later. Support mail
+gets `is_support=True`; a reply that only *may* continue a support thread (mine, or a
+provider's) gets the same facts with `is_support=False`, so the journal can keep it
+if it joins a ticket without ever reading the mail again.
 
 RFC 3834 headers (Auto-Submitted, X-Autoreply, Precedence) are hints only: some
 helpdesks stamp human replies with them, so an acknowledgement is classified by its
@@ -21,8 +15,9 @@ content too, and an acknowledgement is kept (it carries the ticket number).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from extractors.model import Promise, SupportFacts, TicketToken
 from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
 from extractors.support.promises import find_promises, find_requests, sentences
 from extractors.support.quotes import is_greeting, split_reply
@@ -125,32 +120,22 @@ def _run(parsed: ParsedMessage, result: Extraction) -> None:
     is_support = _looks_like_support(parsed, result, refs, acked, outbound)
     if is_support:
         result.kind = "support"
-        result.support = collect(parsed, result, refs)
+        result.support = _collect(parsed, result, refs, is_support=True)
     elif (parsed.in_reply_to or parsed.references) and (outbound or result.provider):
-        # My reply, or a provider's, that may continue a support thread: only the threading keys now;
-        # the journal completes the facts (`collect`) for the few that do join a ticket.
-        result.support = {**_link_facts(parsed, refs, outbound), "is_support": False, "partial": True}
+        # My reply, or a provider's, that may continue a support thread: the journal keeps it if it joins one.
+        result.support = _collect(parsed, result, refs, is_support=False)
 
 
-def _link_facts(parsed: ParsedMessage, refs: list[TicketRef], outbound: bool) -> dict[str, Any]:
-    return {
-        "refs": [{"system": r.system, "value": r.value, "global": r.is_global} for r in refs],
-        "ticket_ref": display_ref(refs),
-        "subject_key": normalise_subject(parsed.subject),
-        "correspondent": _correspondent(parsed, outbound),
-    }
-
-
-def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | None = None) -> dict[str, Any]:
-    """Everything the journal keeps about one exchange (new text, agent, promises, requests, signals)."""
+def _collect(
+    parsed: ParsedMessage, result: Extraction, refs: list[TicketRef], is_support: bool
+) -> SupportFacts:
+    """Everything the journal keeps about one exchange (keys, new text, agent, promises, requests, signals)."""
     outbound = result.direction == "outbound"
-    if refs is None:
-        refs = find_refs(parsed.subject, parsed.body_text)
     reply = split_reply(parsed.body_text, parsed.body_html, parsed.from_name)
     header_auto = _auto_header(parsed.headers)
     acked = bool(_ACK.search(f"{parsed.subject}\n{reply.text}".lower()))
     agent = None
-    promises: list[dict[str, Any]] = []
+    promises: list[Promise] = []
     requests: list[str] = []
     if outbound:
         requests = find_requests(reply.text)
@@ -160,20 +145,24 @@ def collect(parsed: ParsedMessage, result: Extraction, refs: list[TicketRef] | N
             reply.signature, brands
         )
         promises = find_promises(reply.text, parsed.date)
-    auto_ack = not outbound and (acked or header_auto) and agent is None and not _resolves(reply.text)
-    return {
-        **_link_facts(parsed, refs, outbound),
-        "is_support": True,
-        "body": reply.text,
-        "agent_name": agent,
-        "auto_ack": auto_ack,
-        "auto_header": header_auto,
-        "promises": [] if auto_ack else promises,
-        "requests": requests,
-        "asks": (not outbound) and not auto_ack and _asks(reply.text),
-        "resolved": _resolves(reply.text),
-        "courtesy": outbound and _is_courtesy(reply.text, requests),
-    }
+    resolved = _resolves(reply.text)
+    auto_ack = not outbound and (acked or header_auto) and agent is None and not resolved
+    return SupportFacts(
+        refs=[TicketToken(system=r.system, value=r.value, is_global=r.is_global) for r in refs],
+        ticket_ref=display_ref(refs),
+        subject_key=normalise_subject(parsed.subject),
+        correspondent=_correspondent(parsed, outbound),
+        is_support=is_support,
+        body=reply.text,
+        agent_name=agent,
+        auto_ack=auto_ack,
+        auto_header=header_auto,
+        promises=[] if auto_ack else promises,
+        requests=requests,
+        asks=(not outbound) and not auto_ack and _asks(reply.text),
+        resolved=resolved,
+        courtesy=outbound and _is_courtesy(reply.text, requests),
+    )
 
 
 _THANKS = re.compile(

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+
+from extractors.model import Promise
 
 _PARIS = ZoneInfo("Europe/Paris")
 _ROLLOVER = timedelta(
@@ -197,10 +198,10 @@ def _year(token: str | None) -> int | None:
     return value + 2000 if value < 100 else value
 
 
-def find_promises(text: str, sent_at: str | None) -> list[dict[str, Any]]:
-    """Commitments in a provider's new text: [{"text", "due_on"}], due_on None when no date is given."""
+def find_promises(text: str, sent_at: str | None) -> list[Promise]:
+    """Commitments in a provider's new text, each with its due date when one is given."""
     sent_on = local_date(sent_at)
-    found: list[dict[str, Any]] = []
+    found: list[Promise] = []
     for sentence in sentences(text):
         if not _COMMIT.search(sentence) or sentence.endswith("?"):
             continue
@@ -209,7 +210,7 @@ def find_promises(text: str, sent_at: str | None) -> list[dict[str, Any]]:
             due = due_from_delay(sentence, sent_on) or due_from_date(sentence, sent_on)
         if due is None and not _REMEDY.search(sentence):
             continue  # "we will get back to you" with no date is not worth tracking
-        found.append({"text": sentence, "due_on": due.isoformat() if due else None})
+        found.append(Promise(text=sentence, due_on=due.isoformat() if due else None))
     return found
 
 

@@ -21,6 +21,7 @@ from bs4 import BeautifulSoup, Tag
 from mailparser_reply import EmailReplyParser
 
 from extractors.mail.html import html_to_text
+from extractors.support.names import VALEDICTION, clean_name
 
 _PARSER = EmailReplyParser(languages=["fr", "en"])
 _MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
@@ -60,17 +61,6 @@ _COMMENT_STAMP = re.compile(
 _ATTRIBUTION_END = re.compile(r"(?:a\s+écrit|wrote)\s*:\s*$", re.I)
 _ATTRIBUTION_START = re.compile(r"^\s*(?:>\s*)*(?:le|on)\s+\S", re.I)
 _OUTLOOK_FIELD = re.compile(r"^\s*\*?(?:de|from|envoyé|sent|date|à|to|objet|subject|cc)\s*\*?\s*:", re.I)
-_VALEDICTION = re.compile(
-    r"^(?:bien\s+)?(?:cordialement|sincèrement|amicalement|bien\s+à\s+vous|"
-    r"(?:sincères|meilleures|bien\s+sincères)?\s*salutations(?:\s+distinguées)?|bonne\s+(?:journée|soirée|fin\s+de\s+journée)|"
-    r"belle\s+journée|à\s+bientôt|merci(?:\s+(?:d'avance|par\s+avance|beaucoup|encore))?|"
-    r"[a-zà-ÿ]{4,}ment(?=\s*,?\s*$)|bon(?:ne)?\s+[a-zà-ÿ]{4,}(?=\s*[,!]?\s*$)|bien\s+à\s+toi|à\s+très\s+vite|(?:belle|bonne|excellente)\s+(?:soirée|journée|continuation)|"
-    r"(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best|sincerely|cheers|yours(?:\s+(?:sincerely|truly))?|"
-    r"cordially|with\s+thanks|"
-    r"(?:many\s+)?thanks(?:\s+again|\s+in\s+advance)?|thank\s+you(?:\s+again)?|all\s+the\s+best|take\s+care)"
-    r"\s*[,.!]?\s*(?:,\s*(?P<rest>.*))?$",
-    re.I,
-)
 _MAX_SIGNATURE_LINES = 6
 # "Nathalie, votre conseillère Orange", "Priya | Customer Care": a name then a role, closing the mail.
 _NAME_ROLE_LINE = re.compile(
@@ -272,7 +262,7 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
             break
         closing.insert(0, last)
         lines = lines[: filled[-1]]
-    if closing and not _VALEDICTION.match(closing[0]):
+    if closing and not VALEDICTION.match(closing[0]):
         filled = [i for i, line in enumerate(lines) if line]
         if len(filled) > 1 and filled[-1] == len(lines) - 1 and _is_bare_name(lines[filled[-1]]):
             closing.insert(0, lines[filled[-1]])  # "Claire" right above "Service Abonnés du Monde"
@@ -282,20 +272,16 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
 
 
 def _is_bare_name(line: str) -> bool:
-    from extractors.support.agents import clean_name
-
     return len(line) <= 40 and clean_name(line) == line.strip()
 
 
 def _is_name_and_role(line: str) -> bool:
     """'Nathalie, votre conseillère Orange' yes; 'Merci de contacter le service client' no (not a name)."""
-    from extractors.support.agents import clean_name
-
     return (
         len(line) <= 70
         and not line.endswith((".", "?", "!", ":"))
         and bool(_NAME_ROLE_LINE.match(line))
-        and not _VALEDICTION.match(line)
+        and not VALEDICTION.match(line)
         and clean_name(line) is not None
     )
 
@@ -303,7 +289,7 @@ def _is_name_and_role(line: str) -> bool:
 def _valediction_split(lines: list[str]) -> tuple[list[str], list[str]]:
     """Cut at the last sign-off followed by a signature: a few short lines, then at most a legal footer."""
     for index in range(len(lines) - 1, -1, -1):
-        match = _VALEDICTION.match(lines[index])
+        match = VALEDICTION.match(lines[index])
         if not match:
             continue
         tail = [line for line in lines[index + 1 :] if line]
@@ -320,8 +306,6 @@ def _valediction_split(lines: list[str]) -> tuple[list[str], list[str]]:
 
 def _signs_before_footer(match: re.Match[str], after: list[str]) -> bool:
     """The sign-off's own block (up to the first blank line) names a person or a team."""
-    from extractors.support.agents import clean_name
-
     block: list[str] = []
     for line in after:
         if not line:

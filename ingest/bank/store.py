@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from extractors.mail.parse import now_iso
 from ingest.bank import Transaction
 from ingest.bank.merchants import normalise
+from ingest.store import now_iso
 
 
 @dataclass

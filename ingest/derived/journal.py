@@ -2,8 +2,9 @@
 
 Everything here is derived, so it is rebuilt from scratch after every run
 (`rebuild_journal`, a pipeline DERIVER): the same stored messages always give the
-same tickets, ids included. The per-message facts come from `extractors.support.collect`
-through `support_facts` (written in the batch transaction by `store_support_facts`).
+same tickets, ids included. The per-message facts (`extractors.SupportFacts`) are
+computed in the parser pool and kept in `support_facts` (written in the batch
+transaction by `store_support_facts`): the rebuild reads them and never the mail.
 Manual notes (phone calls, chats, letters) live in `manual_notes`, which no rebuild
 and no reprocess touches; the rebuild merges them into the same tickets.
 
@@ -17,21 +18,18 @@ for an answer. A message that links two tickets merges them. Every key is kept i
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from extractors import Extraction
-from extractors.mail.parse import parse_message
+from extractors import Promise, SupportFacts, TicketToken
 from extractors.registry import provider_for_domain
-from extractors.support.collect import collect, message_signals
+from extractors.support.collect import message_signals
 from extractors.support.promises import local_date
-from ingest.store import Prepared
+from ingest.store import Prepared, support_facts_from_json, support_facts_json
 
 STALE_AFTER = timedelta(days=30)  # a reply with a new subject to a thread quiet this long opens a new ticket
 SUBJECT_WINDOW = timedelta(days=90)  # subject + correspondent only joins tickets active this recently
@@ -45,7 +43,7 @@ NOTE_WINDOW = timedelta(days=30)  # a note without --ticket joins the provider's
 def store_support_facts(db: Database, batch: list[Prepared]) -> None:
     """Keep each new message's support facts (computed in a worker) for the journal rebuild."""
     rows = [
-        {"sha256": p.parsed.sha256, "facts": json.dumps(p.extraction.support, ensure_ascii=False)}
+        {"sha256": p.parsed.sha256, "facts": support_facts_json(p.extraction.support)}
         for p in batch
         if p.extraction.support is not None
     ]
@@ -62,9 +60,24 @@ def reset_journal(db: Database) -> None:
 # --- rebuild ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SupportMessage:
+    """A stored message with support facts, as the threading reads it (`messages` + `support_facts`)."""
+
+    sha256: str
+    message_id: str | None
+    date: str  # when it was sent (or first seen, without a Date header)
+    subject: str | None
+    provider: str | None
+    direction: str | None
+    in_reply_to: str | None
+    references: str | None  # space-separated Message-IDs
+    facts: SupportFacts
+
+
 @dataclass
-class Entry:
-    """One exchange in a ticket, from a message or a manual note."""
+class Exchange:
+    """One exchange in a ticket, from a message or a manual note (a `ticket_messages` row)."""
 
     sent_at: str
     direction: str
@@ -77,7 +90,7 @@ class Entry:
     asks: bool = False
     resolved: bool = False
     courtesy: bool = False  # my thank-you after a settlement: it does not reopen the case
-    promises: list[dict[str, Any]] = field(default_factory=list)
+    promises: list[Promise] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     joined_by: str | None = None
 
@@ -88,7 +101,7 @@ class Ticket:
     correspondent: str | None
     subject: str
     ticket_ref: str | None = None
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[Exchange] = field(default_factory=list)
     keys: list[tuple[str, str, str | None]] = field(default_factory=list)  # (key, kind, sha256)
     subject_keys: set[str] = field(default_factory=set)
     scope: str | None = (
@@ -105,12 +118,12 @@ def rebuild_journal(db: Database, today: date | None = None) -> None:
     today = today or datetime.now(UTC).date()
     for table in ("promises", "ticket_messages", "ticket_keys", "tickets"):
         db.execute(f"delete from [{table}]")
-    tickets = thread_messages(_load_messages(db), _completer(db))
+    tickets = thread_messages(_load_messages(db))
     merge_notes(tickets, _load_notes(db))
     _write(db, tickets, today)
 
 
-def _load_messages(db: Database) -> list[dict[str, Any]]:
+def _load_messages(db: Database) -> list[SupportMessage]:
     rows = db.execute(
         # A message without a Date header keeps its place by when the server or the import first saw it;
         # at equal times a message that replies to nothing goes first, so its replies can find it.
@@ -122,51 +135,18 @@ def _load_messages(db: Database) -> list[dict[str, Any]]:
            where at is not null
            order by at, m.in_reply_to is not null, m.sha256"""
     ).fetchall()
-    columns = (
-        "sha256",
-        "message_id",
-        "date",
-        "subject",
-        "provider",
-        "direction",
-        "in_reply_to",
-        "references",
-    )
     out = []
-    for row in rows:
-        item = dict(zip(columns, row[:-1], strict=True))
+    for *columns, facts in rows:
         try:
-            item["facts"] = json.loads(row[-1]) or {}
-        except (TypeError, ValueError):
-            continue
-        out.append(item)
+            out.append(SupportMessage(*columns, facts=support_facts_from_json(facts)))
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue  # a row no version of the extractor wrote: the journal just misses it
     return out
 
 
-def _completer(db: Database) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Full facts for a reply that joined a ticket on its keys alone (parsed again once, then cached)."""
-
-    def complete(msg: dict[str, Any]) -> dict[str, Any]:
-        row = db.execute("select raw from raw_messages where sha256 = ?", [msg["sha256"]]).fetchone()
-        if row is None:
-            return msg["facts"]
-        result = Extraction(direction=msg["direction"], provider=msg["provider"])
-        facts = {**collect(parse_message(row[0], msg["sha256"]), result), "is_support": False}
-        db.execute(
-            "update support_facts set facts = ? where sha256 = ?",
-            [json.dumps(facts, ensure_ascii=False), msg["sha256"]],
-        )
-        return facts
-
-    return complete
-
-
-def thread_messages(
-    messages: list[dict[str, Any]],
-    complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-) -> list[Ticket]:
+def thread_messages(messages: list[SupportMessage]) -> list[Ticket]:
     """Assign each message (in date order) to a ticket; replies that link nowhere are dropped."""
-    threader = _Threader(complete or (lambda msg: msg["facts"]))
+    threader = _Threader()
     for msg in messages:
         threader.add(msg)
     return threader.result()
@@ -190,8 +170,7 @@ class _Threader:
     agent's later reply that carries both the case number and an In-Reply-To to my first mail.
     """
 
-    def __init__(self, complete: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        self.complete = complete
+    def __init__(self) -> None:
         self.tickets: list[Ticket] = []
         self.parent: list[int] = []
         self.by_key: dict[str, int] = {}
@@ -252,17 +231,17 @@ class _Threader:
             return None, None
         return waiting[0], f"open-case:{link.scope}"
 
-    def add(self, msg: dict[str, Any]) -> None:
-        facts = msg["facts"]
-        owner = provider_for_domain(facts.get("correspondent"))  # the registry's answer, as in extraction
-        provider = msg["provider"] or (owner.slug if owner else None)
-        scope = provider or facts.get("correspondent")
+    def add(self, msg: SupportMessage) -> None:
+        facts = msg.facts
+        owner = provider_for_domain(facts.correspondent)  # the registry's answer, as in extraction
+        provider = msg.provider or (owner.slug if owner else None)
+        scope = provider or facts.correspondent
         link = _Link(
-            date=msg["date"],
+            date=msg.date,
             scope=scope,
-            token_keys=[_token_key(ref, scope) for ref in facts.get("refs", [])],
-            references=[r for r in [msg["in_reply_to"], *(msg["references"] or "").split()] if r],
-            subject_key=facts.get("subject_key") or "",
+            token_keys=[_token_key(ref, scope) for ref in facts.refs],
+            references=[r for r in [msg.in_reply_to, *(msg.references or "").split()] if r],
+            subject_key=facts.subject_key,
         )
         index, joined_by = None, None
         for key in link.token_keys:
@@ -275,48 +254,40 @@ class _Threader:
             other, _ = self.by_reference(link, index)
             if other is not None:
                 index = self.merge(index, other)
-        if index is None and facts.get("is_support") and not any(r in self.by_msgid for r in link.references):
+        if index is None and facts.is_support and not any(r in self.by_msgid for r in link.references):
             index, joined_by = self.by_subject_key(link)
-        if (
-            index is None
-            and facts.get("is_support")
-            and not link.references
-            and msg["direction"] == "inbound"
-        ):
+        if index is None and facts.is_support and not link.references and msg.direction == "inbound":
             index, joined_by = self.by_open_case(link)
         if index is None:
-            if not facts.get("is_support"):
+            if not facts.is_support:
                 return  # a reply that joins no support thread is not customer service
             self.tickets.append(
-                Ticket(provider=provider, correspondent=facts.get("correspondent"), subject="", scope=scope)
+                Ticket(provider=provider, correspondent=facts.correspondent, subject="", scope=scope)
             )
             self.parent.append(len(self.tickets) - 1)
             self.by_scope.setdefault(scope or "", []).append(len(self.tickets) - 1)
             index, joined_by = len(self.tickets) - 1, "new"
-        if facts.get("partial"):
-            facts = self.complete(msg)
-        self.record(index, msg, facts, link, joined_by, provider)
+        self.record(index, msg, link, joined_by, provider)
 
     def record(
-        self, index: int, msg: dict[str, Any], facts: dict[str, Any], link: _Link, joined_by: str | None,
-        provider: str | None,
-    ) -> None:  # fmt: skip
+        self, index: int, msg: SupportMessage, link: _Link, joined_by: str | None, provider: str | None
+    ) -> None:
         ticket = self.tickets[index]
         ticket.provider = ticket.provider or provider
-        ticket.subject = ticket.subject or _clean_subject(msg["subject"])
-        ticket.ticket_ref = ticket.ticket_ref or facts.get("ticket_ref")
-        ticket.entries.append(_entry_from_message(msg, facts, joined_by))
+        ticket.subject = ticket.subject or _clean_subject(msg.subject)
+        ticket.ticket_ref = ticket.ticket_ref or msg.facts.ticket_ref
+        ticket.entries.append(_exchange_from_message(msg, joined_by))
         if link.subject_key:
             ticket.subject_keys.add(link.subject_key)
             if link.scope:
                 self.by_subject[(link.scope, link.subject_key)] = index
-                ticket.keys.append((f"subject:{link.scope}:{link.subject_key}", "subject", msg["sha256"]))
+                ticket.keys.append((f"subject:{link.scope}:{link.subject_key}", "subject", msg.sha256))
         for key in link.token_keys:
             self.by_key.setdefault(key, index)
-            ticket.keys.append((key, key.split(":", 1)[0], msg["sha256"]))
-        if msg["message_id"]:
-            self.by_msgid.setdefault(msg["message_id"], index)
-            ticket.keys.append((f"message-id:{msg['message_id']}", "message-id", msg["sha256"]))
+            ticket.keys.append((key, key.split(":", 1)[0], msg.sha256))
+        if msg.message_id:
+            self.by_msgid.setdefault(msg.message_id, index)
+            ticket.keys.append((f"message-id:{msg.message_id}", "message-id", msg.sha256))
 
     def result(self) -> list[Ticket]:
         return [ticket for index, ticket in enumerate(self.tickets) if self.parent[index] == index]
@@ -324,16 +295,14 @@ class _Threader:
 
 def _awaits_answer(ticket: Ticket) -> bool:
     """My mail is the last human one and nobody answered it yet (only acknowledgements, if anything)."""
-    human = [e for e in ticket.entries if not e.auto_ack]
-    return (
-        bool(human) and human[-1].direction == "outbound" and not any(e.direction == "inbound" for e in human)
-    )
+    human = [e.direction for e in ticket.entries if not e.auto_ack]
+    return bool(human) and "inbound" not in human  # every exchange is inbound or outbound
 
 
-def _token_key(ref: dict[str, Any], scope: str | None) -> str:
-    if ref.get("global"):
-        return f"{ref['system']}:{ref['value']}"
-    return f"number:{scope or '?'}:{ref['value']}"
+def _token_key(ref: TicketToken, scope: str | None) -> str:
+    if ref.is_global:
+        return f"{ref.system}:{ref.value}"
+    return f"number:{scope or '?'}:{ref.value}"
 
 
 def _conflicts(ticket: Ticket, token_keys: list[str]) -> bool:
@@ -362,20 +331,21 @@ def _clean_subject(subject: str | None) -> str:
     return re.sub(r"^\s*(?:(?:re|tr|fwd?|aw)\s*:\s*)+", "", subject or "", flags=re.I).strip()
 
 
-def _entry_from_message(msg: dict[str, Any], facts: dict[str, Any], joined_by: str | None) -> Entry:
-    return Entry(
-        sent_at=msg["date"],
-        direction=msg["direction"] or "inbound",
+def _exchange_from_message(msg: SupportMessage, joined_by: str | None) -> Exchange:
+    facts = msg.facts
+    return Exchange(
+        sent_at=msg.date,
+        direction=msg.direction or "inbound",
         channel="email",
-        body=facts.get("body") or "",
-        agent_name=facts.get("agent_name"),
-        sha256=msg["sha256"],
-        auto_ack=bool(facts.get("auto_ack")),
-        asks=bool(facts.get("asks")),
-        resolved=bool(facts.get("resolved")),
-        courtesy=bool(facts.get("courtesy")),
-        promises=list(facts.get("promises") or []),
-        requests=list(facts.get("requests") or []),
+        body=facts.body or "",
+        agent_name=facts.agent_name,
+        sha256=msg.sha256,
+        auto_ack=bool(facts.auto_ack),
+        asks=bool(facts.asks),
+        resolved=bool(facts.resolved),
+        courtesy=bool(facts.courtesy),
+        promises=list(facts.promises),
+        requests=list(facts.requests or []),
         joined_by=joined_by,
     )
 
@@ -409,9 +379,9 @@ def merge_notes(tickets: list[Ticket], notes: list[dict[str, Any]]) -> None:
         asks, resolved = message_signals(note["body"] or "")
         promises = []
         if note.get("promise_text"):
-            promises.append({"text": note["promise_text"], "due_on": note.get("due_on")})
+            promises.append(Promise(text=note["promise_text"], due_on=note.get("due_on")))
         tickets[index].entries.append(
-            Entry(
+            Exchange(
                 sent_at=note["at"],
                 direction=note["direction"] or "inbound",
                 channel=note["channel"] or "other",
@@ -456,7 +426,7 @@ def _same_provider(ticket: Ticket, provider: str | None) -> bool:
 # --- status and writing -----------------------------------------------------------------------
 
 
-def ticket_status(entries: list[Entry], today: date) -> str:
+def ticket_status(entries: list[Exchange], today: date) -> str:
     """From the last human exchange: mine -> awaiting_provider; theirs -> resolved / awaiting_me / awaiting_provider.
 
     A confirmation that still promises something not yet due ("résiliation enregistrée ; nous vous
@@ -475,17 +445,17 @@ def ticket_status(entries: list[Entry], today: date) -> str:
     return "awaiting_me" if last.asks else "awaiting_provider"
 
 
-def _still_owed(promise: dict[str, Any], today: date) -> bool:
+def _still_owed(promise: Promise, today: date) -> bool:
     """Not yet due, and an action still to come rather than the effect of what was just confirmed.
 
     "Nous vous rembourserons d'ici le 20 avril" is owed; "votre demande a bien été traitée : votre
     échéancier sera ramené à 88 € à compter du 15/04" is done, the date is only when it takes effect.
     """
-    due = promise.get("due_on")
-    return bool(due) and due >= today.isoformat() and not message_signals(promise.get("text") or "")[1]
+    due = promise.due_on
+    return bool(due) and due >= today.isoformat() and not message_signals(promise.text or "")[1]
 
 
-def promise_status(index: int, due_on: str | None, entries: list[Entry], today: date) -> str:
+def promise_status(index: int, due_on: str | None, entries: list[Exchange], today: date) -> str:
     """kept, overdue or pending for a promise made in `entries[index]`.
 
     kept: a later exchange confirms the resolution, or the promise came with a confirmation ("the refund has
@@ -564,9 +534,9 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
                     {
                         "id": len(promise_rows) + 1,
                         "ticket_message_id": row_id,
-                        "text": promise.get("text"),
-                        "due_on": promise.get("due_on"),
-                        "status": promise_status(position, promise.get("due_on"), entries, today),
+                        "text": promise.text,
+                        "due_on": promise.due_on,
+                        "status": promise_status(position, promise.due_on, entries, today),
                     }
                 )
     for table, rows in (

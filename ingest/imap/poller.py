@@ -29,7 +29,6 @@ from imapclient import IMAPClient
 from sqlite_utils import Database
 
 from extractors import Identity
-from extractors.mail.parse import now_iso
 from ingest.config import Account, Config
 from ingest.imap import state as st
 from ingest.imap.connect import connect, describe_network_error
@@ -38,7 +37,7 @@ from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.pipeline.queue import DrainSummary, drain
 from ingest.pipeline.steps import STEPS, Step, refresh_derived
-from ingest.store import record_error
+from ingest.store import now_iso, record_error
 from ingest.store.schema import connect_db
 
 log = logging.getLogger("subtrail.poll")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from extractors.mail.parse import now_iso
+from ingest.store import now_iso
 
 
 @dataclass

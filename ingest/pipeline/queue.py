@@ -20,11 +20,10 @@ from functools import lru_cache
 from sqlite_utils import Database
 
 from extractors import Identity
-from extractors.mail.parse import now_iso
 from ingest import pipeline
 from ingest.pipeline import run
 from ingest.pipeline.steps import STEPS, Step
-from ingest.store import Job, Location, Prepared, Written, store_parsed
+from ingest.store import Job, Location, Prepared, Written, now_iso, store_parsed
 
 # Messages per transaction: the poller's download batch (`imap.sync.BATCH_MESSAGES`), so the
 # queue drains in the whole batches it was filled with.

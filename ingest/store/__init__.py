@@ -10,15 +10,22 @@ loses nothing and stores nothing twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlite_utils import Database
 
-from extractors import Extraction
-from extractors.mail.parse import ParsedMessage, now_iso, sha256_of
+from extractors import Extraction, Promise, SupportFacts, TicketToken
+from extractors.mail.parse import ParsedMessage, sha256_of
+
+
+def now_iso() -> str:
+    """Now, as the database keeps every timestamp: ISO-8601 UTC to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -99,6 +106,34 @@ def message_row(parsed: ParsedMessage, extraction: Extraction, stored_at: str) -
         "suspicious": extraction.suspicious,
         "stored_at": stored_at,
     }
+
+
+def support_facts_json(facts: SupportFacts) -> str:
+    """`support_facts.facts`: users' SQL and saved queries read this JSON, so its keys stay as they are
+    (a token's `is_global` is stored as `global`)."""
+    data = dataclasses.asdict(facts)
+    data["refs"] = [
+        {"system": r["system"], "value": r["value"], "global": r["is_global"]} for r in data["refs"]
+    ]
+    return json.dumps(data, ensure_ascii=False)
+
+
+def support_facts_from_json(text: str) -> SupportFacts:
+    """The reverse of `support_facts_json`. A row an older version wrote for a reply (threading keys
+    and `partial` only) loads with the other facts at their defaults."""
+    data = json.loads(text)
+    data["refs"] = [
+        TicketToken(system=r["system"], value=r["value"], is_global=bool(r.get("global")))
+        for r in data["refs"]
+    ]
+    if "promises" in data:
+        data["promises"] = [Promise(text=p["text"], due_on=p.get("due_on")) for p in data["promises"]]
+    if not data.keys() <= _SUPPORT_FIELDS:
+        data = {key: value for key, value in data.items() if key in _SUPPORT_FIELDS}
+    return SupportFacts(**data)
+
+
+_SUPPORT_FIELDS = frozenset(spec.name for spec in dataclasses.fields(SupportFacts))
 
 
 def known_shas(db: Database, shas: Iterable[str]) -> set[str]:
