@@ -1,4 +1,4 @@
-"""How long the journal rebuild (a DERIVER, run after every import / poll pass) takes on a big mailbox.
+"""How long the journal rebuild (a rebuild step, run after every import / poll pass) takes on a big mailbox.
 
 Imports the labelled fixture threads, then clones their stored support facts N times
 (every id, reference and ticket number suffixed, so each copy is its own set of

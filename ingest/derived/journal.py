@@ -1,7 +1,7 @@
 """The customer-service journal: support mail threaded into tickets, with promises and status.
 
 Everything here is derived, so it is rebuilt from scratch after every run
-(`rebuild_journal`, a pipeline DERIVER): the same stored messages always give the
+(`rebuild_journal`, a rebuild step in `ingest.pipeline.steps`): the same stored messages always give the
 same tickets, ids included. The per-message facts (`extractors.SupportFacts`) are
 computed in the parser pool and kept in `support_facts` (written in the batch
 transaction by `store_support_facts`): the rebuild reads them and never the mail.

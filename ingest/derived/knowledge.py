@@ -3,7 +3,7 @@
 Each provider file (`extractors/providers/<slug>.toml`, a user's `$SUBTRAIL_PROVIDERS_DIR`,
 plugins; see `extractors.registry`) says how to cancel, whom to contact and which law
 applies, each fact with its `source` URL. Loading them into `providers` lets Datasette,
-the dossier and SQL use them. Loading is idempotent and runs as a DERIVER after every
+the dossier and SQL use them. Loading is idempotent and runs as a rebuild step (`ingest.pipeline.steps`) after every
 import / poll / reprocess, and before `dossier` and `status`.
 
 User edits win: each loaded row keeps `loaded_digest`, the hash of the managed
@@ -103,7 +103,7 @@ def load_providers(db: Database, providers: Registry | None = None, force: bool 
 
 
 def derive_providers(db: Database) -> None:
-    """DERIVER: keep `providers` in step with the files; a bad user file is an `ingest_errors` row, not a failed import."""
+    """Rebuild step: keep `providers` in step with the files; a bad user file is an `ingest_errors` row, not a failed import."""
     source = os.environ.get(USER_DIR_ENV) or str(PROVIDERS_DIR)
     try:
         providers = registry()
