@@ -69,6 +69,10 @@ from ingest.derived import inventory, journal  # noqa: E402, F401
 BATCH_HOOKS.append(journal.store_support_facts)
 RESETTERS.append(journal.reset_journal)
 DERIVERS.append(journal.rebuild_journal)
+# The user's corrections, laid over the rebuilt inventory (before the bank reads it).
+from ingest.derived.corrections import apply_corrections  # noqa: E402
+
+DERIVERS.append(apply_corrections)
 
 # Bank statements: recurring charges re-linked to the inventory (reads `subscriptions`: keep it after that).
 from ingest.bank.reconcile import refresh as refresh_bank  # noqa: E402
