@@ -37,3 +37,11 @@ def monthly_minor(amount_minor: int | None, period: str | None) -> int | None:
         return None
     per_month = _PER_MONTH[match.group(2)] / int(match.group(1))
     return int(amount_minor * per_month + 0.5)  # half up, as a person rounds (582.5 -> 583)
+
+
+def per_month(period: str | None) -> float | None:
+    """How many charges of `period` fall in an average month (P1Y -> 1/12, P4W -> 1.08...)."""
+    match = _DURATION.match(period or "")
+    if not match:
+        return None
+    return _PER_MONTH[match.group(2)] / int(match.group(1))
