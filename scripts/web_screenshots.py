@@ -32,7 +32,10 @@ def main() -> None:
         subprocess.run(subtrail_command("bank", "import", str(statement), "--db", str(db)), check=True)
         config = Path(tmp) / "subtrail.toml"
         config.write_text('timezone = "Europe/Paris"\nlanguage = "fr"\ncurrency = "EUR"\n')
-        with running_server(db, extra_args=("--config", str(config))) as url, sync_api.sync_playwright() as pw:
+        with (
+            running_server(db, extra_args=("--config", str(config))) as url,
+            sync_api.sync_playwright() as pw,
+        ):
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             for name, language, path, width, height in SHOTS:
                 context = browser.new_context(viewport={"width": width, "height": height})
