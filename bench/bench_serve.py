@@ -210,13 +210,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pages(base: str, sha: str, ticket_ref: str) -> dict[str, str]:
+def pages(base: str, sha: str, ticket_ref: str, ticket_id: int = 1) -> dict[str, str]:
     queries = yaml.safe_load((ROOT / "datasette-metadata.yml").read_text())["databases"]["subtrail"][
         "queries"
     ]
     params = {"days": "30", "provider": "netflix", "ticket": ticket_ref, "year": ""}
     urls = {
-        "home": "/",
+        "home (overview page)": "/",
+        "page /inventory": "/inventory",
+        "page /journal": "/journal",
+        "page /journal/ID": f"/journal/{ticket_id}",
+        "page /provider/netflix": "/provider/netflix",
         "database": "/subtrail",
         "messages": "/subtrail/messages",
         "messages search": "/subtrail/messages?_search=facture+netflix",
@@ -263,6 +267,7 @@ def main() -> None:
     db = open_db(path)
     sha = db.execute("select sha256 from messages order by id limit 1").fetchone()[0]
     ticket_ref = db.execute("select ticket_ref from tickets order by id limit 1").fetchone()[0] or "1"
+    ticket_id = db.execute("select id from tickets order by id limit 1").fetchone()[0]
     count = db.execute("select count(*) from messages").fetchone()[0]
     db.close()
 
@@ -293,7 +298,7 @@ def main() -> None:
             )
             print(f"{'page':40} {'median ms':>10} {'p90 ms':>8} {'status':>7}")
             slow = []
-            for name, url in pages(base, sha, ticket_ref).items():
+            for name, url in pages(base, sha, ticket_ref, ticket_id).items():
                 status = client.get(url).status_code  # warm-up (caches, table counts)
                 times = []
                 for _ in range(args.runs):

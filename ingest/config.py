@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shlex
 import subprocess
 import tomllib
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors import Identity
+from ingest.outputs.humanize import available_languages, is_timezone, system_language, system_timezone
 
 DEFAULT_CONFIG = "subtrail.toml"
 DEFAULT_DB = "data/subtrail.db"
@@ -93,6 +95,33 @@ class Account:
         raise ConfigError(f"account {self.name!r}: set password_env, password_command or keyring = true")
 
 
+@dataclass(frozen=True)
+class Display:
+    """How times, money and words are shown to a person (the database keeps UTC, minor units, codes)."""
+
+    timezone: str
+    language: str
+    currency: str = "EUR"
+
+
+# Top-level settings that say how things are shown; each defaults to the system's choice.
+DISPLAY_KEYS = ("timezone", "language", "currency")
+
+
+def _display(data: dict[str, Any], where: str) -> Display:
+    timezone = data.get("timezone", system_timezone())
+    if not isinstance(timezone, str) or not is_timezone(timezone):
+        raise ConfigError(f'{where}: timezone must be an IANA zone name such as "Europe/Paris"')
+    language = data.get("language", system_language())
+    languages = available_languages()
+    if language not in languages:
+        raise ConfigError(f"{where}: language must be one of {' | '.join(languages)}")
+    currency = data.get("currency", "EUR")
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(f'{where}: currency must be an ISO-4217 code such as "EUR"')
+    return Display(timezone=timezone, language=language, currency=currency)
+
+
 @dataclass
 class Config:
     path: Path | None
@@ -100,6 +129,7 @@ class Config:
     identity: Identity = field(default_factory=Identity)
     accounts: list[Account] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    display: Display = field(default_factory=lambda: _display({}, "config"))
 
 
 def load_config(path: str | None, must_exist: bool = False) -> Config:
@@ -138,6 +168,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         identity=Identity(frozenset(a.strip().lower() for a in addresses)),
         accounts=accounts,
         raw=data,
+        display=_display(data, where),
     )
 
 
@@ -215,6 +246,11 @@ CONFIG_TEMPLATE = """\
 
 # Where the database lives (relative to this file).
 db = "data/subtrail.db"
+
+# How things are shown to you (pages, dossier, exports); each defaults to the system's setting.
+# timezone = "Europe/Paris"
+# language = "fr"                     # fr | en
+# currency = "EUR"                    # totals are shown in this currency
 
 [identity]
 # Your own addresses: mail from these is "outbound" (you wrote it).

@@ -73,6 +73,13 @@ def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, 
     poller = _poller(ctx, interval) if poll else None
     ctx.db(create=poll).close()  # migrate before Datasette opens it read-only; --poll may start empty
     try:
-        run_server(ctx.db_path, host=host, port=port, metadata_path=metadata, poller=poller)
+        run_server(
+            ctx.db_path,
+            host=host,
+            port=port,
+            metadata_path=metadata,
+            poller=poller,
+            display=ctx.config.display,
+        )
     except ServeError as exc:
         fail(str(exc))

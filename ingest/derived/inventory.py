@@ -19,20 +19,17 @@ Nothing is cleared before `subtrail reprocess`: every stored message goes throug
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
 from extractors import EventFact
+from ingest.derived.periods import add_period, monthly_minor
 from ingest.store import Prepared
 
-_DURATION = re.compile(r"^P(\d+)([DWMY])$")
-_PER_MONTH = {"D": 365.25 / 12, "W": 52 / 12, "M": 1.0, "Y": 1 / 12}
 _STATE_COLUMNS = (
     "service_name", "plan", "amount_minor", "currency", "billing_period", "platform", "status",
     "started_on", "trial_ends_on", "next_renewal_on", "cancelled_on", "ends_on", "last_charged_on",
@@ -42,31 +39,6 @@ _STATE_COLUMNS = (
 
 def natural_key(provider: str, account_email: str | None) -> str:
     return f"{provider}|{(account_email or '').lower()}"
-
-
-def add_period(day: date, period: str | None, times: int = 1) -> date | None:
-    """`day` + an ISO-8601 duration (P1W, P4W, P1M, P3M, P1Y); month ends clamp (31 Jan + P1M = 28 Feb)."""
-    match = _DURATION.match(period or "")
-    if not match:
-        return None
-    count, unit = int(match.group(1)) * times, match.group(2)
-    if unit == "D":
-        return day + timedelta(days=count)
-    if unit == "W":
-        return day + timedelta(weeks=count)
-    months = count * (12 if unit == "Y" else 1)
-    year, month = divmod(day.month - 1 + months, 12)
-    year += day.year
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def monthly_minor(amount_minor: int | None, period: str | None) -> int | None:
-    """What a subscription costs per month, for totals: 69,90 €/an -> 583."""
-    match = _DURATION.match(period or "")
-    if amount_minor is None or not match:
-        return None
-    per_month = _PER_MONTH[match.group(2)] / int(match.group(1))
-    return int(amount_minor * per_month + 0.5)  # half up, as a person rounds (582.5 -> 583)
 
 
 # --- batch hook ----------------------------------------------------------------

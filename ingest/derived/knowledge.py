@@ -67,6 +67,8 @@ def provider_row(provider: Provider) -> dict[str, Any]:
         ),
         "sources": _json(list(known.sources)),
         "source_file": Path(provider.source).name if provider.source else None,
+        # Outside MANAGED: a row a user edited still gets its category, and old digests stay valid.
+        "category": provider.category,
     }
 
 
@@ -91,6 +93,8 @@ def load_providers(db: Database, providers: Registry | None = None, force: bool 
         row["loaded_digest"] = digest(row)
         current = existing.get(row["slug"])
         if current is not None and not force:
+            if not current.get("category") and row["category"]:
+                table.update(row["slug"], {"category": row["category"]})
             if current.get("loaded_digest") and digest(current) != current["loaded_digest"]:
                 report.kept_user_edits.append(row["slug"])
                 continue

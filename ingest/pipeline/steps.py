@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from ingest.bank.reconcile import refresh as refresh_bank
+from ingest.derived.corrections import apply_corrections
 from ingest.derived.inventory import rebuild_subscriptions, record_events
 from ingest.derived.journal import rebuild_journal, reset_journal, store_support_facts
 from ingest.derived.knowledge import derive_providers
@@ -37,13 +38,15 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    # Provider knowledge (data/providers/*.toml) kept in step with the files.
+    # Provider knowledge (extractors/providers/*.toml) kept in step with the files.
     Step("providers", derive=derive_providers),
     # One event per fact in `subscription_events`; the inventory folded from them.
     # Nothing to reset: reprocessing a message replaces its events in place.
     Step("subscriptions", on_batch=record_events, derive=rebuild_subscriptions),
     # Support facts per message; tickets, promises and statuses rebuilt from them.
     Step("journal", on_batch=store_support_facts, derive=rebuild_journal, reset=reset_journal),
+    # The user's corrections, laid over the rebuilt inventory (before the bank reads it).
+    Step("corrections", derive=apply_corrections),
     # Recurring bank charges re-linked to the inventory: reads `subscriptions`, so after it.
     Step("bank", derive=refresh_bank),
 )

@@ -88,6 +88,24 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "events": int,
             "first_seen_on": str,
             "last_seen_on": str,
+            # ingest/derived/corrections.py: the user's view on top of the mail's (rewritten after every rebuild)
+            "category": str,
+            "dismissed": int,  # 1: the user said this is not a subscription
+            "corrected": str,  # JSON list of the fields a correction set
+            "added_by_correction": int,  # corrections.id of the `subtrail add subscription` that made this row
+        },
+        "id",
+    ),
+    # ingest/derived/corrections.py: what the user stated; never cleared, applied after every rebuild
+    "corrections": (
+        {
+            "id": int,
+            "subscription_id": int,
+            "field": str,
+            "value": str,
+            "note": str,
+            "at": str,
+            "source": str,
         },
         "id",
     ),
@@ -240,6 +258,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "cancel_url": str,
             "cancel_steps": str,
             "support_url": str,
+            "category": str,  # streaming, telecom, energy, ...: the provider file's; a user's correction wins
             # ingest/derived/knowledge.py: loaded from the provider files (JSON text where plural)
             "platform": str,
             "platform_route": str,
@@ -319,6 +338,8 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("subscription_events", ["natural_key"], False),
     ("subscriptions", ["natural_key"], True),
     ("subscriptions", ["provider"], False),
+    ("subscriptions", ["added_by_correction"], True),
+    ("corrections", ["subscription_id"], False),
     ("ticket_messages", ["ticket_id"], False),
     ("ticket_messages", ["message_sha256"], False),
     ("ticket_keys", ["ticket_id"], False),

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from ingest.config import is_loopback
+from ingest.config import Display, is_loopback
 
 # The repository's top-level datasette-metadata.yml, reached through a link in this package so
 # that a wheel carries it as package data (setuptools copies the file the link points to).
@@ -150,9 +150,10 @@ def with_auth(metadata: dict[str, Any], auth: AuthConfig | None) -> dict[str, An
 
 def _plugin_modules() -> list[tuple[str, Any]]:
     """Our Datasette plugins: the core one, and the dossier page when that module is installed."""
+    from ingest.web import pages
     from ingest.web import plugin as datasette_plugin
 
-    modules: list[tuple[str, Any]] = [("subtrail", datasette_plugin)]
+    modules: list[tuple[str, Any]] = [("subtrail", datasette_plugin), ("subtrail-pages", pages)]
     try:
         from ingest.web import dossier_route
     except ImportError:  # the dossier is optional for serving
@@ -180,12 +181,41 @@ def _drop_markdown_cells(pm: Any) -> None:
     pm.register(shim, name="render_markdown")
 
 
+def with_display(
+    metadata: dict[str, Any], display: Display | None, auth: AuthConfig | None
+) -> dict[str, Any]:
+    """The pages' settings (language, time zone, currency, whether a login exists) as our plugin config."""
+    metadata = copy.deepcopy(metadata)
+    config = metadata.setdefault("plugins", {}).setdefault("subtrail", {})
+    if display is not None:
+        config.update(language=display.language, timezone=display.timezone, currency=display.currency)
+    config["auth"] = auth is not None
+    return metadata
+
+
+def _login_only_with_auth(pm: Any, auth: AuthConfig | None) -> None:
+    """datasette-auth-passwords offers "Log in" to everyone; without a password configured it leads
+    nowhere, so the plugin is only registered when auth is on."""
+    global _AUTH_PLUGIN
+    current = pm.get_plugin("auth_passwords")
+    if current is not None:
+        _AUTH_PLUGIN = current
+    if auth is None and current is not None:
+        pm.unregister(current)
+    elif auth is not None and current is None and _AUTH_PLUGIN is not None:
+        pm.register(_AUTH_PLUGIN, name="auth_passwords")
+
+
+_AUTH_PLUGIN: Any = None
+
+
 def build_datasette(
     db_path: str | Path,
     metadata_path: str | Path | None = None,
     auth: AuthConfig | None = None,
+    display: Display | None = None,
 ) -> Any:
-    """A configured Datasette instance (not yet serving) with the subtrail plugin registered."""
+    """A configured Datasette instance (not yet serving) with the subtrail plugins registered."""
     from datasette.app import Datasette
     from datasette.database import Database
     from datasette.plugins import pm
@@ -194,8 +224,9 @@ def build_datasette(
         if not pm.is_registered(module):
             pm.register(module, name=name)
     _drop_markdown_cells(pm)
+    _login_only_with_auth(pm, auth)
     metadata = resolve_queries(load_metadata(metadata_path), existing_names(db_path))
-    metadata = with_auth(metadata, auth)
+    metadata = with_display(with_auth(metadata, auth), display, auth)
     ds = Datasette(
         files=[],
         metadata=metadata,
@@ -214,6 +245,7 @@ def run_server(
     metadata_path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     poller: Callable[[threading.Event], None] | None = None,
+    display: Display | None = None,
 ) -> None:
     """Serve until interrupted. Raises ServeError before binding if the exposure is unsafe.
 
@@ -223,7 +255,7 @@ def run_server(
     import uvicorn
 
     auth = check_exposure(host, env)
-    ds = build_datasette(db_path, metadata_path, auth)
+    ds = build_datasette(db_path, metadata_path, auth, display)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(
         f"subtrail: serving {db_path} on http://{shown}:{port}/"
