@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from extractors import Extraction, Identity
 from extractors.mail.parse import ParsedMessage
 from ingest.bank.reconcile import refresh as refresh_bank
+from ingest.derived.corrections import apply_corrections
 from ingest.derived.inventory import rebuild_subscriptions, record_events
 from ingest.derived.journal import rebuild_journal, reset_journal, store_support_facts
 from ingest.derived.knowledge import derive_providers
@@ -51,10 +52,11 @@ def test_derived_tables_do_not_import_the_pipeline() -> None:
 
 
 def test_the_rebuild_order_is_the_tuple() -> None:
-    """Batch facts, then rebuilds, each top to bottom; the bank reads `subscriptions`, so after it."""
+    """Batch facts, then rebuilds, each top to bottom; corrections lie over the rebuilt inventory, and the
+    bank reads `subscriptions` as corrected, so after both."""
     assert [s.on_batch for s in STEPS if s.on_batch] == [record_events, store_support_facts]
     assert [s.derive for s in STEPS if s.derive] == [
-        derive_providers, rebuild_subscriptions, rebuild_journal, refresh_bank,
+        derive_providers, rebuild_subscriptions, rebuild_journal, apply_corrections, refresh_bank,
     ]  # fmt: skip
     assert [s.reset for s in STEPS if s.reset] == [reset_journal]
 
