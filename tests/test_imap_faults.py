@@ -84,13 +84,14 @@ FAULTS: dict[str, tuple[dict[str, Any], str]] = {
         {"script": {"STATUS": b"TAG NO [NONEXISTENT] no such mailbox\r\n"}},
         "cannot open folder",
     ),
+    # one unreadable response costs its message (asked again, then recorded), not the session
     "unbalanced FETCH": (
         {
             "script": {
                 "UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {10}\r\n0123456789 FLAGS ((\\Seen)\r\nTAG OK x\r\n"
             }
         },
-        "Tuple incomplete",
+        "no body for UID 1",
     ),
     "literal cut short": (
         {"script": {"UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {300}\r\n0123" + HANG_UP}},
