@@ -70,14 +70,14 @@ def test_body_answer_with_uid_after_the_literal_lower_case_and_gmail_items() -> 
 def test_several_responses_and_several_literals_in_one() -> None:
     data = [
         *imaplib_data(1, [ITEMS[b"SIZE"], ITEMS[b"HEADER"], b"UID 1"], {b"{%d}" % len(HEADERS): HEADERS}),
-        b"2 (UID 2 RFC822.SIZE 10 BODY[HEADER.FIELDS (FROM)] NIL)",  # no such header: NIL
+        b"2 (UID 2 RFC822.SIZE 0 BODY[HEADER.FIELDS (FROM)] NIL)",  # Dovecot, for a message expunged meanwhile
         (b"3 (BODY[HEADER.FIELDS (FROM)] {5}", b"F: x\n"),
         (b" BODY[] {3}", b"abc"),
         b" UID 3 RFC822.SIZE 3)",
     ]
     answers = parse_fetch(data)
     assert sorted(answers.by_uid) == [1, 2, 3]
-    assert header_block(answers.by_uid[2]) == b""
+    assert header_block(answers.by_uid[2]) is None  # not an empty header block: no answer
     assert header_block(answers.by_uid[3]) == b"F: x\n" and body_of(answers.by_uid[3]) == b"abc"
 
 

@@ -179,10 +179,14 @@ def size_of(items: dict[bytes, Value]) -> int | None:
 
 
 def header_block(items: dict[bytes, Value]) -> bytes | None:
-    """The `BODY[HEADER.FIELDS (...)]` block, whatever spelling of the field list the server echoes."""
+    """The `BODY[HEADER.FIELDS (...)]` block, whatever spelling of the field list the server echoes.
+
+    None when absent or NIL: a message without those fields has an empty block (the blank
+    line), while NIL is what Dovecot answers for a message expunged by another session
+    (with `RFC822.SIZE 0`), so it must not be judged as a message without headers."""
     for name, value in items.items():
         if name.startswith(b"BODY[HEADER"):
-            return value if isinstance(value, bytes) else b""  # NIL: no such headers
+            return value if isinstance(value, bytes) else None
     return None
 
 
