@@ -75,7 +75,7 @@ LITERAL_2GB = b"* 1 FETCH (UID 1 BODY[] {2147483648}\r\n"
 FAULTS: dict[str, tuple[dict[str, Any], str]] = {
     "garbage greeting": ({"greeting": b"\x00\xff\xfe garbage\r\n"}, "connection lost"),
     "greeting then hang-up": ({"greeting": b"* OK hi\r\n" + HANG_UP}, "fake"),
-    "silent server": ({"greeting": STALL}, "timed out"),
+    "silent server": ({"greeting": STALL}, f"no IMAP greeting within {TIMEOUT:g} s"),
     "malformed STATUS": (
         {"script": {"STATUS": b"* STATUS INBOX (UIDVALIDITY x UIDNEXT\r\nTAG OK done\r\n"}},
         "cannot open folder",
