@@ -58,7 +58,8 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     synced). Without it, a daemon: IDLE on INBOX where offered, polling elsewhere,
     reconnecting with backoff. SIGTERM/SIGINT stop either within a moment, even mid-FETCH:
     every committed batch stays, the one in flight is fetched again next time; the exit
-    status is then that of the work done (0 unless errors were recorded).
+    status is then that of the work done (0 unless errors were recorded). An unset
+    password_env variable is a configuration error (status 2).
 
     Example: subtrail poll --once --config ~/subtrail/subtrail.toml
     """
@@ -69,6 +70,8 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     setup_logging(verbose)
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
+    for account in ctx.config.accounts:
+        account.check_password_env()
     db = ctx.db()
     stop = Stop()
     stop_on_signals(stop)

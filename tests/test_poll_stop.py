@@ -1,6 +1,6 @@
 """Prompt, clean stops of `subtrail poll`, run for real: SIGTERM ends it within 2 s even while it
 waits for a greeting or for a FETCH that stalled (the account's timeout is 60 s), committed
-batches stay and nothing is half-written."""
+batches stay and nothing is half-written; an unset password variable is a configuration error."""
 
 from __future__ import annotations
 
@@ -149,3 +149,18 @@ def test_sigterm_during_a_stalled_fetch_keeps_the_committed_batches(
         db, "select count(distinct sha256) from raw_messages"
     )
     assert count(db, "select count(*) from messages") == total
+
+
+@pytest.mark.parametrize("once", [True, False], ids=["once", "daemon"])
+def test_an_unset_password_variable_is_a_configuration_error(
+    silent: SilentServer, tmp_path: Path, db_path: Path, once: bool
+) -> None:
+    account = {**silent_account(silent), "password_env": "SUBTRAIL_TEST_NEVER_SET_PW"}
+    config = toml_for(tmp_path / "subtrail.toml", db_path, account)
+    proc = subtrail("poll", *(["--once"] if once else []), "--config", str(config))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.decode().strip().splitlines() == [
+        "subtrail: error: account 'quiet': environment variable SUBTRAIL_TEST_NEVER_SET_PW is not set"
+    ]
+    assert not silent.accepted.is_set()  # said before any connection
