@@ -98,6 +98,7 @@ def test_sigterm_while_waiting_for_a_greeting(
     assert proc.returncode == 0, err.decode()[-2000:]  # a stop is not a failure
     assert b"stopping on signal=SIGTERM" in err
     if not once:
+        assert b"daemon started accounts=1 connections=2 " in err  # accounts, not connections
         assert b"daemon stopped" in err
     db = Database(db_path)
     assert count(db, "select count(*) from ingest_errors") == 0  # nothing recorded as failed

@@ -521,7 +521,8 @@ def run_daemon(
     derive_thread.start()
     for thread in threads:
         thread.start()
-    log.info("daemon started accounts=%d interval=%.0fs", len(threads), settings.interval)
+    log.info("daemon started accounts=%d connections=%d interval=%.0fs",
+             len(config.accounts), len(threads), settings.interval)  # fmt: skip
     while any(t.is_alive() for t in threads):
         for thread in threads:
             thread.join(timeout=0.1)
