@@ -243,11 +243,14 @@ def poll_once(
     retry_delay: float = 1.0,
 ) -> PassSummary:
     """`subtrail poll --once`: every account and folder once (raw bytes first), then the
-    parse queue, then the derived tables."""
+    parse queue, then the derived tables.
+
+    The download comes first even when a crash or a stop left messages queued: parsing is
+    the slow part, and runs killed while they drained the queue used to add no new mail at
+    all (5 to 7 kills in a row stored nothing new). A reply to a queued message still counts
+    as in a known thread (`sync` reads the queued messages' Message-IDs)."""
     began = time.monotonic()
     summary = PassSummary()
-    # Work a crash or a stop left queued: replies to those messages must count as a known thread.
-    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress))
     for account in config.accounts:
         if stop is not None and stop.is_set():
             break

@@ -261,6 +261,7 @@ class _Fetch:
     stop: threading.Event | None
     is_sent: bool
     thread_ids: set[str] = field(default_factory=set)  # Message-IDs kept in this pass
+    queued_ids: set[str] | None = None  # Message-IDs stored but not parsed yet; read when first needed
 
     def run(self, uids: list[int]) -> None:
         """Store each batch's raw bytes with its checkpoint (parsing comes after, `ingest.parse_queue`)."""
@@ -362,9 +363,12 @@ class _Fetch:
         return st.PendingBody(uid, headers.message_id, headers.from_addr, headers.subject, headers.date, size)
 
     def _known_ids(self, ids: Iterable[str]) -> set[str]:
-        """Replies to a stored message, or to one kept earlier in this pass, are relevant."""
+        """Replies to a stored message, to one kept earlier in this pass, or to one stored but
+        still waiting in `parse_queue` (the queue is drained after the download) are relevant."""
         wanted = list(ids)
-        return (set(wanted) & self.thread_ids) | st.known_message_ids(self.db, wanted)
+        if self.queued_ids is None:
+            self.queued_ids = st.queued_message_ids(self.db)
+        return (set(wanted) & (self.thread_ids | self.queued_ids)) | st.known_message_ids(self.db, wanted)
 
     def _checkpoint(self, batch: _Batch) -> Callable[[Database], None]:
         account, folder, uidvalidity = self.account.name, self.folder, self.uidvalidity
