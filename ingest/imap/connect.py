@@ -259,7 +259,7 @@ def _opening_error(account: Account, exc: BaseException, opening: _Opening, wait
         if opening.phase == "greeting":
             return TransientError(f"{where}: no IMAP greeting within {wait:g} s")
         if opening.phase == "tls":
-            return TLSError(f"{where}: no TLS handshake within {wait:g} s; is security right?")
+            return TransientError(f"{where}: no TLS handshake within {wait:g} s; is security right?")
         return TransientError(f"{where}: no TCP connection within {wait:g} s (timed out)")
     return describe_network_error(account, exc)
 
