@@ -114,6 +114,7 @@ def test_a_silent_server_is_reported_as_such(silent: SilentServer, db: Database)
 Mailbox = tuple[Dovecot, str, str]
 
 
+@pytest.mark.dovecot
 def test_sigterm_during_a_stalled_fetch_keeps_the_committed_batches(
     mailbox: Mailbox, tmp_path: Path, db_path: Path
 ) -> None:
