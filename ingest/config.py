@@ -63,15 +63,18 @@ class Account:
     def is_loopback(self) -> bool:
         return is_loopback(self.host)
 
+    def check_password_env(self) -> None:
+        """Raise `ConfigError` (exit 2) when `password_env` names an unset variable: a mistake in
+        the setup, to say before any connection, not a server failure to record and retry.
+        (A password command or the keyring is asked only at login: it may prompt or be slow.)"""
+        if self.auth == "password" and self.password_env and not os.environ.get(self.password_env):
+            raise ConfigError(f"account {self.name!r}: environment variable {self.password_env} is not set")
+
     def password(self) -> str:
         """The secret from env, command or keyring. Errors name the source, never the value."""
         if self.password_env:
-            value = os.environ.get(self.password_env)
-            if not value:
-                raise ConfigError(
-                    f"account {self.name!r}: environment variable {self.password_env} is not set"
-                )
-            return value
+            self.check_password_env()
+            return os.environ[self.password_env]
         if self.password_command:
             try:
                 out = subprocess.run(

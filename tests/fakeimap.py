@@ -1,15 +1,18 @@
 """A small scripted IMAP server for fault tests: it says what the script says, when it says it.
 
-It speaks just enough IMAP4rev1 for the poller to sync one folder holding one message
-(CAPABILITY, STARTTLS, LOGIN, LIST, STATUS, EXAMINE, UID SEARCH, UID FETCH, LOGOUT), and any
-command's answer can be replaced by raw bytes, a stall or a hang-up, so a test can send what
-no real server would: malformed responses, a literal announcing 2 GB, silence mid-response.
-Every line the client sent is kept in `received`, so a test can prove a password never
-left the client.
+It speaks just enough IMAP4rev1 for the poller to sync a few folders of a few messages
+(CAPABILITY, STARTTLS, LOGIN, LIST, STATUS, EXAMINE, UID SEARCH, UID FETCH, NOOP, LOGOUT); by
+default one folder, INBOX, holding one message. Any command's answer can be replaced by raw
+bytes, a stall or a hang-up, so a test can send what no real server would: malformed
+responses, a literal announcing 2 GB, silence mid-response. With `gmail=True` it answers as
+Gmail does: `X-GM-EXT-1`, `X-GM-THRID` / `X-GM-MSGID` / `X-GM-LABELS` in every FETCH
+response, before the asked items, and `UID` last. Every line the client sent is kept in
+`received`, so a test can prove a password never left the client.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import threading
@@ -39,6 +42,9 @@ class FakeImap:
     cert: Path | None = None
     key: Path | None = None
     flood_bytes: int = 0
+    mailboxes: dict[str, list[bytes]] = field(default_factory=lambda: {"INBOX": [MESSAGE]})
+    folder_flags: dict[str, bytes] = field(default_factory=dict)  # e.g. {"[Gmail]/All Mail": b"\\All"}
+    gmail: bool = False
     received: list[bytes] = field(default_factory=list)
     port: int = 0
 
@@ -48,6 +54,7 @@ class FakeImap:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._conns: list[socket.socket] = []
+        self._selected = "INBOX"  # one selected folder for the server: tests use one connection at a time
 
     def __enter__(self) -> FakeImap:
         thread = threading.Thread(target=self._accept, daemon=True)
@@ -138,7 +145,7 @@ class FakeImap:
                 if not self._send(conn, self.script[key].replace(b"TAG", tag)):
                     return
                 continue
-            answer = self._normal(key, tag)
+            answer = self._normal(key, tag, args)
             conn.sendall(answer)
             if key == "LOGOUT":
                 return
@@ -147,29 +154,106 @@ class FakeImap:
                 self._conns.append(conn)
                 reader = conn.makefile("rb")
 
-    def _normal(self, key: str, tag: bytes) -> bytes:
+    def _normal(self, key: str, tag: bytes, args: bytes) -> bytes:
         ok = tag + b" OK done\r\n"
         answers: dict[str, Callable[[], bytes]] = {
             "CAPABILITY": lambda: (
-                b"* CAPABILITY IMAP4rev1 AUTH=PLAIN" + (b" STARTTLS" if self.starttls else b"") + b"\r\n" + ok
-            ),
-            "STARTTLS": lambda: (tag + b" OK begin TLS\r\n") if self.starttls else (tag + b" BAD no\r\n"),
-            "LIST": lambda: b'* LIST (\\HasNoChildren) "/" INBOX\r\n' + ok,
-            "STATUS": lambda: b"* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 7)\r\n" + ok,
-            "EXAMINE": lambda: (
-                b"* 1 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 2] n\r\n"
-                + tag
-                + b" OK [READ-ONLY] done\r\n"
-            ),
-            "UID SEARCH": lambda: b"* SEARCH 1\r\n" + ok,
-            "UID FETCH META": lambda: b"* 1 FETCH (UID 1 RFC822.SIZE %d)\r\n" % len(MESSAGE) + ok,
-            "UID FETCH BODY": lambda: (
-                b"* 1 FETCH (UID 1 BODY[] {%d}\r\n" % len(MESSAGE)
-                + MESSAGE
-                + b' INTERNALDATE "03-Mar-2026 09:15:00 +0000" FLAGS (\\Seen))\r\n'
+                b"* CAPABILITY IMAP4rev1 AUTH=PLAIN"
+                + (b" STARTTLS" if self.starttls else b"")
+                + (b" X-GM-EXT-1" if self.gmail else b"")
+                + b"\r\n"
                 + ok
             ),
+            "STARTTLS": lambda: (tag + b" OK begin TLS\r\n") if self.starttls else (tag + b" BAD no\r\n"),
+            "LIST": lambda: self._list() + ok,
+            "STATUS": lambda: self._status(args) + ok,
+            "EXAMINE": lambda: self._examine(args) + tag + b" OK [READ-ONLY] done\r\n",
+            "UID SEARCH": lambda: self._search(args) + ok,
+            "UID FETCH META": lambda: self._fetch(args) + ok,
+            "UID FETCH BODY": lambda: self._fetch(args) + ok,
             "LOGOUT": lambda: b"* BYE bye\r\n" + ok,
         }
         answers["SELECT"] = answers["EXAMINE"]
         return answers.get(key, lambda: ok)()
+
+    # --- a folder of messages -------------------------------------------------------------
+
+    def _list(self) -> bytes:
+        lines = b""
+        if self.gmail:
+            lines += b'* LIST (\\HasChildren \\Noselect) "/" "[Gmail]"\r\n'
+        for name in self.mailboxes:
+            flags = b"\\HasNoChildren" + (
+                b" " + self.folder_flags[name] if name in self.folder_flags else b""
+            )
+            lines += b'* LIST (%s) "/" "%s"\r\n' % (flags, name.encode())
+        return lines
+
+    def _folder(self, args: bytes) -> str:
+        quoted = re.match(rb'"((?:[^"\\]|\\.)*)"', args)
+        return (quoted.group(1) if quoted else args.split(b" ", 1)[0]).decode()
+
+    def _status(self, args: bytes) -> bytes:
+        name = self._folder(args)
+        count = len(self.mailboxes.get(name, []))
+        return b'* STATUS "%s" (MESSAGES %d UIDNEXT %d UIDVALIDITY 7)\r\n' % (name.encode(), count, count + 1)
+
+    def _examine(self, args: bytes) -> bytes:
+        self._selected = self._folder(args)
+        count = len(self.mailboxes.get(self._selected, []))
+        return b"* %d EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT %d] n\r\n" % (
+            count,
+            count + 1,
+        )
+
+    def _uids(self, text: bytes) -> list[int]:
+        """The UIDs of the selected folder a set such as `1:*,7` names (UIDs are 1..count)."""
+        count = len(self.mailboxes.get(self._selected, []))
+        found: set[int] = set()
+        for part in text.split(b","):
+            low, _, high = part.partition(b":")
+            first = count if low == b"*" else int(low)
+            last = first if not high else (count if high == b"*" else int(high))
+            found.update(u for u in range(min(first, last), max(first, last) + 1) if 1 <= u <= count)
+        return sorted(found)
+
+    def _search(self, args: bytes) -> bytes:
+        words = args.split()  # SEARCH UID 1:*  |  SEARCH ALL
+        uids = self._uids(words[2]) if len(words) > 2 and words[1].upper() == b"UID" else self._uids(b"1:*")
+        return b"* SEARCH" + b"".join(b" %d" % u for u in uids) + b"\r\n"
+
+    def _fetch(self, args: bytes) -> bytes:
+        _, uid_text, wanted = args.split(b" ", 2)
+        wanted = wanted.upper()
+        messages = self.mailboxes.get(self._selected, [])
+        out = b""
+        for uid in self._uids(uid_text):
+            raw = messages[uid - 1]
+            items: list[bytes] = []
+            if self.gmail:
+                gm = 1_500_000_000_000_000_000 + hash(raw) % 10**12
+                items += [b"X-GM-THRID %d" % gm, b"X-GM-MSGID %d" % gm, b'X-GM-LABELS ("\\\\Inbox")']
+            if b"RFC822.SIZE" in wanted:
+                items.append(b"RFC822.SIZE %d" % len(raw))
+            fields = re.search(rb"HEADER\.FIELDS \(([^)]*)\)", wanted)
+            if fields:
+                block = _header_fields(raw, fields.group(1).split())
+                items.append(b"BODY[HEADER.FIELDS (%s)] {%d}\r\n%s" % (fields.group(1), len(block), block))
+            if b"BODY.PEEK[]" in wanted:
+                items.append(b"BODY[] {%d}\r\n%s" % (len(raw), raw))
+            if b"INTERNALDATE" in wanted:
+                items.append(b'INTERNALDATE "03-Mar-2026 09:15:00 +0000"')
+            if b"FLAGS" in wanted:
+                items.append(b"FLAGS (\\Seen)")
+            uid_item = b"UID %d" % uid
+            items = [*items, uid_item] if self.gmail else [uid_item, *items]
+            out += b"* %d FETCH (%s)\r\n" % (uid, b" ".join(items))
+        return out
+
+
+def _header_fields(raw: bytes, names: list[bytes]) -> bytes:
+    """The named header fields of `raw` (unfolded lines only: enough for test messages), then the blank line."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    wanted = {n.lower() for n in names}
+    lines = [line for line in head.split(b"\r\n") if line.split(b":", 1)[0].strip().lower() in wanted]
+    return b"".join(line + b"\r\n" for line in lines) + b"\r\n"

@@ -75,7 +75,7 @@ LITERAL_2GB = b"* 1 FETCH (UID 1 BODY[] {2147483648}\r\n"
 FAULTS: dict[str, tuple[dict[str, Any], str]] = {
     "garbage greeting": ({"greeting": b"\x00\xff\xfe garbage\r\n"}, "connection lost"),
     "greeting then hang-up": ({"greeting": b"* OK hi\r\n" + HANG_UP}, "fake"),
-    "silent server": ({"greeting": STALL}, "timed out"),
+    "silent server": ({"greeting": STALL}, f"no IMAP greeting within {TIMEOUT:g} s"),
     "malformed STATUS": (
         {"script": {"STATUS": b"* STATUS INBOX (UIDVALIDITY x UIDNEXT\r\nTAG OK done\r\n"}},
         "cannot open folder",
@@ -84,13 +84,14 @@ FAULTS: dict[str, tuple[dict[str, Any], str]] = {
         {"script": {"STATUS": b"TAG NO [NONEXISTENT] no such mailbox\r\n"}},
         "cannot open folder",
     ),
+    # one unreadable response costs its message (asked again, then recorded), not the session
     "unbalanced FETCH": (
         {
             "script": {
                 "UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {10}\r\n0123456789 FLAGS ((\\Seen)\r\nTAG OK x\r\n"
             }
         },
-        "Tuple incomplete",
+        "no body for UID 1",
     ),
     "literal cut short": (
         {"script": {"UID FETCH BODY": b"* 1 FETCH (UID 1 BODY[] {300}\r\n0123" + HANG_UP}},
@@ -188,6 +189,58 @@ def test_relevant_body_not_returned_is_wanted_and_fetched_next_pass(db: Database
     assert db.execute("select raw from raw_messages").fetchone()[0] == MESSAGE
     assert db.execute("select count(*) from pending_bodies").fetchone()[0] == 0
     assert db.execute("select subject from messages").fetchone()[0] == "over fake IMAP"
+
+
+def gmail_mail() -> dict[str, list[bytes]]:
+    """Gmail's folders: INBOX and Sent are labels, `[Gmail]/All Mail` holds every message once."""
+
+    def mail(n: int, sender: str, subject: str) -> bytes:
+        return (
+            f"From: <{sender}>\r\nTo: alice@example.org\r\nSubject: {subject}\r\n"
+            f"Date: Tue, 03 Mar 2026 09:{n:02d}:00 +0000\r\nMessage-ID: <gm-{n}@mail.example>\r\n\r\n"
+            f"Message {n}.\r\n"
+        ).encode()
+
+    receipt, news = mail(1, "billing@netflix.com", "Your receipt"), mail(2, "news@shop.example", "Ideas")
+    archived = mail(3, "billing@netflix.com", "Your invoice")  # archived: in All Mail only
+    sent = (
+        b"From: <alice@example.org>\r\nTo: <help@netflix.com>\r\nSubject: Cancel please\r\n"
+        b"Date: Tue, 03 Mar 2026 10:00:00 +0000\r\nMessage-ID: <gm-4@mail.example>\r\n\r\nPlease cancel.\r\n"
+    )
+    return {
+        "INBOX": [receipt, news],
+        "[Gmail]/All Mail": [receipt, news, archived, sent],
+        "[Gmail]/Sent Mail": [sent],
+    }
+
+
+GMAIL_FLAGS = {"[Gmail]/All Mail": b"\\All", "[Gmail]/Sent Mail": b"\\Sent"}
+
+
+@pytest.mark.parametrize("mode", ["all", "relevant"])
+@pytest.mark.parametrize("folders", [None, ["INBOX", "[Gmail]/All Mail"]], ids=["default", "all-mail"])
+def test_gmail_style_responses(db: Database, mode: str, folders: list[str] | None) -> None:
+    """Gmail answers with X-GM-THRID / X-GM-MSGID / X-GM-LABELS first and UID last, after the
+    literals; Sent is found by its \\Sent flag; a message seen in several folders (labels) is
+    stored once with a location per folder, and the checkpoint of each folder reaches its end."""
+    with FakeImap(mailboxes=gmail_mail(), folder_flags=GMAIL_FLAGS, gmail=True) as server:
+        extra = {"folders": folders} if folders else {}
+        summary, _ = poll(server, db, fetch=mode, **extra)
+    assert summary.exit_status == 0, imap_errors(db)
+    synced = folders or ["INBOX", "[Gmail]/Sent Mail"]
+    state = dict(db.execute("select folder, last_uid from sync_state").fetchall())
+    assert state == {f: len(gmail_mail()[f]) for f in synced}
+    subjects = {r[0] for r in db.execute("select subject from messages")}
+    if folders is None:
+        expected = {"Your receipt", "Cancel please"} | ({"Ideas"} if mode == "all" else set())
+    else:
+        expected = {"Your receipt", "Your invoice", "Cancel please"} | ({"Ideas"} if mode == "all" else set())
+    assert subjects == expected
+    assert db["raw_messages"].count == len(expected)  # each message once, whatever its labels
+    places = db.execute("select count(*) from message_locations").fetchone()[0]
+    header_only = db.execute("select count(*) from pending_bodies").fetchone()[0]
+    assert places + header_only == sum(len(gmail_mail()[f]) for f in synced)  # every UID accounted for
+    assert b"X-GM-EXT-1" not in server.wire  # nothing Gmail-specific is asked: plain IMAP works there
 
 
 def test_2gb_literal_is_not_buffered_when_the_server_sends_it(tmp_path: Path) -> None:

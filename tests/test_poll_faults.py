@@ -68,6 +68,47 @@ def test_kill_9_mid_sync_then_resume_loses_and_duplicates_nothing(
     assert db.execute("select last_uid from sync_state").fetchone() == (total,)
 
 
+def test_after_a_crash_the_next_run_downloads_before_it_parses(
+    mailbox: Mailbox, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that died before parsing left a receipt queued (bytes stored, not parsed). The next run
+    downloads the new mail first, then parses: a killed drain no longer blocks the mirror. A reply
+    to the queued receipt, from a stranger, still counts as in a known thread (relevant mode)."""
+    from ingest.imap import poller
+    from ingest.pipeline.queue import DrainSummary, drain
+
+    server, user, _ = mailbox
+    receipt = make_message(1, sender="billing@netflix.com", subject="Your Netflix membership")
+    server.seed(user, "INBOX", [receipt])
+    config = config_for(account_for(server, user, fetch="relevant", folders=["INBOX"]))
+    monkeypatch.setattr(poller, "drain", lambda *args, **kwargs: DrainSummary())  # killed before parsing
+    poll_once(db, config)
+    assert (count(db, "select count(*) from parse_queue"), count(db, "select count(*) from messages")) == (
+        1,
+        0,
+    )
+
+    reply = make_message(2, sender="bob@friends.example", subject="Re: hello",
+                         extra_headers=f"In-Reply-To: <msg1.{os.getpid()}@test.example>\r\n")  # fmt: skip
+    server.append(user, "INBOX", reply)
+    server.seed(user, "INBOX", [make_message(i) for i in range(10, 300)])  # and more new mail
+    total = 1 + 1 + 290
+    raw_at_drain: list[int] = []
+
+    def watched_drain(db: Database, *args: object, **kwargs: object) -> DrainSummary:
+        raw_at_drain.append(count(db, "select count(*) from raw_messages"))
+        return drain(db, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poller, "drain", watched_drain)
+    summary = poll_once(db, config)
+
+    assert summary.exit_status == 0
+    assert raw_at_drain == [total]  # everything downloaded before the first parse
+    assert count(db, "select count(*) from messages") == total
+    assert "Re: hello" in {r[0] for r in db.execute("select subject from messages")}
+    assert count(db, "select count(*) from pending_bodies") == 0
+
+
 def test_connection_cut_mid_fetch_is_resumed(mailbox: Mailbox, db: Database) -> None:
     server, user, _ = mailbox
     total = 400

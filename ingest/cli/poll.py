@@ -25,7 +25,8 @@ def setup_logging(verbose: bool) -> None:
 
 
 def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT finish the current batch (it commits with its checkpoint), then stop."""
+    """SIGTERM/SIGINT stop within a moment: with a `Stop`, a wait on the network (a greeting,
+    a stalled FETCH) ends at once; committed batches stay, the one in flight is not written."""
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("subtrail.poll").info("stopping on signal=%s", signal.Signals(signum).name)
@@ -53,20 +54,26 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     """Fetch new mail from every IMAP account in the config, read-only.
 
     With --once, one pass over every account and folder, then exit (status 1 if an
-    account or folder failed; the others are still synced). Without it, a daemon:
-    IDLE on INBOX where offered, polling elsewhere, reconnecting with backoff, until
-    SIGTERM/SIGINT (the current batch is committed first).
+    account or folder failed or a message could not be fetched; the others are still
+    synced). Without it, a daemon: IDLE on INBOX where offered, polling elsewhere,
+    reconnecting with backoff. SIGTERM/SIGINT stop either within a moment, even mid-FETCH:
+    every committed batch stays, the one in flight is fetched again next time; the exit
+    status is then that of the work done (0 unless errors were recorded). An unset
+    password_env variable is a configuration error (status 2).
 
     Example: subtrail poll --once --config ~/subtrail/subtrail.toml
     """
     from ingest.imap.poller import DaemonSettings, poll_once, run_daemon
+    from ingest.imap.stopping import Stop
     from ingest.pipeline.queue import queued_count
 
     setup_logging(verbose)
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
+    for account in ctx.config.accounts:
+        account.check_password_env()
     db = ctx.db(create=True)
-    stop = threading.Event()
+    stop = Stop()
     stop_on_signals(stop)
     if once:
         summary = poll_once(db, ctx.config, stop=stop, workers=workers)

@@ -23,6 +23,8 @@ def _poller(ctx: Context, interval: float) -> Callable[[threading.Event], None]:
         fail("--poll needs the IMAP poller (ingest.imap), which this installation lacks")
     if not ctx.config.accounts:
         fail("--poll: no [[accounts]] in the config: add one (see `subtrail init`)")
+    for account in ctx.config.accounts:
+        account.check_password_env()
     setup_logging(verbose=False)
 
     def poll(stop: threading.Event) -> None:

@@ -5,22 +5,36 @@ self-signed server can instead be pinned by the sha256 of its certificate
 (`tls_fingerprint`), checked before any credential is sent. `security = "none"` is only
 allowed on loopback (the config refuses it elsewhere; checked again here).
 Every failure becomes an `ImapError` subclass whose message never contains a secret.
+
+The socket is opened here rather than by imapclient, for two reasons: the TCP connect waits
+in short slices that check the stop request (a blocking connect to a host that drops packets
+cannot be interrupted), and the connected socket is handed to the `Stop` before the greeting
+is awaited, so a stop shuts it down even then (`ingest.imap.stopping`). Knowing the phase
+also lets a silent server be reported as what it is: no IMAP greeting within N s.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import imaplib
 import logging
+import os
+import select
 import socket
 import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
 from ingest.config import Account, ConfigError
 from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
+from ingest.imap.stopping import Stop, stopping
 from ingest.pipeline.sources import MAX_MESSAGE_BYTES
 
 CONNECT_TIMEOUT = 15.0  # TCP connect, TLS handshake and greeting; an account's smaller `timeout` wins
@@ -122,21 +136,160 @@ def quiet_imaplib(client: IMAPClient) -> None:
     client._imap.debug = 0
 
 
-def connect(account: Account, timeout: float | None = None) -> IMAPClient:
-    """A logged-in client. Raises `AuthError`, `TLSError` (permanent) or `TransientError`."""
+@dataclass
+class _Opening:
+    """How far a connection got (connect, tls, greeting), and how to end its watch by a `Stop`."""
+
+    phase: str = "connect"
+    release: Callable[[], None] = field(default=lambda: None)
+
+
+def _connect_within(
+    sock: socket.socket, address: object, deadline: float, stop: threading.Event | None
+) -> None:
+    """A non-blocking connect waited for in 0.1 s slices, so a stop request is seen at once."""
+    sock.setblocking(False)
+    code = sock.connect_ex(address)
+    while code in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+        if stopping(stop):
+            raise InterruptedError("stopped")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        _, writable, failed = select.select([], [sock], [sock], min(0.1, left))
+        if writable or failed:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
+def _open_socket(
+    host: str, port: int, wait: float, stop: threading.Event | None, opening: _Opening
+) -> socket.socket:
+    """TCP to (host, port) within `wait` seconds (every address DNS gives, in turn), then watched
+    by `stop`; the TLS handshake and the greeting get `wait` seconds too."""
+    deadline = time.monotonic() + wait
+    error: OSError = TimeoutError("timed out")
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            _connect_within(sock, address, deadline, stop)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            if isinstance(exc, TimeoutError | InterruptedError):
+                break
+            continue
+        sock.settimeout(wait)
+        if isinstance(stop, Stop):
+            opening.release = stop.watch(sock)
+        opening.phase = "greeting"
+        return sock
+    raise error
+
+
+class _PlainIMAP4(imaplib.IMAP4):
+    def __init__(self, host: str, port: int, opener: Callable[[], socket.socket]) -> None:
+        self._opener = opener
+        super().__init__(host, port)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return self._opener()
+
+
+class _TLSIMAP4(imaplib.IMAP4):
+    """Implicit TLS (port 993), as imapclient's `IMAP4_TLS`, on a socket from `_open_socket`."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        opener: Callable[[], socket.socket],
+        context: ssl.SSLContext,
+        opening: _Opening,
+    ) -> None:
+        self._opener, self.ssl_context, self._opening = opener, context, opening
+        super().__init__(host, port)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = self._opener()
+        self._opening.phase = "tls"
+        wrapped = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        self._opening.phase = "greeting"
+        return wrapped
+
+
+class _Session(IMAPClient):
+    """An `IMAPClient` whose socket comes from `_open_socket`; logout or shutdown ends its watch."""
+
+    def __init__(
+        self, host: str, *, stop: threading.Event | None, opening: _Opening, **kwargs: object
+    ) -> None:
+        self._stop, self._opening = stop, opening
+        super().__init__(host, **kwargs)  # type: ignore[arg-type]
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        wait = float(self._timeout.connect or CONNECT_TIMEOUT)
+
+        def opener() -> socket.socket:
+            return _open_socket(self.host, self.port, wait, self._stop, self._opening)
+
+        if self.ssl:
+            context = self.ssl_context or tls.create_default_context()
+            return _TLSIMAP4(self.host, self.port, opener, context, self._opening)
+        return _PlainIMAP4(self.host, self.port, opener)
+
+    def logout(self) -> bytes:
+        try:
+            return super().logout()  # type: ignore[no-any-return]
+        finally:
+            self._opening.release()
+
+    def shutdown(self) -> None:
+        try:
+            super().shutdown()
+        finally:
+            self._opening.release()
+
+
+def _opening_error(account: Account, exc: BaseException, opening: _Opening, wait: float) -> ImapError:
+    """What went wrong before the session existed, named by the phase it stopped in."""
+    where = f"account {account.name!r} ({account.host}:{account.port})"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        if opening.phase == "greeting":
+            return TransientError(f"{where}: no IMAP greeting within {wait:g} s")
+        if opening.phase == "tls":
+            return TransientError(f"{where}: no TLS handshake within {wait:g} s; is security right?")
+        return TransientError(f"{where}: no TCP connection within {wait:g} s (timed out)")
+    return describe_network_error(account, exc)
+
+
+def connect(
+    account: Account, timeout: float | None = None, stop: threading.Event | None = None
+) -> IMAPClient:
+    """A logged-in client. Raises `AuthError`, `TLSError` (permanent) or `TransientError`.
+
+    With a `Stop` (`ingest.imap.stopping`), setting it ends any wait of this session at once."""
     if account.security == "none" and not account.is_loopback:
         raise PermanentError(f"account {account.name!r}: security = 'none' is refused off loopback")
     read_timeout = timeout or account.timeout
+    wait = min(CONNECT_TIMEOUT, read_timeout)
+    opening = _Opening()
     try:
-        client = IMAPClient(
+        client = _Session(
             account.host,
             port=account.port,
             ssl=account.security == "ssl",
             ssl_context=tls_context(account) if account.security == "ssl" else None,
-            timeout=SocketTimeout(connect=min(CONNECT_TIMEOUT, read_timeout), read=read_timeout),
+            timeout=SocketTimeout(connect=wait, read=read_timeout),
+            stop=stop,
+            opening=opening,
         )
     except Exception as exc:
-        raise describe_network_error(account, exc) from None
+        opening.release()
+        if stopping(stop):
+            raise TransientError(f"account {account.name!r}: stopped while connecting") from None
+        raise _opening_error(account, exc, opening, wait) from None
     limit_literals(client)
     quiet_imaplib(client)
     try:

@@ -34,6 +34,7 @@ from ingest.imap import state as st
 from ingest.imap.connect import connect, describe_network_error
 from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError, TLSError, TransientError
 from ingest.imap.folders import folders_to_sync
+from ingest.imap.stopping import Stop, stopping
 from ingest.imap.sync import FolderResult, sync_folder
 from ingest.pipeline.queue import DrainSummary, drain
 from ingest.pipeline.steps import STEPS, Step, refresh_derived
@@ -142,12 +143,17 @@ def sync_account(
             result.folders.append(FolderResult(folder=folder, errors=1))
             continue
         except BaseException as exc:
-            if not isinstance(exc, KeyboardInterrupt | SystemExit):
-                error = describe_network_error(account, exc)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            if stopping(stop):  # the stop shut the socket: the committed batches stay, nothing failed
                 run_id = st.start_run(db, account.name, folder, started)
-                st.end_run(db, run_id, _status_of(error), errors=1, error=str(error))
-                raise error from None
-            raise
+                st.end_run(db, run_id, "stopped")
+                result.folders.append(FolderResult(folder=folder, stopped=True))
+                return result
+            error = describe_network_error(account, exc)
+            run_id = st.start_run(db, account.name, folder, started)
+            st.end_run(db, run_id, _status_of(error), errors=1, error=str(error))
+            raise error from None
         result.folders.append(outcome)
         if outcome.unchanged and not record_unchanged:
             continue
@@ -197,23 +203,35 @@ def poll_account_once(
     while True:
         started = now_iso()
         try:
-            client = connect(account)
+            client = connect(account, stop=stop)
             try:
                 partial = sync_account(client, db, account, identity, stop=stop, progress=progress)
             finally:
                 _logout(client)
             result.folders.extend(partial.folders)
             return result
-        except TransientError as exc:
+        except ImapError as exc:
+            if stopping(stop):  # a wait the stop cut short: not a failure of the account
+                return result
+            if isinstance(exc, PermanentError):
+                return failed(exc, started)
             attempt += 1
-            if attempt > ONCE_RETRIES or (stop is not None and stop.is_set()):
+            if attempt > ONCE_RETRIES:
                 return failed(exc, started)
             log.warning("retrying account=%s attempt=%d error=%s", account.name, attempt, exc)
-            time.sleep(retry_delay * 2 ** (attempt - 1))
-        except PermanentError as exc:
-            return failed(exc, started)
+            _sleep(stop, retry_delay * 2 ** (attempt - 1))
         except Exception as exc:  # e.g. a BAD answer to LIST: this account fails, the others go on
+            if stopping(stop):
+                return result
             return failed(describe_network_error(account, exc), started)
+
+
+def _sleep(stop: threading.Event | None, seconds: float) -> None:
+    """Sleep, waking within 50 ms of a stop. Polls `is_set()` instead of `stop.wait()`: this runs
+    in the main thread, whose signal handler sets `stop`, and Event.wait holds the lock set() needs."""
+    deadline = time.monotonic() + seconds
+    while not stopping(stop) and time.monotonic() < deadline:
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
 def poll_once(
@@ -227,11 +245,14 @@ def poll_once(
     steps: Sequence[Step] = STEPS,
 ) -> PassSummary:
     """`subtrail poll --once`: every account and folder once (raw bytes first), then the
-    parse queue, then the derived tables."""
+    parse queue, then the derived tables.
+
+    The download comes first even when a crash or a stop left messages queued: parsing is
+    the slow part, and runs killed while they drained the queue used to add no new mail at
+    all (5 to 7 kills in a row stored nothing new). A reply to a queued message still counts
+    as in a known thread (`sync` reads the queued messages' Message-IDs)."""
     began = time.monotonic()
     summary = PassSummary()
-    # Work a crash or a stop left queued: replies to those messages must count as a known thread.
-    summary.add(drain(db, config.identity, workers=workers, stop=stop, progress=progress, steps=steps))
     for account in config.accounts:
         if stop is not None and stop.is_set():
             break
@@ -322,26 +343,33 @@ class AccountLoop:
                 started = now_iso()
                 try:
                     self._session(db)
-                except PermanentError as exc:
-                    log.error("account failing account=%s error=%s (next try in %.0fs)",
-                              self.account.name, exc, self.settings.permanent_retry)  # fmt: skip
-                    _record_account_error(db, self.account, exc, started)
-                    self.stop.wait(self.settings.permanent_retry)
-                except (TransientError, *NETWORK_ERRORS) as exc:
-                    error = describe_network_error(self.account, exc)
-                    delay = self.backoff.next()
-                    log.warning("account unreachable account=%s error=%s (retry in %.1fs)",
-                                self.account.name, error, delay)  # fmt: skip
-                    if self.backoff.failures == 1:  # one row per outage, not one per retry
-                        _record_account_error(db, self.account, error, started)
-                    self.stop.wait(delay)
-                except Exception as exc:  # a bug or a database error must not end the account's loop
-                    log.exception("account loop error account=%s", self.account.name)
-                    error = TransientError(f"account {self.account.name!r}: {type(exc).__name__}: {exc}")
-                    _record_account_error(db, self.account, error, started)
-                    self.stop.wait(self.backoff.next())
+                except Exception as exc:
+                    if self.stop.is_set():  # the stop cut a wait short: nothing failed
+                        break
+                    self._failed(db, exc, started)
         finally:
             db.close()
+
+    def _failed(self, db: Database, exc: Exception, started: str) -> None:
+        """Log and record a failed session, then wait as long as its kind deserves."""
+        if isinstance(exc, PermanentError):
+            log.error("account failing account=%s error=%s (next try in %.0fs)",
+                      self.account.name, exc, self.settings.permanent_retry)  # fmt: skip
+            _record_account_error(db, self.account, exc, started)
+            self.stop.wait(self.settings.permanent_retry)
+        elif isinstance(exc, (TransientError, *NETWORK_ERRORS)):
+            error = describe_network_error(self.account, exc)
+            delay = self.backoff.next()
+            log.warning("account unreachable account=%s error=%s (retry in %.1fs)",
+                        self.account.name, error, delay)  # fmt: skip
+            if self.backoff.failures == 1:  # one row per outage, not one per retry
+                _record_account_error(db, self.account, error, started)
+            self.stop.wait(delay)
+        else:  # a bug or a database error must not end the account's loop
+            log.error("account loop error account=%s", self.account.name, exc_info=exc)
+            error = TransientError(f"account {self.account.name!r}: {type(exc).__name__}: {exc}")
+            _record_account_error(db, self.account, error, started)
+            self.stop.wait(self.backoff.next())
 
     def _pass(self, client: IMAPClient, db: Database, folders: list[str], sent: str | None) -> None:
         sync_account(
@@ -364,7 +392,7 @@ class AccountLoop:
         return folders[self.slot :]
 
     def _session(self, db: Database) -> None:
-        client = connect(self.account)
+        client = connect(self.account, stop=self.stop)
         self.logged_in.set()
         try:
             every, sent = folders_to_sync(client, self.account)
@@ -483,8 +511,12 @@ def run_daemon(
     settings: DaemonSettings | None = None,
 ) -> None:
     """Run every account's loop until `stop` is set; returns once every thread has finished its batch
-    and the derived tables are up to date."""
+    and the derived tables are up to date.
+
+    The loops get a `Stop` (`stop` itself if it is one, else one set from here when `stop` is),
+    so a stop ends their network waits at once, whoever asks for it (`serve --poll` too)."""
     settings = settings or DaemonSettings()
+    loops_stop = stop if isinstance(stop, Stop) else Stop()
     deriver = Deriver(db_path, settings.derive_delay, settings.steps)
     derive_thread = threading.Thread(target=deriver.run, name="derive", daemon=True)
     threads = []
@@ -492,16 +524,19 @@ def run_daemon(
         slots, logged_in = connection_slots(account), threading.Event()
         for slot in range(slots):
             loop = AccountLoop(
-                db_path, account, config.identity, stop, settings, deriver, slot, slots, logged_in
+                db_path, account, config.identity, loops_stop, settings, deriver, slot, slots, logged_in
             )
             threads.append(threading.Thread(target=loop.run, name=f"poll-{account.name}-{slot}", daemon=True))
     derive_thread.start()
     for thread in threads:
         thread.start()
-    log.info("daemon started accounts=%d interval=%.0fs", len(threads), settings.interval)
+    log.info("daemon started accounts=%d connections=%d interval=%.0fs",
+             len(config.accounts), len(threads), settings.interval)  # fmt: skip
     while any(t.is_alive() for t in threads):
         for thread in threads:
-            thread.join(timeout=0.5)
+            thread.join(timeout=0.1)
+            if stop.is_set() and not loops_stop.is_set():
+                loops_stop.set()
     deriver.done.set()
     derive_thread.join()
     log.info("daemon stopped")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from extractors.relevance import parse_headers
 from ingest.store import now_iso
 
 
@@ -206,6 +207,26 @@ def mark_gone(db: Database, account: str, folder: str, uidvalidity: int, uids: I
                 )
                 count += cursor.rowcount if table == "message_locations" else 0
     return count
+
+
+QUEUED_HEAD_BYTES = 64 * 1024  # more than any header block worth reading for a Message-ID
+
+
+def queued_message_ids(db: Database) -> set[str]:
+    """Message-IDs of messages stored raw but not parsed yet (`parse_queue`: a crash or a stop
+    left them), read from the head of their bytes; empty, and free, when the queue is."""
+    found: set[str] = set()
+    rows = db.execute(
+        "select substr(r.raw, 1, ?) from parse_queue q join raw_messages r on r.sha256 = q.sha256",
+        [QUEUED_HEAD_BYTES],
+    )
+    for (head,) in rows:
+        if isinstance(head, str):  # raw stored as text by some other writer: read it all the same
+            head = head.encode("utf-8", "surrogateescape")
+        message_id = parse_headers(head).message_id  # the parser stops at the blank line
+        if message_id:
+            found.add(message_id)
+    return found
 
 
 def known_message_ids(db: Database, ids: Iterable[str]) -> set[str]:

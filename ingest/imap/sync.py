@@ -6,16 +6,25 @@
 3. New UIDs are walked in windows: a metadata FETCH (sizes, and in `relevant` mode the few
    headers `extractors.relevance` reads), then `BODY.PEEK[]` (with internal date and flags)
    of the messages to keep, in batches bounded in count and bytes. Never `BODY[]`: `\\Seen`
-   stays as it was.
+   stays as it was. Both answers are read by `ingest.imap.fetch`: items in any order and
+   case, matched to their message by the `UID` item wherever the server puts it.
 4. Each batch's raw bytes are stored by `store.save_raw_batch` with the checkpoint
    (`sync_state.last_uid`, the header-only rows) in the same transaction, and queued in
    `parse_queue`: a crash anywhere loses nothing and stores nothing twice. Parsing,
    extraction and indexing follow the download (`ingest.pipeline.queue.drain`, run by the
    poller after each pass), so the mirror goes at the network's pace.
-5. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
+5. The checkpoint rule: `last_uid` passes a UID the server listed only once that UID is
+   accounted for, in the same transaction: stored (raw bytes and location), header-only
+   (`pending_bodies`), confirmed expunged, or recorded. A UID a FETCH left unanswered is
+   asked again on its own, then looked up with `UID SEARCH UID n` (after a NOOP, so pending
+   EXPUNGE news arrives first): no longer listed is confirmed expunged; still listed is
+   recorded, as an `ingest_errors` row and a `pending_bodies` row with `body_wanted = 1`,
+   which every later pass asks for again, in either fetch mode, until the UID is stored,
+   header-only or gone. No UID is ever taken for expunged because an answer was missing.
+6. A changed UIDVALIDITY restarts the folder from UID 0 (messages re-link by sha256);
    UIDs that vanished from the server get `gone_at`, their messages stay (a `UID SEARCH
    ALL` only when the server's message count is below ours).
-6. Widening: with `fetch = "all"`, messages an earlier `relevant` pass left header-only
+7. Widening: with `fetch = "all"`, messages an earlier `relevant` pass left header-only
    (`pending_bodies`) are fetched too, and leave that table as they are stored. With
    `fetch = "relevant"`, they are judged again (headers fetched, decision re-made) whenever
    the relevance rules changed since the folder's last complete pass.
@@ -24,11 +33,9 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
@@ -39,6 +46,16 @@ from extractors.relevance import HEADER_FIELDS, parse_headers, relevance, rules_
 from ingest.config import Account
 from ingest.imap import state as st
 from ingest.imap.errors import FolderError
+from ingest.imap.fetch import (
+    Value,
+    body_of,
+    flags_of,
+    header_block,
+    internal_date,
+    size_of,
+    uid_fetch,
+    uid_set,
+)
 from ingest.pipeline.progress import ProgressLine
 from ingest.store import Job, Location, record_error, save_raw_batch
 
@@ -48,6 +65,10 @@ WINDOW = 1000  # UIDs per metadata FETCH
 BATCH_MESSAGES = 250  # bodies per batch (one FETCH, one transaction)
 BATCH_BYTES = 8 * 1024 * 1024  # body bytes per batch; a bigger message is a batch of its own
 HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]"
+META_ITEMS = "(UID RFC822.SIZE)"
+META_ITEMS_HEADERS = f"(UID RFC822.SIZE {HEADER_ITEM})"
+BODY_ITEMS = "(UID BODY.PEEK[] INTERNALDATE FLAGS)"  # never BODY[]: that would set \Seen
+REASK_ONE_BY_ONE = 50  # UIDs a FETCH left unanswered are asked again one by one up to this many
 
 
 @dataclass
@@ -63,6 +84,7 @@ class FolderResult:
     errors: int = 0
     gone: int = 0
     bytes: int = 0
+    expunged: int = 0  # listed by UID SEARCH, then confirmed gone before they could be fetched
     uidvalidity_changed: bool = False
     stopped: bool = False
 
@@ -74,7 +96,8 @@ class _Batch:
     last_uid: int
     uids: list[int] = field(default_factory=list)  # UIDs whose bodies are in the batch
     pending: list[st.PendingBody] = field(default_factory=list)
-    missing: list[int] = field(default_factory=list)  # UIDs the server returned no body for
+    missing: dict[int, str] = field(default_factory=dict)  # UID -> what the server did not send
+    gone: list[int] = field(default_factory=list)  # UIDs the server confirmed expunged meanwhile
 
 
 class Progress:
@@ -238,6 +261,7 @@ class _Fetch:
     stop: threading.Event | None
     is_sent: bool
     thread_ids: set[str] = field(default_factory=set)  # Message-IDs kept in this pass
+    queued_ids: set[str] | None = None  # Message-IDs stored but not parsed yet; read when first needed
 
     def run(self, uids: list[int]) -> None:
         """Store each batch's raw bytes with its checkpoint (parsing comes after, `ingest.pipeline.queue`)."""
@@ -246,27 +270,35 @@ class _Fetch:
             self.result.new += saved.new
             self.result.errors += len(batch.missing)
             self.result.skipped += len(batch.pending)
+            self.result.expunged += len(batch.gone)
             self.bar.show(self.result)
             if self.stop is not None and self.stop.is_set():
                 self.result.stopped = True
                 return
 
     def _batches(self, uids: list[int]) -> Iterator[tuple[list[Job], _Batch]]:
-        """Windows of UIDs: one metadata FETCH each, then bodies in bounded batches."""
+        """Windows of UIDs: one metadata FETCH each, then bodies in bounded batches. Every UID
+        of a batch up to its `last_uid` is accounted for in that batch or an earlier one."""
         relevant_mode = self.account.fetch == "relevant"
+        items = META_ITEMS_HEADERS if relevant_mode else META_ITEMS
         for start in range(0, len(uids), WINDOW):
             window = uids[start : start + WINDOW]
-            meta = fetch_sizes(self.client, window, headers=relevant_mode)
+            meta, unanswered, expunged = self._ask(window, items, _has_metadata(relevant_mode))
             batch = _Batch(last_uid=window[0])
             body_uids: list[int] = []
             body_bytes = 0
             for uid in window:
-                if uid not in meta:  # expunged between SEARCH and FETCH
+                answer = meta.get(uid)
+                if answer is None:
+                    if uid in unanswered:
+                        batch.missing[uid] = "metadata"
+                    else:
+                        batch.gone.append(uid)
                     batch.last_uid = uid
                     continue
-                size, header_block = meta[uid]
+                size = size_of(answer) or 0
                 if relevant_mode:
-                    pending = self._header_only(uid, header_block, size)
+                    pending = self._header_only(uid, header_block(answer) or b"", size)
                     if pending is not None:
                         batch.pending.append(pending)
                         batch.last_uid = uid
@@ -280,6 +312,46 @@ class _Fetch:
                 batch.last_uid = uid
             yield self._bodies(body_uids, batch), batch
 
+    def _ask(
+        self, uids: list[int], items: str, usable: Callable[[dict[bytes, Value]], bool]
+    ) -> tuple[dict[int, dict[bytes, Value]], set[int], set[int]]:
+        """FETCH `items` of `uids`: (usable answers by UID, UIDs still listed but not answered,
+        UIDs confirmed expunged). A UID not answered is asked again on its own (all together
+        past `REASK_ONE_BY_ONE`), then looked up with `UID SEARCH`: never assumed expunged."""
+        answers = uid_fetch(self.client, uids, items)
+        found: dict[int, dict[bytes, Value]] = {}
+        missing: list[int] = []
+        for uid in uids:
+            answer = answers.get(uid)
+            if answer is not None and usable(answer):
+                found[uid] = answer
+            else:
+                missing.append(uid)
+        if not missing:
+            return found, set(), set()
+        log.warning(
+            "server did not answer for %d of %d UIDs account=%s folder=%s: asking again",
+            len(missing), len(uids), self.account.name, self.folder,
+        )  # fmt: skip
+        again = [[uid] for uid in missing] if len(missing) <= REASK_ONE_BY_ONE else [missing]
+        for group in again:
+            answers = uid_fetch(self.client, group, items)
+            for uid in group:
+                answer = answers.get(uid)
+                if answer is not None and usable(answer):
+                    found[uid] = answer
+        still = [uid for uid in missing if uid not in found]
+        if not still:
+            return found, set(), set()
+        listed = self._listed(still)
+        return found, {u for u in still if u in listed}, {u for u in still if u not in listed}
+
+    def _listed(self, uids: list[int]) -> set[int]:
+        """Which of `uids` the server still has. NOOP first: it delivers the EXPUNGE news a
+        session may hold back, so the search sees the folder as it is."""
+        self.client.noop()
+        return {int(u) for u in self.client.search(["UID", uid_set(uids)])}
+
     def _header_only(self, uid: int, header_block: bytes, size: int) -> st.PendingBody | None:
         """None if the message is relevant (fetch its body), else its header-only record."""
         headers = parse_headers(header_block)
@@ -291,9 +363,12 @@ class _Fetch:
         return st.PendingBody(uid, headers.message_id, headers.from_addr, headers.subject, headers.date, size)
 
     def _known_ids(self, ids: Iterable[str]) -> set[str]:
-        """Replies to a stored message, or to one kept earlier in this pass, are relevant."""
+        """Replies to a stored message, to one kept earlier in this pass, or to one stored but
+        still waiting in `parse_queue` (the queue is drained after the download) are relevant."""
         wanted = list(ids)
-        return (set(wanted) & self.thread_ids) | st.known_message_ids(self.db, wanted)
+        if self.queued_ids is None:
+            self.queued_ids = st.queued_message_ids(self.db)
+        return (set(wanted) & (self.thread_ids | self.queued_ids)) | st.known_message_ids(self.db, wanted)
 
     def _checkpoint(self, batch: _Batch) -> Callable[[Database], None]:
         account, folder, uidvalidity = self.account.name, self.folder, self.uidvalidity
@@ -301,15 +376,18 @@ class _Fetch:
         def checkpoint(db: Database) -> None:
             st.save_pending(db, account, folder, uidvalidity, batch.pending)
             st.drop_pending(db, account, folder, uidvalidity, batch.uids)
-            st.want_again(db, account, folder, uidvalidity, batch.missing)
-            for uid in batch.missing:
+            st.want_again(db, account, folder, uidvalidity, list(batch.missing))
+            for uid, what in batch.missing.items():
                 record_error(
                     db,
                     "imap",
-                    f"server returned no body for UID {uid} (expunged meanwhile, or a server fault)",
+                    f"server returned no {what} for UID {uid} (asked twice; UID SEARCH still lists it): "
+                    "asked again on the next pass",
                     None,
                     f"{account}/{folder}",
                 )
+            if batch.gone:
+                st.mark_gone(db, account, folder, uidvalidity, batch.gone)
             st.save_progress(db, account, folder, uidvalidity, batch.last_uid)
 
         return checkpoint
@@ -319,26 +397,24 @@ class _Fetch:
         date and flags (asked here, not in the metadata FETCH: only kept messages need them)."""
         if not uids:
             return []
-        bodies = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"])
+        bodies, unanswered, _expunged = self._ask(uids, BODY_ITEMS, lambda a: body_of(a) is not None)
         jobs: list[Job] = []
         for uid in uids:
-            if uid not in bodies:
-                # Expunged since the metadata FETCH, or a server fault: either way it is
-                # recorded in ingest_errors, never skipped silently.
-                batch.missing.append(uid)
+            answer = bodies.get(uid)
+            if answer is None:
+                if uid in unanswered:
+                    batch.missing[uid] = "body"
+                else:
+                    batch.gone.append(uid)
                 continue
-            raw = bodies[uid].get(b"BODY[]")
-            if not isinstance(raw, bytes):
-                batch.missing.append(uid)
-                continue
-            info = bodies[uid]
+            raw = body_of(answer) or b""
             location = Location(
                 account=self.account.name,
                 folder=self.folder,
                 uidvalidity=self.uidvalidity,
                 uid=uid,
-                internal_date=_iso(info.get(b"INTERNALDATE")),
-                flags=" ".join(_text(f) for f in info.get(b"FLAGS", ())) or None,  # type: ignore[union-attr]
+                internal_date=internal_date(answer),
+                flags=flags_of(answer),
             )
             jobs.append(Job(raw, location))
             batch.uids.append(uid)
@@ -347,48 +423,15 @@ class _Fetch:
         return jobs
 
 
+def _has_metadata(headers: bool) -> Callable[[dict[bytes, Value]], bool]:
+    """Whether a metadata answer carries what was asked: the size, and the header block if asked."""
+
+    def usable(answer: dict[bytes, Value]) -> bool:
+        return size_of(answer) is not None and (not headers or header_block(answer) is not None)
+
+    return usable
+
+
 def _as_mine(identity: Identity, addr: str | None) -> Identity:
     """Mail in the Sent folder is mine even from an address `[identity]` does not list."""
     return Identity(identity.addresses | {addr.lower()}) if addr else identity
-
-
-_UID = re.compile(rb"\bUID (\d+)")
-_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
-
-
-def fetch_sizes(client: IMAPClient, uids: list[int], headers: bool) -> dict[int, tuple[int, bytes]]:
-    """UID -> (RFC822.SIZE, the `HEADER_FIELDS` block or b"") for `uids`, in one FETCH.
-
-    Sent through imaplib and read with two regexes rather than imapclient's parser: its
-    pure-Python lexer walks every byte of each response line, and the server echoes the
-    whole header-field list for every message, which made this FETCH cost more than the
-    bodies in `relevant` mode. The response, for one message:
-
-        * 12 FETCH (UID 12 RFC822.SIZE 4242 BODY[HEADER.FIELDS (FROM TO ...)] {311}
-        <311 bytes of headers>)
-    """
-    items = "(RFC822.SIZE" + (f" {HEADER_ITEM})" if headers else ")")
-    typ, data = client._imap.uid("FETCH", ",".join(map(str, uids)), items)
-    if typ != "OK":
-        raise IMAPClientError(f"FETCH failed: {data!r}"[:300])
-    found: dict[int, tuple[int, bytes]] = {}
-    for item in data:
-        line, block = (item[0], item[1]) if isinstance(item, tuple) else (item, b"")
-        if not isinstance(line, bytes):
-            continue
-        uid, size = _UID.search(line), _SIZE.search(line)
-        if uid and size:  # unsolicited FETCH responses (flag changes) carry no UID: skipped
-            found[int(uid.group(1))] = (int(size.group(1)), block if isinstance(block, bytes) else b"")
-    return found
-
-
-def _iso(value: object) -> str | None:
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        value = value.astimezone()  # imapclient normalised it to local time
-    return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _text(flag: object) -> str:
-    return flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag)
