@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ingest.cli import bank, dossier, export, mail, note, poll, serve, status
+from ingest.cli import bank, dossier, draft, export, mail, note, notify, poll, serve, status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +31,8 @@ COMMANDS: tuple[click.Command, ...] = (
     export.export,
     note.note,
     bank.bank,
+    notify.notify,
+    draft.draft,
 )
 for command in COMMANDS:
     cli.add_command(command)

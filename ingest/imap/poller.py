@@ -35,6 +35,7 @@ from ingest.imap.connect import connect, describe_network_error
 from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError, TLSError, TransientError
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.sync import FolderResult, sync_folder
+from ingest.outputs.notify import Notifier
 from ingest.pipeline.queue import DrainSummary, drain
 from ingest.pipeline.steps import STEPS, Step, refresh_derived
 from ingest.store import now_iso, record_error
@@ -499,7 +500,9 @@ def run_daemon(
     for thread in threads:
         thread.start()
     log.info("daemon started accounts=%d interval=%.0fs", len(threads), settings.interval)
+    notifier = Notifier(db_path, config.notify, None)
     while any(t.is_alive() for t in threads):
+        notifier.tick()  # reminders due (`subtrail notify`), at most once a minute
         for thread in threads:
             thread.join(timeout=0.5)
     deriver.done.set()
