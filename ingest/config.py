@@ -126,11 +126,60 @@ def _display(data: dict[str, Any], where: str) -> Display:
 
 
 @dataclass
+class Notify:
+    """`[notify]`: where reminders go (Apprise URLs) and when."""
+
+    urls: list[str] = field(default_factory=list)  # "$VAR" / "${VAR}" parts are read from the environment
+    days_before: list[int] = field(default_factory=lambda: [7, 1])
+    weekly_digest: str | None = None  # "monday 08:00", local time
+
+
+_NOTIFY_KEYS = {"urls", "days_before", "weekly_digest"}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _notify(data: Any, where: str) -> Notify:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: [notify] must be a table")
+    unknown = set(data) - _NOTIFY_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: [notify]: unknown setting {sorted(unknown)[0]!r}")
+    urls = data.get("urls", [])
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not all(isinstance(u, str) and u.strip() for u in urls):
+        raise ConfigError(f"{where}: [notify] urls must be a list of Apprise URLs")
+    days = data.get("days_before", [7, 1])
+    if not isinstance(days, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 365 for d in days
+    ):
+        raise ConfigError(f"{where}: [notify] days_before must be a list of day counts from 0 to 365")
+    digest = data.get("weekly_digest")
+    if digest is not None and (not isinstance(digest, str) or parse_weekly(digest) is None):
+        raise ConfigError(f'{where}: [notify] weekly_digest must look like "monday 08:00"')
+    return Notify(
+        urls=[u.strip() for u in urls], days_before=sorted(set(days), reverse=True), weekly_digest=digest
+    )
+
+
+def parse_weekly(value: str) -> tuple[int, int, int] | None:
+    """ "monday 08:00" -> (weekday 0-6, hour, minute); None if it is not that shape."""
+    parts = value.strip().lower().split()
+    if len(parts) != 2 or parts[0] not in _WEEKDAYS:
+        return None
+    hour, _, minute = parts[1].partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        return None
+    return _WEEKDAYS.index(parts[0]), int(hour), int(minute)
+
+
+@dataclass
 class Config:
     path: Path | None
     db: str = DEFAULT_DB
     identity: Identity = field(default_factory=Identity)
     accounts: list[Account] = field(default_factory=list)
+    notify: Notify = field(default_factory=Notify)
     raw: dict[str, Any] = field(default_factory=dict)
     display: Display = field(default_factory=lambda: _display({}, "config"))
 
@@ -170,6 +219,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         db=db,
         identity=Identity(frozenset(a.strip().lower() for a in addresses)),
         accounts=accounts,
+        notify=_notify(data.get("notify", {}), where),
         raw=data,
         display=_display(data, where),
     )
@@ -270,4 +320,11 @@ addresses = ["me@example.org"]
 # folders = ["INBOX", "Sent"]         # default: INBOX and the folder flagged \\Sent
 # fetch = "relevant"                  # relevant: bodies of receipts/support mail only; all: every body
 # idle_connections = 4                # daemon: one IDLE connection per folder, at most this many
+
+# Reminders (`subtrail notify`, and the daemon): any Apprise URL (ntfy, mailto, Telegram, Signal, Matrix...).
+# A secret can come from the environment: "tgram://${TELEGRAM_TOKEN}/12345".
+# [notify]
+# urls = ["ntfy://ntfy.sh/my-topic"]
+# days_before = [7, 1]                # renewals and trial ends, this many days ahead
+# weekly_digest = "monday 08:00"      # local time
 """

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs into the project venv (.venv), then run ruff and the whole suite.
 # As root it also installs the system packages the tests start for real:
-# Dovecot (IMAP), isync (mbsync, for the benchmark) and Chromium (browser tests).
+# Dovecot (IMAP), isync (mbsync, for the benchmark), Chromium (browser tests), poppler-utils (pdftotext).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   need=()
-  for pkg in dovecot-imapd isync chromium chromium-driver sqlite3; do
+  for pkg in dovecot-imapd isync chromium chromium-driver sqlite3 poppler-utils; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ingest.cli import bank, dossier, edit, export, mail, note, poll, serve, status
+from ingest.cli import bank, dossier, draft, edit, export, mail, note, notify, poll, serve, status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +33,8 @@ COMMANDS: tuple[click.Command, ...] = (
     bank.bank,
     edit.edit,
     edit.add,
+    notify.notify,
+    draft.draft,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -315,6 +315,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         },
         "id",
     ),
+    # ingest/outputs/notify.py: each reminder sent once, by key (a restart or a second process never resends)
+    "notifications": ({"key": str, "sent_at": str, "kind": str, "title": str}, "key"),
     "ingest_errors": (
         {"id": int, "sha256": str, "stage": str, "error": str, "at": str, "source": str},
         "id",
