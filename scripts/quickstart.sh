@@ -12,5 +12,5 @@ db=data/sample.db
 subtrail import data/sample/mailbox --db "$db" --config "$config" || [ $? -eq 1 ]
 subtrail bank import data/sample/bank/*.csv --db "$db" --config "$config" || [ $? -eq 1 ]
 subtrail status --db "$db" --config "$config"
-echo "Serving the sample at http://127.0.0.1:8001 (Ctrl-C to stop)"
+echo "Serving the sample (Ctrl-C to stop); subtrail serve prints the address"
 exec subtrail serve --db "$db" --config "$config" "$@"
