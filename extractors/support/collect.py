@@ -15,10 +15,12 @@ content too, and an acknowledgement is kept (it carries the ticket number).
 from __future__ import annotations
 
 import re
+from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
 from extractors.model import Promise, SupportFacts, TicketToken
 from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
+from extractors.support.brand import correspondent_domain, provider_slug
 from extractors.support.promises import find_promises, find_requests, sentences
 from extractors.support.quotes import is_greeting, split_reply
 from extractors.support.refs import TicketRef, display_ref, find_refs, normalise_subject
@@ -50,16 +52,21 @@ _ACK = re.compile(
     r"\b(?:accusé\s+de\s+réception|nous\s+avons\s+(?:bien\s+)?reçu\s+votre\s+(?:demande|message|courriel|e-?mail|réclamation)|"
     r"votre\s+(?:demande|réclamation|message)\s+(?:a\s+(?:bien\s+)?été|est)\s+(?:enregistrée?|prise?\s+en\s+compte|transmise?)|"
     r"(?:un|l'un\s+de\s+nos)\s+conseillers?\s+(?:vous\s+)?(?:répondra|reviendra|traitera)|"
-    r"(?:this\s+is\s+an\s+)?automated\s+(?:response|reply|message)|ceci\s+est\s+(?:une\s+réponse|un\s+message)\s+automatique|"
     r"we(?:'ve|\s+have)\s+received\s+your\s+(?:request|message|email|e-mail|ticket)|"
     r"your\s+(?:request|ticket)\s+(?:has\s+been|was)\s+(?:received|created|logged)|"
     r"(?:a\s+member\s+of\s+our\s+(?:support\s+)?team|one\s+of\s+our\s+agents|an?\s+(?:specialist|advisor|adviser|agent))\s+"
     r"will\s+(?:get\s+back|respond|reply|review|contact)|"
     r"(?:un|une)\s+(?:conseill\w+|spécialiste|expert\w*)\s+(?:va|vous)\s+(?:étudier|examiner|traiter|recontacter|répondre))",
 )
+# "This is an automated message, please do not reply": carriers, banks and shops say it too, so it marks an
+# acknowledgement only in mail that is customer service on other grounds; it never makes a mail support.
+_AUTOMATED = re.compile(
+    r"\b(?:(?:this\s+is\s+an\s+)?automated\s+(?:response|reply|message)|"
+    r"ceci\s+est\s+(?:une\s+réponse|un\s+message)\s+automatique)"
+)
 # Every alternative of _ACK contains one of these (lower-case): a cheap test before the regex.
 _ACK_NEEDLES = (
-    "réception", "reçu", "enregistr", "pris", "transmis", "conseill", "automat",
+    "réception", "reçu", "enregistr", "pris", "transmis", "conseill",
     "received", "created", "logged", "will", "spécialiste", "expert",
 )  # fmt: skip
 _RESOLVED = re.compile(
@@ -133,7 +140,8 @@ def _collect(
     outbound = result.direction == "outbound"
     reply = split_reply(parsed.body_text, parsed.body_html, parsed.from_name)
     header_auto = _auto_header(parsed.headers)
-    acked = bool(_ACK.search(f"{parsed.subject}\n{reply.text}".lower()))
+    new_text = f"{parsed.subject}\n{reply.text}".lower()
+    acked = bool(_ACK.search(new_text) or _AUTOMATED.search(new_text))
     agent = None
     promises: list[Promise] = []
     requests: list[str] = []
@@ -144,6 +152,8 @@ def _collect(
         agent = agent_from_display_name(parsed.from_name, brands) or agent_from_signature(
             reply.signature, brands
         )
+        if agent and _is_my_name(agent, parsed):
+            agent = None  # my own name, from my quoted mail or the greeting: never the agent's
         promises = find_promises(reply.text, parsed.date)
     resolved = _resolves(reply.text)
     auto_ack = not outbound and (acked or header_auto) and agent is None and not resolved
@@ -185,6 +195,21 @@ def _is_courtesy(text: str, requests: list[str]) -> bool:
         and not requests
         and bool(_THANKS.search(body))
     )
+
+
+def _my_names(parsed: ParsedMessage) -> set[str]:
+    """First names the provider addresses me by: the display names and address local parts in To."""
+    names: set[str] = set()
+    for name, addr in getaddresses([parsed.headers.get("to", "")]):
+        names.update(word.lower() for word in re.split(r"[\s,]+", name) if word)
+        local = addr.split("@", 1)[0]
+        names.update(word.lower() for word in re.split(r"[._\-+]", local) if len(word) > 1)
+    return names
+
+
+def _is_my_name(agent: str, parsed: ParsedMessage) -> bool:
+    words = [word.lower() for word in agent.split()]
+    return bool(words) and words[0] in _my_names(parsed)
 
 
 def message_signals(text: str) -> tuple[bool, bool]:
@@ -229,13 +254,12 @@ def _looks_like_support(
 
 
 def _correspondent(parsed: ParsedMessage, outbound: bool) -> str | None:
-    """The other side's domain (registrable part): mail from support.free-mobile.fr and to free-mobile.fr match."""
+    """The other side's domain (registrable part): mail from support.free-mobile.fr and to free-mobile.fr match.
+
+    Of my recipients, the first one whose domain names a provider (a copy to a friend names none)."""
     addresses = parsed.to_addrs if outbound else [parsed.from_addr or ""]
-    for addr in addresses:
-        if "@" in addr:
-            labels = addr.rsplit("@", 1)[1].lower().split(".")
-            return ".".join(labels[-2:])
-    return None
+    domains = [d for d in (correspondent_domain(addr) for addr in addresses) if d]
+    return next((d for d in domains if provider_slug(d)), domains[0] if domains else None)
 
 
 def _resolves(text: str) -> bool:

@@ -27,10 +27,9 @@ _PARSER = EmailReplyParser(languages=["fr", "en"])
 _MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
 
 _SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
+# "##- Veuillez répondre au-dessus de cette ligne -##", "## Please type your reply above this line ##".
 _BANNER = re.compile(
-    r"^\s*#+\s*-?\s*(?:please\s+type\s+your\s+reply\s+above\s+this\s+line|"
-    r"(?:veuillez|merci\s+de)\s+(?:écrire|saisir|taper|rédiger)\s+votre\s+réponse\s+au[- ]dessus\s+de\s+cette\s+ligne|"
-    r"répondez\s+au[- ]dessus\s+de\s+cette\s+ligne)\s*-?\s*#*\s*$",
+    r"^\s*[#\-=*]*\s*(?:[\w'’]+\s+){1,6}(?:above\s+this\s+line|au[- ]dessus\s+de\s+cette\s+ligne)\s*[#\-=*]*\s*$",
     re.I,
 )
 # Lines after which everything is history or boilerplate, never new text.

@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from extractors import Promise, SupportFacts, TicketToken
 from extractors.registry import provider_for_domain
+from extractors.support.brand import provider_slug
 from extractors.support.collect import message_signals
 from extractors.support.promises import local_date
 from ingest.store import Prepared, support_facts_from_json, support_facts_json
@@ -107,6 +108,7 @@ class Ticket:
     scope: str | None = (
         None  # provider slug, else the correspondent's domain: what case numbers are scoped by
     )
+    guessed_provider: str | None = None  # the brand of an unknown correspondent, when no message names one
 
     @property
     def last_at(self) -> str:
@@ -191,6 +193,7 @@ class _Threader:
         target.keys.extend(source.keys)
         target.subject_keys |= source.subject_keys
         target.provider = target.provider or source.provider
+        target.guessed_provider = target.guessed_provider or source.guessed_provider
         target.ticket_ref = target.ticket_ref or source.ticket_ref
         return keep
 
@@ -235,7 +238,8 @@ class _Threader:
         facts = msg.facts
         owner = provider_for_domain(facts.correspondent)  # the registry's answer, as in extraction
         provider = msg.provider or (owner.slug if owner else None)
-        scope = provider or facts.correspondent
+        guessed = provider or provider_slug(facts.correspondent)  # the brand in an unknown domain
+        scope = guessed or facts.correspondent
         link = _Link(
             date=msg.date,
             scope=scope,
@@ -267,13 +271,20 @@ class _Threader:
             self.parent.append(len(self.tickets) - 1)
             self.by_scope.setdefault(scope or "", []).append(len(self.tickets) - 1)
             index, joined_by = len(self.tickets) - 1, "new"
-        self.record(index, msg, link, joined_by, provider)
+        self.record(index, msg, link, joined_by, provider, guessed)
 
     def record(
-        self, index: int, msg: SupportMessage, link: _Link, joined_by: str | None, provider: str | None
+        self,
+        index: int,
+        msg: SupportMessage,
+        link: _Link,
+        joined_by: str | None,
+        provider: str | None,
+        guessed: str | None = None,
     ) -> None:
         ticket = self.tickets[index]
         ticket.provider = ticket.provider or provider
+        ticket.guessed_provider = ticket.guessed_provider or guessed
         ticket.subject = ticket.subject or _clean_subject(msg.subject)
         ticket.ticket_ref = ticket.ticket_ref or msg.facts.ticket_ref
         ticket.entries.append(_exchange_from_message(msg, joined_by))
@@ -400,7 +411,8 @@ def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
     ref, provider = note.get("ticket_ref"), note.get("provider")
     if ref:
         for index, ticket in enumerate(tickets):
-            if ticket.ticket_ref == ref and (not provider or ticket.provider in (None, provider)):
+            known = ticket.provider or ticket.guessed_provider
+            if ticket.ticket_ref == ref and (not provider or known in (None, provider)):
                 return index
         for index, ticket in enumerate(tickets):
             if any(key.endswith(f":{ref}") for key, _, _ in ticket.keys):
@@ -418,8 +430,9 @@ def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
 
 def _same_provider(ticket: Ticket, provider: str | None) -> bool:
     """A ticket whose provider is unknown still matches by its correspondent's domain (sfr.fr ~ sfr)."""
-    if ticket.provider is not None:
-        return ticket.provider == provider
+    known = ticket.provider or ticket.guessed_provider
+    if known is not None:
+        return known == provider
     return bool(provider) and (ticket.correspondent or "").split(".")[0] == provider
 
 
@@ -487,7 +500,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
         ticket_rows.append(
             {
                 "id": ticket_id,
-                "provider": ticket.provider,
+                "provider": ticket.provider or ticket.guessed_provider,
                 "ticket_ref": ticket.ticket_ref,
                 "subject": ticket.subject,
                 "status": ticket_status(entries, today),
