@@ -7,6 +7,7 @@ import pytest
 from extractors import Identity, extract
 from extractors.mail.parse import parse_message
 from extractors.support.brand import correspondent_domain, provider_slug
+from extractors.support.quotes import split_reply
 from extractors.support.refs import find_refs
 
 ME = Identity(frozenset({"alice.martin@example.org"}))
@@ -84,3 +85,41 @@ def test_acknowledgement_never_takes_my_name(body: str) -> None:
     assert result.support.agent_name is None
     assert result.support.auto_ack is True
     assert "au-dessus de cette ligne" not in result.support.body
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # bottom-posted, French: the answer is under the quote
+        ("Le 3 mars 2026 à 10:02, Desk <d@x.fr> a écrit :\n> Votre dossier ?\n\nVoici ma réponse.", "Voici ma réponse."),
+        ("On 3 Mar 2026, Desk <d@x.com> wrote:\n> Your case?\n\nHere is my answer.", "Here is my answer."),
+        # header blocks and separators of other clients
+        ("Merci.\n\nDe : Desk <d@x.fr>\nEnvoyé le : lundi 2 mars 2026 10:00\nÀ : moi\nObjet : Dossier\n\nAncien", "Merci."),
+        ("Merci.\n\nMessage du : 02/03/2026 10:00\nDe : d@x.fr\nA : moi@x.fr\nObjet : Dossier\n\nAncien", "Merci."),
+        ("Thanks.\n\n---- Jane Doe wrote ----\n\nOld text", "Thanks."),
+        ("Thanks.\n\n---- On Mon, 2 Mar 2026 Jane <j@x.com> wrote ----\nOld text", "Thanks."),
+        ("Thanks.\n\n-----Reply Message-----\nOld text", "Thanks."),
+        ("Thanks.\n\n*-------- Original Message --------*\nOld text", "Thanks."),
+        ("Thanks.\n\n2026-03-02 11:28 GMT+01:00 Jane <jane@x.com>:\n\n> Old text", "Thanks."),
+        ("Thanks.\n\n*From:* Jane <jane@x.com>\n*Sent:* Monday\n*To:* me\n*Subject:* x\n\nOld", "Thanks."),
+        # a real line that only starts like a footer stays
+        ("Sent from my desk, which is easier than my phone.\n\nOn Mon, Jane <j@x.com> wrote:\n> hi",
+         "Sent from my desk, which is easier than my phone."),
+    ],
+)  # fmt: skip
+def test_quote_forms(body: str, expected: str) -> None:
+    assert split_reply(body).text == expected
+
+
+@pytest.mark.parametrize(
+    "footer", ["Sent from TypeApp", "Envoyé à partir de Outlook pour iOS", "Sent from my iPhone"]
+)
+def test_app_footer_goes_with_the_signature(footer: str) -> None:
+    reply = split_reply(f"Bonjour,\n\nC'est noté.\n\n{footer}\n\nLe 2 mars 2026, X <x@y.fr> a écrit :\n> old")
+    assert reply.text == "Bonjour,\n\nC'est noté."
+    assert reply.signature.endswith(footer)
+
+
+def test_mailing_list_footer_is_not_text() -> None:
+    body = "Hi all\n\nA question.\n\n_______________\nfoo-users mailing list\nhttp://lists.x.org/mailman/listinfo/foo"
+    assert split_reply(body).text == "Hi all\n\nA question."
