@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from extractors.model import Promise, SupportFacts, TicketToken
 from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
 from extractors.support.brand import correspondent_domain, provider_slug
-from extractors.support.promises import find_promises, find_requests, sentences
+from extractors.support.promises import find_promises, find_requests, is_hedged, sentences
 from extractors.support.quotes import is_greeting, split_reply
 from extractors.support.refs import TicketRef, display_ref, find_refs, normalise_subject
 
@@ -74,8 +74,13 @@ _RESOLVED = re.compile(
     r"nous\s+avons\s+(?:bien\s+)?(?:procédé|effectué|émis|validé)\s+(?:au|le|à|votre)\s+(?:remboursement|résiliation)|"
     r"(?:votre\s+)?résiliation\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:confirmée|effectuée|prise\s+en\s+compte|enregistrée)|"
     r"(?:votre\s+)?(?:abonnement|contrat|compte|ligne|offre)\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:résiliée?|annulée?|clôturée?|fermée?)|"
-    r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\))?\s+(?:est|a\s+(?:bien\s+)?été)\s+"
-    r"(?:résolue?|clôturée?|traitée?)|"
+    r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\)|\s+(?:n°\s*)?[A-Z0-9][\w\-]{2,20})?\s+"
+    r"(?:est|a\s+(?:bien\s+)?été)\s+(?:désormais\s+|maintenant\s+|bien\s+)?(?:résolue?|clôturée?|traitée?)|"
+    r"je\s+(?:passe|mets|clôture|ferme)\s+(?:votre|ce|cette|le|la)\s+(?:demande|dossier|ticket|réclamation)"
+    r"(?:\s+en\s+statut\s+(?:résolu|clôturé|fermé))?|"
+    r"(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+)?closing\s+(?:this|the|your)\s+(?:ticket|case|request)|"
+    r"(?:i'll|i\s+will|we'll|we\s+will)\s+(?:now\s+)?(?:mark|set)\s+(?:this|the|your)\s+(?:ticket|case|request)\s+as\s+"
+    r"(?:solved|resolved|closed)|"
     r"j'ai\s+(?:bien\s+)?reçu\s+(?:le|mon|votre)\s+(?:remboursement|virement|avoir)|"
     r"(?:votre\s+|le\s+|un\s+)?(?:crédit|avoir|geste\s+commercial)\b[^.\n]{0,40}?\s+a\s+(?:bien\s+)?été\s+"
     r"(?:ajouté|crédité|versé|appliqué|effectué)|"
@@ -149,14 +154,24 @@ def _collect(
         requests = find_requests(reply.text)
     else:
         brands = brand_words(result.provider, parsed.from_domain)
-        agent = agent_from_display_name(parsed.from_name, brands) or agent_from_signature(
-            reply.signature, brands
+        brands.update(filter(None, [provider_slug(correspondent_domain(parsed.from_addr))]))
+        agent = next(
+            (
+                name
+                for name in (
+                    agent_from_display_name(parsed.from_name, brands),
+                    agent_from_signature(reply.signature, brands),
+                )
+                # "Fitness Park" from fitnesspark.fr is the brand; my own name (quoted mail, greeting) is mine
+                if name and not _is_brand(name, brands) and not _is_my_name(name, parsed)
+            ),
+            None,
         )
-        if agent and _is_my_name(agent, parsed):
-            agent = None  # my own name, from my quoted mail or the greeting: never the agent's
         promises = find_promises(reply.text, parsed.date)
     resolved = _resolves(reply.text)
     auto_ack = not outbound and (acked or header_auto) and agent is None and not resolved
+    if auto_ack:
+        promises = [p for p in promises if not is_hedged(p.text)]  # "en général sous 48 h" is no commitment
     return SupportFacts(
         refs=[TicketToken(system=r.system, value=r.value, is_global=r.is_global) for r in refs],
         ticket_ref=display_ref(refs),
@@ -167,7 +182,7 @@ def _collect(
         agent_name=agent,
         auto_ack=auto_ack,
         auto_header=header_auto,
-        promises=[] if auto_ack else promises,
+        promises=promises,
         requests=requests,
         asks=(not outbound) and not auto_ack and _asks(reply.text),
         resolved=resolved,
@@ -205,6 +220,11 @@ def _my_names(parsed: ParsedMessage) -> set[str]:
         local = addr.split("@", 1)[0]
         names.update(word.lower() for word in re.split(r"[._\-+]", local) if len(word) > 1)
     return names
+
+
+def _is_brand(name: str, brands: set[str]) -> bool:
+    compact = re.sub(r"[^a-z]", "", name.lower())
+    return any(compact == re.sub(r"[^a-z]", "", brand.lower()) for brand in brands)
 
 
 def _is_my_name(agent: str, parsed: ParsedMessage) -> bool:

@@ -99,6 +99,11 @@ _TEAM_LINE = re.compile(
     r"|(?:The\s+)?(?:[A-Z0-9][\w+&.'’\-]*\s+){1,4}(?:Support|Customer\s+(?:Service|Care)|Help\s*[Dd]esk|Care|Team)"
     r"(?:\s+Team)?)$"
 )
+_ROLE_LINE = re.compile(
+    r"\b(?:conseill\w*|chargée?\s+de\s+clientèle|service\s+clients?|advisor|adviser|agent|specialist|"
+    r"support|customer\s+(?:care|service|success)|team|équipe)\b",
+    re.I,
+)
 _GREETING = re.compile(
     r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
 )
@@ -304,6 +309,9 @@ def _latest_comment(lines: list[str]) -> list[str]:
         return lines
     updated = any(_UPDATE_LINE.match(line.strip()) for line in lines[: stamps[0]])
     if len(stamps) < 2 and not updated:
+        if any(line.strip() for line in lines[: stamps[0] - 1]):
+            # the desk's text above, then an earlier comment under its author and time: that comment is history
+            return lines[: stamps[0] - 1]
         return lines
     end = len(lines)
     if len(stamps) > 1:
@@ -351,7 +359,34 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
             closing.insert(0, lines[filled[-1]])  # "Claire" right above "Service Abonnés du Monde"
             lines = lines[: filled[-1]]
     body, signature = _valediction_split(lines)
+    if not signature and not closing:
+        body, signature = _name_block_split(body)
     return body, [*signature, *closing]
+
+
+def _name_block_split(lines: list[str]) -> tuple[list[str], list[str]]:
+    """'Nathalie / Conseillère Service Clients / Bouygues Telecom' closing the mail without a sign-off:
+    a last paragraph of a few short lines, a bare name first, a role or team after it."""
+    filled = [i for i, line in enumerate(lines) if line]
+    if len(filled) < 3:
+        return lines, []
+    start = filled[-1]
+    while start > 0 and lines[start - 1]:
+        start -= 1
+    block = lines[start : filled[-1] + 1]
+    if (
+        start == 0
+        or not 2 <= len(block) <= 4
+        or any(len(line) > 50 or line.endswith((".", "?", "!", ":")) for line in block)
+    ):
+        return lines, []
+    if not _is_bare_name(block[0]) or not any(_is_role_or_team(line) for line in block[1:]):
+        return lines, []
+    return lines[:start], block
+
+
+def _is_role_or_team(line: str) -> bool:
+    return bool(_TEAM_LINE.match(line) or _ROLE_LINE.search(line))
 
 
 def _is_bare_name(line: str) -> bool:
