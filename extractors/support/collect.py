@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from extractors.model import Promise, SupportFacts, TicketToken
 from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
-from extractors.support.brand import correspondent_domain, provider_slug
+from extractors.support.brand import HELPDESK_HOSTS, correspondent_domain, provider_slug, registrable
 from extractors.support.promises import find_promises, find_requests, is_hedged, sentences
 from extractors.support.quotes import is_greeting, split_reply
 from extractors.support.refs import TicketRef, display_ref, find_refs, normalise_subject
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 _SUPPORT_LOCALPART = re.compile(
     r"^(?:support|help|aide|assistance|service[._-]?client(?:s|ele)?|serviceclient|sav|care|customer[._-]?care|"
     r"customer[._-]?service|customerservice|relation[._-]?client|relationclient|reclamations?|"
-    r"contact|cs|helpdesk|service[._-]?abonnes?|abonnes?|serviceabonnes|billing[._-]?support)\b",
+    r"contact|cs|helpdesk|service[._-]?abonnes?|abonnes?|serviceabonnes|billing[._-]?support|"
+    r"service[._-]?(?:adh[ée]rents?|membres?|members?|usagers?|consommateurs?)|adherents?)\b",
     re.I,
 )
 _SUPPORT_NAME = re.compile(
@@ -76,9 +77,9 @@ _RESOLVED = re.compile(
     r"(?:votre\s+)?(?:abonnement|contrat|compte|ligne|offre)\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:résiliée?|annulée?|clôturée?|fermée?)|"
     r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\)|\s+(?:n°\s*)?[A-Z0-9][\w\-]{2,20})?\s+"
     r"(?:est|a\s+(?:bien\s+)?été)\s+(?:désormais\s+|maintenant\s+|bien\s+)?(?:résolue?|clôturée?|traitée?)|"
-    r"je\s+(?:passe|mets|clôture|ferme)\s+(?:votre|ce|cette|le|la)\s+(?:demande|dossier|ticket|réclamation)"
+    r"je\s+(?:passe|mets|clôture|ferme)\s+(?:votre|ce|cette|le|la)\s+(?:demande|dossier|ticket|réclamation|requête|conversation)"
     r"(?:\s+en\s+statut\s+(?:résolu|clôturé|fermé))?|"
-    r"(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+)?closing\s+(?:this|the|your)\s+(?:ticket|case|request)|"
+    r"(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+)?closing\s+(?:this|the|your)\s+(?:ticket|case|request|conversation)|"
     r"(?:i'll|i\s+will|we'll|we\s+will)\s+(?:now\s+)?(?:mark|set)\s+(?:this|the|your)\s+(?:ticket|case|request)\s+as\s+"
     r"(?:solved|resolved|closed)|"
     r"j'ai\s+(?:bien\s+)?reçu\s+(?:le|mon|votre)\s+(?:remboursement|virement|avoir)|"
@@ -133,8 +134,9 @@ def _run(parsed: ParsedMessage, result: Extraction) -> None:
     if is_support:
         result.kind = "support"
         result.support = _collect(parsed, result, refs, is_support=True)
-    elif (parsed.in_reply_to or parsed.references) and (outbound or result.provider):
-        # My reply, or a provider's, that may continue a support thread: the journal keeps it if it joins one.
+    elif parsed.in_reply_to or parsed.references:
+        # A reply that may continue a support thread (mine, a provider's, a desk no provider file knows):
+        # the journal keeps it only if it joins one.
         result.support = _collect(parsed, result, refs, is_support=False)
 
 
@@ -262,7 +264,9 @@ def _looks_like_support(
         return not outbound and is_reply and desk_sender
     if outbound:
         # My own mail to a provider is a customer-service contact (who else writes to Netflix?).
-        to_desk = any(_SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) for addr in parsed.to_addrs)
+        to_desk = any(
+            _SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) or _hosted_desk(addr) for addr in parsed.to_addrs
+        )
         return bool(result.provider) or to_desk or bool(_SUPPORT_SUBJECT.search(parsed.subject))
     if "list-unsubscribe" in parsed.headers and not acked:
         return False  # newsletters and marketing
@@ -271,6 +275,12 @@ def _looks_like_support(
     if refs and is_reply and result.provider:
         return True  # a provider's reply quoting a reference
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
+
+
+def _hosted_desk(addr: str) -> bool:
+    """An address at a hosted helpdesk (…@…case.salesforce.com, …@acme.zendesk.com): a case inbox."""
+    domain = correspondent_domain(addr)
+    return bool(domain) and registrable(domain) in HELPDESK_HOSTS
 
 
 def _correspondent(parsed: ParsedMessage, outbound: bool) -> str | None:

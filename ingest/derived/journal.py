@@ -262,6 +262,10 @@ class _Threader:
             index, joined_by = self.by_subject_key(link)
         if index is None and facts.is_support and not link.references and msg.direction == "inbound":
             index, joined_by = self.by_open_case(link)
+        if index is not None and not facts.is_support and msg.direction == "inbound" and not provider:
+            ticket = self.tickets[index]
+            if scope not in (ticket.scope, ticket.guessed_provider, ticket.provider):
+                return  # a third party answering my mail (a friend, a copy) is not the desk's side of the case
         if index is None:
             if not facts.is_support:
                 return  # a reply that joins no support thread is not customer service
