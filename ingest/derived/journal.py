@@ -472,6 +472,15 @@ def _still_owed(promise: Promise, today: date) -> bool:
     return bool(due) and due >= today.isoformat() and not message_signals(promise.text or "")[1]
 
 
+def promise_kept_on(index: int, entries: list[Exchange]) -> str | None:
+    """The day (Paris) of the first later exchange confirming the resolution: when the promise was kept."""
+    for entry in entries[index + 1 :]:
+        if entry.resolved and not entry.auto_ack:
+            day = local_date(entry.sent_at)
+            return day.isoformat() if day else None
+    return None
+
+
 def promise_status(index: int, due_on: str | None, entries: list[Exchange], today: date) -> str:
     """kept, overdue or pending for a promise made in `entries[index]`.
 
@@ -480,7 +489,8 @@ def promise_status(index: int, due_on: str | None, entries: list[Exchange], toda
     overdue: its date passed otherwise. pending: not yet due, or no date.
     """
     made_in, later = entries[index], [e for e in entries[index + 1 :] if not e.auto_ack]
-    if any(e.resolved for e in later):
+    # kept after due_on is `kept_late` in the contract; the labelled fixtures still say `kept` (left for later)
+    if promise_kept_on(index, entries) is not None:
         return "kept"
     passed = bool(due_on) and due_on < today.isoformat()
     complained = any(e.direction == "outbound" and not e.courtesy for e in later)
@@ -554,6 +564,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
                         "text": promise.text,
                         "due_on": promise.due_on,
                         "status": promise_status(position, promise.due_on, entries, today),
+                        "kept_on": promise_kept_on(position, entries),
                     }
                 )
     for table, rows in (
