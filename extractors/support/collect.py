@@ -15,11 +15,13 @@ content too, and an acknowledgement is kept (it carries the ticket number).
 from __future__ import annotations
 
 import re
+from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
 from extractors.model import Promise, SupportFacts, TicketToken
 from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
-from extractors.support.promises import find_promises, find_requests, sentences
+from extractors.support.brand import HELPDESK_HOSTS, correspondent_domain, provider_slug, registrable
+from extractors.support.promises import find_promises, find_requests, is_hedged, sentences
 from extractors.support.quotes import is_greeting, split_reply
 from extractors.support.refs import TicketRef, display_ref, find_refs, normalise_subject
 
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
 _SUPPORT_LOCALPART = re.compile(
     r"^(?:support|help|aide|assistance|service[._-]?client(?:s|ele)?|serviceclient|sav|care|customer[._-]?care|"
     r"customer[._-]?service|customerservice|relation[._-]?client|relationclient|reclamations?|"
-    r"contact|cs|helpdesk|service[._-]?abonnes?|abonnes?|serviceabonnes|billing[._-]?support)\b",
+    r"contact|cs|helpdesk|service[._-]?abonnes?|abonnes?|serviceabonnes|billing[._-]?support|"
+    r"service[._-]?(?:adh[ée]rents?|membres?|members?|usagers?|consommateurs?)|adherents?)\b",
     re.I,
 )
 _SUPPORT_NAME = re.compile(
@@ -50,16 +53,21 @@ _ACK = re.compile(
     r"\b(?:accusé\s+de\s+réception|nous\s+avons\s+(?:bien\s+)?reçu\s+votre\s+(?:demande|message|courriel|e-?mail|réclamation)|"
     r"votre\s+(?:demande|réclamation|message)\s+(?:a\s+(?:bien\s+)?été|est)\s+(?:enregistrée?|prise?\s+en\s+compte|transmise?)|"
     r"(?:un|l'un\s+de\s+nos)\s+conseillers?\s+(?:vous\s+)?(?:répondra|reviendra|traitera)|"
-    r"(?:this\s+is\s+an\s+)?automated\s+(?:response|reply|message)|ceci\s+est\s+(?:une\s+réponse|un\s+message)\s+automatique|"
     r"we(?:'ve|\s+have)\s+received\s+your\s+(?:request|message|email|e-mail|ticket)|"
     r"your\s+(?:request|ticket)\s+(?:has\s+been|was)\s+(?:received|created|logged)|"
     r"(?:a\s+member\s+of\s+our\s+(?:support\s+)?team|one\s+of\s+our\s+agents|an?\s+(?:specialist|advisor|adviser|agent))\s+"
     r"will\s+(?:get\s+back|respond|reply|review|contact)|"
     r"(?:un|une)\s+(?:conseill\w+|spécialiste|expert\w*)\s+(?:va|vous)\s+(?:étudier|examiner|traiter|recontacter|répondre))",
 )
+# "This is an automated message, please do not reply": carriers, banks and shops say it too, so it marks an
+# acknowledgement only in mail that is customer service on other grounds; it never makes a mail support.
+_AUTOMATED = re.compile(
+    r"\b(?:(?:this\s+is\s+an\s+)?automated\s+(?:response|reply|message)|"
+    r"ceci\s+est\s+(?:une\s+réponse|un\s+message)\s+automatique)"
+)
 # Every alternative of _ACK contains one of these (lower-case): a cheap test before the regex.
 _ACK_NEEDLES = (
-    "réception", "reçu", "enregistr", "pris", "transmis", "conseill", "automat",
+    "réception", "reçu", "enregistr", "pris", "transmis", "conseill",
     "received", "created", "logged", "will", "spécialiste", "expert",
 )  # fmt: skip
 _RESOLVED = re.compile(
@@ -67,8 +75,13 @@ _RESOLVED = re.compile(
     r"nous\s+avons\s+(?:bien\s+)?(?:procédé|effectué|émis|validé)\s+(?:au|le|à|votre)\s+(?:remboursement|résiliation)|"
     r"(?:votre\s+)?résiliation\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:confirmée|effectuée|prise\s+en\s+compte|enregistrée)|"
     r"(?:votre\s+)?(?:abonnement|contrat|compte|ligne|offre)\s+(?:est|a\s+(?:bien\s+)?été)\s+(?:résiliée?|annulée?|clôturée?|fermée?)|"
-    r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\))?\s+(?:est|a\s+(?:bien\s+)?été)\s+"
-    r"(?:résolue?|clôturée?|traitée?)|"
+    r"(?:votre\s+)?(?:demande|dossier|réclamation|ticket)(?:\s*\([^)]{0,60}\)|\s+(?:n°\s*)?[A-Z0-9][\w\-]{2,20})?\s+"
+    r"(?:est|a\s+(?:bien\s+)?été)\s+(?:désormais\s+|maintenant\s+|bien\s+)?(?:résolue?|clôturée?|traitée?)|"
+    r"je\s+(?:passe|mets|clôture|ferme)\s+(?:votre|ce|cette|le|la)\s+(?:demande|dossier|ticket|réclamation|requête|conversation)"
+    r"(?:\s+en\s+statut\s+(?:résolu|clôturé|fermé))?|"
+    r"(?:i'm|i\s+am|we're|we\s+are)\s+(?:now\s+)?closing\s+(?:this|the|your)\s+(?:ticket|case|request|conversation)|"
+    r"(?:i'll|i\s+will|we'll|we\s+will)\s+(?:now\s+)?(?:mark|set)\s+(?:this|the|your)\s+(?:ticket|case|request)\s+as\s+"
+    r"(?:solved|resolved|closed)|"
     r"j'ai\s+(?:bien\s+)?reçu\s+(?:le|mon|votre)\s+(?:remboursement|virement|avoir)|"
     r"(?:votre\s+|le\s+|un\s+)?(?:crédit|avoir|geste\s+commercial)\b[^.\n]{0,40}?\s+a\s+(?:bien\s+)?été\s+"
     r"(?:ajouté|crédité|versé|appliqué|effectué)|"
@@ -121,8 +134,9 @@ def _run(parsed: ParsedMessage, result: Extraction) -> None:
     if is_support:
         result.kind = "support"
         result.support = _collect(parsed, result, refs, is_support=True)
-    elif (parsed.in_reply_to or parsed.references) and (outbound or result.provider):
-        # My reply, or a provider's, that may continue a support thread: the journal keeps it if it joins one.
+    elif parsed.in_reply_to or parsed.references:
+        # A reply that may continue a support thread (mine, a provider's, a desk no provider file knows):
+        # the journal keeps it only if it joins one.
         result.support = _collect(parsed, result, refs, is_support=False)
 
 
@@ -133,7 +147,8 @@ def _collect(
     outbound = result.direction == "outbound"
     reply = split_reply(parsed.body_text, parsed.body_html, parsed.from_name)
     header_auto = _auto_header(parsed.headers)
-    acked = bool(_ACK.search(f"{parsed.subject}\n{reply.text}".lower()))
+    new_text = f"{parsed.subject}\n{reply.text}".lower()
+    acked = bool(_ACK.search(new_text) or _AUTOMATED.search(new_text))
     agent = None
     promises: list[Promise] = []
     requests: list[str] = []
@@ -141,12 +156,24 @@ def _collect(
         requests = find_requests(reply.text)
     else:
         brands = brand_words(result.provider, parsed.from_domain)
-        agent = agent_from_display_name(parsed.from_name, brands) or agent_from_signature(
-            reply.signature, brands
+        brands.update(filter(None, [provider_slug(correspondent_domain(parsed.from_addr))]))
+        agent = next(
+            (
+                name
+                for name in (
+                    agent_from_display_name(parsed.from_name, brands),
+                    agent_from_signature(reply.signature, brands),
+                )
+                # "Fitness Park" from fitnesspark.fr is the brand; my own name (quoted mail, greeting) is mine
+                if name and not _is_brand(name, brands) and not _is_my_name(name, parsed)
+            ),
+            None,
         )
         promises = find_promises(reply.text, parsed.date)
     resolved = _resolves(reply.text)
     auto_ack = not outbound and (acked or header_auto) and agent is None and not resolved
+    if auto_ack:
+        promises = [p for p in promises if not is_hedged(p.text)]  # "en général sous 48 h" is no commitment
     return SupportFacts(
         refs=[TicketToken(system=r.system, value=r.value, is_global=r.is_global) for r in refs],
         ticket_ref=display_ref(refs),
@@ -157,7 +184,7 @@ def _collect(
         agent_name=agent,
         auto_ack=auto_ack,
         auto_header=header_auto,
-        promises=[] if auto_ack else promises,
+        promises=promises,
         requests=requests,
         asks=(not outbound) and not auto_ack and _asks(reply.text),
         resolved=resolved,
@@ -185,6 +212,26 @@ def _is_courtesy(text: str, requests: list[str]) -> bool:
         and not requests
         and bool(_THANKS.search(body))
     )
+
+
+def _my_names(parsed: ParsedMessage) -> set[str]:
+    """First names the provider addresses me by: the display names and address local parts in To."""
+    names: set[str] = set()
+    for name, addr in getaddresses([parsed.headers.get("to", "")]):
+        names.update(word.lower() for word in re.split(r"[\s,]+", name) if word)
+        local = addr.split("@", 1)[0]
+        names.update(word.lower() for word in re.split(r"[._\-+]", local) if len(word) > 1)
+    return names
+
+
+def _is_brand(name: str, brands: set[str]) -> bool:
+    compact = re.sub(r"[^a-z]", "", name.lower())
+    return any(compact == re.sub(r"[^a-z]", "", brand.lower()) for brand in brands)
+
+
+def _is_my_name(agent: str, parsed: ParsedMessage) -> bool:
+    words = [word.lower() for word in agent.split()]
+    return bool(words) and words[0] in _my_names(parsed)
 
 
 def message_signals(text: str) -> tuple[bool, bool]:
@@ -217,7 +264,9 @@ def _looks_like_support(
         return not outbound and is_reply and desk_sender
     if outbound:
         # My own mail to a provider is a customer-service contact (who else writes to Netflix?).
-        to_desk = any(_SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) for addr in parsed.to_addrs)
+        to_desk = any(
+            _SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) or _hosted_desk(addr) for addr in parsed.to_addrs
+        )
         return bool(result.provider) or to_desk or bool(_SUPPORT_SUBJECT.search(parsed.subject))
     if "list-unsubscribe" in parsed.headers and not acked:
         return False  # newsletters and marketing
@@ -228,14 +277,19 @@ def _looks_like_support(
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
 
 
+def _hosted_desk(addr: str) -> bool:
+    """An address at a hosted helpdesk (…@…case.salesforce.com, …@acme.zendesk.com): a case inbox."""
+    domain = correspondent_domain(addr)
+    return bool(domain) and registrable(domain) in HELPDESK_HOSTS
+
+
 def _correspondent(parsed: ParsedMessage, outbound: bool) -> str | None:
-    """The other side's domain (registrable part): mail from support.free-mobile.fr and to free-mobile.fr match."""
+    """The other side's domain (registrable part): mail from support.free-mobile.fr and to free-mobile.fr match.
+
+    Of my recipients, the first one whose domain names a provider (a copy to a friend names none)."""
     addresses = parsed.to_addrs if outbound else [parsed.from_addr or ""]
-    for addr in addresses:
-        if "@" in addr:
-            labels = addr.rsplit("@", 1)[1].lower().split(".")
-            return ".".join(labels[-2:])
-    return None
+    domains = [d for d in (correspondent_domain(addr) for addr in addresses) if d]
+    return next((d for d in domains if provider_slug(d)), domains[0] if domains else None)
 
 
 def _resolves(text: str) -> bool:

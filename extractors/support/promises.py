@@ -46,6 +46,7 @@ _COMMIT = re.compile(
     r"reviendrons|interviendra|sera\s+(?:effectué|effectuée|effective|crédité|créditée|remboursé|remboursée|"
     r"traité|traitée|résilié|résiliée|clôturé|clôturée|envoyé|envoyée|visible|appliqué|appliquée)|"
     r"sera\s+\w+(?:é|ée|és|ées)|seront\s+\w+|prendra\s+fin|recevrez|vous\s+sera|vous\s+seront|nous\s+allons|nous\s+nous\s+engageons|"
+    r"appara[iî]tr(?:a|ont)|figurera|(?:please\s+)?allow|comptez|prévoyez|\w{3,}(?:dra|drons|dront)|"
     r"will|you'll|we'll|should(?!\s+(?:not|have)\b)|expect|(?:usually|generally|typically|normally)\s+takes?|"
     r"prend\s+(?:généralement|en\s+général|habituellement)|"
     r"(?:vous\s+)?\w{3,}(?:erez|irez)|\w{4,}(?:era|ira)|remains?\s+(?:active|available)|keep\s+access)\b",
@@ -53,9 +54,9 @@ _COMMIT = re.compile(
 )
 _DELAYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:sous|dans\s+un\s+délai\s+de|d'ici|dans|en)\s+" + _RANGE + r"\s+jours?\s+(?:ouvrés|ouvrables)", re.I), "bday"),
-    (re.compile(r"\b(?:within|in|takes?(?:\s+up\s+to)?)\s+" + _RANGE + r"\s+(?:business|working)\s+days?", re.I), "bday"),
+    (re.compile(r"\b(?:within|in|allow|takes?(?:\s+up\s+to)?)\s+" + _RANGE + r"\s+(?:business|working)\s+days?", re.I), "bday"),
     (re.compile(r"\b(?:sous|dans\s+un\s+délai\s+de|d'ici|dans|en)\s+" + _RANGE + r"\s+jours?\b", re.I), "day"),
-    (re.compile(r"\b(?:within|in|takes?(?:\s+up\s+to)?)\s+" + _RANGE + r"\s+(?:calendar\s+)?days?\b", re.I), "day"),
+    (re.compile(r"\b(?:within|in|allow|takes?(?:\s+up\s+to)?)\s+" + _RANGE + r"\s+(?:calendar\s+)?days?\b", re.I), "day"),
     (re.compile(r"\b(?:sous|dans|d'ici|within|in)\s+" + _RANGE + r"\s*(?:h|heures?|hours?)\b", re.I), "hour"),
     (re.compile(r"\b(?:sous|dans|d'ici|within|in)\s+" + _RANGE + r"\s+(?:semaines?|weeks?)\b", re.I), "week"),
     (re.compile(r"\bsous\s+huitaine\b", re.I), "huitaine"),
@@ -196,6 +197,18 @@ def _year(token: str | None) -> int | None:
         return None
     value = int(token)
     return value + 2000 if value < 100 else value
+
+
+_HEDGE = re.compile(
+    r"\b(?:en\s+général|généralement|habituellement|normalement|en\s+moyenne|la\s+plupart|"
+    r"usually|generally|typically|normally|on\s+average|most\s+(?:requests|tickets))\b",
+    re.I,
+)
+
+
+def is_hedged(sentence: str) -> bool:
+    """'Nous répondons en général sous 48 heures': a habit, not a commitment (an acknowledgement's hedge)."""
+    return bool(_HEDGE.search(sentence))
 
 
 def find_promises(text: str, sent_at: str | None) -> list[Promise]:

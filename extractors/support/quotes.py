@@ -27,10 +27,9 @@ _PARSER = EmailReplyParser(languages=["fr", "en"])
 _MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
 
 _SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
+# "##- Veuillez répondre au-dessus de cette ligne -##", "## Please type your reply above this line ##".
 _BANNER = re.compile(
-    r"^\s*#+\s*-?\s*(?:please\s+type\s+your\s+reply\s+above\s+this\s+line|"
-    r"(?:veuillez|merci\s+de)\s+(?:écrire|saisir|taper|rédiger)\s+votre\s+réponse\s+au[- ]dessus\s+de\s+cette\s+ligne|"
-    r"répondez\s+au[- ]dessus\s+de\s+cette\s+ligne)\s*-?\s*#*\s*$",
+    r"^\s*[#\-=*]*\s*(?:[\w'’]+\s+){1,6}(?:above\s+this\s+line|au[- ]dessus\s+de\s+cette\s+ligne)\s*[#\-=*]*\s*$",
     re.I,
 )
 # Lines after which everything is history or boilerplate, never new text.
@@ -40,8 +39,6 @@ _CUT_LINE = re.compile(
     r"|_{20,}"
     r"|this\s+email\s+is\s+a\s+service\s+from\b.*"
     r"|ce\s+(?:message|courriel|e-mail)\s+est\s+un\s+service\s+de\b.*"
-    r"|(?:sent\s+from\s+my|envoyé\s+(?:de|depuis)\s+mon)\s+\w+.*"
-    r"|(?:get|obtenir)\s+outlook\s+(?:for|pour)\s+\w+.*"
     r"|\[[0-9A-Z]{6}-[0-9A-Z]{4,5}\]"
     r"|\[?\s*ref:\S+:ref\s*\]?|thread::[0-9A-Za-z_\-]+::"
     r"|(?:ceci\s+est\s+un\s+message\s+automatique|merci\s+de\s+ne\s+pas\s+répondre\s+à\s+(?:ce|cet)\b).*"
@@ -49,6 +46,28 @@ _CUT_LINE = re.compile(
     r")$",
     re.I,
 )
+# A client's footer: "Sent from my iPhone", "Sent from TypeApp", "Envoyé à partir de Outlook pour iOS". Short and
+# unpunctuated, so "Sent from my desk, is much easier than my phone." stays text. It closes the new text and is
+# returned with the signature (the peers keep it in the reply).
+_FOOTER = re.compile(
+    r"^(?:sent\s+(?:from|with|via)|envoyé\s+(?:de|depuis|à\s+partir\s+de|avec|via)|get\s+outlook\s+for|"
+    r"obtenir\s+outlook\s+pour|télécharger\s+outlook\s+pour)\s+[\w'’.\- ]{1,50}$",
+    re.I,
+)
+# Lines that open the quoted history whatever the client, besides "On … wrote:" (which the library knows):
+# "-----Reply Message-----", "*-------- Original Message --------*", "---- John Smith wrote ----",
+# Zoho "---- On … wrote ----", "------On 12/29 …, X wrote-----", "On … sent:", "2014-10-17 11:28 GMT+03:00 X <x@y>:",
+# "2011/4/7 X <x@y>", Yahoo/Orange "Message du : …".
+_SPLIT_LINE = re.compile(
+    r"^[\s*_>]*(?:-{2,}\s*(?:(?:original|reply|forwarded)\s+message|message\s+(?:d'origine|original|initial|"
+    r"transféré|de\s+réponse)|réponse)\s*-{2,}"
+    r"|-{2,}.*\b(?:wrote|a\s+écrit)\s*:?\s*-{2,}"
+    r"|(?:on|le)\s+.{5,200}\b(?:wrote|sent|a\s+écrit|a\s+envoyé)\s*:"
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}<?[\w.+\-]+@[\w.\-]+>?\s*:?"
+    r"|message\s+du\s*:.*)[\s*_]*$",
+    re.I,
+)
+_LIST_FOOTER = re.compile(r"^\S+\s+mailing\s+list$|/mailman/listinfo/|^to\s+unsubscribe\b", re.I)
 _UPDATE_LINE = re.compile(
     r"^(?:your\s+request\s+\(\d+\)\s+has\s+been\s+updated|votre\s+demande\s+\(\d+\)\s+a\s+été\s+mise\s+à\s+jour)\b.*$",
     re.I,
@@ -60,7 +79,11 @@ _COMMENT_STAMP = re.compile(
 )
 _ATTRIBUTION_END = re.compile(r"(?:a\s+écrit|wrote)\s*:\s*$", re.I)
 _ATTRIBUTION_START = re.compile(r"^\s*(?:>\s*)*(?:le|on)\s+\S", re.I)
-_OUTLOOK_FIELD = re.compile(r"^\s*\*?(?:de|from|envoyé|sent|date|à|to|objet|subject|cc)\s*\*?\s*:", re.I)
+_OUTLOOK_FIELD = re.compile(
+    r"^\s*\*?(?:de|from|envoyé(?:\s+le)?|sent|date|à|a|to|objet|subject|cc|message\s+du|répondre\s+à|reply-to)"
+    r"\s*\*?\s*:",
+    re.I,
+)
 _MAX_SIGNATURE_LINES = 6
 # "Nathalie, votre conseillère Orange", "Priya | Customer Care": a name then a role, closing the mail.
 _NAME_ROLE_LINE = re.compile(
@@ -75,6 +98,11 @@ _TEAM_LINE = re.compile(
     # English team names are Title Case ("The Spotify Support Team"); "Contact our support team" is a sentence.
     r"|(?:The\s+)?(?:[A-Z0-9][\w+&.'’\-]*\s+){1,4}(?:Support|Customer\s+(?:Service|Care)|Help\s*[Dd]esk|Care|Team)"
     r"(?:\s+Team)?)$"
+)
+_ROLE_LINE = re.compile(
+    r"\b(?:conseill\w*|chargée?\s+de\s+clientèle|service\s+clients?|advisor|adviser|agent|specialist|"
+    r"support|customer\s+(?:care|service|success)|team|équipe)\b",
+    re.I,
 )
 _GREETING = re.compile(
     r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
@@ -170,10 +198,15 @@ def normalise(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _ATTRIBUTION_START.match(line) and not _ATTRIBUTION_END.search(line):
-            for span in (1, 2):
+        if (
+            _ATTRIBUTION_START.match(line)
+            and not _ATTRIBUTION_END.search(line)
+            and not line.endswith((".", "!", "?"))  # a sentence that starts with "Le …" is no attribution
+        ):
+            for span in (1, 2, 3, 4, 5):
                 joined = " ".join(part.strip() for part in lines[i : i + span + 1])
-                if i + span < len(lines) and _ATTRIBUTION_END.search(joined) and len(joined) < 300:
+                short = all(len(part) <= 80 for part in lines[i + 1 : i + span + 1])
+                if i + span < len(lines) and short and _ATTRIBUTION_END.search(joined) and len(joined) < 300:
                     line, i = joined, i + span
                     break
         out.append(line)
@@ -184,23 +217,78 @@ def normalise(text: str) -> str:
 def _split_text(text: str, sender_name: str | None = None) -> Reply:
     lines = normalise(text).split("\n")
     lines = _latest_comment(_drop_banner(lines))
-    text = "\n".join(lines)
-    latest = _PARSER.parse_reply(text)
-    if latest is not None and latest.strip():
-        text = latest
+    below = _bottom_posted(lines)
+    text = "\n".join(below if below is not None else lines)
+    if below is None:
+        text = _before_history(text)
+        latest = _PARSER.parse_reply(text)
+        if latest is not None and latest.strip():
+            text = latest
     kept: list[str] = []
+    footer: list[str] = []
     for line in text.split("\n"):
-        if _CUT_LINE.match(line):
+        if _FOOTER.match(line.strip()):
+            footer = [line.strip()]
+            break
+        if _CUT_LINE.match(line) or _SPLIT_LINE.match(line):
             break
         if _OUTLOOK_FIELD.match(line) and _outlook_block_follows(line, text):
             break
         if line.lstrip().startswith(">"):
             continue
         kept.append(line.strip())
+    kept = _drop_list_footer(kept)
     while kept and (not kept[-1] or _ATTRIBUTION_END.search(kept[-1])):
         kept.pop()
     body, signature = _split_signature(kept, _name_forms(sender_name))
-    return Reply(text=_tidy(body), signature=_tidy(signature))
+    return Reply(text=_tidy(body), signature=_tidy([*signature, *footer]))
+
+
+def _is_history_line(line: str) -> bool:
+    return bool(
+        _ATTRIBUTION_END.search(line) or _SPLIT_LINE.match(line) or _CUT_LINE.match(line)
+    ) and not _BANNER.match(line)
+
+
+def _before_history(text: str) -> str:
+    """Cut at the first line that opens quoted history in a form the library does not know."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if index and (
+            _SPLIT_LINE.match(line) or (_OUTLOOK_FIELD.match(line) and _outlook_block_follows(line, text))
+        ):
+            return "\n".join(lines[:index])
+    return text
+
+
+def _bottom_posted(lines: list[str]) -> list[str] | None:
+    """A reply written under the quote ("Le … a écrit :" / "> …" first, then the answer): the unquoted lines
+    after the quote, or None when the mail does not open on quoted history."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not filled:
+        return None
+    first = lines[filled[0]]
+    if not (first.lstrip().startswith(">") or _is_history_line(first)):
+        return None
+    after = [
+        line
+        for line in lines[filled[0] :]
+        if not line.lstrip().startswith(">") and not _is_history_line(line)
+    ]
+    return after if any(line.strip() for line in after) else None
+
+
+def _drop_list_footer(lines: list[str]) -> list[str]:
+    """A mailing list's footer paragraph ("riak-users mailing list", a listinfo URL) is not the sender's text."""
+    for index, line in enumerate(lines):
+        if _LIST_FOOTER.search(line):
+            start = index
+            while start > 0 and lines[start - 1] and not re.fullmatch(r"[_\-=]{10,}", lines[start - 1]):
+                start -= 1
+            if start > 0 and re.fullmatch(r"[_\-=]{10,}", lines[start - 1]):
+                start -= 1
+            return lines[:start]
+    return lines
 
 
 def _drop_banner(lines: list[str]) -> list[str]:
@@ -221,6 +309,9 @@ def _latest_comment(lines: list[str]) -> list[str]:
         return lines
     updated = any(_UPDATE_LINE.match(line.strip()) for line in lines[: stamps[0]])
     if len(stamps) < 2 and not updated:
+        if any(line.strip() for line in lines[: stamps[0] - 1]):
+            # the desk's text above, then an earlier comment under its author and time: that comment is history
+            return lines[: stamps[0] - 1]
         return lines
     end = len(lines)
     if len(stamps) > 1:
@@ -268,7 +359,34 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
             closing.insert(0, lines[filled[-1]])  # "Claire" right above "Service Abonnés du Monde"
             lines = lines[: filled[-1]]
     body, signature = _valediction_split(lines)
+    if not signature and not closing:
+        body, signature = _name_block_split(body)
     return body, [*signature, *closing]
+
+
+def _name_block_split(lines: list[str]) -> tuple[list[str], list[str]]:
+    """'Nathalie / Conseillère Service Clients / Bouygues Telecom' closing the mail without a sign-off:
+    a last paragraph of a few short lines, a bare name first, a role or team after it."""
+    filled = [i for i, line in enumerate(lines) if line]
+    if len(filled) < 3:
+        return lines, []
+    start = filled[-1]
+    while start > 0 and lines[start - 1]:
+        start -= 1
+    block = lines[start : filled[-1] + 1]
+    if (
+        start == 0
+        or not 2 <= len(block) <= 4
+        or any(len(line) > 50 or line.endswith((".", "?", "!", ":")) for line in block)
+    ):
+        return lines, []
+    if not _is_bare_name(block[0]) or not any(_is_role_or_team(line) for line in block[1:]):
+        return lines, []
+    return lines[:start], block
+
+
+def _is_role_or_team(line: str) -> bool:
+    return bool(_TEAM_LINE.match(line) or _ROLE_LINE.search(line))
 
 
 def _is_bare_name(line: str) -> bool:

@@ -18,7 +18,9 @@ def _numbered(words: str) -> re.Pattern[str]:
     return re.compile(
         rf"\b(?:{words})(?:\s+(?:de\s+support|support))?"
         r"(?:\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?|\s+is|\s*\()\s*"
-        r"([A-Z]{0,4}[-]?\d[\d\-]{2,19}\d)\b",
+        # "00918342", "RC-4417298", ENGIE's "1-9A7KQ2L": a digit first (after a short prefix), then digits,
+        # capitals and dashes.
+        r"([A-Z]{0,4}[-]?\d[\dA-Z\-]{2,19}[\dA-Z])\b",
         re.I,
     )
 
@@ -46,6 +48,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
     # "Référence : 4410098765": a case number in a support mail, but invoices and orders print references too,
     # so on its own it does not make a mail customer service (`TicketRef.helpdesk` is False).
     ("reference", _numbered(r"référence|reference|réf\.?|ref\.?"), False),
+    # "[Réf. RC-4417298]": an abbreviation's dot then a space, before a prefixed code.
+    ("reference", re.compile(r"\bR[ée]f\.\s+([A-Z]{1,4}-\d{3,12})\b", re.I), False),
 ]
 
 _SUBJECT_TAG = re.compile(

