@@ -110,6 +110,7 @@ def _provider_messages(db: Database, slug: str) -> list[dict[str, Any]]:
                       kind, direction
                from messages where sha256 in (
                    select sha256 from messages where provider = :slug
+                         and coalesce(canonical_sha256, sha256) = sha256  -- a raw copy counts once
                    union select e.message_sha256 from subscription_events e
                          join subscriptions s on s.id = e.subscription_id where s.provider = :slug
                    union select tm.message_sha256 from ticket_messages tm
