@@ -4,9 +4,10 @@
 batch's transaction, and makes sure the subscription row exists so the event can
 point at it. A subscription is identified by its natural key, provider + account
 e-mail: the same service on two accounts is two rows, the same service through
-two mails is one. The key is stored (`subscriptions.natural_key`, unique), so the
-row's `id` never changes across rebuilds and reprocessing: other tables
-(recurring charges, dossiers) can reference it.
+two mails is one. The key is stored (`subscriptions.natural_key`, unique) and its id recorded
+(`ingest.store.ids`), so the row's `id` never changes across rebuilds and
+reprocessing, even for a subscription whose events went and came back: other
+tables (recurring charges, dossiers) and people can reference it.
 
 `rebuild_subscriptions` (a deriver) folds each subscription's events, in the
 order the evidence arrived, into its current state: trial -> active -> price
@@ -23,13 +24,14 @@ import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
 from extractors import EventFact
-from ingest.store import Prepared
+from ingest.store import Prepared, today
+from ingest.store.ids import next_free_id, recorded_ids, remember_ids
 
 _DURATION = re.compile(r"^P(\d+)([DWMY])$")
 _PER_MONTH = {"D": 365.25 / 12, "W": 52 / 12, "M": 1.0, "Y": 1 / 12}
@@ -75,12 +77,19 @@ def monthly_minor(amount_minor: int | None, period: str | None) -> int | None:
 def _subscription_id(db: Database, fact: EventFact, cache: dict[str, int]) -> tuple[str, int]:
     key = natural_key(fact.provider, fact.account_email)
     if key not in cache:
-        db.execute(
-            "insert or ignore into subscriptions (natural_key, provider, account_email, status) "
-            "values (?, ?, ?, 'unknown')",
-            [key, fact.provider, (fact.account_email or "").lower() or None],
-        )
-        cache[key] = db.execute("select id from subscriptions where natural_key = ?", [key]).fetchone()[0]
+        row = db.execute("select id from subscriptions where natural_key = ?", [key]).fetchone()
+        if row is None:  # new, or back after its events went: the id it had, else one never used
+            sub_id = recorded_ids(db, "subscription").get(key) or next_free_id(
+                db, "subscription", "subscriptions"
+            )
+            db.execute(
+                "insert into subscriptions (id, natural_key, provider, account_email, status) "
+                "values (?, ?, ?, ?, 'unknown')",
+                [sub_id, key, fact.provider, (fact.account_email or "").lower() or None],
+            )
+            remember_ids(db, "subscription", [(key, sub_id)])
+            row = (sub_id,)
+        cache[key] = row[0]
     return key, cache[key]
 
 
@@ -272,7 +281,8 @@ def fold(events: Iterable[dict[str, Any]], as_of: date) -> dict[str, Any]:
 
 def rebuild_subscriptions(db: Database, as_of: date | None = None) -> None:
     """Recompute every subscription from its events; rows without events any more are removed."""
-    as_of = as_of or datetime.now(UTC).date()
+    as_of = as_of or today()
+    remember_ids(db, "subscription", db.execute("select natural_key, id from subscriptions").fetchall())
     db.execute(
         "delete from subscriptions where natural_key is not null and natural_key not in "
         "(select distinct natural_key from subscription_events where natural_key is not null)"

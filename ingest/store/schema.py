@@ -166,6 +166,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         {"id": int, "ticket_id": int, "key": str, "kind": str, "message_sha256": str},
         "id",
     ),
+    # ingest/store/ids.py: the id each ticket member / subscription key got; kept by rebuilds and reprocess
+    "stable_ids": ({"kind": str, "key": str, "id": int}, ("kind", "key")),
     # ingest/derived/journal.py: calls, chats, letters noted by hand; never cleared by reprocess
     "manual_notes": (
         {
