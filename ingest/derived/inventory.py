@@ -186,6 +186,7 @@ class ReplayedSubscription:
     ends_on: str | None = None
     last_charged_on: str | None = None
     price_from: str | None = None  # effective date of the last price change
+    announced_renewal: str | None = None  # the latest renewal date a mail stated (not projected)
     seen: list[str] = field(default_factory=list)
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -196,6 +197,8 @@ class ReplayedSubscription:
         if on:
             self.seen.append(on)
         self._price(kind, on, e)
+        if e["next_renewal_on"] and e["next_renewal_on"] > (self.announced_renewal or ""):
+            self.announced_renewal = e["next_renewal_on"]
         if kind in ("trial_started", "trial_ending"):
             if self.status in ("unknown", "trial", "expired", "cancelled"):
                 self.status = "trial"
@@ -245,8 +248,12 @@ class ReplayedSubscription:
         self.amount_minor, self.currency = e["amount_minor"], e["currency"]
 
     def settle(self, as_of: date) -> None:
-        """What time alone changes: a cancelled subscription past its end, a trial past its end."""
+        """What time alone changes: a cancelled subscription past its end, a trial past its end, and
+        evidence too old to say anything about today."""
         today = as_of.isoformat()
+        if self.status not in ("cancelled", "expired") and self._stale(as_of):
+            self.status, self.next_renewal_on = "unknown", None
+            return
         if self.status == "cancelled" and self.ends_on and self.ends_on < today:
             self.status = "expired"
         if self.status == "trial" and self.trial_ends_on and self.trial_ends_on < today:
@@ -258,6 +265,18 @@ class ReplayedSubscription:
             while (later := add_period(known, self.billing_period, step)) is not None and later < as_of:
                 step += 1
             self.next_renewal_on = later.isoformat() if later else self.next_renewal_on
+
+    def _stale(self, as_of: date) -> bool:
+        """The newest evidence (a mail, or the renewal date a mail announced) is older than two billing
+        periods (13 months for yearly, or when the period is unknown): nothing says it still runs, so
+        it is never projected forward."""
+        announced = [d for d in (self.announced_renewal, self.trial_ends_on) if d]
+        if not self.seen:
+            return False
+        newest = date.fromisoformat(max([*self.seen, *announced])[:10])
+        yearly = (self.billing_period or "P1Y").endswith("Y")
+        horizon = add_period(newest, "P13M") if yearly else add_period(newest, self.billing_period, 2)
+        return horizon is not None and horizon < as_of
 
     def row(self, events: int) -> dict[str, Any]:
         values = {c: getattr(self, c, None) for c in _STATE_COLUMNS}

@@ -22,6 +22,7 @@ from sqlite_utils import Database
 from extractors.registry import registry
 from ingest.derived.knowledge import get_provider
 from ingest.outputs.export import format_amount
+from ingest.store import today as today_
 
 EXCERPT_CHARS = 600
 LAST_CHARGES = 6
@@ -235,7 +236,7 @@ def build_dossier(
     `my_addresses` (the config's `[identity]`) keeps other people's addresses in To/Cc out of the
     account identifiers.
     """
-    today_iso = (today or date.today()).isoformat()
+    today_iso = (today or today_()).isoformat()
     dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug))
     messages = _provider_messages(db, slug)
     dossier.subscriptions = _subscriptions(db, slug)
