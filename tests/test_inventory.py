@@ -206,8 +206,8 @@ EUR = {"currency": "EUR", "billing_period": "P1M"}
         ),
         (  # a trial nobody cancelled became a paid subscription
             [event("trial_ending", "2026-03-01", trial_ends_on="2026-03-08", amount_minor=1995, **EUR)],
-            "2026-05-20",
-            {"status": "active", "trial_ends_on": "2026-03-08", "next_renewal_on": "2026-06-08"},
+            "2026-04-20",  # under two periods after the trial's end (later, the evidence is too old: unknown)
+            {"status": "active", "trial_ends_on": "2026-03-08", "next_renewal_on": "2026-05-08"},
         ),
         (  # a renewal notice sets the next renewal
             [

@@ -4,9 +4,10 @@
 batch's transaction, and makes sure the subscription row exists so the event can
 point at it. A subscription is identified by its natural key, provider + account
 e-mail: the same service on two accounts is two rows, the same service through
-two mails is one. The key is stored (`subscriptions.natural_key`, unique), so the
-row's `id` never changes across rebuilds and reprocessing: other tables
-(recurring charges, dossiers) can reference it.
+two mails is one. The key is stored (`subscriptions.natural_key`, unique) and its id recorded
+(`ingest.store.ids`), so the row's `id` never changes across rebuilds and
+reprocessing, even for a subscription whose events went and came back: other
+tables (recurring charges, dossiers) and people can reference it.
 
 `rebuild_subscriptions` (a deriver) folds each subscription's events, in the
 order the evidence arrived, into its current state: trial -> active -> price
@@ -21,14 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlite_utils import Database
 
 from extractors import EventFact
 from ingest.derived.periods import add_period, monthly_minor
-from ingest.store import Prepared
+from ingest.store import Prepared, today
+from ingest.store.ids import next_free_id, recorded_ids, remember_ids
 
 _STATE_COLUMNS = (
     "service_name", "plan", "amount_minor", "currency", "billing_period", "platform", "status",
@@ -47,12 +49,19 @@ def natural_key(provider: str, account_email: str | None) -> str:
 def _subscription_id(db: Database, fact: EventFact, cache: dict[str, int]) -> tuple[str, int]:
     key = natural_key(fact.provider, fact.account_email)
     if key not in cache:
-        db.execute(
-            "insert or ignore into subscriptions (natural_key, provider, account_email, status) "
-            "values (?, ?, ?, 'unknown')",
-            [key, fact.provider, (fact.account_email or "").lower() or None],
-        )
-        cache[key] = db.execute("select id from subscriptions where natural_key = ?", [key]).fetchone()[0]
+        row = db.execute("select id from subscriptions where natural_key = ?", [key]).fetchone()
+        if row is None:  # new, or back after its events went: the id it had, else one never used
+            sub_id = recorded_ids(db, "subscription").get(key) or next_free_id(
+                db, "subscription", "subscriptions"
+            )
+            db.execute(
+                "insert into subscriptions (id, natural_key, provider, account_email, status) "
+                "values (?, ?, ?, ?, 'unknown')",
+                [sub_id, key, fact.provider, (fact.account_email or "").lower() or None],
+            )
+            remember_ids(db, "subscription", [(key, sub_id)])
+            row = (sub_id,)
+        cache[key] = row[0]
     return key, cache[key]
 
 
@@ -149,6 +158,7 @@ class ReplayedSubscription:
     ends_on: str | None = None
     last_charged_on: str | None = None
     price_from: str | None = None  # effective date of the last price change
+    announced_renewal: str | None = None  # the latest renewal date a mail stated (not projected)
     seen: list[str] = field(default_factory=list)
 
     def apply(self, e: dict[str, Any]) -> None:
@@ -159,6 +169,8 @@ class ReplayedSubscription:
         if on:
             self.seen.append(on)
         self._price(kind, on, e)
+        if e["next_renewal_on"] and e["next_renewal_on"] > (self.announced_renewal or ""):
+            self.announced_renewal = e["next_renewal_on"]
         if kind in ("trial_started", "trial_ending"):
             if self.status in ("unknown", "trial", "expired", "cancelled"):
                 self.status = "trial"
@@ -208,8 +220,12 @@ class ReplayedSubscription:
         self.amount_minor, self.currency = e["amount_minor"], e["currency"]
 
     def settle(self, as_of: date) -> None:
-        """What time alone changes: a cancelled subscription past its end, a trial past its end."""
+        """What time alone changes: a cancelled subscription past its end, a trial past its end, and
+        evidence too old to say anything about today."""
         today = as_of.isoformat()
+        if self.status not in ("cancelled", "expired") and self._stale(as_of):
+            self.status, self.next_renewal_on = "unknown", None
+            return
         if self.status == "cancelled" and self.ends_on and self.ends_on < today:
             self.status = "expired"
         if self.status == "trial" and self.trial_ends_on and self.trial_ends_on < today:
@@ -221,6 +237,18 @@ class ReplayedSubscription:
             while (later := add_period(known, self.billing_period, step)) is not None and later < as_of:
                 step += 1
             self.next_renewal_on = later.isoformat() if later else self.next_renewal_on
+
+    def _stale(self, as_of: date) -> bool:
+        """The newest evidence (a mail, or the renewal date a mail announced) is older than two billing
+        periods (13 months for yearly, or when the period is unknown): nothing says it still runs, so
+        it is never projected forward."""
+        announced = [d for d in (self.announced_renewal, self.trial_ends_on) if d]
+        if not self.seen:
+            return False
+        newest = date.fromisoformat(max([*self.seen, *announced])[:10])
+        yearly = (self.billing_period or "P1Y").endswith("Y")
+        horizon = add_period(newest, "P13M") if yearly else add_period(newest, self.billing_period, 2)
+        return horizon is not None and horizon < as_of
 
     def row(self, events: int) -> dict[str, Any]:
         values = {c: getattr(self, c, None) for c in _STATE_COLUMNS}
@@ -244,7 +272,8 @@ def fold(events: Iterable[dict[str, Any]], as_of: date) -> dict[str, Any]:
 
 def rebuild_subscriptions(db: Database, as_of: date | None = None) -> None:
     """Recompute every subscription from its events; rows without events any more are removed."""
-    as_of = as_of or datetime.now(UTC).date()
+    as_of = as_of or today()
+    remember_ids(db, "subscription", db.execute("select natural_key, id from subscriptions").fetchall())
     db.execute(
         "delete from subscriptions where natural_key is not null and natural_key not in "
         "(select distinct natural_key from subscription_events where natural_key is not null)"

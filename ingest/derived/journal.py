@@ -31,6 +31,8 @@ from extractors.support.brand import provider_slug
 from extractors.support.collect import message_signals
 from extractors.support.promises import local_date
 from ingest.store import Prepared, support_facts_from_json, support_facts_json
+from ingest.store import today as today_
+from ingest.store.ids import next_free_id, recorded_ids, remember_ids
 
 STALE_AFTER = timedelta(days=30)  # a reply with a new subject to a thread quiet this long opens a new ticket
 SUBJECT_WINDOW = timedelta(days=90)  # subject + correspondent only joins tickets active this recently
@@ -116,13 +118,55 @@ class Ticket:
 
 
 def rebuild_journal(db: Database, today: date | None = None) -> None:
-    """Clear and rebuild tickets, ticket_messages, ticket_keys and promises from the stored facts."""
-    today = today or datetime.now(UTC).date()
+    """Clear and rebuild tickets, ticket_messages, ticket_keys and promises from the stored facts;
+    each ticket keeps the id its messages and notes had (`ingest.store.ids`)."""
+    today = today or today_()
+    _remember_ticket_ids(db)
     for table in ("promises", "ticket_messages", "ticket_keys", "tickets"):
         db.execute(f"delete from [{table}]")
     tickets = thread_messages(_load_messages(db))
     merge_notes(tickets, _load_notes(db))
     _write(db, tickets, today)
+
+
+def _member(entry: Exchange) -> str:
+    """What a ticket is made of, as `stable_ids` keys its id: its messages and its notes."""
+    return f"message:{entry.sha256}" if entry.sha256 else f"note:{entry.note_id}"
+
+
+def _remember_ticket_ids(db: Database) -> None:
+    """Record the ids the current tickets' members have (a database older than `stable_ids` too)."""
+    remember_ids(
+        db,
+        "ticket",
+        (
+            (f"message:{sha}" if sha else f"note:{note_id}", ticket_id)
+            for ticket_id, sha, note_id in db.execute(
+                "select ticket_id, message_sha256, manual_note_id from ticket_messages order by id"
+            ).fetchall()
+        ),
+    )
+
+
+def _ticket_ids(db: Database, tickets: list[Ticket]) -> list[int]:
+    """Each ticket's id: the oldest id one of its members had that no earlier ticket took (two
+    tickets merged keep the older's, as `_Threader.merge` does); a new id for a new case."""
+    recorded = recorded_ids(db, "ticket")
+    fresh = next_free_id(db, "ticket", "tickets")
+    taken: set[int] = set()
+    ids: list[int] = []
+    for ticket in tickets:
+        had = sorted({recorded[m] for m in map(_member, ticket.entries) if m in recorded} - taken)
+        if had:
+            ticket_id = had[0]
+        else:
+            ticket_id, fresh = fresh, fresh + 1
+        taken.add(ticket_id)
+        ids.append(ticket_id)
+    remember_ids(
+        db, "ticket", ((_member(e), i) for t, i in zip(tickets, ids, strict=True) for e in t.entries)
+    )
+    return ids
 
 
 def _load_messages(db: Database) -> list[SupportMessage]:
@@ -500,7 +544,7 @@ def promise_status(index: int, due_on: str | None, entries: list[Exchange], toda
 
 
 def _write(db: Database, tickets: list[Ticket], today: date) -> None:
-    """Rows in a stable order with explicit ids, written in bulk: ids do not move between rebuilds."""
+    """Rows in a stable order with explicit ids, written in bulk: ticket ids do not move between rebuilds."""
     for ticket in tickets:
         ticket.entries.sort(key=lambda e: (e.sent_at, e.sha256 or "", e.note_id or 0))
     tickets.sort(key=lambda t: (t.entries[0].sent_at, t.entries[0].sha256 or "", t.entries[0].note_id or 0))
@@ -508,7 +552,7 @@ def _write(db: Database, tickets: list[Ticket], today: date) -> None:
     key_rows: list[dict[str, Any]] = []
     message_rows: list[dict[str, Any]] = []
     promise_rows: list[dict[str, Any]] = []
-    for ticket_id, ticket in enumerate(tickets, start=1):
+    for ticket_id, ticket in zip(_ticket_ids(db, tickets), tickets, strict=True):
         entries = ticket.entries
         requests = [r for e in entries for r in e.requests]
         ticket_rows.append(

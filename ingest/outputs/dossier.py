@@ -22,6 +22,7 @@ from sqlite_utils import Database
 from extractors.registry import registry
 from ingest.derived.knowledge import get_provider
 from ingest.outputs.export import format_amount
+from ingest.store import today as today_
 
 EXCERPT_CHARS = 600
 LAST_CHARGES = 6
@@ -110,6 +111,7 @@ def _provider_messages(db: Database, slug: str) -> list[dict[str, Any]]:
                       kind, direction
                from messages where sha256 in (
                    select sha256 from messages where provider = :slug
+                         and coalesce(canonical_sha256, sha256) = sha256  -- a raw copy counts once
                    union select e.message_sha256 from subscription_events e
                          join subscriptions s on s.id = e.subscription_id where s.provider = :slug
                    union select tm.message_sha256 from ticket_messages tm
@@ -234,7 +236,7 @@ def build_dossier(
     `my_addresses` (the config's `[identity]`) keeps other people's addresses in To/Cc out of the
     account identifiers.
     """
-    today_iso = (today or date.today()).isoformat()
+    today_iso = (today or today_()).isoformat()
     dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug))
     messages = _provider_messages(db, slug)
     dossier.subscriptions = _subscriptions(db, slug)

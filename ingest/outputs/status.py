@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from ingest.outputs.export import format_amount
 from ingest.pipeline.queue import queued_count
+from ingest.store import today as today_
 
 WIDTH = 80
 ACTIVE = ("active", "trial", "payment_failed")
@@ -58,7 +59,7 @@ class Status:
 
 def build_status(db: Database, today: date | None = None) -> Status:
     """Gather the four lists from the database; pure reads, `today` injectable for tests."""
-    today = today or date.today()
+    today = today or today_()
     status = Status(today=today, queued=queued_count(db))
     marks = ",".join("?" * len(ACTIVE))
     status.subscriptions = [

@@ -53,7 +53,9 @@ STEPS: tuple[Step, ...] = (
 
 
 def on_new(db: Database, batch: list[Prepared], steps: Sequence[Step] = STEPS) -> None:
-    """The batch facts of newly stored (or reprocessed) messages; runs in the caller's transaction."""
+    """The batch facts of newly stored (or reprocessed) messages; runs in the caller's transaction.
+    Another raw copy of a message stored first has no facts of its own: they are counted once."""
+    batch = [item for item in batch if item.copy_of is None]
     if not batch:
         return
     for step in steps:

@@ -1,7 +1,10 @@
 """The evidence store: raw bytes, message rows, locations, errors.
 
 Deduplication is by the sha256 of the raw bytes: the same bytes seen twice are
-stored once, with one more `message_locations` row at most. The writes here run
+stored once, with one more `message_locations` row at most. Different bytes of one
+message (CRLF and LF, delivery headers: `extractors.mail.copies`) are each stored, and
+linked: a copy's `canonical_sha256` names the first one stored, the only one whose
+facts the derived tables count. The writes here run
 inside the caller's transaction (`ingest.pipeline.run` holds one per chunk, with the
 derived facts of the chunk's messages), except `save_raw_batch`, the poller's raw-first
 path, whose `checkpoint` (the poller's `sync_state`) shares its own transaction: a crash
@@ -12,20 +15,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from sqlite_utils import Database
 
 from extractors import Extraction, Promise, SupportFacts, TicketToken
+from extractors.mail.copies import content_key
 from extractors.mail.parse import ParsedMessage, sha256_of
 
 
 def now_iso() -> str:
     """Now, as the database keeps every timestamp: ISO-8601 UTC to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def today() -> date:
+    """The day every "as of today" judgement uses: `SUBTRAIL_TODAY` (YYYY-MM-DD) when set, so tests,
+    benchmarks and a person asking "what did it say on the 3rd?" get results that do not move."""
+    pinned = os.environ.get("SUBTRAIL_TODAY", "").strip()
+    return date.fromisoformat(pinned) if pinned else date.today()
 
 
 @dataclass
@@ -56,6 +68,7 @@ class Prepared:
     extraction: Extraction
     location: Location
     extra_errors: list[tuple[str, str]] = field(default_factory=list)  # (stage, error)
+    copy_of: str | None = None  # another raw copy of this message was stored first: its sha256
 
 
 @dataclass
@@ -194,10 +207,61 @@ def _store_raw(db: Database, items: list[tuple[str, bytes, Location]], stored_at
     return fresh
 
 
+def _canonical_by_key(db: Database, keys: Iterable[str]) -> dict[str, str]:
+    """content_key -> the sha256 of the first copy stored with it, for the keys already stored."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            db.execute(
+                "select content_key, canonical_sha256 from messages "
+                f"where content_key in ({','.join('?' * len(chunk))}) and canonical_sha256 = sha256",
+                chunk,
+            ).fetchall()
+        )
+    return found
+
+
+def link_copies(db: Database, fresh: list[Prepared]) -> list[str]:
+    """Set `copy_of` on the messages another copy of which was stored first (before, or earlier in
+    `fresh`); their content keys, in order. Runs inside the caller's transaction."""
+    keys = [content_key(p.parsed.raw) for p in fresh]
+    canonical = _canonical_by_key(db, keys)
+    for item, key in zip(fresh, keys, strict=True):
+        first = canonical.setdefault(key, item.parsed.sha256)
+        item.copy_of = first if first != item.parsed.sha256 else None
+    return keys
+
+
+def copies_of_stored(db: Database, shas: Iterable[str]) -> dict[str, str]:
+    """sha256 -> the canonical copy's sha256, for the stored messages among `shas` that are copies."""
+    wanted = list(dict.fromkeys(shas))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            db.execute(
+                "select sha256, canonical_sha256 from messages "
+                f"where sha256 in ({','.join('?' * len(chunk))}) and canonical_sha256 != sha256",
+                chunk,
+            ).fetchall()
+        )
+    return found
+
+
 def store_parsed(db: Database, fresh: list[Prepared], stored_at: str) -> int:
-    """Message rows and parse/extract problems of messages whose raw bytes are stored;
-    the number of messages with a problem. Runs inside the caller's transaction."""
-    rows = [message_row(p.parsed, p.extraction, stored_at) for p in fresh]
+    """Message rows (copies linked) and parse/extract problems of messages whose raw bytes are
+    stored; the number of messages with a problem. Runs inside the caller's transaction."""
+    keys = link_copies(db, fresh)
+    rows = [
+        {
+            **message_row(p.parsed, p.extraction, stored_at),
+            "content_key": key,
+            "canonical_sha256": p.copy_of or p.parsed.sha256,
+        }
+        for p, key in zip(fresh, keys, strict=True)
+    ]
     if rows:
         db.table("messages").insert_all(rows, ignore=True, batch_size=200)
     with_problems = 0
@@ -222,6 +286,9 @@ def update_processed(db: Database, batch: list[Prepared]) -> Written:
     """Rewrite what parsing and extraction put in the stored messages' rows (`subtrail reprocess`):
     every `message_row` column but the facts of the bytes. Parse problems were recorded when
     the message was first stored; only extractor failures are news. In the caller's transaction."""
+    copies = copies_of_stored(db, (item.parsed.sha256 for item in batch))
+    for item in batch:
+        item.copy_of = copies.get(item.parsed.sha256)
     rows = [message_row(item.parsed, item.extraction, "") for item in batch]
     if rows:
         assignments = ", ".join(f"[{c}] = :{c}" for c in rows[0] if c not in _STORED_FACTS)

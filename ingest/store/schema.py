@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from extractors.mail.copies import content_key
 from ingest.bank.views import BANK_VIEWS
 
 # table -> (columns, primary key). Column types are Python types sqlite-utils maps.
@@ -44,6 +45,9 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "suspicious": str,
             "stored_at": str,
             "needs_review": int,  # ingest/derived/inventory.py: extractors were unsure (see the needs_review view)
+            # extractors/mail/copies.py: the hash of the normalised message, and its first stored copy (the one counted)
+            "content_key": str,
+            "canonical_sha256": str,
         },
         "id",
     ),
@@ -180,6 +184,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
         {"id": int, "ticket_id": int, "key": str, "kind": str, "message_sha256": str},
         "id",
     ),
+    # ingest/store/ids.py: the id each ticket member / subscription key got; kept by rebuilds and reprocess
+    "stable_ids": ({"kind": str, "key": str, "id": int}, ("kind", "key")),
     # ingest/derived/journal.py: calls, chats, letters noted by hand; never cleared by reprocess
     "manual_notes": (
         {
@@ -333,7 +339,12 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     # Datasette facets on a filtered messages page (kind=… → provider facet and back) without reading bodies.
     ("messages", ["kind", "provider"], False),
     ("messages", ["provider", "kind"], False),
-    ("messages", ["direction"], False),  # Datasette: the direction facet (mine / theirs)
+    ("messages", ["direction"], False),
+    (
+        "messages",
+        ["content_key"],
+        False,
+    ),  # ingest/store/copies.py: is this mail stored already, as other bytes?  # Datasette: the direction facet (mine / theirs)
     ("message_locations", ["sha256"], False),
     ("subscription_events", ["subscription_id"], False),
     ("subscription_events", ["message_sha256"], False),
@@ -386,7 +397,7 @@ VIEWS: dict[str, str] = {
     # ingest/derived/inventory.py: senders pretending to be a provider (no subscription was credited)
     "suspicious_messages": """
         select id as message_id, date, from_name, from_addr, subject, suspicious as reason, sha256
-          from messages where suspicious is not null
+          from messages where suspicious is not null and coalesce(canonical_sha256, sha256) = sha256
          order by date desc""",
     # ingest/derived/journal.py: one timeline per provider across tickets, channels, promises and subscription events
     "provider_timeline": """
@@ -415,6 +426,25 @@ MIGRATIONS = Migrations("subtrail")
 @MIGRATIONS(name="0001_initial")
 def _initial(db: Database) -> None:
     """The first version: the shape above is created by ensure_db_shape itself."""
+
+
+@MIGRATIONS(name="0002_link_copies")
+def _link_copies(db: Database) -> None:
+    """Link the raw copies of one message stored before copies were recognised; the facts the later
+    copies proved are dropped (the next rebuild derives the inventory and the journal without them)."""
+    first: dict[str, str] = {}
+    links = []
+    for sha, raw in db.execute(
+        "select m.sha256, r.raw from messages m join raw_messages r using (sha256) order by m.id"
+    ):
+        key = content_key(raw)
+        links.append((key, first.setdefault(key, sha), sha))
+    db.conn.executemany("update messages set content_key = ?, canonical_sha256 = ? where sha256 = ?", links)
+    for table, column in (("subscription_events", "message_sha256"), ("support_facts", "sha256")):
+        db.execute(
+            f"delete from [{table}] where [{column}] in "
+            "(select sha256 from messages where canonical_sha256 != sha256)"
+        )
 
 
 class WriterDatabase(Database):
