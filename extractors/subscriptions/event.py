@@ -50,8 +50,8 @@ _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week")),
     ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly")),
     ("P3M", re.compile(r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|every 3 months")),
-    ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b")),
-    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b")),
+    ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
+    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
 
 DATE_WORDS = {
