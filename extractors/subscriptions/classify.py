@@ -125,6 +125,8 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"relevé (?:de compte|mensuel)",
             r"(?:vous avez|you(?:'ve| have)?) (?:envoyé|autorisé|sent|authorized)",
             r"(?:votre|your) (?:commande|order)",
+            r"\byour (?:[\w+.-]+ ){1,3}order\b",
+            r"\border confirmation\b",
             r"\border\b.{0,30}(?:processed|confirmed|has shipped)",
             r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:order|purchase|commande|achat)",
         ),

@@ -39,6 +39,11 @@ _SUBDOMAINS = {
 }
 
 
+def generic_name(name: str) -> bool:
+    """A department or robot ("Billing", "Équipe", "no-reply"), not a brand."""
+    return bool(_GENERIC_NAMES.search(name))
+
+
 def sender_slug(parsed: ParsedMessage) -> str | None:
     """'Le Figaro <abonnement@lefigaro.fr>' -> 'le-figaro'; 'Service client <x@mag.example>' -> 'mag'."""
     domain = parsed.from_domain
