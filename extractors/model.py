@@ -18,7 +18,7 @@ EVENT_TYPES = (
     "charge", "renewal_notice", "trial_started", "trial_ending", "price_change",
     "cancellation_confirmed", "payment_failed", "signup", "refund",
 )  # fmt: skip
-PLATFORMS = ("direct", "apple", "google_play", "paypal", "stripe", "amazon", "bundle", "unknown")
+PLATFORMS = ("direct", "apple", "google_play", "paypal", "stripe", "amazon", "reseller", "bundle", "unknown")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class EventFact:
     service_name: str | None = None
     plan: str | None = None
     platform: str | None = None
+    billed_by: str | None = None  # slug of the store or reseller that billed; None when billed directly
     account_email: str | None = None
     trial_ends_on: str | None = None
     ends_on: str | None = None

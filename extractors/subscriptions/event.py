@@ -16,6 +16,7 @@ from extractors.dates import FoundDate, find_dates
 from extractors.model import EventFact, Identity
 from extractors.money import Money, find_money
 from extractors.registry import Provider, Refine
+from extractors.subscriptions import labelled
 from extractors.subscriptions.classify import REFUND, SUBSCRIPTION_WORDS, TRIAL_START
 from extractors.subscriptions.structured import Structured
 
@@ -50,8 +51,8 @@ _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week")),
     ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly")),
     ("P3M", re.compile(r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|every 3 months")),
-    ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b")),
-    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b")),
+    ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
+    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
 
 DATE_WORDS = {
@@ -93,6 +94,7 @@ class Target:
     slug: str
     service_name: str | None
     platform: str
+    billed_by: str | None = None  # the store or reseller's slug when it bills for the service
     period: str | None = None
     plans: tuple[str, ...] = ()
     refine: Refine | None = None
@@ -137,6 +139,10 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
             if after:
                 return after[0]
         return positive[-1] if len(positive) > 1 else positive[0]
+    charged = labelled.pick_charged(text, positive)
+    if charged is not None:
+        return charged
+    positive = labelled.price_candidates(text, positive) or positive
     for match in _TOTAL.finditer(text):
         line_start = text.rfind("\n", 0, match.start()) + 1
         if _TAX_LINE.search(text[line_start : match.start()]):
@@ -215,6 +221,8 @@ def build_event(
         return None
     if require_subscription_words and not SUBSCRIPTION_WORDS.search(low):
         return None
+    if event_type == "charge" and labelled.ONE_OFF_BILL.search(low[: len(parsed.subject)]):
+        return None  # a regularisation or closing bill: its amount is no price, its date no renewal
     sent = date.fromisoformat(parsed.date[:10]) if parsed.date else None
     dates = find_dates(full, lang, sent)
     money = find_money(full, lang)
@@ -227,6 +235,7 @@ def build_event(
         occurred_on=sent.isoformat() if sent else None,
         service_name=target.service_name,
         platform=target.platform,
+        billed_by=target.billed_by,
         account_email=account_email(parsed, identity),
         plan=pick_plan(low, target.plans),
     )
@@ -234,7 +243,8 @@ def build_event(
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency
     # a provider's usual period only completes a price; a cancellation without one states none
     usual = target.period if amount and event_type != "refund" else None
-    fact.billing_period = pick_period(low, amount, usual)
+    # a refund gives money back once: the period it might mention is not a new one
+    fact.billing_period = pick_period(low, amount, usual) if event_type != "refund" else None
     _fill_dates(fact, low, dates, sent)
     if structured is not None:
         _apply_structured(fact, structured)

@@ -39,13 +39,38 @@ _SUBDOMAINS = {
 }
 
 
+def generic_name(name: str) -> bool:
+    """A department or robot ("Billing", "Équipe", "no-reply"), not a brand."""
+    return bool(_GENERIC_NAMES.search(name))
+
+
+# Department and robot words: who inside the company writes, never the brand ("Algolia Accounting").
+_DEPARTMENT = re.compile(
+    r"\b(?:accounts?|accounting|sales|billing|invoic(?:e|es|ing)|payments?|facturation|factures?|comptabilité|"
+    r"team|équipe|support|services?|clients?|customer|care|relations?|no.?reply|ne.?pas.?r[ée]pondre|"
+    r"notifications?|info|news|abonnements?|abonnés|orders?|commandes?|via|de|du|des|the)\b",
+    re.IGNORECASE,
+)
+
+
+def brand_name(name: str, context: str) -> str:
+    """The display name without its department words, completed by the brand the mail writes:
+    'Nord Account' + 'Your NordVPN order' -> 'NordVPN'; 'JetBrains Sales' -> 'JetBrains'."""
+    stem = " ".join(_DEPARTMENT.sub(" ", name).replace("|", " ").split()).strip(" -–,()")
+    if " " not in stem and len(stem) >= 3:
+        longer = re.search(rf"\b({re.escape(stem)}[\w+]{{1,8}})\b", context, re.IGNORECASE)
+        if longer and not longer.group(1).lower().endswith(("s", "'s")):
+            return longer.group(1)
+    return stem if len(re.sub(r"\W", "", stem)) >= 3 else ""  # "L'Équipe" is a brand: the domain says it
+
+
 def sender_slug(parsed: ParsedMessage) -> str | None:
     """'Le Figaro <abonnement@lefigaro.fr>' -> 'le-figaro'; 'Service client <x@mag.example>' -> 'mag'."""
     domain = parsed.from_domain
     labels = [label for label in (domain or "").split(".")[:-1] if label not in _SUBDOMAINS]
     domain_label = labels[-1] if labels else None
-    name = (parsed.from_name or "").strip()
-    if name and not _GENERIC_NAMES.search(name):
+    name = brand_name((parsed.from_name or "").strip(), f"{parsed.subject}\n{parsed.body_text[:300]}")
+    if name:
         slug = slugify(name)
         if domain_label is None or slug.replace("-", "")[:4] in domain_label.replace("-", ""):
             return slug or None

@@ -1,9 +1,12 @@
-"""Layer 3: platforms that bill for others (App Store, Google Play, PayPal, Stripe, Amazon).
+"""Layer 3: platforms that bill for others (App Store, Google Play, PayPal, Stripe, Amazon, resellers).
 
 The charge belongs to the underlying service — the app or the merchant — while
 the platform is recorded separately, because the platform decides how to cancel
 (an App Store subscription is cancelled in the iPhone's settings, not at the
-app's website). A platform's own services (iCloud+, Google One, Amazon Prime) are
+app's website). Merchants of record (Paddle, FastSpring, Lemon Squeezy, Gumroad) sell
+in their own name for the merchant their mail names — "Setapp via Paddle.com", the
+display name, "Your receipt from Notelark", the statement descriptor "LEMSQZY* NOTELARK" —
+and are recorded as platform `reseller`, `billed_by` their slug. A platform's own services (iCloud+, Google One, Amazon Prime) are
 recognised by name first and count as billed directly.
 """
 
@@ -13,6 +16,7 @@ import re
 
 from extractors.registry import Provider, Registry, slugify
 from extractors.subscriptions.event import Target
+from extractors.subscriptions.generic import generic_name
 
 NAME = "platform@1"
 CONFIDENCE = 0.85
@@ -42,6 +46,13 @@ _CHANNEL = re.compile(
 _CORPORATE = re.compile(
     r"[,\s]+(?:inc\.?|sas|sa|sarl|ab|ltd\.?|llc|gmbh|limited|corp\.?|s\.a\.)$", re.IGNORECASE
 )
+_VIA_NAME = re.compile(r"^\s*(.+?)\s+(?:via|par|through|by)\s+\S", re.IGNORECASE)
+_MERCHANT_SUBJECT = re.compile(
+    r"(?:receipt|invoice|order|refund|reçu|facture|commande|remboursement)\s+(?:from|for|de|d'|pour)\s*(.+?)"
+    r"(?:\s*[(#].*)?$|^\s*(?:your|votre)\s+(.+?)\s+(?:receipt|invoice|order|reçu|facture|commande)\b",
+    _M,
+)
+_DESCRIPTOR = re.compile(r"\b[A-Z][A-Z0-9.]{1,15} ?\* ?([A-Za-z0-9][\w-]*)")
 _APP_SUFFIX = re.compile(r"\s*(?:[:(–—|]| - ).*$")
 
 
@@ -72,11 +83,19 @@ def target_for_name(registry: Registry, name: str, platform: Provider) -> Target
     known = registry.for_name(name)
     if known is not None and known.role == "service":
         billed = known.platform if platform.slug in known.via else kind
-        return Target.of(known, platform=billed, extractor=NAME, confidence=CONFIDENCE)
+        by = platform.slug if billed != "direct" else None
+        return Target.of(known, platform=billed, billed_by=by, extractor=NAME, confidence=CONFIDENCE)
     slug = slugify(name)
     if not slug:
         return None
-    return Target(slug=slug, service_name=name, platform=kind, extractor=NAME, confidence=CONFIDENCE - 0.1)
+    return Target(
+        slug=slug,
+        service_name=name,
+        platform=kind,
+        billed_by=platform.slug,
+        extractor=NAME,
+        confidence=CONFIDENCE - 0.1,
+    )
 
 
 def _own_service(registry: Registry, platform: Provider, text: str) -> Target | None:
@@ -150,4 +169,29 @@ def attribute(
         name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
     elif kind == "amazon":
         name = _first(_CHANNEL, head)
+    elif kind == "reseller":
+        name = _resold_merchant(platform, subject, from_name, text)
     return target_for_name(registry, name, platform) if name else None
+
+
+def _resold_merchant(platform: Provider, subject: str, from_name: str, text: str) -> str | None:
+    """The merchant a merchant of record sells for: its display name, subject, or statement line."""
+
+    def not_the_platform(name: str | None) -> str | None:
+        if not name or generic_name(name):
+            return None
+        return None if any(brand in name.lower() for brand in platform.brands) else name
+
+    via = _VIA_NAME.match(from_name)
+    subject_match = _MERCHANT_SUBJECT.search(subject)
+    candidates = (
+        via.group(1) if via else None,
+        from_name,
+        next((g for g in subject_match.groups() if g), None) if subject_match else None,
+        _first(_DESCRIPTOR, text),
+    )
+    for candidate in candidates:
+        name = not_the_platform(candidate)
+        if name:
+            return re.sub(r"\.(?:app|com|io|net|co)$", "", name.strip())
+    return None

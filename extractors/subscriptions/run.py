@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from extractors.registry import Provider, registry
-from extractors.subscriptions import generic, platforms, structured
+from extractors.subscriptions import forwards, generic, platforms, structured
 from extractors.subscriptions.classify import in_conversation, kind_from_subject, kind_of_provider_mail
 from extractors.subscriptions.event import Target, build_event
 from extractors.subscriptions.spoofing import vet_sender
@@ -52,11 +52,22 @@ def _recipient_provider(parsed: ParsedMessage) -> Provider | None:
 
 
 def _run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
-    reg = registry()
+    if identity.is_mine(parsed.from_addr) and forwards.is_forward(parsed):
+        inner = forwards.inner_message(parsed)
+        if inner is not None and not identity.is_mine(inner.from_addr):
+            _read_inbound(inner, identity, result)  # a receipt I forwarded is the receipt
+            for fact in result.events:
+                fact.confidence = min(fact.confidence, forwards.CONFIDENCE_CAP)
+            return
     if result.direction == "outbound":
         mine = _recipient_provider(parsed)
         result.provider = mine.slug if mine else None
         return  # my own mail proves no subscription fact
+    _read_inbound(parsed, identity, result)
+
+
+def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
+    reg = registry()
     credited, reason = vet_sender(parsed, reg, reg.for_address(parsed.from_addr))
     if reason is not None:
         result.suspicious = reason

@@ -33,7 +33,7 @@ from ingest.store import Prepared, today
 from ingest.store.ids import next_free_id, recorded_ids, remember_ids
 
 _STATE_COLUMNS = (
-    "service_name", "plan", "amount_minor", "currency", "billing_period", "platform", "status",
+    "service_name", "plan", "amount_minor", "currency", "billing_period", "platform", "billed_by", "status",
     "started_on", "trial_ends_on", "next_renewal_on", "cancelled_on", "ends_on", "last_charged_on",
     "monthly_amount_minor", "events", "first_seen_on", "last_seen_on",
 )  # fmt: skip
@@ -130,6 +130,7 @@ def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, su
         "service_name": fact.service_name,
         "plan": fact.plan,
         "platform": fact.platform,
+        "billed_by": fact.billed_by,
         "account_email": (fact.account_email or "").lower() or None,
         "trial_ends_on": fact.trial_ends_on,
         "ends_on": fact.ends_on,
@@ -148,6 +149,7 @@ class ReplayedSubscription:
     service_name: str | None = None
     plan: str | None = None
     platform: str | None = None
+    billed_by: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
     billing_period: str | None = None
@@ -166,6 +168,8 @@ class ReplayedSubscription:
         for name in ("service_name", "plan", "platform", "billing_period"):
             if e[name]:
                 setattr(self, name, e[name])
+        if e["platform"]:  # who billed goes with how it is billed: a direct charge clears a store
+            self.billed_by = e.get("billed_by")
         if on:
             self.seen.append(on)
         self._price(kind, on, e)

@@ -1,0 +1,122 @@
+"""Labelled fields: what the words beside a value say it is, in French and English.
+
+Receipts from senders nobody configured still lay their facts out the same way: a
+label and its value on one line ("Total : 8,39 €", "Subtotal   $4.00"), or — once an
+HTML table is turned into text — the label cell on the line above its value cell.
+A small lexicon of roles reads the label: the total charged (TTC, "Total", "Montant
+prélevé", "Amount paid") as opposed to a subtotal, a tax line, an estimate, a deposit
+or a regularisation; a suffix after the amount ("€ TTC", "€ HT") says the same.
+Per-provider files then only override what is special.
+
+All patterns are lowercase and run on lowered text (positions unchanged).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from extractors.money import Money
+
+# Order matters: the first role whose pattern matches the label wins ("sous-total" before "total").
+LABEL_ROLES: list[tuple[str, re.Pattern[str]]] = [
+    # "Total (VAT included)", "Montant TTC": a tax said to be included names the total;
+    # "includes VAT 20%:" names the tax itself
+    ("total", re.compile(
+        r"\bttc\b|(?:vat|tva|tax(?:es)?|taxe) (?:incl|inclus|compris)|\btotal\b.{0,20}\bincl"
+    )),
+    ("subtotal", re.compile(
+        r"sous[- ]?total|sub[- ]?total|\bht\b|hors taxes?|montant (?:net|hors)|net amount|before tax|"
+        r"excl(?:\.|uding)? (?:vat|tax)|prix unitaire|unit price"
+    )),
+    ("tax", re.compile(r"\btva\b|\bvat\b|\btax(?:es)?\b|\bgst\b|\bsales tax\b|\btaxe\b|dont\b")),
+    ("deposit", re.compile(r"dépôt de garantie|\bcaution\b|\bdeposit\b|\bacompte\b")),
+    ("regularisation", re.compile(
+        r"régularisation|regularisation|regularization|true[- ]?up|clôture|closing (?:bill|invoice)|"
+        r"final (?:bill|invoice)|frais de non[- ]restitution|non[- ]return fee|frais de résiliation"
+    )),
+    ("estimate", re.compile(r"estimation|estimée?|estimated|prévisionnel|projected|forecast")),
+    ("discount", re.compile(r"remise|réduction|discount|promo|coupon|crédit|credit\b")),
+    ("total", re.compile(
+        r"\btotal\b|\bttc\b|montant (?:prélevé|payé|débité|réglé|total|à payer|de votre échéance)|net à payer|"
+        r"\bà payer\b|amount (?:paid|charged|due)|grand total|order total|total charged|you paid|vous avez payé|"
+        r"prélevé|débité|charged"
+    )),
+]  # fmt: skip
+_SUFFIX_ROLES: list[tuple[str, re.Pattern[str]]] = [
+    ("total", re.compile(r"^\s*(?:eur|usd|chf|gbp)?\s*(?:\(?ttc|incl(?:\.|uding|udes)? (?:vat|tax)|tva incluse|\(vat included)")),
+    ("subtotal", re.compile(r"^\s*(?:eur|usd|chf|gbp)?\s*(?:\(?ht\b|hors taxes|excl(?:\.|uding)? (?:vat|tax)|\+ ?(?:vat|tva))")),
+]  # fmt: skip
+# Roles whose amount is never the price of the subscription.
+NOT_THE_PRICE = frozenset({"subtotal", "tax", "deposit", "regularisation", "estimate", "discount"})
+# A bill the subject names as one-off (a regularisation, a closing bill, a deposit): no price in it.
+ONE_OFF_BILL = re.compile(
+    r"régularisation|regularisation|regularization|facture de clôture|closing (?:bill|invoice)|"
+    r"final (?:bill|invoice)|facture de résiliation|dépôt de garantie|\bdeposit\b"
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One label/value pair: the label's words, the value's text and where the value starts."""
+
+    label: str
+    value: str
+    start: int
+
+    @property
+    def role(self) -> str | None:
+        return role_of_label(self.label)
+
+
+def role_of_label(label: str) -> str | None:
+    for role, pattern in LABEL_ROLES:
+        if pattern.search(label):
+            return role
+    return None
+
+
+def label_before(text: str, position: int) -> str:
+    """The label of the value at `position`: the start of its line, else (a table cell) the line above."""
+    line_start = text.rfind("\n", 0, position) + 1
+    label = text[line_start:position].strip(" \t:|-–")
+    if label:
+        return label[-40:]  # in a sentence, the words nearest the amount
+    above_end = line_start - 1
+    while above_end > 0 and text[above_end - 1] in "\n \t":
+        above_end -= 1
+    above_start = text.rfind("\n", 0, above_end) + 1
+    above = text[above_start:above_end].strip(" \t:|")
+    return above if len(above) <= 60 else ""
+
+
+def amount_role(text: str, money: Money) -> str | None:
+    """What an amount is, from the words after it ("€ TTC", "€ HT"), else from its label."""
+    after = text[money.end : money.end + 24]
+    for role, pattern in _SUFFIX_ROLES:
+        if pattern.search(after):
+            return role
+    return role_of_label(label_before(text, money.start))
+
+
+_FIELD_LINE = re.compile(r"^[ \t]*([^\n:]{2,60}?)[ \t]*(?:[:|][ \t]*|[ \t]{2,})(\S[^\n]*)$", re.MULTILINE)
+
+
+def fields(text: str) -> list[Field]:
+    """Every "Label : value" and "Label    value" line, in order."""
+    return [Field(m.group(1).strip(), m.group(2).strip(), m.start(2)) for m in _FIELD_LINE.finditer(text)]
+
+
+def pick_charged(text: str, money: list[Money]) -> Money | None:
+    """The total charged among `money`: an amount labelled as the total, else None."""
+    for m in money:
+        if amount_role(text, m) == "total":
+            return m
+    return None
+
+
+def price_candidates(text: str, money: list[Money]) -> list[Money]:
+    """`money` without the amounts whose label says they are not what is charged (subtotal, tax, deposit...)."""
+    return [m for m in money if amount_role(text, m) not in NOT_THE_PRICE]

@@ -1,0 +1,100 @@
+"""General rules for mail no provider file knows: labelled totals, resellers, forwards, department words."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from extractors import Extraction, Identity, extract
+from extractors.mail.parse import parse_message
+from extractors.subscriptions.labelled import role_of_label
+
+ME = Identity(frozenset({"me@example.org", "me.too@example.net"}))
+
+
+def mail(sender: str, subject: str, body: str, to: str = "me@example.org") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<x@example>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def run(raw: bytes) -> Extraction:
+    return extract(parse_message(raw), ME)
+
+
+@pytest.mark.parametrize(
+    ("label", "role"),
+    [
+        ("Subtotal", "subtotal"), ("Sous-total", "subtotal"), ("Total HT", "subtotal"),
+        ("TVA (20 %)", "tax"), ("VAT charged at 20%", "tax"), ("includes VAT 20%", "tax"),
+        ("Total (VAT included)", "total"), ("Montant TTC", "total"), ("Montant prélevé", "total"),
+        ("Amount paid", "total"), ("Dépôt de garantie", "deposit"), ("Facture de régularisation", "regularisation"),
+    ],
+)  # fmt: skip
+def test_label_roles(label: str, role: str) -> None:
+    assert role_of_label(label.lower()) == role
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Votre abonnement Pro (mensuel)\nSous-total : 10,00 €\nTVA (20 %) : 2,00 €\nTotal : 12,00 €\n",
+        "Your Pro subscription (monthly)\nSubtotal   €10.00\nVAT (20%)   €2.00\nTotal   €12.00\n",
+    ],
+)
+def test_the_total_charged_not_the_subtotal(body: str) -> None:
+    result = run(mail("Quillbox <billing@quillbox.example>", "Votre facture Quillbox", body))
+    assert [e.amount_minor for e in result.events] == [1200]
+
+
+def test_a_merchant_of_record_bills_for_the_merchant_it_names() -> None:
+    body = "Your Quillbox Pro subscription (monthly)\nSubtotal: $4.00\nTax: $0.80\nTotal: $4.80\n"
+    result = run(mail("Quillbox via Paddle.com <help@paddle.com>", "Your Quillbox receipt", body))
+    [event] = result.events
+    assert (event.provider, event.platform, event.billed_by, event.amount_minor) == (
+        "quillbox", "reseller", "paddle", 480,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("marker", "header"),
+    [
+        ("---------- Forwarded message ---------", "From: Quillbox <billing@quillbox.example>\nDate: Tue, Nov 3, 2026"
+         "\nSubject: Your Quillbox receipt\nTo: <me@example.org>"),
+        ("-------- Message transféré --------", "Sujet : Votre facture Quillbox\nDate : 3 novembre 2026\n"
+         "De : Quillbox <billing@quillbox.example>\nPour : me@example.org"),
+    ],
+)  # fmt: skip
+def test_a_receipt_i_forward_is_the_receipt(marker: str, header: str) -> None:
+    body = f"Pour les comptes.\n\n{marker}\n{header}\n\nYour subscription (monthly)\nTotal: 12,00 €\n"
+    result = run(mail("Me <me@example.org>", "Fwd: Your Quillbox receipt", body, to="me.too@example.net"))
+    [event] = result.events
+    assert (result.kind, event.provider, event.account_email) == ("receipt", "quillbox", "me@example.org")
+    assert event.confidence <= 0.8
+
+
+def test_a_forward_from_someone_else_credits_nothing() -> None:
+    body = "---------- Forwarded message ---------\nFrom: Quillbox <billing@quillbox.example>\n" \
+        "Subject: Your Quillbox receipt\n\nYour subscription (monthly)\nTotal: 12,00 €\n"  # fmt: skip
+    assert run(mail("Friend <pal@example.com>", "Fwd: Your Quillbox receipt", body)).events == []
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "slug"),
+    [
+        ("Quill Accounting <no-reply@quillaccount.example>", "Your QuillVPN order confirmation", "quillvpn"),
+        ("Quillbox Facturation <factures@quillbox.example>", "Votre facture Quillbox", "quillbox"),
+    ],
+)
+def test_department_words_never_enter_a_slug(sender: str, subject: str, slug: str) -> None:
+    body = "Votre abonnement annuel / your annual plan\nTotal : 59,88 €\n"
+    assert [e.provider for e in run(mail(sender, subject, body)).events] == [slug]
+
+
+def test_a_regularisation_bill_proves_no_price() -> None:
+    body = "Votre contrat d'électricité (mensualité)\nMontant de la régularisation : 214,37 €\n"
+    result = run(mail("Voltéo <factures@volteo.example>", "Votre facture de régularisation", body))
+    assert (result.kind, result.events) == ("receipt", [])
