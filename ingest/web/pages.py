@@ -241,18 +241,27 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v.strip() for k, v in (await request.post_vars()).items() if isinstance(v, str)}
 
 
+async def _writable_form(
+    request: Request, datasette: Any, what: str
+) -> tuple[Response | None, dict[str, str]]:
+    """The posted form, or the refusal: not a POST, an expired or cross-site form, a writer not allowed."""
+    if request.method != "POST":
+        return Response.text(f"POST the form: {what} only that way", status=405), {}
+    await _check(request, datasette)
+    form = await _form(request)
+    if not csrf_checked(request):
+        return Response.text("form expired or sent from another site: reload the page", status=403), form
+    if not may_write(request, datasette):
+        return Response.text(f"{what} from this machine or a logged-in user", status=403), form
+    return None, form
+
+
 async def correct(request: Request, datasette: Any) -> Response:
     """POST from the correction form of a subscription: one `corrections` row per field changed."""
-    if request.method != "POST":
-        return Response.text("POST a correction", status=405)
-    await _check(request, datasette)
-    h = humanizer(request, datasette)
-    form = await _form(request)
-    back = _back(form.get("back"))
-    if not csrf_checked(request):
-        return Response.text("form expired or sent from another site: reload the page", status=403)
-    if not may_write(request, datasette):
-        return Response.text("corrections are accepted from this machine or a logged-in user", status=403)
+    refused, form = await _writable_form(request, datasette, "corrections are accepted")
+    if refused:
+        return refused
+    h, back = humanizer(request, datasette), _back(form.get("back"))
     try:
         sub_id = int(form.get("subscription_id", ""))
     except ValueError:
@@ -284,16 +293,10 @@ async def correct(request: Request, datasette: Any) -> Response:
 
 async def add(request: Request, datasette: Any) -> Response:
     """POST from the "add a subscription" form."""
-    if request.method != "POST":
-        return Response.text("POST a subscription", status=405)
-    await _check(request, datasette)
-    h = humanizer(request, datasette)
-    form = await _form(request)
-    back = _back(form.get("back"))
-    if not csrf_checked(request):
-        return Response.text("form expired or sent from another site: reload the page", status=403)
-    if not may_write(request, datasette):
-        return Response.text("subscriptions are added from this machine or a logged-in user", status=403)
+    refused, form = await _writable_form(request, datasette, "subscriptions are added")
+    if refused:
+        return refused
+    h, back = humanizer(request, datasette), _back(form.get("back"))
 
     def write(conn: Any) -> int:
         from sqlite_utils import Database
