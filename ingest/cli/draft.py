@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from ingest.cli.context import Context, fail, parse_day, providers_db, with_context, write_output
+from ingest.cli.context import (
+    Context,
+    fail,
+    parse_day,
+    providers_db,
+    with_context,
+    write_output,
+    write_output_with,
+)
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from ingest.outputs.export import Filters
 
 
 @click.group()
@@ -16,7 +32,11 @@ def _options(fn):  # type: ignore[no-untyped-def]
     for option in reversed(
         [
             click.option("--eml", is_flag=True, help="A draft e-mail (.eml) to open in a mail client."),
-            click.option("--pdf", is_flag=True, help="A PDF letter (for a registered letter)."),
+            click.option(
+                "--pdf",
+                is_flag=True,
+                help="A PDF letter, with its evidence ZIP beside it (LETTER-evidence.zip).",
+            ),
             click.option(
                 "--lang", type=click.Choice(["fr", "en"]), help="Language (default: config, else fr)."
             ),
@@ -32,7 +52,14 @@ def _options(fn):  # type: ignore[no-untyped-def]
 
 def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: str | None,
            output: str | None, today: str | None) -> None:  # fmt: skip
-    from ingest.outputs.drafts import DraftError, build_draft, render_eml, render_pdf
+    from ingest.outputs.drafts import (
+        DraftError,
+        build_draft,
+        evidence_filters,
+        evidence_zip_path,
+        render_eml,
+        render_pdf,
+    )
 
     if eml and pdf:
         fail("choose one of --eml and --pdf")
@@ -56,6 +83,19 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
     else:
         data = letter.text.encode("utf-8")
     write_output(data, output)
+    if pdf and (filters := evidence_filters(letter)) is not None:
+        _write_evidence(db, filters, evidence_zip_path(output, letter))
+
+
+def _write_evidence(db: Database, filters: Filters, path: Path) -> None:
+    """The evidence ZIP the letter cites (the same bytes as `export evidence`), and where it is."""
+    from ingest.outputs.export import ExportError, write_evidence
+
+    try:
+        write_output_with(str(path), lambda fh: write_evidence(db, fh, filters, fmt="zip"))
+    except ExportError as exc:
+        fail(f"evidence ZIP: {exc}", status=1)
+    click.echo(f"evidence for the letter ({filters.describe()}): {path}", err=True)
 
 
 @draft.command()
