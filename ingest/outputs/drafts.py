@@ -148,9 +148,12 @@ def _cancel_facts(dossier: Dossier, facts: dict[str, Any]) -> dict[str, Any]:
 def _ticket_facts(
     db: Database, ref: str, today: date, mine: frozenset[str]
 ) -> tuple[Dossier, dict[str, Any]]:
-    rows = list(db.query("select id, provider from tickets where ticket_ref = ? order by id", [ref]))
-    if not rows and ref.isdigit():
-        rows = list(db.query("select id, provider from tickets where id = ?", [int(ref)]))
+    by_id = ref.removeprefix("#")
+    rows = [] if ref.startswith("#") else list(
+        db.query("select id, provider from tickets where ticket_ref = ? order by id", [ref])
+    )  # fmt: skip
+    if not rows and by_id.isdigit():  # `#12` is always the case's id (the web's /journal/12)
+        rows = list(db.query("select id, provider from tickets where id = ?", [int(by_id)]))
     if not rows:
         raise DraftError(f"no ticket {ref!r} (see: select ticket_ref, provider, subject from tickets)")
     dossier = build_dossier(db, rows[0]["provider"], today=today, my_addresses=mine)
@@ -204,7 +207,7 @@ def build_draft(
     my_addresses: frozenset[str] | set[str] | tuple[str, ...] = (),
     user_templates: Path | None = None,
 ) -> Draft:
-    """Draft `kind` for `target` (a provider slug, or a ticket reference for a follow-up)."""
+    """Draft `kind` for `target` (a provider slug, or for a follow-up a ticket reference or `#id`)."""
     if kind not in KINDS:
         raise DraftError(f"unknown draft {kind!r}: one of {', '.join(KINDS)}")
     if lang not in LANGUAGES:

@@ -149,11 +149,16 @@ def with_auth(metadata: dict[str, Any], auth: AuthConfig | None) -> dict[str, An
 
 
 def _plugin_modules() -> list[tuple[str, Any]]:
-    """Our Datasette plugins: the core one, and the dossier page when that module is installed."""
-    from ingest.web import pages
+    """Our Datasette plugins: the core one, the pages and their drafts, and the dossier page when that
+    module is installed."""
+    from ingest.web import draft_pages, pages
     from ingest.web import plugin as datasette_plugin
 
-    modules: list[tuple[str, Any]] = [("subtrail", datasette_plugin), ("subtrail-pages", pages)]
+    modules: list[tuple[str, Any]] = [
+        ("subtrail", datasette_plugin),
+        ("subtrail-pages", pages),
+        ("subtrail-drafts", draft_pages),
+    ]
     try:
         from ingest.web import dossier_route
     except ImportError:  # the dossier is optional for serving
