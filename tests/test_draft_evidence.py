@@ -97,6 +97,25 @@ def test_cancel_pdf_by_registered_letter_has_its_evidence_but_an_online_one_not(
     assert "evidence" not in err
 
 
+def test_follow_up_pdf_has_the_case_exchanges_as_evidence(sample_db_path: Path, tmp_path: Path) -> None:
+    letter = tmp_path / "relance.pdf"
+    status, err = _run(
+        "draft", "follow-up", "613377", "--pdf", "-o", str(letter), "--db", str(sample_db_path)
+    )
+    assert status == 0, err
+    sums = _checked_sums(tmp_path / "relance-evidence.zip")
+    with Database(sample_db_path) as db:
+        case = {
+            r[0]
+            for r in db.execute(
+                """select message_sha256 from ticket_messages tm join tickets t on t.id = tm.ticket_id
+                   where t.ticket_ref = '613377' and message_sha256 is not null"""
+            )
+        }
+    emls = {digest for name, digest in sums.items() if name.endswith(".eml")}
+    assert emls == case and len(case) == 3, "the case's mails, no other"
+
+
 def test_text_and_eml_drafts_write_no_zip(sample_db_path: Path, tmp_path: Path) -> None:
     status, err = _run("draft", "claim", "deezer", "--eml", "-o", str(tmp_path / "claim.eml"),
                        "--db", str(sample_db_path))  # fmt: skip

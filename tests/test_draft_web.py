@@ -38,6 +38,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         db.conn.commit()
     config = folder / "fr.toml"
     config.write_text('language = "fr"\ntimezone = "Europe/Paris"\n')
+    edited = folder / "draft_templates" / "en"  # a template the user edited, beside the config
+    edited.mkdir(parents=True)
+    (edited / "claim.txt.j2").write_text(
+        "Subject: my own notice\n{{ provider.name }} {{ contract_number | ph('ref') }}\n"
+    )
     env = {"SUBTRAIL_TODAY": TODAY}
     with running_server(path, env=env, extra_args=("--config", str(config))) as url:
         yield url, {"spotify": spotify, "hostile": seeded.ticket_id}
@@ -147,3 +152,10 @@ def test_browser_follow_up_draft_from_the_case_page(browser: Any, site: tuple[st
     assert "Kevin" in text and "2 décembre 2026" in text and "[numéro de client]" in text
     assert page.locator(".st-draft-to").inner_text() == "support@spotify.com"
     assert errors == []
+
+
+def test_http_draft_uses_the_templates_beside_the_config(site: tuple[str, dict[str, int]]) -> None:
+    url, _ = site
+    page = httpx.get(f"{url}/provider/deezer/draft/claim", cookies={"subtrail_lang": "en"})
+    assert _textarea(page.text) == "Subject: my own notice\nDeezer [ref]\n"
+    assert "my own notice" in page.text.split('class="st-draft-subject">', 1)[1]

@@ -59,6 +59,7 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
         evidence_zip_path,
         render_eml,
         render_pdf,
+        user_templates,
     )
 
     if eml and pdf:
@@ -72,7 +73,7 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
             lang=lang or str(ctx.config.raw.get("language") or "fr"),
             today=parse_day(today, "--today"),
             my_addresses=ctx.config.identity.addresses,
-            user_templates=ctx.config.path.parent / "draft_templates" if ctx.config.path else None,
+            user_templates=user_templates(ctx.config.path),
         )
     except DraftError as exc:
         fail(str(exc))

@@ -37,6 +37,11 @@ SIGNALCONSO = "https://signal.conso.gouv.fr"
 _SUBJECT = re.compile(r"^(?:Objet|Subject)\s*:\s*(.+)$", re.M)
 
 
+def user_templates(config_path: Path | None) -> Path | None:
+    """The folder of templates a user edited: `draft_templates/` beside the config file."""
+    return config_path.parent / "draft_templates" if config_path else None
+
+
 class DraftError(ValueError):
     """Nothing to draft from: unknown provider or ticket; the message says where to look."""
 

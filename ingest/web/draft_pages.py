@@ -4,11 +4,14 @@ A Datasette plugin module beside `pages` (registered by `ingest.web.serve.build_
 The text is `subtrail draft`'s (`ingest.outputs.drafts`), in the page's language: cancel and
 claim for a provider, follow-up for a case. Read-only GET pages: subtrail never sends a draft,
 so there is nothing to post; the person copies the text (a read-only text area, no script under
-the CSP) into their own mail or letter. Facts not found stay visible placeholders.
+the CSP) into their own mail or letter. Facts not found stay visible placeholders. The templates
+a user edited (`draft_templates/` beside the config) and their own addresses come from the plugin
+config `subtrail serve` writes (`drafts`), so the web and the command give the same letter.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +20,7 @@ from datasette.utils.asgi import NotFound, Request, Response
 
 from ingest.outputs.drafts import LANGUAGES, Draft, DraftError, build_draft, evidence_filters
 from ingest.web import page_data
-from ingest.web.pages import SLUG_RE, _check, _render, humanizer
+from ingest.web.pages import SLUG_RE, _check, _render, humanizer, settings
 
 PROVIDER_KINDS = ("cancel", "claim")  # a follow-up belongs to a case, not a provider
 
@@ -31,12 +34,17 @@ async def _draft_page(request: Request, datasette: Any, kind: str, target: str, 
     db = await _check(request, datasette)
     lang = draft_language(humanizer(request, datasette).language)
     on = page_data.today()
+    drafts = settings(datasette).get("drafts") or {}
+    templates = Path(drafts["templates"]) if drafts.get("templates") else None
+    mine = tuple(drafts.get("addresses") or ())
 
     def build(conn: Any) -> Draft | None:
         from sqlite_utils import Database
 
         try:
-            return build_draft(Database(conn), kind, target, lang=lang, today=on)
+            return build_draft(
+                Database(conn), kind, target, lang=lang, today=on, my_addresses=mine, user_templates=templates
+            )
         except DraftError:
             return None
 

@@ -187,13 +187,19 @@ def _drop_markdown_cells(pm: Any) -> None:
 
 
 def with_display(
-    metadata: dict[str, Any], display: Display | None, auth: AuthConfig | None
+    metadata: dict[str, Any],
+    display: Display | None,
+    auth: AuthConfig | None,
+    drafts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The pages' settings (language, time zone, currency, whether a login exists) as our plugin config."""
+    """The pages' settings (language, time zone, currency, whether a login exists, and for the
+    drafts the user's templates folder and own addresses) as our plugin config."""
     metadata = copy.deepcopy(metadata)
     config = metadata.setdefault("plugins", {}).setdefault("subtrail", {})
     if display is not None:
         config.update(language=display.language, timezone=display.timezone, currency=display.currency)
+    if drafts:
+        config["drafts"] = drafts
     config["auth"] = auth is not None
     return metadata
 
@@ -219,8 +225,11 @@ def build_datasette(
     metadata_path: str | Path | None = None,
     auth: AuthConfig | None = None,
     display: Display | None = None,
+    drafts: dict[str, Any] | None = None,
 ) -> Any:
-    """A configured Datasette instance (not yet serving) with the subtrail plugins registered."""
+    """A configured Datasette instance (not yet serving) with the subtrail plugins registered.
+
+    `drafts`: `{"templates": folder, "addresses": [...]}` for the draft pages (`draft_pages`)."""
     from datasette.app import Datasette
     from datasette.database import Database
     from datasette.plugins import pm
@@ -231,7 +240,7 @@ def build_datasette(
     _drop_markdown_cells(pm)
     _login_only_with_auth(pm, auth)
     metadata = resolve_queries(load_metadata(metadata_path), existing_names(db_path))
-    metadata = with_display(with_auth(metadata, auth), display, auth)
+    metadata = with_display(with_auth(metadata, auth), display, auth, drafts)
     ds = Datasette(
         files=[],
         metadata=metadata,
@@ -251,6 +260,7 @@ def run_server(
     env: Mapping[str, str] | None = None,
     poller: Callable[[threading.Event], None] | None = None,
     display: Display | None = None,
+    drafts: dict[str, Any] | None = None,
 ) -> None:
     """Serve until interrupted. Raises ServeError before binding if the exposure is unsafe.
 
@@ -260,7 +270,7 @@ def run_server(
     import uvicorn
 
     auth = check_exposure(host, env)
-    ds = build_datasette(db_path, metadata_path, auth, display)
+    ds = build_datasette(db_path, metadata_path, auth, display, drafts)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(
         f"subtrail: serving {db_path} on http://{shown}:{port}/"
