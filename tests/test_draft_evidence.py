@@ -81,6 +81,17 @@ def test_claim_pdf_writes_the_evidence_zip_beside_it(sample_db_path: Path, tmp_p
     assert archive.read_bytes() == exported.read_bytes(), "the same bundle as export evidence"
 
 
+def test_claim_pdf_on_stdout_leaves_its_evidence_in_the_current_folder(
+    sample_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["draft", "claim", "deezer", "--pdf", "--db", str(sample_db_path)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes.startswith(b"%PDF")
+    assert "claim-deezer-evidence.zip" in result.stderr
+    _checked_sums(tmp_path / "claim-deezer-evidence.zip")
+
+
 def test_cancel_pdf_by_registered_letter_has_its_evidence_but_an_online_one_not(
     sample_db_path: Path, tmp_path: Path
 ) -> None:
