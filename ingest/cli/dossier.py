@@ -21,6 +21,7 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
     Example: subtrail dossier free -o free-dossier.md
     """
     from ingest.outputs.dossier import DossierError, build_dossier, render_html, render_markdown
+    from ingest.outputs.humanize import Humanizer
 
     db = providers_db(ctx)
     try:
@@ -29,6 +30,7 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
             slug.strip().lower(),
             today=parse_day(today, "--today"),
             my_addresses=ctx.config.identity.addresses,
+            h=Humanizer.of(ctx.config.display),
         )
     except DossierError as exc:
         fail(str(exc))

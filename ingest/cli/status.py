@@ -18,7 +18,15 @@ def status(ctx: Context, today: str | None) -> None:
 
     Example: subtrail status
     """
-    from ingest.outputs.status import build_status, render_status
+    from pathlib import Path
 
-    report = render_status(build_status(ctx.db(), today=parse_day(today, "--today")))
+    from ingest.outputs.fx import current_rates, fetch_url
+    from ingest.outputs.humanize import Humanizer
+    from ingest.outputs.status import build_status, render_status
+    from ingest.store import today as today_
+
+    db = ctx.db()
+    day = parse_day(today, "--today") or today_()
+    rates = current_rates(Path(ctx.db_path).resolve().parent, today_(), fetch_url())
+    report = render_status(build_status(db, today=day, h=Humanizer.of(ctx.config.display), rates=rates))
     sys.stdout.write(report)
