@@ -4,7 +4,10 @@ not codes, their own corrections, and what the bank statements say — on the bu
 from __future__ import annotations
 
 import ast
+import csv
+import io
 import re
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from ingest.cli import cli
 from ingest.config import load_config
 from ingest.derived.corrections import Correction, record_corrections
 from ingest.outputs.dossier import build_dossier, render_html, render_markdown
+from ingest.outputs.export import Filters, export_evidence
 from ingest.outputs.humanize import Humanizer
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline.importer import import_paths
@@ -240,3 +244,50 @@ def test_every_status_dossier_and_export_label_is_in_the_one_catalogue() -> None
         if message.id and all(texts):
             translated.update(ids)
     assert sorted(wanted - translated) == []
+
+
+# --- exports: UTC kept, the local time beside it, the user's statements, headings in their language ---
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_evidence_csv_keeps_utc_and_adds_the_local_time_beside_it(sample: tuple[Database, Path]) -> None:
+    db, _ = sample
+    paris = read_csv(export_evidence(db, Filters(provider="spotify"), h=PARIS_FR))
+    new_york = read_csv(export_evidence(db, Filters(provider="spotify"), h=NEW_YORK_EN))
+    heading = list(paris[0])
+    assert heading[:2] == ["date_heure_utc", "date_heure_locale"]
+    agent = next(r for r in new_york if r["agent"] == "Kevin")
+    assert agent["date_time"] == "2026-11-23T10:20:00+00:00"  # as stored
+    assert agent["date_time_local"] == "2026-11-23T05:20:00-05:00"
+    assert (
+        next(r for r in paris if r["conseiller"] == "Kevin")["date_heure_locale"]
+        == "2026-11-23T11:20:00+01:00"
+    )
+    everything = read_csv(export_evidence(db, h=NEW_YORK_EN))
+    days = [r for r in everything if len(r["date_time"]) == 10]  # an event known by its day only
+    assert days and all(r["date_time_local"] == r["date_time"] for r in days)
+    english = read_csv(export_evidence(db, Filters(provider="spotify")))
+    assert list(english[0])[:3] == ["date_time", "date_time_local", "record"]  # scripts keep their names
+
+
+def test_evidence_export_carries_the_users_statements(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "t.db")
+    db["subscriptions"].insert(
+        {"id": 1, "provider": "free", "service_name": "Freebox", "amount_minor": 3999, "currency": "EUR",
+         "billing_period": "P1M", "status": "active"}
+    )  # fmt: skip
+    record_corrections(db, 1, [Correction("status", "cancelled", "par téléphone")])
+    db.execute("update corrections set at = '2026-03-03T08:15:00+00:00'")
+    rows = read_csv(export_evidence(db, h=PARIS_FR))
+    assert [(r["type"], r["fournisseur"], r["objet"]) for r in rows] == [("correction", "free", "Freebox")]
+    assert plain(rows[0]["texte"]) == "Corrigé par vous le 3 mars 2026 : statut : résilié — par téléphone"
+    assert rows[0]["date_heure_locale"] == "2026-03-03T09:15:00+01:00"
+    assert read_csv(export_evidence(db, Filters(provider="netflix"))) == []
+    bundle = export_evidence(db, fmt="zip", h=PARIS_FR)
+    with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
+        readme = zf.read("README.txt").decode("utf-8")
+    assert readme.startswith("dossier de preuves subtrail\n") and "1 de vos déclarations" in readme
+    assert "Europe/Paris" in readme
