@@ -272,8 +272,8 @@ async def correct(request: Request, datasette: Any) -> Response:
         for name in ("status", "ended_on", "amount", "period", "category")
         if form.get(name)
     ]
-    if form.get("dismiss"):
-        changes.append(Correction("dismissed", "1", note))
+    if form.get("dismiss") or form.get("undismiss"):
+        changes.append(Correction("dismissed", "0" if form.get("undismiss") else "1", note))
     if not changes and note:
         changes.append(Correction("note", None, note))
 
