@@ -122,3 +122,21 @@ def test_status_shows_the_fetched_rate_date_beside_the_converted_total(
     assert ecb.hits == 1 and (db_path.parent / CACHE_NAME).exists()
     # 10 USD a month at 1.25 is 8.00 EUR: 13.00 + 39.99 + 13.49 + 8.00 (the shipped 1.1172 would give 8.95)
     assert "Monthly total: €74.44" in result.output
+
+
+def test_the_web_pages_use_the_rates_status_fetched(ecb: ECB, db: Database, db_path: Path) -> None:
+    """The pages read what was kept beside the database (never the network themselves)."""
+    import asyncio
+
+    from ingest.web.serve import build_datasette
+
+    build_case(db)
+    assert current_rates(db_path.parent, date(2026, 11, 27), ecb.url).day == date(2026, 11, 26)
+    ds = build_datasette(db_path)
+
+    async def overview() -> str:
+        await ds.invoke_startup()
+        return (await ds.client.get("/")).text
+
+    assert "ECB rate of Nov 26, 2026" in asyncio.run(overview())
+    assert ecb.hits == 1

@@ -291,3 +291,27 @@ def test_evidence_export_carries_the_users_statements(tmp_path: Path) -> None:
         readme = zf.read("README.txt").decode("utf-8")
     assert readme.startswith("dossier de preuves subtrail\n") and "1 de vos déclarations" in readme
     assert "Europe/Paris" in readme
+
+
+def test_the_web_dossier_and_evidence_zip_follow_the_reader(sample: tuple[Database, Path]) -> None:
+    """`/dossier/<slug>` and the provider's evidence ZIP use the server's language and clock too."""
+    import asyncio
+
+    from ingest.config import Display
+    from ingest.web.serve import build_datasette
+
+    _, db_path = sample
+    ds = build_datasette(db_path, display=Display(timezone="Europe/Paris", language="fr", currency="EUR"))
+
+    async def fetch() -> tuple[str, bytes]:
+        await ds.invoke_startup()
+        markdown = await ds.client.get("/dossier/audible.md")
+        bundle = await ds.client.get("/provider/spotify/evidence.zip")
+        return markdown.text, bundle.content
+
+    markdown, bundle = asyncio.run(fetch())
+    assert markdown.startswith("# Dossier : Audible\n") and "9,95 € / mois" in plain(markdown)
+    with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
+        rows = read_csv(zf.read("evidence.csv"))
+    kevin = next(r for r in rows if r["conseiller"] == "Kevin")
+    assert kevin["date_heure_locale"] == "2026-11-23T11:20:00+01:00"
