@@ -315,3 +315,17 @@ def test_the_web_dossier_and_evidence_zip_follow_the_reader(sample: tuple[Databa
         rows = read_csv(zf.read("evidence.csv"))
     kevin = next(r for r in rows if r["conseiller"] == "Kevin")
     assert kevin["date_heure_locale"] == "2026-11-23T11:20:00+01:00"
+
+
+def test_statements_read_as_sentences() -> None:
+    at = "2026-03-03T10:00:00+00:00"
+    assert PARIS_FR.statement({"field": "note", "note": "appelé le service", "at": at}) == (
+        "Corrigé par vous le 3 mars 2026 : appelé le service"
+    )
+    amount = {"field": "amount", "value": '{"amount_minor": 1599, "currency": "EUR"}', "at": at}
+    assert plain(PARIS_FR.statement(amount)) == "Corrigé par vous le 3 mars 2026 : prix : 15,99 €"
+    added = {"field": "added", "value": "{}", "note": "paid in cash", "at": at}
+    assert NEW_YORK_EN.statement(added) == "Added by you on Mar 3, 2026 — paid in cash"
+    assert NEW_YORK_EN.statement({"field": "dismissed", "value": "0", "at": at}) == (
+        "Corrected by you on Mar 3, 2026: a subscription after all"
+    )

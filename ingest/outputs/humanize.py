@@ -356,15 +356,19 @@ class Humanizer:
             )
         if field_ == "added":
             return self.gettext("You added it by hand.")
-        return correction.get("note") or self.gettext("note")
+        return self.gettext("note")
 
     def statement(self, correction: dict[str, Any]) -> str:
         """ "Corrigé par vous le 3 mars 2026 : statut : résilié — par téléphone": who, when (local day), what."""
         day = self.local(correction.get("at"))
-        what = self.statement_text(correction)
         note = (correction.get("note") or "").strip()
-        if note and correction.get("field") != "note":
-            what = f"{what} — {note}"
+        if correction.get("field") == "added":  # a subscription the mail never shows
+            added = self.gettext("Added by you on %(day)s") % {"day": self.date(day.date() if day else None)}
+            return f"{added} — {note}" if note else added
+        if correction.get("field") == "note" and note:
+            what = note  # a note alone says it all
+        else:
+            what = f"{self.statement_text(correction)} — {note}" if note else self.statement_text(correction)
         return self.gettext("Corrected by you on %(day)s: %(what)s") % {
             "day": self.date(day.date() if day else None),
             "what": what,
