@@ -329,3 +329,9 @@ def test_statements_read_as_sentences() -> None:
     assert NEW_YORK_EN.statement({"field": "dismissed", "value": "0", "at": at}) == (
         "Corrected by you on Mar 3, 2026: a subscription after all"
     )
+
+
+def test_no_bank_section_for_a_provider_the_statements_never_show(sample: tuple[Database, Path]) -> None:
+    db, _ = sample
+    text = render_markdown(build_dossier(db, "headspace", today=TODAY))
+    assert "## From your bank statements" not in text

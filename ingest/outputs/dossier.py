@@ -266,7 +266,8 @@ def build_dossier(
     messages = _provider_messages(db, slug)
     dossier.subscriptions = _subscriptions(db, slug, h)
     dossier.tickets, dossier.promises = _tickets(db, slug, today_iso, h)
-    dossier.bank = bank_findings(db.conn, provider=slug)
+    findings = bank_findings(db.conn, provider=slug)
+    dossier.bank = findings if any(findings.values()) else {}
     debits = provider_debits(db.conn, slug)
     dossier.bank_series, dossier.bank_debits = debits["series"], debits["debits"]
     known = dossier.provider or messages or dossier.subscriptions or dossier.tickets or dossier.bank_debits
