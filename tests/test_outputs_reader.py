@@ -335,3 +335,15 @@ def test_no_bank_section_for_a_provider_the_statements_never_show(sample: tuple[
     db, _ = sample
     text = render_markdown(build_dossier(db, "headspace", today=TODAY))
     assert "## From your bank statements" not in text
+
+
+def test_the_readers_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setenv("SUBTRAIL_TODAY", "2026-03-03")
+    assert PARIS_FR.today() == NEW_YORK_EN.today() == date(2026, 3, 3)  # pinned everywhere
+    monkeypatch.delenv("SUBTRAIL_TODAY")
+    assert PARIS_FR.today() in {datetime.now(ZoneInfo("Europe/Paris")).date(), date.today()}
+    kiribati = Humanizer(timezone="Pacific/Kiritimati")  # UTC+14: its day is never behind UTC's
+    assert kiribati.today() >= datetime.now(ZoneInfo("UTC")).date()

@@ -24,13 +24,14 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
     from ingest.outputs.humanize import Humanizer
 
     db = providers_db(ctx)
+    reader = Humanizer.of(ctx.config.display)
     try:
         case = build_dossier(
             db,
             slug.strip().lower(),
-            today=parse_day(today, "--today"),
+            today=parse_day(today, "--today") or reader.today(),
             my_addresses=ctx.config.identity.addresses,
-            h=Humanizer.of(ctx.config.display),
+            h=reader,
         )
     except DossierError as exc:
         fail(str(exc))

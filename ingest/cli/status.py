@@ -23,10 +23,10 @@ def status(ctx: Context, today: str | None) -> None:
     from ingest.outputs.fx import current_rates, fetch_url
     from ingest.outputs.humanize import Humanizer
     from ingest.outputs.status import build_status, render_status
-    from ingest.store import today as today_
 
     db = ctx.db()
-    day = parse_day(today, "--today") or today_()
-    rates = current_rates(Path(ctx.db_path).resolve().parent, today_(), fetch_url())
-    report = render_status(build_status(db, today=day, h=Humanizer.of(ctx.config.display), rates=rates))
+    reader = Humanizer.of(ctx.config.display)
+    day = parse_day(today, "--today") or reader.today()
+    rates = current_rates(Path(ctx.db_path).resolve().parent, reader.today(), fetch_url())
+    report = render_status(build_status(db, today=day, h=reader, rates=rates))
     sys.stdout.write(report)

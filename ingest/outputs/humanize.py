@@ -273,6 +273,12 @@ class Humanizer:
 
     # --- time --------------------------------------------------------------------------------
 
+    def today(self) -> date:
+        """The reader's day: `SUBTRAIL_TODAY` when set, else today on their clock (at 00:30 in Paris it is
+        already tomorrow in Paris while UTC says today)."""
+        pinned = os.environ.get("SUBTRAIL_TODAY", "").strip()
+        return date.fromisoformat(pinned) if pinned else datetime.now(self._zone).date()
+
     def local(self, stamp: str | None) -> datetime | None:
         """A stored UTC timestamp in the reader's zone (naive stamps are UTC, as the database keeps them)."""
         if not stamp:
