@@ -156,13 +156,13 @@ def test_a_correction_is_shown_as_the_users_statement(tmp_path: Path) -> None:
     record_corrections(db, 1, [Correction("status", "cancelled", "par téléphone")])
     db.execute("update corrections set at = '2026-03-03T08:15:00+00:00'")
     text = plain(render_status(build_status(db, today=date(2026, 3, 10), h=PARIS_FR)))
-    sentence = "Corrigé par vous le 3 mars 2026 : statut : résilié — par téléphone"
+    sentence = "Corrigé par vous le 3 mars 2026 : résilié — par téléphone"
     assert "Vos corrections (1)" in text and f"Freebox: {sentence}" in text
     dossier = plain(render_markdown(build_dossier(db, "free", today=date(2026, 3, 10), h=PARIS_FR)))
     assert "Vos déclarations :" in dossier and sentence in dossier
     english = render_markdown(build_dossier(db, "free", today=date(2026, 3, 10), h=NEW_YORK_EN))
     # 08:15 UTC is still 3 March in New York; the statement says who and when.
-    assert "Corrected by you on Mar 3, 2026: status: cancelled — par téléphone" in english
+    assert "Corrected by you on Mar 3, 2026: cancelled — par téléphone" in english
 
 
 # --- bank findings reach the person ------------------------------------------------------------------
@@ -283,7 +283,7 @@ def test_evidence_export_carries_the_users_statements(tmp_path: Path) -> None:
     db.execute("update corrections set at = '2026-03-03T08:15:00+00:00'")
     rows = read_csv(export_evidence(db, h=PARIS_FR))
     assert [(r["type"], r["fournisseur"], r["objet"]) for r in rows] == [("correction", "free", "Freebox")]
-    assert plain(rows[0]["texte"]) == "Corrigé par vous le 3 mars 2026 : statut : résilié — par téléphone"
+    assert plain(rows[0]["texte"]) == "Corrigé par vous le 3 mars 2026 : résilié — par téléphone"
     assert rows[0]["date_heure_locale"] == "2026-03-03T09:15:00+01:00"
     assert read_csv(export_evidence(db, Filters(provider="netflix"))) == []
     bundle = export_evidence(db, fmt="zip", h=PARIS_FR)

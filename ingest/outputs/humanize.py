@@ -3,7 +3,8 @@
 Pure: a `Humanizer` is built from the three display settings (`language`, `timezone`,
 `currency`) and turns stored values (`1499` `EUR` `P1M`, `awaiting_provider`, UTC
 ISO timestamps) into text ("14,99 € / mois", "waiting for their answer", "12 mars 2026,
-11:02"). Every label goes through gettext: English is the source language, and each
+11:02"), and says the user's corrections and the bank findings as sentences, one way
+for the web pages, `status`, the dossier and the exports. Every label goes through gettext: English is the source language, and each
 other language is one `ingest/locale/<lang>/LC_MESSAGES/subtrail.po` file, compiled with
 babel when first used, so adding a language is adding that file.
 """
@@ -374,7 +375,13 @@ class Humanizer:
         if correction.get("field") == "note" and note:
             what = note  # a note alone says it all
         else:
-            what = f"{self.statement_text(correction)} — {note}" if note else self.statement_text(correction)
+            # "résilié", not "statut : résilié": after "Corrigé par vous le …" the status word is enough
+            said = (
+                self.subscription_status(correction.get("value"))
+                if correction.get("field") == "status"
+                else self.statement_text(correction)
+            )
+            what = f"{said} — {note}" if note else said
         return self.gettext("Corrected by you on %(day)s: %(what)s") % {
             "day": self.date(day.date() if day else None),
             "what": what,
