@@ -347,3 +347,21 @@ def test_the_readers_today(monkeypatch: pytest.MonkeyPatch) -> None:
     assert PARIS_FR.today() in {datetime.now(ZoneInfo("Europe/Paris")).date(), date.today()}
     kiribati = Humanizer(timezone="Pacific/Kiritimati")  # UTC+14: its day is never behind UTC's
     assert kiribati.today() >= datetime.now(ZoneInfo("UTC")).date()
+
+
+def test_the_total_says_how_foreign_prices_were_counted(
+    sample: tuple[Database, Path], tmp_path: Path
+) -> None:
+    db, _ = sample
+    english = plain(render_status(build_status(db, today=TODAY, h=NEW_YORK_EN)))
+    assert "1 foreign price counted at what your bank debits." in english  # ChatGPT in USD, debited in EUR
+    other = open_db(tmp_path / "t.db")
+    other["subscriptions"].insert_all(
+        [{"id": 1, "provider": "proton", "service_name": "Proton", "amount_minor": 1290, "currency": "XAF",
+          "billing_period": "P1M", "status": "active"},
+         {"id": 2, "provider": "netflix", "service_name": "Netflix", "amount_minor": 1349, "currency": "EUR",
+          "billing_period": "P1M", "status": "active"}]
+    )  # fmt: skip
+    text = plain(render_status(build_status(other, today=TODAY, h=PARIS_FR)))
+    assert "Total mensuel : 13,49 €" in text  # never a silent 1:1
+    assert "Hors total (non converti) : Proton (1 290 FCFA)" in " ".join(text.split())
