@@ -16,6 +16,7 @@ from babel.messages.pofile import read_po
 from click.testing import CliRunner
 from sqlite_utils import Database
 
+from ingest.bank.findings import bank_findings
 from ingest.cli import cli
 from ingest.config import load_config
 from ingest.derived.corrections import Correction, record_corrections
@@ -365,3 +366,25 @@ def test_the_total_says_how_foreign_prices_were_counted(
     text = plain(render_status(build_status(other, today=TODAY, h=PARIS_FR)))
     assert "Total mensuel : 13,49 €" in text  # never a silent 1:1
     assert "Hors total (non converti) : Proton (1 290 FCFA)" in " ".join(text.split())
+
+
+def test_the_overview_says_the_bank_findings_the_same_way(sample: tuple[Database, Path]) -> None:
+    import asyncio
+    import html
+
+    from ingest.config import Display
+    from ingest.web.serve import build_datasette
+
+    db, db_path = sample
+    ds = build_datasette(db_path, display=Display(timezone="Europe/Paris", language="fr", currency="EUR"))
+
+    async def overview() -> str:
+        await ds.invoke_startup()
+        return (await ds.client.get("/")).text
+
+    page = plain(html.unescape(asyncio.run(overview())))
+    status = plain(render_status(build_status(db, today=TODAY, h=PARIS_FR)))
+    sentences = PARIS_FR.bank_sentences(bank_findings(db.conn))
+    assert len(sentences) == 3
+    for sentence in sentences:
+        assert plain(sentence) in page and plain(sentence) in " ".join(status.split())
