@@ -291,6 +291,7 @@ def test_evidence_export_carries_the_users_statements(tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
         readme = zf.read("README.txt").decode("utf-8")
     assert readme.startswith("dossier de preuves subtrail\n") and "1 de vos déclarations" in readme
+    assert "Filtres : aucun (tout)" in readme
     assert "Europe/Paris" in readme
 
 

@@ -63,9 +63,9 @@ class Filters:
     since: str | None = None  # YYYY-MM-DD, inclusive
     until: str | None = None  # YYYY-MM-DD, inclusive
 
-    def describe(self) -> str:
+    def describe(self, h: Humanizer | None = None) -> str:
         parts = [f"{k}={v}" for k, v in vars(self).items() if v]
-        return ", ".join(parts) or "none (everything)"
+        return ", ".join(parts) or (h or Humanizer()).gettext("none (everything)")
 
 
 def neutralise(value: Any) -> str:
@@ -325,7 +325,7 @@ def write_zip(
     small["README.txt"] = (
         h.gettext(README_TEMPLATE)
         .format(
-            filters=filters.describe(),
+            filters=filters.describe(h),
             records=len(rows),
             exchanges=sum(r["record"] == "exchange" for r in rows),
             events=sum(r["record"] == "subscription_event" for r in rows),
