@@ -241,7 +241,7 @@ def render_status(status: Status) -> str:
         price = h.money(item["amount_minor"], item["currency"])
         lines.append(
             f"  {cut(h.date(item['on_day']), 13)} {cut(item['provider'], 14)} {cut(item['name'], 18)} "
-            f"{cut(what, 13)} {cut(price, 14)}"
+            f"{cut(what, 15)} {cut(price, 14)}"
         )
     lines += ["", _("Open tickets (%(count)d)") % {"count": len(status.tickets)}]
     for ticket in status.tickets:
