@@ -389,3 +389,11 @@ def test_the_overview_says_the_bank_findings_the_same_way(sample: tuple[Database
     assert len(sentences) == 3
     for sentence in sentences:
         assert plain(sentence) in page and plain(sentence) in " ".join(status.split())
+
+
+def test_a_correction_of_a_subscription_gone_since_does_not_break_status(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "t.db")
+    db["corrections"].insert({"subscription_id": 99, "field": "status", "value": "cancelled",
+                              "at": "2026-03-03T08:15:00+00:00", "source": "cli"})  # fmt: skip
+    text = render_status(build_status(db, today=date(2026, 3, 10)))
+    assert "?: Corrected by you on Mar 3, 2026: cancelled" in text

@@ -76,7 +76,8 @@ def _statements(db: Database) -> list[dict[str, Any]]:
         dict(r)
         for r in db.query(
             """select c.*, coalesce(s.service_name, p.name, s.provider,
-                                    json_extract(c.value, '$.provider')) as name
+                                    case when c.field = 'added' and json_valid(c.value)
+                                         then json_extract(c.value, '$.provider') end) as name
                  from corrections c
                  left join subscriptions s
                    on s.id = coalesce(c.subscription_id,
