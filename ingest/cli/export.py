@@ -50,13 +50,15 @@ def evidence(
     Example: subtrail export evidence --provider free --format zip -o free-evidence.zip
     """
     from ingest.outputs.export import ExportError, Filters, write_evidence
+    from ingest.outputs.humanize import Humanizer
 
     filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
     if fmt == "zip" and (not output or output == "-") and click.get_binary_stream("stdout").isatty():
         fail("refusing to write a ZIP to the terminal: use -o FILE")
     db = ctx.db()
+    reader = Humanizer.of(ctx.config.display)
     try:
-        write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom))
+        write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom, h=reader))
     except ExportError as exc:
         fail(str(exc))
 
