@@ -19,15 +19,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from ingest.bank.findings import bank_findings
+from ingest.outputs import queries
 from ingest.outputs.fx import Rates, shipped_rates
 from ingest.outputs.humanize import Humanizer
 from ingest.pipeline.queue import queued_count
 from ingest.store import today as today_
-from ingest.web import page_data
 
 WIDTH = 80
-ACTIVE = page_data.RUNNING
-RENEWAL_WINDOW_DAYS = page_data.RENEWAL_DAYS
+ACTIVE = queries.RUNNING
+RENEWAL_WINDOW_DAYS = queries.RENEWAL_DAYS
 STATEMENTS_SHOWN = 10
 _PERIOD = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
 
@@ -58,7 +58,7 @@ class Status:
     today: date
     h: Humanizer = field(default_factory=Humanizer)
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
-    totals: page_data.Totals | None = None  # in the reader's main currency
+    totals: queries.Totals | None = None  # in the reader's main currency
     unpriced: int = 0  # running subscriptions without an amount or period
     renewals: list[dict[str, Any]] = field(default_factory=list)
     tickets: list[dict[str, Any]] = field(default_factory=list)
@@ -97,7 +97,7 @@ def build_status(
     h = h or Humanizer()
     status = Status(today=today, h=h, queued=queued_count(db))
     marks = ",".join("?" * len(ACTIVE))
-    subs = page_data.subscriptions(
+    subs = queries.subscriptions(
         db.conn,
         h.currency,
         rates if rates is not None else shipped_rates(),
@@ -105,12 +105,12 @@ def build_status(
         ACTIVE,
     )
     status.subscriptions = sorted(subs, key=lambda s: (s["provider"] or "", s["service_name"] or "", s["id"]))
-    status.totals = page_data.totals(subs, h.currency)
+    status.totals = queries.totals(subs, h.currency)
     status.unpriced = sum(
         1 for s in subs if s["amount_minor"] is None or months_in(s["billing_period"]) is None
     )
     status.renewals = sorted(
-        page_data.renewals(subs, today, RENEWAL_WINDOW_DAYS),
+        queries.renewals(subs, today, RENEWAL_WINDOW_DAYS),
         key=lambda s: (s["on_day"], s["provider"], s["id"]),
     )
     status.tickets = [
@@ -158,7 +158,7 @@ def _price(h: Humanizer, sub: dict[str, Any]) -> str:
     return h.price(sub["amount_minor"], sub["currency"], sub["billing_period"])
 
 
-def _total_lines(h: Humanizer, totals: page_data.Totals) -> list[str]:
+def _total_lines(h: Humanizer, totals: queries.Totals) -> list[str]:
     _ = h.gettext
     lines = [
         "  "

@@ -19,7 +19,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Request, Response
 
 from ingest.outputs.drafts import LANGUAGES, Draft, DraftError, build_draft, evidence_filters
-from ingest.web import page_data
+from ingest.store import today
 from ingest.web.pages import SLUG_RE, _check, _render, humanizer, settings
 
 PROVIDER_KINDS = ("cancel", "claim")  # a follow-up belongs to a case, not a provider
@@ -33,7 +33,7 @@ def draft_language(language: str) -> str:
 async def _draft_page(request: Request, datasette: Any, kind: str, target: str, back: str) -> Response:
     db = await _check(request, datasette)
     lang = draft_language(humanizer(request, datasette).language)
-    on = page_data.today()
+    on = today()
     drafts = settings(datasette).get("drafts") or {}
     templates = Path(drafts["templates"]) if drafts.get("templates") else None
     mine = tuple(drafts.get("addresses") or ())

@@ -35,9 +35,10 @@ from ingest.derived.corrections import (
     add_subscription,
     record_corrections,
 )
+from ingest.outputs import queries
 from ingest.outputs.fx import current_rates
 from ingest.outputs.humanize import Humanizer, available_languages, system_language, system_timezone
-from ingest.web import page_data
+from ingest.store import today
 
 DB_NAME = "subtrail"
 PLUGIN = "subtrail"
@@ -115,7 +116,7 @@ async def _render(
             **context,
             "h": h,
             "_": h.gettext,
-            "today": page_data.today(),
+            "today": today(),
             "page_path": path,
             "languages": available_languages(),
             "language_url": lambda lang: "/-/subtrail/language?" + urlencode({"to": lang, "back": path}),
@@ -146,24 +147,24 @@ def _rates(datasette: Any) -> Any:
     """The newest ECB rates known: what `subtrail status` fetched today (kept beside the database),
     else the shipped file; a page never waits on the network."""
     path = datasette.get_database(DB_NAME).path
-    return current_rates(Path(path).parent if path else None, page_data.today(), url=None)
+    return current_rates(Path(path).parent if path else None, today(), url=None)
 
 
 async def overview(request: Request, datasette: Any) -> Response:
     db = await _check(request, datasette)
     main = humanizer(request, datasette).currency
-    on = page_data.today()
+    on = today()
 
     def read(conn: Any) -> dict[str, Any]:
-        subs = page_data.subscriptions(conn, main, _rates(datasette))
-        running = [s for s in subs if s["status"] in page_data.RUNNING and not s.get("dismissed")]
+        subs = queries.subscriptions(conn, main, _rates(datasette))
+        running = [s for s in subs if s["status"] in queries.RUNNING and not s.get("dismissed")]
         return {
             "running": running,
-            "totals": page_data.totals(subs, main),
-            "renewals": page_data.renewals(subs, on),
-            "open_cases": page_data.open_cases(conn),
-            "overdue": page_data.overdue_promises(conn, on),
-            "bank": page_data.bank_findings(conn),
+            "totals": queries.totals(subs, main),
+            "renewals": queries.renewals(subs, on),
+            "open_cases": queries.open_cases(conn),
+            "overdue": queries.overdue_promises(conn, on),
+            "bank": queries.bank_findings(conn),
         }
 
     return await _render(request, datasette, "subtrail_overview.html", await db.execute_fn(read))
@@ -174,22 +175,22 @@ async def inventory(request: Request, datasette: Any) -> Response:
     main = humanizer(request, datasette).currency
 
     def read(conn: Any) -> dict[str, Any]:
-        subs = page_data.subscriptions(conn, main, _rates(datasette))
-        return {"groups": page_data.split_inventory(subs), "totals": page_data.totals(subs, main)}
+        subs = queries.subscriptions(conn, main, _rates(datasette))
+        return {"groups": queries.split_inventory(subs), "totals": queries.totals(subs, main)}
 
     return await _render(request, datasette, "subtrail_inventory.html", await db.execute_fn(read))
 
 
 async def journal(request: Request, datasette: Any) -> Response:
     db = await _check(request, datasette)
-    cases = await db.execute_fn(page_data.cases)
+    cases = await db.execute_fn(queries.cases)
     return await _render(request, datasette, "subtrail_journal.html", {"cases": cases})
 
 
 async def case(request: Request, datasette: Any) -> Response:
     db = await _check(request, datasette)
     ticket_id = int(request.url_vars["ticket_id"])
-    found = await db.execute_fn(lambda conn: page_data.ticket(conn, ticket_id))
+    found = await db.execute_fn(lambda conn: queries.ticket(conn, ticket_id))
     if found is None:
         raise NotFound("no such case")
     return await _render(request, datasette, "subtrail_case.html", {"case": found})
@@ -201,7 +202,7 @@ async def provider(request: Request, datasette: Any) -> Response:
     if not SLUG_RE.match(slug):
         raise NotFound("not a provider slug")
     main = humanizer(request, datasette).currency
-    found = await db.execute_fn(lambda conn: page_data.provider(conn, slug, main, _rates(datasette)))
+    found = await db.execute_fn(lambda conn: queries.provider(conn, slug, main, _rates(datasette)))
     if found is None:
         raise NotFound(f"nothing known about provider {slug}")
     return await _render(request, datasette, "subtrail_provider.html", {"p": found, "slug": slug})

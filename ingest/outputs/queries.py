@@ -1,4 +1,4 @@
-"""What each page shows, read from the database as plain dicts (formatting is the templates' job).
+"""What the pages, `status` and the dossier show, read from the database as plain dicts (formatting is theirs).
 
 Functions of a `sqlite3.Connection` (Datasette's read-only one inside `execute_fn`, or any
 other), so the pages, the tests and the bench read the same data the same way. Every
@@ -9,7 +9,6 @@ the pages stay fast however many messages are stored.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,12 +21,6 @@ from ingest.outputs.fx import Converted, Rates, to_main
 RUNNING = ("trial", "active", "payment_failed")  # shown first; all but trials count in the totals
 STATUS_ORDER = {"payment_failed": 0, "active": 1, "trial": 2, "cancelled": 3, "unknown": 4, "expired": 5}
 RENEWAL_DAYS = 30
-
-
-def today() -> date:
-    """`SUBTRAIL_TODAY` pins today for every date rule (tests, benchmarks), as the contract says."""
-    pinned = os.environ.get("SUBTRAIL_TODAY")
-    return date.fromisoformat(pinned) if pinned else date.today()
 
 
 def rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
