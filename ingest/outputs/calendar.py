@@ -125,7 +125,7 @@ def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
            from promises pr
            left join ticket_messages tm on tm.id = pr.ticket_message_id
            left join tickets t on t.id = tm.ticket_id
-           where pr.status is null or pr.status != 'kept'
+           where pr.status is null or pr.status not in ('kept', 'kept_late')
            order by pr.id"""
     ).fetchall()
     entries: list[CalendarItem] = []
