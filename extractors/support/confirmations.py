@@ -1,0 +1,295 @@
+"""What a provider's support reply confirms about the subscription: a cancellation, a refund, a plan or a
+price change, FR and EN.
+
+The journal keeps the new text of every exchange (quoted history and signature removed); the inventory
+turns what this module finds in a provider's own reply into a subscription event with that mail as its
+evidence (`ingest.derived.support_events`). Only a statement of something done counts: a confirmation
+verb in the past or the present perfect on the object itself ("votre résiliation a bien été prise en
+compte", "we have cancelled your subscription", "I can see the cancellation on November 3"). A question
+("can you confirm the cancellation?"), an intention or a hedge ("we will look into cancelling", "si vous le
+souhaitez, nous pouvons résilier"), a refusal ("we cannot cancel"), a request being acknowledged ("votre
+demande de résiliation a bien été enregistrée") or a refund still to come ("you will receive a refund
+within 5 days", a promise the journal tracks) confirm nothing.
+
+Pure functions of the text and the day it was sent; never raises on odd input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from extractors.dates import find_dates
+from extractors.money import find_money
+from extractors.support.promises import sentences
+
+CANCELLATION, REFUND, PRICE_CHANGE = "cancellation_confirmed", "refund", "price_change"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One fact a provider's reply states as done; becomes a `subscription_events` row."""
+
+    event_type: str  # cancellation_confirmed | refund | price_change (a plan change is a price_change)
+    text: str  # the sentence that says it
+    occurred_on: str | None  # the effective date when the reply states one, else the day it was sent
+    ends_on: str | None = None  # a cancellation's last day, when stated ("effective December 5", "jusqu'au")
+    amount_minor: int | None = None  # a refund's amount, a new price
+    currency: str | None = None
+    plan: str | None = None  # the plan changed to
+
+
+# --- the patterns: (event type, language, regex); the object and a done-verb in one span ------------------
+
+_EN_ADV = (
+    r"(?:(?:now|just|successfully|already|officially|also|finally|gone\s+ahead\s+and|been\s+able\s+to)\s+)*"
+)
+_FR_ADV = r"(?:(?:bien|désormais|maintenant|correctement|définitivement|déjà|officiellement|aussi)\s+)*"
+_EN_DONE = r"(?:has\s+been|have\s+been|was|were|is\s+now|is)\s+" + _EN_ADV
+_FR_DONE = r"(?:a\s+(?:bien\s+)?été|ont\s+(?:bien\s+)?été|est)\s+" + _FR_ADV
+_EN_SUB = (
+    r"(?:subscription|membership|plan|account|contract|service|auto-?renewal|recurring\s+(?:payment|billing))"
+)
+_FR_SUB = r"(?:abonnement|contrat|forfait|offre|ligne|adhésion|souscription|formule)"
+_FR_PLAN_WORD = (
+    r"(?:l'offre\s+|la\s+formule\s+|le\s+forfait\s+|l'abonnement\s+|le\s+plan\s+|la\s+version\s+)?"
+)
+# A plan name: a short run of words up to punctuation or the words that start the rest of the sentence.
+_PLAN = (
+    r"[«\"“']?\s*(?P<plan>[^\s,.;:!?()«»\"“”][^,.;:!?()«»\"“”\n]{0,40}?)\s*[»\"”']?"
+    r"(?=\s*(?:[,.;:!?()]|$|\s(?:plan|effective|starting|from|as\s+of|on|at|for|with|and|which|"
+    r"à\s+compter|à\s+partir|dès|le|au|pour|avec|qui|et|depuis)\b))"
+)
+
+_PATTERNS: list[tuple[str, str, re.Pattern[str]]] = (
+    [
+        (CANCELLATION, "en", p)
+        for p in (
+            rf"\b(?:your|the)\s+(?:[\w+-]+\s+){{0,3}}?{_EN_SUB}(?:\s+(?:to|for|with)\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
+            r"(?:cancell?ed|terminated|closed|stopped|ended|deactivated|turned\s+off|disabled)\b",
+            rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:cancell?ed|terminated|closed|stopped|ended|turned\s+off|"
+            rf"disabled)\s+(?:your|the)\s+(?:[\w+-]+\s+){{0,3}}?{_EN_SUB}",
+            rf"\b(?:your|the)\s+cancell?ation(?:\s+request|\s+of\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
+            r"(?:confirmed|processed|completed?|effective|registered|done|successful|finali[sz]ed|accepted|approved|"
+            r"in\s+place)\b",
+            r"\bconfirm(?:s|ed)?\s+(?:that\s+)?(?:the|your)\s+cancell?ation\b",
+            r"\b(?:i|we)\s+(?:can\s+)?see\s+(?:that\s+)?(?:the\s+|your\s+)?(?:cancell?ation\b|"
+            r"(?:subscription|membership|plan|account)\s+(?:was|has\s+been)\s+cancell?ed|you\s+(?:have\s+)?cancell?ed)",
+        )
+    ]
+    + [
+        (CANCELLATION, "fr", p)
+        for p in (
+            rf"\b(?:votre|la|l')\s*(?:résiliation|annulation|désinscription|désabonnement)"
+            rf"(?:\s+(?:de|du|à)\s+[^,.;]{{1,50}}?)?\s+{_FR_DONE}"
+            r"(?:prise?\s+en\s+compte|confirmée?|effectuée?|enregistrée?|validée?|actée?|traitée?|finalisée?|"
+            r"acceptée?|effective|réalisée?)",
+            rf"\b(?:votre|la)\s+demande\s+de\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{{1,50}}?)?\s+"
+            rf"{_FR_DONE}(?:traitée?|validée?|acceptée?|effectuée?|finalisée?|confirmée?)",
+            rf"\b(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}(?:\s+[^,.;]{{1,40}}?)?\s+{_FR_DONE}"
+            r"(?:résiliée?|annulée?|clôturée?|fermée?|arrêtée?|désactivée?|terminée?)\b",
+            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+à|effectué|enregistré|validé|pris\s+en\s+compte|"
+            r"confirmé|finalisé)\s+(?:la|votre|à\s+la)\s+(?:résiliation|annulation)",
+            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:résilié|annulé|clôturé|arrêté|désactivé|stoppé)\s+"
+            rf"(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}",
+            r"\b(?:je\s+(?:vous\s+)?confirme|nous\s+(?:vous\s+)?confirmons)\s+(?:bien\s+)?(?:que\s+)?"
+            r"(?:la|votre|l')\s*(?:résiliation|annulation)\b(?!\s+(?:sera|devra|pourra|interviendra))",
+            r"\b(?:je|nous)\s+(?:vois|voyons|constate|constatons)\s+(?:bien\s+)?(?:que\s+)?(?:la|votre|une|l')\s*"
+            r"(?:résiliation|annulation)\b",
+            r"\b(?:la|votre)\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{1,50}?)?\s+"
+            r"(?:prendra|prend|a\s+pris)\s+effet\b",
+        )
+    ]
+    + [
+        (REFUND, "en", p)
+        for p in (
+            rf"\b(?:your|the|a)\s+(?:full\s+|partial\s+)?refund(?:\s+(?:of|for)\s+.{{1,40}}?)?\s+{_EN_DONE}"
+            r"(?:processed|issued|approved|completed|sent|initiated|granted|made|credited|paid)\b",
+            rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:processed|issued|initiated|approved|sent|granted|made)\s+"
+            r"(?:a|the|your)\s+(?:full\s+|partial\s+)?refund\b",
+            rf"\b(?:i|we)(?:'ve|\s+have)\s+{_EN_ADV}(?:refunded|credited)\s+(?:you|your|the)\b",
+        )
+    ]
+    + [
+        (REFUND, "fr", p)
+        for p in (
+            rf"\b(?:votre|le|un)\s+remboursement(?:\s+(?:de|d'un\s+montant\s+de)\s+.{{1,40}}?)?\s+{_FR_DONE}"
+            r"(?:effectué|émis|réalisé|validé|accepté|initié|traité|envoyé|accordé|déclenché|versé|crédité|"
+            r"ordonné|lancé)\b",
+            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+au|effectué\s+le|émis\s+le|validé\s+le|initié\s+le|"
+            r"déclenché\s+le|lancé\s+le|ordonné\s+le|fait\s+le)\s+remboursement\b",
+            rf"\b(?:nous\s+vous\s+avons|je\s+vous\s+ai)\s+{_FR_ADV}(?:remboursée?|recréditée?|créditée?)\b",
+        )
+    ]
+    + [
+        (PRICE_CHANGE, "en", p)
+        for p in (
+            rf"\b(?:your|the)\s+(?:plan|subscription|membership|package|tier)\s+{_EN_DONE}(?:changed|switched|moved|"
+            rf"downgraded|upgraded|updated|converted|migrated)\s+(?:from\s+.{{1,40}}?\s+)?(?:to|into)\s+(?:the\s+)?{_PLAN}",
+            rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:changed|switched|moved|downgraded|upgraded|migrated)\s+"
+            rf"(?:your|you)(?:\s+(?:plan|subscription|account|membership))?\s+(?:from\s+.{{1,40}}?\s+)?"
+            rf"(?:to|onto)\s+(?:the\s+)?{_PLAN}",
+            r"\b(?:your|the)\s+new\s+(?:monthly\s+|annual\s+|yearly\s+)?(?:price|rate|fee)\s+(?:is|will\s+be|of)\b",
+            rf"\b(?:your|the)\s+(?:monthly\s+|annual\s+|yearly\s+|subscription\s+|plan\s+)?(?:price|rate|fee)\s+"
+            rf"{_EN_DONE}(?:changed|updated|adjusted|reduced|lowered|increased|set|corrected)\s+(?:to|at)\b",
+            rf"\b(?:i|we)(?:'ve|\s+have)\s+{_EN_ADV}(?:applied|adjusted|changed|reduced|lowered|updated|corrected|set)"
+            r"\s+(?:your|the)\s+(?:monthly\s+)?(?:price|rate|fee|subscription(?:\s+price)?|plan\s+price)\s+(?:to|at)\b",
+        )
+    ]
+    + [
+        (PRICE_CHANGE, "fr", p)
+        for p in (
+            rf"\b(?:votre|l')\s*{_FR_SUB}\s+{_FR_DONE}(?:modifiée?|changée?|basculée?|migrée?|passée?|remplacée?)\s+"
+            rf"(?:vers|en|pour|par|à)\s+{_FR_PLAN_WORD}{_PLAN}",
+            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:modifié|changé|basculé|migré|passé)\s+(?:votre|l')\s*"
+            rf"(?:{_FR_SUB}|compte)\s+(?:vers|en|pour|sur|à)\s+{_FR_PLAN_WORD}{_PLAN}",
+            rf"\bvous\s+(?:êtes|avez\s+été)\s+{_FR_ADV}(?:passée?|basculée?|migrée?)\s+(?:sur|à|vers|en)\s+"
+            rf"(?:l'offre|la\s+formule|le\s+forfait|l'abonnement)\s+{_PLAN}",
+            r"\b(?:votre|le|la)\s+(?:nouveau|nouvelle)\s+(?:tarif|prix|montant|mensualité|échéance|cotisation)"
+            r"(?:\s+(?:mensuel(?:le)?|annuel(?:le)?))?\s+(?:est|sera|s'élève)\b",
+            rf"\b(?:votre|le|la|l')\s*(?:tarif|prix|montant|mensualité|échéancier|échéance|cotisation)"
+            rf"(?:\s+(?:mensuel(?:le)?|annuel(?:le)?|de\s+votre\s+\w+))?\s+(?:(?:{_FR_DONE}|sera\s+{_FR_ADV})"
+            r"(?:ramenée?|modifiée?|ajustée?|réduite?|baissée?|augmentée?|fixée?|portée?|passée?|corrigée?)|"
+            r"passe|passera)\s+(?:à|de)\s",
+            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:appliqué|ajusté|modifié|réduit|ramené|baissé|corrigé|passé)\s+"
+            r"(?:votre|le|la|l')\s*(?:tarif|prix|montant|mensualité|échéancier|échéance|cotisation|abonnement)"
+            r"(?:\s+[\w']+){0,3}?\s+(?:à|au\s+tarif\s+de)\s",
+        )
+    ]
+)
+_COMPILED = [(kind, lang, re.compile(p, re.I)) for kind, lang, p in _PATTERNS]
+
+# Before the confirmation, in the same sentence: it is asked, refused, conditional or only intended.
+_NOT_DONE_BEFORE = re.compile(
+    r"\b(?:not|never|cannot|can't|cant|couldn't|won't|unable|unfortunately|ne|n'|pas|impossible|aucune?|"
+    r"jamais|refus\w*|declin\w*|denied|"
+    r"can\s+you|could\s+you|would\s+you|will\s+you|do\s+you|want\s+(?:us|me)|"
+    r"please\s+(?:confirm|let|tell)|kindly\s+confirm|pouvez-vous|pourriez-vous|"
+    r"merci\s+de\s+(?:nous\s+)?(?:confirmer|préciser|indiquer)|veuillez\s+(?:nous\s+)?confirmer|"
+    r"souhaitez-vous|voulez-vous|est-ce\s+que|"
+    r"if|si|once|whether|as\s+soon\s+as|dès\s+que|une\s+fois|lorsque|quand|before|avant|"
+    r"will|shall|going\s+to|look\s+into|allons|allez|va|vais|pourrons|pourra|pourrait|pourrions|"
+    r"peut|peuvent|pouvons|could|might|can\s+we|try|trying|essayer|tenter|afin|how|comment)\b",
+    re.I,
+)
+# After a scheduled, future confirmation ("will end on", "prendra effet le"): it still depends on something.
+_CONDITIONAL_AFTER = re.compile(
+    r"\b(?:unless|if\s+you|si\s+vous|sauf\s+si|à\s+moins|provided|sous\s+réserve)\b", re.I
+)
+_FUTURE = re.compile(r"\b(?:prendra|will)\b", re.I)
+_UNTIL = re.compile(r"(?:until|through|till|up\s+to|jusqu'(?:au|à|a)|jusqu’(?:au|à)|fin\s+le)\s*$", re.I)
+_EFFECT_NEXT = re.compile(
+    r"\b(?:effet|effective|effect|à\s+compter|à\s+partir|as\s+of|starting|jusqu'|jusqu’|until|prendra\s+fin|"
+    r"will\s+end|ends?\s+on|last\s+day|dernier\s+jour)",
+    re.I,
+)
+_SCAN_LIMIT = 20_000  # a reply's new text; a longer one is no reply a person wrote
+
+
+def find_confirmations(text: str, sent_on: date | None) -> list[Confirmation]:
+    """The facts a provider's new text confirms as done, at most one per event type (the first stated,
+    with a date when one sentence gives it). `sent_on` is the reply's local date: it dates what states no
+    date of its own and gives year-less dates their year."""
+    try:
+        return _find(text[:_SCAN_LIMIT], sent_on)
+    except Exception:  # a pattern meeting odd input must never lose the message
+        return []
+
+
+def _find(text: str, sent_on: date | None) -> list[Confirmation]:
+    found: dict[str, Confirmation] = {}
+    parts = sentences(text.replace("\u2019", "'"))
+    for index, sentence in enumerate(parts):
+        if sentence.rstrip().endswith("?"):
+            continue
+        following = parts[index + 1] if index + 1 < len(parts) else ""
+        for kind, lang, pattern in _COMPILED:
+            match = pattern.search(sentence)
+            if match is None or _NOT_DONE_BEFORE.search(sentence[: match.start()]):
+                continue
+            fact = _confirmation(kind, lang, sentence, match, following, sent_on)
+            if fact is None:
+                continue
+            earlier = found.get(kind)
+            if earlier is None:
+                found[kind] = fact
+            elif _undated(earlier, sent_on) and not _undated(fact, sent_on):
+                found[kind] = _with_dates(earlier, fact)
+            break  # one fact per sentence: the first pattern that reads it
+    return list(found.values())
+
+
+def _undated(fact: Confirmation, sent_on: date | None) -> bool:
+    return fact.occurred_on == _iso(sent_on) and fact.ends_on is None
+
+
+def _with_dates(first: Confirmation, later: Confirmation) -> Confirmation:
+    """The first statement, dated by a later one that states a date ("... Elle prendra effet le 30/11.")."""
+    return Confirmation(
+        first.event_type, first.text, later.occurred_on, first.ends_on or later.ends_on,
+        first.amount_minor, first.currency, first.plan,
+    )  # fmt: skip
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _confirmation(
+    kind: str, lang: str, sentence: str, match: re.Match[str], following: str, sent_on: date | None
+) -> Confirmation | None:
+    after = sentence[match.end() :]
+    effective, until = _dates(sentence, lang, sent_on)
+    if effective is None and until is None and kind != REFUND and _EFFECT_NEXT.search(following):
+        effective, until = _dates(following, lang, sent_on)
+    future = bool(_FUTURE.search(match.group(0)))
+    if future and (not (effective or until) or _CONDITIONAL_AFTER.search(after)):
+        return None  # "will be cancelled" / "prendra effet" confirms only with its date and no condition
+    occurred = effective or until or sent_on
+    if kind == CANCELLATION:
+        ends = until or (effective if effective and sent_on and effective > sent_on else None)
+        return Confirmation(kind, sentence, _iso(occurred), ends_on=_iso(ends))
+    if kind == REFUND:
+        money = find_money(sentence, lang)
+        first = money[0] if money else None
+        return Confirmation(
+            kind, sentence, _iso(effective or sent_on),
+            amount_minor=first.amount_minor if first else None, currency=first.currency if first else None,
+        )  # fmt: skip
+    plan = _plan(match)
+    amount = _new_price(sentence, match.end(), lang)
+    if plan is None and amount is None:
+        return None  # a price change states its price; a plan change its plan
+    return Confirmation(
+        kind, sentence, _iso(effective or sent_on), plan=plan,
+        amount_minor=amount[0] if amount else None, currency=amount[1] if amount else None,
+    )  # fmt: skip
+
+
+def _dates(sentence: str, lang: str, sent_on: date | None) -> tuple[date | None, date | None]:
+    """(the effective date, the last day) a sentence states: a date after "until" / "jusqu'au" is the last day."""
+    effective = until = None
+    for found in find_dates(sentence, lang, sent_on):
+        if _UNTIL.search(sentence[max(0, found.start - 20) : found.start]):
+            until = until or found.value
+        else:
+            effective = effective or found.value
+    return effective, until
+
+
+def _plan(match: re.Match[str]) -> str | None:
+    plan = (match.groupdict().get("plan") or "").strip(" «»\"“”'")
+    return plan or None
+
+
+def _new_price(sentence: str, start: int, lang: str) -> tuple[int, str] | None:
+    """The price after the confirmation; "de 10,99 € à 12,99 €" / "from $10 to $12" is the second."""
+    money = [m for m in find_money(sentence, lang) if m.start >= start - 1]
+    if not money:
+        return None
+    first = money[0]
+    before = sentence[max(0, first.start - 6) : first.start].lower()
+    if len(money) > 1 and re.search(r"\b(?:de|from)\s*$", before):
+        first = money[1]
+    return first.amount_minor, first.currency
