@@ -64,6 +64,12 @@ ME = "alice.martin@example.org"
          "price_change", "2027-01-01", None, (899, "EUR"), None),
         ("We've lowered your monthly price to $7.99 starting January 1, 2027.",
          "price_change", "2027-01-01", None, (799, "USD"), None),
+        ("Le remboursement de 3,00 € a par ailleurs été effectué aujourd'hui.",
+         "refund", "2026-11-23", None, (300, "EUR"), None),
+        ("Le virement de 150,00 € a été émis ce jour sur le compte associé à votre contrat.",
+         "refund", "2026-11-23", None, (15000, "EUR"), None),
+        ("C'est noté : votre abonnement passera à la formule Duo (14,99 €/mois) le 01/12/2026.",
+         "price_change", "2026-12-01", None, (1499, "EUR"), "Duo"),
     ],
 )  # fmt: skip
 def test_a_provider_confirmation_is_a_fact(
@@ -110,10 +116,36 @@ def test_a_provider_confirmation_is_a_fact(
         "Votre remboursement sera effectué sous 5 jours ouvrés.",
         "Votre mensualité est de 80 € par mois.",
         "La résiliation prendra effet 30 jours après réception de votre courrier.",
+        "Votre abonnement passera à la formule Duo si vous le confirmez.",
+        "Je vous confirme que le prélèvement du 10/11/2026 est bien annulé.",
+        "Votre virement a bien été reçu.",
+        "Your deposit refund will be issued within 7-10 business days.",
     ],
 )
 def test_not_a_confirmation(text: str) -> None:
     assert find_confirmations(text, SENT) == []
+
+
+def test_one_sentence_may_confirm_a_cancellation_and_a_refund() -> None:
+    facts = find_confirmations(
+        "I've cancelled your membership and issued a full refund of €59.88 to your card.", SENT
+    )
+    assert [(f.event_type, f.amount_minor) for f in facts] == [
+        ("cancellation_confirmed", None),
+        ("refund", 5988),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        ("Done! I've switched your Dropbox Plus subscription to the annual plan today.", "P1Y"),
+        ("Nous avons basculé votre abonnement vers la formule mensuelle.", "P1M"),
+    ],
+)
+def test_a_switch_to_yearly_or_monthly_billing_is_a_period_change(text: str, period: str) -> None:
+    [fact] = find_confirmations(text, SENT)
+    assert (fact.event_type, fact.billing_period, fact.plan) == ("price_change", period, None)
 
 
 def test_odd_input_never_raises() -> None:

@@ -38,16 +38,15 @@ class Confirmation:
     amount_minor: int | None = None  # a refund's amount, a new price
     currency: str | None = None
     plan: str | None = None  # the plan changed to
+    billing_period: str | None = None  # a switch to yearly or monthly billing ("to the annual plan")
 
 
 # --- the patterns: (event type, language, regex); the object and a done-verb in one span ------------------
 
-_EN_ADV = (
-    r"(?:(?:now|just|successfully|already|officially|also|finally|gone\s+ahead\s+and|been\s+able\s+to)\s+)*"
-)
+_EN_ADV = r"(?:(?:now|just|successfully|already|officially|also|finally|gone\s+ahead\s+and)\s+)*"
 _FR_ADV = r"(?:(?:bien|désormais|maintenant|correctement|définitivement|déjà|officiellement|aussi)\s+)*"
 _EN_DONE = r"(?:has\s+been|have\s+been|was|were|is\s+now|is)\s+" + _EN_ADV
-_FR_DONE = r"(?:a\s+(?:bien\s+)?été|ont\s+(?:bien\s+)?été|est)\s+" + _FR_ADV
+_FR_DONE = r"(?:(?:a|ont)\s+(?:(?:bien|par\s+ailleurs|également|aussi|déjà|donc)\s+)?été|est)\s+" + _FR_ADV
 _EN_SUB = (
     r"(?:subscription|membership|plan|account|contract|service|auto-?renewal|recurring\s+(?:payment|billing))"
 )
@@ -58,106 +57,103 @@ _FR_PLAN_WORD = (
 # A plan name: a short run of words up to punctuation or the words that start the rest of the sentence.
 _PLAN = (
     r"[«\"“']?\s*(?P<plan>[^\s,.;:!?()«»\"“”][^,.;:!?()«»\"“”\n]{0,40}?)\s*[»\"”']?"
-    r"(?=\s*(?:[,.;:!?()]|$|\s(?:plan|effective|starting|from|as\s+of|on|at|for|with|and|which|"
-    r"à\s+compter|à\s+partir|dès|le|au|pour|avec|qui|et|depuis)\b))"
+    r"(?=\s*(?:[,.;:!?()]|$|\s(?:plan|effective|starting|from|as\s+of|on|at|for|with|and|which|today|"
+    r"à\s+compter|à\s+partir|dès|le|au|pour|avec|qui|et|depuis|aujourd'hui)\b))"
 )
+_WORDS = r"(?:[\w+-]+\s+){0,3}?"  # "your [Spotify Premium] subscription"
 
-_PATTERNS: list[tuple[str, str, re.Pattern[str]]] = (
-    [
-        (CANCELLATION, "en", p)
-        for p in (
-            rf"\b(?:your|the)\s+(?:[\w+-]+\s+){{0,3}}?{_EN_SUB}(?:\s+(?:to|for|with)\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
-            r"(?:cancell?ed|terminated|closed|stopped|ended|deactivated|turned\s+off|disabled)\b",
-            rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:cancell?ed|terminated|closed|stopped|ended|turned\s+off|"
-            rf"disabled)\s+(?:your|the)\s+(?:[\w+-]+\s+){{0,3}}?{_EN_SUB}",
-            rf"\b(?:your|the)\s+cancell?ation(?:\s+request|\s+of\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
-            r"(?:confirmed|processed|completed?|effective|registered|done|successful|finali[sz]ed|accepted|approved|"
-            r"in\s+place)\b",
-            r"\bconfirm(?:s|ed)?\s+(?:that\s+)?(?:the|your)\s+cancell?ation\b",
-            r"\b(?:i|we)\s+(?:can\s+)?see\s+(?:that\s+)?(?:the\s+|your\s+)?(?:cancell?ation\b|"
-            r"(?:subscription|membership|plan|account)\s+(?:was|has\s+been)\s+cancell?ed|you\s+(?:have\s+)?cancell?ed)",
-        )
-    ]
-    + [
-        (CANCELLATION, "fr", p)
-        for p in (
-            rf"\b(?:votre|la|l')\s*(?:résiliation|annulation|désinscription|désabonnement)"
-            rf"(?:\s+(?:de|du|à)\s+[^,.;]{{1,50}}?)?\s+{_FR_DONE}"
-            r"(?:prise?\s+en\s+compte|confirmée?|effectuée?|enregistrée?|validée?|actée?|traitée?|finalisée?|"
-            r"acceptée?|effective|réalisée?)",
-            rf"\b(?:votre|la)\s+demande\s+de\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{{1,50}}?)?\s+"
-            rf"{_FR_DONE}(?:traitée?|validée?|acceptée?|effectuée?|finalisée?|confirmée?)",
-            rf"\b(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}(?:\s+[^,.;]{{1,40}}?)?\s+{_FR_DONE}"
-            r"(?:résiliée?|annulée?|clôturée?|fermée?|arrêtée?|désactivée?|terminée?)\b",
-            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+à|effectué|enregistré|validé|pris\s+en\s+compte|"
-            r"confirmé|finalisé)\s+(?:la|votre|à\s+la)\s+(?:résiliation|annulation)",
-            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:résilié|annulé|clôturé|arrêté|désactivé|stoppé)\s+"
-            rf"(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}",
-            r"\b(?:je\s+(?:vous\s+)?confirme|nous\s+(?:vous\s+)?confirmons)\s+(?:bien\s+)?(?:que\s+)?"
-            r"(?:la|votre|l')\s*(?:résiliation|annulation)\b(?!\s+(?:sera|devra|pourra|interviendra))",
-            r"\b(?:je|nous)\s+(?:vois|voyons|constate|constatons)\s+(?:bien\s+)?(?:que\s+)?(?:la|votre|une|l')\s*"
-            r"(?:résiliation|annulation)\b",
-            r"\b(?:la|votre)\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{1,50}?)?\s+"
-            r"(?:prendra|prend|a\s+pris)\s+effet\b",
-        )
-    ]
-    + [
-        (REFUND, "en", p)
-        for p in (
-            rf"\b(?:your|the|a)\s+(?:full\s+|partial\s+)?refund(?:\s+(?:of|for)\s+.{{1,40}}?)?\s+{_EN_DONE}"
-            r"(?:processed|issued|approved|completed|sent|initiated|granted|made|credited|paid)\b",
-            rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:processed|issued|initiated|approved|sent|granted|made)\s+"
-            r"(?:a|the|your)\s+(?:full\s+|partial\s+)?refund\b",
-            rf"\b(?:i|we)(?:'ve|\s+have)\s+{_EN_ADV}(?:refunded|credited)\s+(?:you|your|the)\b",
-        )
-    ]
-    + [
-        (REFUND, "fr", p)
-        for p in (
-            rf"\b(?:votre|le|un)\s+remboursement(?:\s+(?:de|d'un\s+montant\s+de)\s+.{{1,40}}?)?\s+{_FR_DONE}"
-            r"(?:effectué|émis|réalisé|validé|accepté|initié|traité|envoyé|accordé|déclenché|versé|crédité|"
-            r"ordonné|lancé)\b",
-            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+au|effectué\s+le|émis\s+le|validé\s+le|initié\s+le|"
-            r"déclenché\s+le|lancé\s+le|ordonné\s+le|fait\s+le)\s+remboursement\b",
-            rf"\b(?:nous\s+vous\s+avons|je\s+vous\s+ai)\s+{_FR_ADV}(?:remboursée?|recréditée?|créditée?)\b",
-        )
-    ]
-    + [
-        (PRICE_CHANGE, "en", p)
-        for p in (
-            rf"\b(?:your|the)\s+(?:plan|subscription|membership|package|tier)\s+{_EN_DONE}(?:changed|switched|moved|"
-            rf"downgraded|upgraded|updated|converted|migrated)\s+(?:from\s+.{{1,40}}?\s+)?(?:to|into)\s+(?:the\s+)?{_PLAN}",
-            rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:changed|switched|moved|downgraded|upgraded|migrated)\s+"
-            rf"(?:your|you)(?:\s+(?:plan|subscription|account|membership))?\s+(?:from\s+.{{1,40}}?\s+)?"
-            rf"(?:to|onto)\s+(?:the\s+)?{_PLAN}",
-            r"\b(?:your|the)\s+new\s+(?:monthly\s+|annual\s+|yearly\s+)?(?:price|rate|fee)\s+(?:is|will\s+be|of)\b",
-            rf"\b(?:your|the)\s+(?:monthly\s+|annual\s+|yearly\s+|subscription\s+|plan\s+)?(?:price|rate|fee)\s+"
-            rf"{_EN_DONE}(?:changed|updated|adjusted|reduced|lowered|increased|set|corrected)\s+(?:to|at)\b",
-            rf"\b(?:i|we)(?:'ve|\s+have)\s+{_EN_ADV}(?:applied|adjusted|changed|reduced|lowered|updated|corrected|set)"
-            r"\s+(?:your|the)\s+(?:monthly\s+)?(?:price|rate|fee|subscription(?:\s+price)?|plan\s+price)\s+(?:to|at)\b",
-        )
-    ]
-    + [
-        (PRICE_CHANGE, "fr", p)
-        for p in (
-            rf"\b(?:votre|l')\s*{_FR_SUB}\s+{_FR_DONE}(?:modifiée?|changée?|basculée?|migrée?|passée?|remplacée?)\s+"
-            rf"(?:vers|en|pour|par|à)\s+{_FR_PLAN_WORD}{_PLAN}",
-            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:modifié|changé|basculé|migré|passé)\s+(?:votre|l')\s*"
-            rf"(?:{_FR_SUB}|compte)\s+(?:vers|en|pour|sur|à)\s+{_FR_PLAN_WORD}{_PLAN}",
-            rf"\bvous\s+(?:êtes|avez\s+été)\s+{_FR_ADV}(?:passée?|basculée?|migrée?)\s+(?:sur|à|vers|en)\s+"
-            rf"(?:l'offre|la\s+formule|le\s+forfait|l'abonnement)\s+{_PLAN}",
-            r"\b(?:votre|le|la)\s+(?:nouveau|nouvelle)\s+(?:tarif|prix|montant|mensualité|échéance|cotisation)"
-            r"(?:\s+(?:mensuel(?:le)?|annuel(?:le)?))?\s+(?:est|sera|s'élève)\b",
-            rf"\b(?:votre|le|la|l')\s*(?:tarif|prix|montant|mensualité|échéancier|échéance|cotisation)"
-            rf"(?:\s+(?:mensuel(?:le)?|annuel(?:le)?|de\s+votre\s+\w+))?\s+(?:(?:{_FR_DONE}|sera\s+{_FR_ADV})"
-            r"(?:ramenée?|modifiée?|ajustée?|réduite?|baissée?|augmentée?|fixée?|portée?|passée?|corrigée?)|"
-            r"passe|passera)\s+(?:à|de)\s",
-            rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:appliqué|ajusté|modifié|réduit|ramené|baissé|corrigé|passé)\s+"
-            r"(?:votre|le|la|l')\s*(?:tarif|prix|montant|mensualité|échéancier|échéance|cotisation|abonnement)"
-            r"(?:\s+[\w']+){0,3}?\s+(?:à|au\s+tarif\s+de)\s",
-        )
-    ]
+_EN_CANCELLATION = (
+    rf"\b(?:your|the)\s+{_WORDS}{_EN_SUB}(?:\s+(?:to|for|with)\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
+    r"(?:cancell?ed|terminated|closed|stopped|ended|deactivated|turned\s+off|disabled)\b",
+    rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:cancell?ed|terminated|closed|stopped|ended|turned\s+off|"
+    rf"disabled)\s+(?:your|the)\s+{_WORDS}{_EN_SUB}",
+    rf"\b(?:your|the)\s+cancell?ation(?:\s+request|\s+of\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
+    r"(?:confirmed|processed|completed?|effective|registered|done|successful|finali[sz]ed|accepted|approved|"
+    r"in\s+place)\b",
+    r"\bconfirm(?:s|ed)?\s+(?:that\s+)?(?:the|your)\s+cancell?ation\b",
+    r"\b(?:i|we)\s+(?:can\s+)?see\s+(?:that\s+)?(?:the\s+|your\s+)?(?:cancell?ation\b|"
+    r"(?:subscription|membership|plan|account)\s+(?:was|has\s+been)\s+cancell?ed|you\s+(?:have\s+)?cancell?ed)",
 )
+_FR_CANCELLATION = (
+    rf"\b(?:votre|la|l')\s*(?:résiliation|annulation|désinscription|désabonnement)"
+    rf"(?:\s+(?:de|du|à)\s+[^,.;]{{1,50}}?)?\s+{_FR_DONE}"
+    r"(?:prise?\s+en\s+compte|confirmée?|effectuée?|enregistrée?|validée?|actée?|traitée?|finalisée?|"
+    r"acceptée?|effective|réalisée?)",
+    rf"\b(?:votre|la)\s+demande\s+de\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{{1,50}}?)?\s+"
+    rf"{_FR_DONE}(?:traitée?|validée?|acceptée?|effectuée?|finalisée?|confirmée?)",
+    rf"\b(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}(?:\s+[^,.;]{{1,40}}?)?\s+{_FR_DONE}"
+    r"(?:résiliée?|annulée?|clôturée?|fermée?|arrêtée?|désactivée?|terminée?)\b",
+    rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+à|effectué|enregistré|validé|pris\s+en\s+compte|"
+    r"confirmé|finalisé)\s+(?:la|votre|à\s+la)\s+(?:résiliation|annulation)",
+    rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:résilié|annulé|clôturé|arrêté|désactivé|stoppé)\s+"
+    rf"(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}",
+    r"\b(?:je\s+(?:vous\s+)?confirme|nous\s+(?:vous\s+)?confirmons)\s+(?:bien\s+)?(?:que\s+)?"
+    r"(?:la|votre|l')\s*(?:résiliation|annulation)\b(?!\s+(?:sera|devra|pourra|interviendra))",
+    r"\b(?:je|nous)\s+(?:vois|voyons|constate|constatons)\s+(?:bien\s+)?(?:que\s+)?(?:la|votre|une|l')\s*"
+    r"(?:résiliation|annulation)\b",
+    r"\b(?:la|votre)\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{1,50}?)?\s+"
+    r"(?:prendra|prend|a\s+pris)\s+effet\b",
+)
+_EN_REFUND = (
+    rf"\b(?:your|the|a)\s+(?:full\s+|partial\s+)?refund(?:\s+(?:of|for)\s+.{{1,40}}?)?\s+{_EN_DONE}"
+    r"(?:processed|issued|approved|completed|sent|initiated|granted|made|credited|paid)\b",
+    # "I've cancelled your membership and issued a full refund"
+    rf"\b(?:i|we)(?:'ve|\s+have)?\s+(?:[^.;]{{1,60}}?\s+and\s+)?{_EN_ADV}(?:processed|issued|initiated|approved|"
+    r"sent|granted|made)\s+(?:a|the|your)\s+(?:full\s+|partial\s+)?refund\b",
+    rf"\b(?:i|we)(?:'ve|\s+have)\s+{_EN_ADV}(?:refunded|credited)\s+(?:you|your|the)\b",
+)
+_FR_REFUND = (
+    rf"\b(?:(?:votre|le|un)\s+remboursement|(?:le|un)\s+virement)(?:\s+(?:de|d'un\s+montant\s+de)\s+.{{1,40}}?)?"
+    rf"\s+{_FR_DONE}(?:effectué|émis|réalisé|validé|accepté|initié|traité|envoyé|accordé|déclenché|versé|"
+    r"crédité|ordonné|lancé)\b",
+    rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+au|effectué\s+le|émis\s+le|validé\s+le|initié\s+le|"
+    r"déclenché\s+le|lancé\s+le|ordonné\s+le|fait\s+le)\s+remboursement\b",
+    rf"\b(?:nous\s+vous\s+avons|je\s+vous\s+ai)\s+{_FR_ADV}(?:remboursée?|recréditée?|créditée?)\b",
+)
+_EN_PRICE_CHANGE = (
+    rf"\b(?:your|the)\s+(?:plan|subscription|membership|package|tier)\s+{_EN_DONE}(?:changed|switched|moved|"
+    rf"downgraded|upgraded|updated|converted|migrated)\s+(?:from\s+.{{1,40}}?\s+)?(?:to|into)\s+(?:the\s+)?{_PLAN}",
+    rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:changed|switched|moved|downgraded|upgraded|migrated)\s+"
+    rf"(?:your\s+{_WORDS}(?:plan|subscription|account|membership)|you)\s+(?:from\s+.{{1,40}}?\s+)?"
+    rf"(?:to|onto)\s+(?:the\s+)?{_PLAN}",
+    r"\b(?:your|the)\s+new\s+(?:monthly\s+|annual\s+|yearly\s+)?(?:price|rate|fee)\s+(?:is|will\s+be|of)\b",
+    rf"\b(?:your|the)\s+(?:monthly\s+|annual\s+|yearly\s+|subscription\s+|plan\s+)?(?:price|rate|fee)\s+"
+    rf"{_EN_DONE}(?:changed|updated|adjusted|reduced|lowered|increased|set|corrected)\s+(?:to|at)\b",
+    rf"\b(?:i|we)(?:'ve|\s+have)\s+{_EN_ADV}(?:applied|adjusted|changed|reduced|lowered|updated|corrected|set)"
+    r"\s+(?:your|the)\s+(?:monthly\s+)?(?:price|rate|fee|subscription(?:\s+price)?|plan\s+price)\s+(?:to|at)\b",
+)
+_FR_PRICE_CHANGE = (
+    rf"\b(?:votre|l')\s*{_FR_SUB}\s+{_FR_DONE}(?:modifiée?|changée?|basculée?|migrée?|passée?|remplacée?)\s+"
+    rf"(?:vers|en|pour|par|à)\s+{_FR_PLAN_WORD}{_PLAN}",
+    rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:modifié|changé|basculé|migré|passé)\s+(?:votre|l')\s*"
+    rf"(?:{_FR_SUB}|compte)\s+(?:vers|en|pour|sur|à)\s+{_FR_PLAN_WORD}{_PLAN}",
+    # scheduled: confirms only with its date and no condition (see _FUTURE)
+    rf"\b(?:votre|l')\s*{_FR_SUB}\s+(?:passera|basculera|sera\s+basculée?|sera\s+modifiée?)\s+"
+    rf"(?:à|vers|en|sur|pour)\s+{_FR_PLAN_WORD}{_PLAN}",
+    rf"\bvous\s+(?:êtes|avez\s+été)\s+{_FR_ADV}(?:passée?|basculée?|migrée?)\s+(?:sur|à|vers|en)\s+"
+    rf"(?:l'offre|la\s+formule|le\s+forfait|l'abonnement)\s+{_PLAN}",
+    r"\b(?:votre|le|la)\s+(?:nouveau|nouvelle)\s+(?:tarif|prix|montant|mensualité|échéance|cotisation)"
+    r"(?:\s+(?:mensuel(?:le)?|annuel(?:le)?))?\s+(?:est|sera|s'élève)\b",
+    rf"\b(?:votre|le|la|l')\s*(?:tarif|prix|montant|mensualité|échéancier|échéance|cotisation)"
+    rf"(?:\s+(?:mensuel(?:le)?|annuel(?:le)?|de\s+votre\s+\w+))?\s+(?:(?:{_FR_DONE}|sera\s+{_FR_ADV})"
+    r"(?:ramenée?|modifiée?|ajustée?|réduite?|baissée?|augmentée?|fixée?|portée?|passée?|corrigée?)|"
+    r"passe|passera)\s+(?:à|de)\s",
+    rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:appliqué|ajusté|modifié|réduit|ramené|baissé|corrigé|passé)\s+"
+    r"(?:votre|le|la|l')\s*(?:tarif|prix|montant|mensualité|échéancier|échéance|cotisation|abonnement)"
+    r"(?:\s+[\w']+){0,3}?\s+(?:à|au\s+tarif\s+de)\s",
+)
+_PATTERNS = [
+    (kind, lang, pattern)
+    for kind, lang, patterns in (
+        (CANCELLATION, "en", _EN_CANCELLATION),
+        (CANCELLATION, "fr", _FR_CANCELLATION),
+        (REFUND, "en", _EN_REFUND),
+        (REFUND, "fr", _FR_REFUND),
+        (PRICE_CHANGE, "en", _EN_PRICE_CHANGE),
+        (PRICE_CHANGE, "fr", _FR_PRICE_CHANGE),
+    )
+    for pattern in patterns
+]
 _COMPILED = [(kind, lang, re.compile(p, re.I)) for kind, lang, p in _PATTERNS]
 
 # Before the confirmation, in the same sentence: it is asked, refused, conditional or only intended.
@@ -177,13 +173,22 @@ _NOT_DONE_BEFORE = re.compile(
 _CONDITIONAL_AFTER = re.compile(
     r"\b(?:unless|if\s+you|si\s+vous|sauf\s+si|à\s+moins|provided|sous\s+réserve)\b", re.I
 )
-_FUTURE = re.compile(r"\b(?:prendra|will)\b", re.I)
+_FUTURE = re.compile(r"\b(?:prendra|passera|basculera|sera|will)\b", re.I)
 _UNTIL = re.compile(r"(?:until|through|till|up\s+to|jusqu'(?:au|à|a)|jusqu’(?:au|à)|fin\s+le)\s*$", re.I)
 _EFFECT_NEXT = re.compile(
     r"\b(?:effet|effective|effect|à\s+compter|à\s+partir|as\s+of|starting|jusqu'|jusqu’|until|prendra\s+fin|"
     r"will\s+end|ends?\s+on|last\s+day|dernier\s+jour)",
     re.I,
 )
+_PERIOD_WORDS = {
+    word: period
+    for period, words in {
+        "P1Y": ("annual", "yearly", "annuel", "annuelle", "facturation annuelle"),
+        "P1M": ("monthly", "mensuel", "mensuelle", "facturation mensuelle"),
+        "P3M": ("quarterly", "trimestriel", "trimestrielle"),
+    }.items()
+    for word in words
+}
 _SCAN_LIMIT = 20_000  # a reply's new text; a longer one is no reply a person wrote
 
 
@@ -204,20 +209,27 @@ def _find(text: str, sent_on: date | None) -> list[Confirmation]:
         if sentence.rstrip().endswith("?"):
             continue
         following = parts[index + 1] if index + 1 < len(parts) else ""
+        read: set[str] = set()  # one fact of each type per sentence: the first pattern that reads it
         for kind, lang, pattern in _COMPILED:
-            match = pattern.search(sentence)
-            if match is None or _NOT_DONE_BEFORE.search(sentence[: match.start()]):
+            match = None if kind in read else pattern.search(sentence)
+            if match is None or _NOT_DONE_BEFORE.search(_guarded(sentence, match)):
                 continue
             fact = _confirmation(kind, lang, sentence, match, following, sent_on)
             if fact is None:
                 continue
+            read.add(kind)
             earlier = found.get(kind)
             if earlier is None:
                 found[kind] = fact
             elif _undated(earlier, sent_on) and not _undated(fact, sent_on):
                 found[kind] = _with_dates(earlier, fact)
-            break  # one fact per sentence: the first pattern that reads it
     return list(found.values())
+
+
+def _guarded(sentence: str, match: re.Match[str]) -> str:
+    """What must not ask, refuse, doubt or put off: the sentence up to the confirmation and its own words
+    ("I've cancelled X and [not] issued a refund"), a scheduled confirmation's tense excepted."""
+    return sentence[: match.start()] + _FUTURE.sub(" ", match.group(0))
 
 
 def _undated(fact: Confirmation, sent_on: date | None) -> bool:
@@ -228,7 +240,7 @@ def _with_dates(first: Confirmation, later: Confirmation) -> Confirmation:
     """The first statement, dated by a later one that states a date ("... Elle prendra effet le 30/11.")."""
     return Confirmation(
         first.event_type, first.text, later.occurred_on, first.ends_on or later.ends_on,
-        first.amount_minor, first.currency, first.plan,
+        first.amount_minor, first.currency, first.plan, first.billing_period,
     )  # fmt: skip
 
 
@@ -258,11 +270,14 @@ def _confirmation(
             amount_minor=first.amount_minor if first else None, currency=first.currency if first else None,
         )  # fmt: skip
     plan = _plan(match)
+    period = _PERIOD_WORDS.get((plan or "").lower())
+    if period:
+        plan = None  # "the annual plan" says how it is billed, not which plan
     amount = _new_price(sentence, match.end(), lang)
-    if plan is None and amount is None:
+    if plan is None and amount is None and period is None:
         return None  # a price change states its price; a plan change its plan
     return Confirmation(
-        kind, sentence, _iso(effective or sent_on), plan=plan,
+        kind, sentence, _iso(effective or sent_on), plan=plan, billing_period=period,
         amount_minor=amount[0] if amount else None, currency=amount[1] if amount else None,
     )  # fmt: skip
 

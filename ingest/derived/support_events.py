@@ -98,7 +98,7 @@ def _row(
         "occurred_on": fact.occurred_on,
         "amount_minor": fact.amount_minor,
         "currency": fact.currency,
-        "billing_period": None,
+        "billing_period": fact.billing_period,
         "next_renewal_on": None,
         "extractor": EXTRACTOR,
         "confidence": CONFIDENCE,
