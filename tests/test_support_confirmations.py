@@ -23,6 +23,7 @@ from ingest.outputs.calendar import build_calendar
 from ingest.outputs.dossier import build_dossier, render_markdown
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline.importer import import_paths
+from ingest.pipeline.reprocess import reprocess_all
 from ingest.store.schema import open_db
 from tests.conftest import SAMPLE
 
@@ -250,11 +251,42 @@ def test_no_event_without_the_providers_own_confirmation(
     assert _spotify(db)["status"] == "active"
 
 
-def test_a_rebuild_does_not_double_the_event(db: Database, tmp_path: Path) -> None:
+def test_a_rebuild_or_a_reprocess_does_not_double_the_event(db: Database, tmp_path: Path) -> None:
     folder = _thread(tmp_path, "Please cancel.", "Votre abonnement a bien été résilié.")
     _import(db, folder)
     _import(db, folder)  # nothing new, everything rebuilt
-    assert len(_support_events(db)) == 1
+    [event] = _support_events(db)
+    reprocess_all(db, Identity(frozenset({ME})), workers=1)
+    assert [{**e, "id": None} for e in _support_events(db)] == [{**event, "id": None}]
+    assert _spotify(db)["status"] == "cancelled"
+
+
+def _two_accounts(tmp_path: Path, reply_to: str) -> Path:
+    """Spotify on my address and on Bob's; the agent's reply is addressed to `reply_to`."""
+    folder = _thread(tmp_path, "Please cancel.", "We have cancelled your subscription.")
+    receipt = (folder / "receipt.eml").read_bytes()
+    (folder / "receipt-2.eml").write_bytes(
+        receipt.replace(b"To: Alice Martin <alice.martin@example.org>", b"To: Bob <bob@example.org>")
+        .replace(b"Message-ID: <", b"Message-ID: <second-")
+    )  # fmt: skip
+    theirs = folder / "theirs.eml"
+    theirs.write_bytes(theirs.read_bytes().replace(f"To: {ME}".encode(), f"To: {reply_to}".encode()))
+    return folder
+
+
+def test_a_reply_goes_to_the_subscription_of_the_account_it_was_sent_to(db: Database, tmp_path: Path) -> None:
+    _import(db, _two_accounts(tmp_path, ME))
+    assert db.execute("select count(*) from subscriptions where provider = 'spotify'").fetchone()[0] == 2
+    mine = db.execute("select id from subscriptions where account_email = ?", [ME]).fetchone()[0]
+    assert [e["subscription_id"] for e in _support_events(db)] == [mine]
+    statuses = dict(db.execute("select account_email, status from subscriptions where provider = 'spotify'"))
+    assert statuses == {ME: "cancelled", "bob@example.org": "active"}
+
+
+def test_which_of_two_accounts_a_reply_cancels_is_never_guessed(db: Database, tmp_path: Path) -> None:
+    _import(db, _two_accounts(tmp_path, "alice@example.org"))
+    assert db.execute("select count(*) from ticket_messages where direction = 'inbound'").fetchone()[0] == 1
+    assert _support_events(db) == []
 
 
 # --- the bundled sample: Spotify's agent sees the cancellation of November 3 ---------------------------
