@@ -261,6 +261,20 @@ def test_a_rebuild_or_a_reprocess_does_not_double_the_event(db: Database, tmp_pa
     assert _spotify(db)["status"] == "cancelled"
 
 
+def test_another_company_answering_in_the_case_confirms_nothing_for_the_provider(
+    db: Database, tmp_path: Path
+) -> None:
+    """Deezer's support writes into my Spotify case (a reply to my mail): its refund is not Spotify's."""
+    folder = _thread(tmp_path, "I was charged twice.", "Your refund of 12,14 € has been processed.")
+    theirs = folder / "theirs.eml"
+    theirs.write_bytes(
+        theirs.read_bytes().replace(b"Laura (Spotify) <support@spotify.com>", b"Deezer <support@deezer.com>")
+    )
+    _import(db, folder)
+    assert db.execute("select count(*) from ticket_messages where direction = 'inbound'").fetchone()[0] == 1
+    assert _support_events(db) == []
+
+
 def _two_accounts(tmp_path: Path, reply_to: str) -> Path:
     """Spotify on my address and on Bob's; the agent's reply is addressed to `reply_to`."""
     folder = _thread(tmp_path, "Please cancel.", "We have cancelled your subscription.")

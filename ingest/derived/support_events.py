@@ -6,8 +6,8 @@ it is a `subscription_events` row with that reply's sha256, and the inventory fo
 (`ingest.derived.inventory`) treats it like any other event. The rule itself is
 `extractors.support.confirmations`; this module decides where it applies and to which subscription:
 
-- only a provider's own exchange: an inbound e-mail of a ticket (never my mail, never a manual note), read
-  in the new text the journal computed (no quoted history, no signature);
+- only a provider's own exchange: an inbound e-mail of a ticket (never my mail, never a manual note) that
+  no other provider wrote, read in the new text the journal computed (no quoted history, no signature);
 - the subscription of the ticket's provider, the one the reply was sent to when there are several
   (its account e-mail among the recipients); none when that cannot be told;
 - not again what the same mail already proved through the billing extractors (a cancellation mail the
@@ -39,6 +39,7 @@ def record_support_events(db: Database) -> None:
            join tickets t on t.id = tm.ticket_id
            join messages m on m.sha256 = tm.message_sha256
            where tm.direction = 'inbound' and tm.channel = 'email' and t.provider is not null
+             and (m.provider is null or m.provider = t.provider)
            order by tm.sent_at, tm.id"""
     ).fetchall()
     rows: list[dict[str, Any]] = []
