@@ -189,6 +189,13 @@ _PERIOD_WORDS = {
     }.items()
     for word in words
 }
+# Every pattern names one of these (lower-case): most sentences of a reply are skipped at this cheap test.
+_NEEDLES = (
+    "cancel", "résili", "annul", "désinscri", "désabonn", "refund", "rembours", "virement", "credited", "crédit",
+    "subscription", "membership", "plan", "account", "contract", "service", "renew", "recurring", "package",
+    "tier", "price", "rate", "fee", "abonnement", "contrat", "forfait", "offre", "ligne", "adhésion",
+    "souscription", "formule", "compte", "tarif", "prix", "montant", "mensualité", "échéan", "cotisation",
+)  # fmt: skip
 _SCAN_LIMIT = 20_000  # a reply's new text; a longer one is no reply a person wrote
 
 
@@ -206,7 +213,7 @@ def _find(text: str, sent_on: date | None) -> list[Confirmation]:
     found: dict[str, Confirmation] = {}
     parts = sentences(text.replace("\u2019", "'"))
     for index, sentence in enumerate(parts):
-        if sentence.rstrip().endswith("?"):
+        if sentence.rstrip().endswith("?") or not any(n in sentence.lower() for n in _NEEDLES):
             continue
         following = parts[index + 1] if index + 1 < len(parts) else ""
         read: set[str] = set()  # one fact of each type per sentence: the first pattern that reads it
