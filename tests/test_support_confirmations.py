@@ -123,6 +123,14 @@ def test_a_provider_confirmation_is_a_fact(
         "Votre abonnement passera à la formule Duo si vous le confirmez.",
         "Je vous confirme que le prélèvement du 10/11/2026 est bien annulé.",
         "Votre virement a bien été reçu.",
+        # something else than the subscription ended, or not done yet
+        "The service was stopped for two hours for maintenance.",
+        "Your account has been disabled after several failed logins.",
+        "Votre offre promotionnelle est terminée depuis le mois dernier.",
+        "I can see the cancellation request you submitted, but it has not been processed yet.",
+        "I confirm the cancellation fee is 10 €.",
+        "Nous confirmons la résiliation sous réserve de réception de votre courrier signé.",
+        "Votre résiliation a été enregistrée mais n'est pas encore effective.",
         "Your deposit refund will be issued within 7-10 business days.",
     ],
 )

@@ -47,9 +47,9 @@ _EN_ADV = r"(?:(?:now|just|successfully|already|officially|also|finally|gone\s+a
 _FR_ADV = r"(?:(?:bien|désormais|maintenant|correctement|définitivement|déjà|officiellement|aussi)\s+)*"
 _EN_DONE = r"(?:has\s+been|have\s+been|was|were|is\s+now|is)\s+" + _EN_ADV
 _FR_DONE = r"(?:(?:a|ont)\s+(?:(?:bien|par\s+ailleurs|également|aussi|déjà|donc)\s+)?été|est)\s+" + _FR_ADV
-_EN_SUB = (
-    r"(?:subscription|membership|plan|account|contract|service|auto-?renewal|recurring\s+(?:payment|billing))"
-)
+_EN_SUB = r"(?:subscription|membership|plan|account|contract|recurring\s+(?:payment|billing))"
+# Not the cancellation itself: "the cancellation request / fee / policy".
+_NOT_THE_THING = r"(?!\s+(?:request|attempt|form|link|option|button|page|policy|fee|process|demande|frais))"
 _FR_SUB = r"(?:abonnement|contrat|forfait|offre|ligne|adhésion|souscription|formule)"
 _FR_PLAN_WORD = (
     r"(?:l'offre\s+|la\s+formule\s+|le\s+forfait\s+|l'abonnement\s+|le\s+plan\s+|la\s+version\s+)?"
@@ -64,14 +64,17 @@ _WORDS = r"(?:[\w+-]+\s+){0,3}?"  # "your [Spotify Premium] subscription"
 
 _EN_CANCELLATION = (
     rf"\b(?:your|the)\s+{_WORDS}{_EN_SUB}(?:\s+(?:to|for|with)\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
-    r"(?:cancell?ed|terminated|closed|stopped|ended|deactivated|turned\s+off|disabled)\b",
-    rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:cancell?ed|terminated|closed|stopped|ended|turned\s+off|"
-    rf"disabled)\s+(?:your|the)\s+{_WORDS}{_EN_SUB}",
+    r"(?:cancell?ed|terminated|closed|ended)\b",
+    rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:cancell?ed|terminated|closed|ended)\s+(?:your|the)\s+"
+    rf"{_WORDS}{_EN_SUB}",
+    rf"\b(?:your|the)\s+auto-?renew(?:al)?\s+{_EN_DONE}(?:turned\s+off|disabled|cancell?ed|stopped)\b",
+    rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:turned\s+off|disabled|cancell?ed|stopped)\s+(?:your|the)\s+"
+    r"auto-?renew(?:al)?\b",
     rf"\b(?:your|the)\s+cancell?ation(?:\s+request|\s+of\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
-    r"(?:confirmed|processed|completed?|effective|registered|done|successful|finali[sz]ed|accepted|approved|"
+    r"(?:confirmed|processed|completed?|effective|done|successful|finali[sz]ed|accepted|approved|"
     r"in\s+place)\b",
-    r"\bconfirm(?:s|ed)?\s+(?:that\s+)?(?:the|your)\s+cancell?ation\b",
-    r"\b(?:i|we)\s+(?:can\s+)?see\s+(?:that\s+)?(?:the\s+|your\s+)?(?:cancell?ation\b|"
+    rf"\bconfirm(?:s|ed)?\s+(?:that\s+)?(?:the|your)\s+cancell?ation\b{_NOT_THE_THING}",
+    rf"\b(?:i|we)\s+(?:can\s+)?see\s+(?:that\s+)?(?:the\s+|your\s+)?(?:cancell?ation\b{_NOT_THE_THING}|"
     r"(?:subscription|membership|plan|account)\s+(?:was|has\s+been)\s+cancell?ed|you\s+(?:have\s+)?cancell?ed)",
 )
 _FR_CANCELLATION = (
@@ -82,15 +85,16 @@ _FR_CANCELLATION = (
     rf"\b(?:votre|la)\s+demande\s+de\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{{1,50}}?)?\s+"
     rf"{_FR_DONE}(?:traitée?|validée?|acceptée?|effectuée?|finalisée?|confirmée?)",
     rf"\b(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}(?:\s+[^,.;]{{1,40}}?)?\s+{_FR_DONE}"
-    r"(?:résiliée?|annulée?|clôturée?|fermée?|arrêtée?|désactivée?|terminée?)\b",
+    r"(?:résiliée?|annulée?|clôturée?|fermée?|arrêtée?)\b",
     rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:procédé\s+à|effectué|enregistré|validé|pris\s+en\s+compte|"
     r"confirmé|finalisé)\s+(?:la|votre|à\s+la)\s+(?:résiliation|annulation)",
     rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:résilié|annulé|clôturé|arrêté|désactivé|stoppé)\s+"
     rf"(?:votre|le|la|l'|ce|cet|cette)\s*{_FR_SUB}",
     r"\b(?:je\s+(?:vous\s+)?confirme|nous\s+(?:vous\s+)?confirmons)\s+(?:bien\s+)?(?:que\s+)?"
-    r"(?:la|votre|l')\s*(?:résiliation|annulation)\b(?!\s+(?:sera|devra|pourra|interviendra))",
+    r"(?:la|votre|l')\s*(?:résiliation|annulation)\b(?!\s+(?:sera|devra|pourra|interviendra))"
+    + _NOT_THE_THING,
     r"\b(?:je|nous)\s+(?:vois|voyons|constate|constatons)\s+(?:bien\s+)?(?:que\s+)?(?:la|votre|une|l')\s*"
-    r"(?:résiliation|annulation)\b",
+    r"(?:résiliation|annulation)\b" + _NOT_THE_THING,
     r"\b(?:la|votre)\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{1,50}?)?\s+"
     r"(?:prendra|prend|a\s+pris)\s+effet\b",
 )
@@ -169,6 +173,12 @@ _NOT_DONE_BEFORE = re.compile(
     r"peut|peuvent|pouvons|could|might|can\s+we|try|trying|essayer|tenter|afin|how|comment)\b",
     re.I,
 )
+# After any confirmation, in the same sentence: it is not done yet, or only on a condition.
+_NOT_DONE_AFTER = re.compile(
+    r"\b(?:not\s+yet|pas\s+encore|has\s+not|hasn't|n'a\s+pas|n'est\s+pas|isn't|wasn't|provided\s+that|"
+    r"à\s+condition|sous\s+réserve)\b",
+    re.I,
+)
 # After a scheduled, future confirmation ("will end on", "prendra effet le"): it still depends on something.
 _CONDITIONAL_AFTER = re.compile(
     r"\b(?:unless|if\s+you|si\s+vous|sauf\s+si|à\s+moins|provided|sous\s+réserve)\b", re.I
@@ -220,6 +230,8 @@ def _find(text: str, sent_on: date | None) -> list[Confirmation]:
         for kind, lang, pattern in _COMPILED:
             match = None if kind in read else pattern.search(sentence)
             if match is None or _NOT_DONE_BEFORE.search(_guarded(sentence, match)):
+                continue
+            if _NOT_DONE_AFTER.search(sentence, match.end()):
                 continue
             fact = _confirmation(kind, lang, sentence, match, following, sent_on)
             if fact is None:
