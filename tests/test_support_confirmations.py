@@ -67,6 +67,9 @@ ME = "alice.martin@example.org"
          "price_change", "2027-01-01", None, (799, "USD"), None),
         ("Le remboursement de 3,00 € a par ailleurs été effectué aujourd'hui.",
          "refund", "2026-11-23", None, (300, "EUR"), None),
+        ("The refund for your payment of November 5 has been processed.",
+         "refund", "2026-11-23", None, None, None),
+        ("Your plan has been changed to 12,99 € per month.", "price_change", "2026-11-23", None, (1299, "EUR"), None),
         ("Nous vous avons recrédité 9,99 € sur votre carte.", "refund", "2026-11-23", None, (999, "EUR"), None),
         ("We have credited your card with 4,99 €.", "refund", "2026-11-23", None, (499, "EUR"), None),
         ("Nous avons basculé votre compte vers l'offre Famille.", "price_change", "2026-11-23", None, None, "Famille"),
@@ -123,6 +126,7 @@ def test_a_provider_confirmation_is_a_fact(
         "Votre abonnement passera à la formule Duo si vous le confirmez.",
         "Je vous confirme que le prélèvement du 10/11/2026 est bien annulé.",
         "Votre virement a bien été reçu.",
+        "Your plan has been changed to the one you asked for.",
         # something else than the subscription ended, or not done yet
         "The service was stopped for two hours for maintenance.",
         "Your account has been disabled after several failed logins.",

@@ -284,15 +284,17 @@ def _confirmation(
     if kind == REFUND:
         money = find_money(sentence, lang)
         first = money[0] if money else None
+        done_on, _ = _dates(sentence[match.end() :], lang, sent_on)  # not the day of the charge refunded
         return Confirmation(
-            kind, sentence, _iso(effective or sent_on),
+            kind, sentence, _iso(done_on or sent_on),
             amount_minor=first.amount_minor if first else None, currency=first.currency if first else None,
         )  # fmt: skip
     plan = _plan(match)
     period = _PERIOD_WORDS.get((plan or "").lower())
     if period:
         plan = None  # "the annual plan" says how it is billed, not which plan
-    amount = _new_price(sentence, match.end(), lang)
+    named = match.groupdict().get("plan")
+    amount = _new_price(sentence, match.start("plan") if named else match.end(), lang)
     if plan is None and amount is None and period is None:
         return None  # a price change states its price; a plan change its plan
     return Confirmation(
@@ -312,9 +314,16 @@ def _dates(sentence: str, lang: str, sent_on: date | None) -> tuple[date | None,
     return effective, until
 
 
+_NOT_A_PLAN = re.compile(
+    r"^(?:\d|[€$£]|(?:one|what|that|this|it|which|yours?|celle|celui|ce|cela|celle-ci|celui-ci|laquelle|lequel)\b)",
+    re.I,
+)
+
+
 def _plan(match: re.Match[str]) -> str | None:
+    """The plan named after "to" / "vers"; none for "the one you asked for" or a price ("to 12,99 €")."""
     plan = (match.groupdict().get("plan") or "").strip(" «»\"“”'")
-    return plan or None
+    return plan if plan and not _NOT_A_PLAN.match(plan) else None
 
 
 def _new_price(sentence: str, start: int, lang: str) -> tuple[int, str] | None:
