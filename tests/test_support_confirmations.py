@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tomllib
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from icalendar import Calendar
 from sqlite_utils import Database
 
 from extractors import Identity
-from extractors.support.confirmations import find_confirmations
+from extractors.support.confirmations import Confirmation, find_confirmations
+from extractors.support.promises import local_date
 from ingest.config import load_config
 from ingest.outputs.calendar import build_calendar
 from ingest.outputs.dossier import build_dossier, render_markdown
@@ -52,6 +55,16 @@ ME = "alice.martin@example.org"
         ("Après vérification, nous avons procédé à la résiliation de votre contrat.",
          "cancellation_confirmed", "2026-11-23", None, None, None),
         ("Votre abonnement Canal+ a bien été résilié.", "cancellation_confirmed", "2026-11-23", None, None, None),
+        ("Nous avons désactivé le renouvellement automatique de votre abonnement.",
+         "cancellation_confirmed", "2026-11-23", None, None, None),
+        ("Le renouvellement automatique a bien été désactivé.", "cancellation_confirmed", "2026-11-23", None, None, None),
+        ("Votre résiliation sera effective le 31/12/2026, date de fin de votre engagement.",
+         "cancellation_confirmed", "2026-12-31", "2026-12-31", None, None),
+        ("Your cancellation will be effective on December 31, 2026.",
+         "cancellation_confirmed", "2026-12-31", "2026-12-31", None, None),
+        ("Your account has been moved back to the Free plan.", "cancellation_confirmed", "2026-11-23", None, None, None),
+        ("Votre abonnement a été basculé vers l'offre gratuite.",
+         "cancellation_confirmed", "2026-11-23", None, None, None),
         ("Your refund of 9,99 € has been processed.", "refund", "2026-11-23", None, (999, "EUR"), None),
         ("Votre remboursement de 12,14 € a été effectué le 24 novembre.",
          "refund", "2026-11-24", None, (1214, "EUR"), None),
@@ -127,6 +140,8 @@ def test_a_provider_confirmation_is_a_fact(
         "Je vous confirme que le prélèvement du 10/11/2026 est bien annulé.",
         "Votre virement a bien été reçu.",
         "Your plan has been changed to the one you asked for.",
+        "Votre résiliation sera effective à réception de votre courrier.",
+        "If you confirm, your cancellation will be effective on December 31, 2026.",
         # something else than the subscription ended, or not done yet
         "The service was stopped for two hours for maintenance.",
         "Your account has been disabled after several failed logins.",
@@ -140,6 +155,11 @@ def test_a_provider_confirmation_is_a_fact(
 )
 def test_not_a_confirmation(text: str) -> None:
     assert find_confirmations(text, SENT) == []
+
+
+def test_a_renewal_cancelled_with_a_refund_still_to_come_is_a_cancellation_only() -> None:
+    text = "I have cancelled the renewal and your refund of 6.99 EUR will be credited to your card within 3 days."
+    assert [f.event_type for f in find_confirmations(text, SENT)] == ["cancellation_confirmed"]
 
 
 def test_one_sentence_may_confirm_a_cancellation_and_a_refund() -> None:
@@ -364,3 +384,28 @@ def test_the_sample_free_mobile_refund_confirmed_by_support_is_a_refund(sample_d
 
 def _free_mobile_status(db: Database) -> str:
     return db.execute("select status from subscriptions where provider = 'free-mobile'").fetchone()[0]
+
+
+# --- the labelled support threads: every provider reply, what it confirms ---------------------------------
+
+JOURNAL = Path(__file__).resolve().parent / "fixtures" / "journal"
+
+
+def _as_label(fact: Confirmation) -> dict[str, Any]:
+    label = {"type": fact.event_type, "on": fact.occurred_on, "ends": fact.ends_on, "amount": fact.amount_minor,
+             "plan": fact.plan, "period": fact.billing_period}  # fmt: skip
+    return {k: v for k, v in label.items() if v is not None}
+
+
+def test_every_reply_of_the_labelled_threads_confirms_what_its_label_says(db: Database) -> None:
+    labels = tomllib.loads((JOURNAL / "confirmations.toml").read_text(encoding="utf-8"))["confirms"]
+    import_paths(db, [str(JOURNAL / "mail")], identity=Identity(frozenset({ME})), workers=1, progress=False)
+    name_of = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in (JOURNAL / "mail").glob("*.eml")}
+    found = {}
+    for sha, body, sent_at in db.execute(
+        "select message_sha256, body, sent_at from ticket_messages where direction = 'inbound' and channel = 'email'"
+    ):
+        facts = [_as_label(f) for f in find_confirmations(body, local_date(sent_at))]
+        if facts:
+            found[name_of[sha]] = sorted(facts, key=lambda f: f["type"])
+    assert found == {name: sorted(facts, key=lambda f: f["type"]) for name, facts in labels.items()}

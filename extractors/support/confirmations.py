@@ -67,9 +67,11 @@ _EN_CANCELLATION = (
     r"(?:cancell?ed|terminated|closed|ended)\b",
     rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:cancell?ed|terminated|closed|ended)\s+(?:your|the)\s+"
     rf"{_WORDS}{_EN_SUB}",
-    rf"\b(?:your|the)\s+auto-?renew(?:al)?\s+{_EN_DONE}(?:turned\s+off|disabled|cancell?ed|stopped)\b",
+    rf"\b(?:your|the)\s+(?:auto-?)?renewal\s+{_EN_DONE}(?:turned\s+off|disabled|cancell?ed|stopped)\b",
     rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:turned\s+off|disabled|cancell?ed|stopped)\s+(?:your|the)\s+"
-    r"auto-?renew(?:al)?\b",
+    r"(?:auto-?)?renewal\b",
+    # scheduled: confirms only with its date and no condition (see _FUTURE)
+    r"\b(?:your|the)\s+cancell?ation\s+will\s+be\s+effective\b",
     rf"\b(?:your|the)\s+cancell?ation(?:\s+request|\s+of\s+[^,.;]{{1,40}}?)?\s+{_EN_DONE}"
     r"(?:confirmed|processed|completed?|effective|done|successful|finali[sz]ed|accepted|approved|"
     r"in\s+place)\b",
@@ -97,6 +99,11 @@ _FR_CANCELLATION = (
     r"(?:résiliation|annulation)\b" + _NOT_THE_THING,
     r"\b(?:la|votre)\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{1,50}?)?\s+"
     r"(?:prendra|prend|a\s+pris)\s+effet\b",
+    r"\b(?:la|votre)\s+(?:résiliation|annulation)(?:\s+(?:de|du)\s+[^,.;]{1,50}?)?\s+sera\s+effective\b",
+    rf"\b(?:le|votre)\s+renouvellement(?:\s+automatique)?(?:\s+de\s+[^,.;]{{1,40}}?)?\s+{_FR_DONE}"
+    r"(?:désactivée?|annulée?|arrêtée?|stoppée?|supprimée?)\b",
+    rf"\b(?:nous\s+avons|j'ai)\s+{_FR_ADV}(?:désactivé|annulé|arrêté|stoppé|supprimé)\s+(?:le|votre)\s+"
+    r"renouvellement\b",
 )
 _EN_REFUND = (
     rf"\b(?:your|the|a)\s+(?:full\s+|partial\s+)?refund(?:\s+(?:of|for)\s+.{{1,40}}?)?\s+{_EN_DONE}"
@@ -115,8 +122,8 @@ _FR_REFUND = (
     rf"\b(?:nous\s+vous\s+avons|je\s+vous\s+ai)\s+{_FR_ADV}(?:remboursée?|recréditée?|créditée?)\b",
 )
 _EN_PRICE_CHANGE = (
-    rf"\b(?:your|the)\s+(?:plan|subscription|membership|package|tier)\s+{_EN_DONE}(?:changed|switched|moved|"
-    rf"downgraded|upgraded|updated|converted|migrated)\s+(?:from\s+.{{1,40}}?\s+)?(?:to|into)\s+(?:the\s+)?{_PLAN}",
+    rf"\b(?:your|the)\s+(?:plan|subscription|membership|package|tier|account)\s+{_EN_DONE}(?:changed|switched|"
+    rf"moved|downgraded|upgraded|updated|converted|migrated)(?:\s+back)?\s+(?:from\s+.{{1,40}}?\s+)?(?:to|into)\s+(?:the\s+)?{_PLAN}",
     rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_EN_ADV}(?:changed|switched|moved|downgraded|upgraded|migrated)\s+"
     rf"(?:your\s+{_WORDS}(?:plan|subscription|account|membership)|you)\s+(?:from\s+.{{1,40}}?\s+)?"
     rf"(?:to|onto)\s+(?:the\s+)?{_PLAN}",
@@ -183,7 +190,7 @@ _NOT_DONE_AFTER = re.compile(
 _CONDITIONAL_AFTER = re.compile(
     r"\b(?:unless|if\s+you|si\s+vous|sauf\s+si|à\s+moins|provided|sous\s+réserve)\b", re.I
 )
-_FUTURE = re.compile(r"\b(?:prendra|passera|basculera|sera|will)\b", re.I)
+_FUTURE = re.compile(r"\b(?:prendra|passera|basculera|sera|will)\b", re.I)  # a scheduled confirmation
 _UNTIL = re.compile(r"(?:until|through|till|up\s+to|jusqu'(?:au|à|a)|jusqu’(?:au|à)|fin\s+le)\s*$", re.I)
 _EFFECT_NEXT = re.compile(
     r"\b(?:effet|effective|effect|à\s+compter|à\s+partir|as\s+of|starting|jusqu'|jusqu’|until|prendra\s+fin|"
@@ -203,7 +210,7 @@ _PERIOD_WORDS = {
 _NEEDLES = (
     "cancel", "résili", "annul", "désinscri", "désabonn", "refund", "rembours", "virement", "credited", "crédit",
     "subscription", "membership", "plan", "account", "contract", "service", "renew", "recurring", "package",
-    "tier", "price", "rate", "fee", "abonnement", "contrat", "forfait", "offre", "ligne", "adhésion",
+    "tier", "price", "rate", "fee", "renouvel", "abonnement", "contrat", "forfait", "offre", "ligne", "adhésion",
     "souscription", "formule", "compte", "tarif", "prix", "montant", "mensualité", "échéan", "cotisation",
 )  # fmt: skip
 _SCAN_LIMIT = 20_000  # a reply's new text; a longer one is no reply a person wrote
@@ -290,6 +297,8 @@ def _confirmation(
             amount_minor=first.amount_minor if first else None, currency=first.currency if first else None,
         )  # fmt: skip
     plan = _plan(match)
+    if plan and _FREE_PLAN.fullmatch(plan):
+        return Confirmation(CANCELLATION, sentence, _iso(effective or sent_on))  # nothing paid any more
     period = _PERIOD_WORDS.get((plan or "").lower())
     if period:
         plan = None  # "the annual plan" says how it is billed, not which plan
@@ -314,6 +323,9 @@ def _dates(sentence: str, lang: str, sent_on: date | None) -> tuple[date | None,
     return effective, until
 
 
+_FREE_PLAN = re.compile(
+    r"(?:the\s+)?(?:free|gratuite?|basic\s+free)(?:\s+(?:plan|tier|version|offer))?", re.I
+)
 _NOT_A_PLAN = re.compile(
     r"^(?:\d|[€$£]|(?:one|what|that|this|it|which|yours?|celle|celui|ce|cela|celle-ci|celui-ci|laquelle|lequel)\b)",
     re.I,
