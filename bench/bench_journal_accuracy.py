@@ -74,6 +74,7 @@ def main() -> int:
         score(labels, names, rows, tickets, promises, name_of)
     print()
     detection(identity)
+    confirmations(rows)
     bare_libraries(labels)
     throughput(identity)
     return 0
@@ -100,6 +101,29 @@ def detection(identity: Identity) -> None:
         f"support detection: precision {ratio(true_positives, len(found)):.3f}, "
         f"recall {ratio(true_positives, len(positives)):.3f} "
         f"({len(positives)} support, {len(negatives)} other messages)"
+    )
+
+
+def confirmations(rows: dict) -> None:
+    """What the providers' replies confirm (a cancellation, a refund, a plan or price change: subscription
+    events), fact by fact against tests/fixtures/journal/confirmations.toml (type, dates, amount, plan)."""
+    from extractors.support.confirmations import find_confirmations
+    from extractors.support.promises import local_date
+
+    labels = tomllib.loads((FIXTURES / "confirmations.toml").read_text(encoding="utf-8"))["confirms"]
+    expected = {(n, tuple(sorted(f.items()))) for n, facts in labels.items() for f in facts}
+    found = set()
+    for name, row in rows.items():
+        if row["direction"] != "inbound":
+            continue
+        for fact in find_confirmations(row["body"] or "", local_date(row["sent_at"])):
+            label = {"type": fact.event_type, "on": fact.occurred_on, "ends": fact.ends_on,
+                     "amount": fact.amount_minor, "plan": fact.plan, "period": fact.billing_period}  # fmt: skip
+            found.add((name, tuple(sorted((k, v) for k, v in label.items() if v is not None))))
+    right = len(found & expected)
+    print(
+        f"support confirmations: precision {ratio(right, len(found)):.3f}, recall {ratio(right, len(expected)):.3f} "
+        f"({len(expected)} facts in {sum(r['direction'] == 'inbound' for r in rows.values())} provider replies)"
     )
 
 

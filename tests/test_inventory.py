@@ -209,6 +209,33 @@ EUR = {"currency": "EUR", "billing_period": "P1M"}
             "2026-04-20",  # under two periods after the trial's end (later, the evidence is too old: unknown)
             {"status": "active", "trial_ends_on": "2026-03-08", "next_renewal_on": "2026-05-08"},
         ),
+        (  # a support reply a fortnight later: "I can see the cancellation on April 10" moves nothing
+            [
+                event("charge", "2026-04-01", amount_minor=500, **EUR),
+                event("cancellation_confirmed", "2026-04-10", ends_on="2026-05-01"),
+                event("cancellation_confirmed", "2026-04-10", message_date="2026-04-24T09:00:00+00:00"),
+            ],
+            "2026-04-25",
+            {
+                "status": "cancelled",
+                "cancelled_on": "2026-04-10",
+                "ends_on": "2026-05-01",
+                "next_renewal_on": None,
+            },
+        ),
+        (  # only a support reply, on the 23rd, says it was cancelled on the 3rd: cancelled on the 3rd
+            [
+                event("charge", "2026-11-05", amount_minor=1214, **EUR),
+                event("cancellation_confirmed", "2026-11-03", message_date="2026-11-23T10:20:00+00:00"),
+            ],
+            "2026-11-27",
+            {
+                "status": "cancelled",
+                "cancelled_on": "2026-11-03",
+                "ends_on": "2026-12-05",
+                "next_renewal_on": None,
+            },
+        ),
         (  # a renewal notice sets the next renewal
             [
                 event(

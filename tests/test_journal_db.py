@@ -129,7 +129,7 @@ def test_resolution_requested(journal_db: Database) -> None:
 def test_provider_timeline(journal_db: Database) -> None:
     rows = list(journal_db.query("select * from provider_timeline where provider = 'free-mobile'"))
     assert [r["entry"] for r in rows].count("exchange") == 5
-    assert any(r["entry"] == "promise due (kept)" and r["at"] == "2026-03-11" for r in rows)
+    assert any(r["entry"] == "promise due (kept_late)" and r["at"] == "2026-03-11" for r in rows)
     assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
 
 

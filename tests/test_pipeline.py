@@ -17,6 +17,7 @@ from ingest.derived.corrections import apply_corrections
 from ingest.derived.inventory import rebuild_subscriptions, record_events
 from ingest.derived.journal import rebuild_journal, reset_journal, store_support_facts
 from ingest.derived.knowledge import derive_providers
+from ingest.derived.support_events import record_support_events
 from ingest.pipeline import run
 from ingest.pipeline.importer import import_paths
 from ingest.pipeline.reprocess import reprocess_all
@@ -52,11 +53,13 @@ def test_derived_tables_do_not_import_the_pipeline() -> None:
 
 
 def test_the_rebuild_order_is_the_tuple() -> None:
-    """Batch facts, then rebuilds, each top to bottom; corrections lie over the rebuilt inventory, and the
-    bank reads `subscriptions` as corrected, so after both."""
-    assert [s.on_batch for s in STEPS if s.on_batch] == [record_events, store_support_facts]
+    """Batch facts, then rebuilds, each top to bottom; the support replies' events read the journal and feed
+    the inventory; corrections lie over the rebuilt inventory, and the bank reads `subscriptions` as
+    corrected, so after both."""
+    assert [s.on_batch for s in STEPS if s.on_batch] == [store_support_facts, record_events]
     assert [s.derive for s in STEPS if s.derive] == [
-        derive_providers, rebuild_subscriptions, rebuild_journal, apply_corrections, refresh_bank,
+        derive_providers, rebuild_journal, record_support_events, rebuild_subscriptions, apply_corrections,
+        refresh_bank,
     ]  # fmt: skip
     assert [s.reset for s in STEPS if s.reset] == [reset_journal]
 

@@ -29,6 +29,7 @@ from sqlite_utils import Database
 
 from extractors import EventFact
 from ingest.derived.periods import add_period, monthly_minor
+from ingest.derived.support_events import EXTRACTOR as SUPPORT_EXTRACTOR
 from ingest.store import Prepared, today
 from ingest.store.ids import next_free_id, recorded_ids, remember_ids
 
@@ -71,8 +72,9 @@ def _existing_event_ids(db: Database, shas: list[str]) -> dict[str, list[int]]:
         chunk = shas[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for sha, event_id in db.execute(
-            f"select message_sha256, id from subscription_events where message_sha256 in ({marks}) order by id",
-            chunk,
+            f"select message_sha256, id from subscription_events where message_sha256 in ({marks}) "
+            "and extractor is not ? order by id",  # a support reply's events are the support step's, rebuilt
+            [*chunk, SUPPORT_EXTRACTOR],
         ):
             found.setdefault(sha, []).append(event_id)
     return found
@@ -207,12 +209,23 @@ class ReplayedSubscription:
         elif kind == "price_change":
             self.status = "active" if self.status == "unknown" else self.status
         elif kind == "cancellation_confirmed":
-            self.status = "cancelled"
-            self.cancelled_on = (e["message_date"] or "")[:10] or on
-            self.ends_on = e["ends_on"] or self.next_renewal_on or self.trial_ends_on
-            self.next_renewal_on = None
+            self._cancel(e, on)
         elif kind == "payment_failed":
             self.status = "payment_failed"
+
+    def _cancel(self, e: dict[str, Any], on: str | None) -> None:
+        """Cancelled on the day the mail says it was (a support reply: "I can see the cancellation on
+        November 3"), else the mail's day; a later mail restating it moves neither that day nor the end."""
+        sent = (e["message_date"] or "")[:10] or None
+        day = min(d for d in (sent, on) if d) if (sent or on) else None
+        already = self.status == "cancelled"
+        if not already or not self.cancelled_on or (day and day < self.cancelled_on):
+            self.cancelled_on = day
+        self.ends_on = (
+            e["ends_on"] or (self.ends_on if already else None) or self.next_renewal_on or self.trial_ends_on
+        )
+        self.status = "cancelled"
+        self.next_renewal_on = None
 
     def _price(self, kind: str, on: str | None, e: dict[str, Any]) -> None:
         if e["amount_minor"] is None or e["amount_minor"] <= 0 or kind == "refund":

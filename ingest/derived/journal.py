@@ -526,21 +526,33 @@ def promise_kept_on(index: int, entries: list[Exchange]) -> str | None:
 
 
 def promise_status(index: int, due_on: str | None, entries: list[Exchange], today: date) -> str:
-    """kept, overdue or pending for a promise made in `entries[index]`.
+    """kept, kept_late, overdue or pending for a promise made in `entries[index]`.
 
-    kept: a later exchange confirms the resolution, or the promise came with a confirmation ("the refund has
-    been processed and will appear within 3 business days") and its date passed with no complaint of mine.
-    overdue: its date passed otherwise. pending: not yet due, or no date.
+    kept: a later exchange confirms the resolution by `due_on` (or there is no date), or the promise came
+    with a confirmation ("the refund has been processed and will appear within 3 business days") and its
+    date passed with no complaint of mine. kept_late: the confirmation came after `due_on` (`kept_on` says
+    when; a day's grace, see `_late`). overdue: its date passed otherwise. pending: not yet due, or no date.
     """
     made_in, later = entries[index], [e for e in entries[index + 1 :] if not e.auto_ack]
-    # kept after due_on is `kept_late` in the contract; the labelled fixtures still say `kept` (left for later)
-    if promise_kept_on(index, entries) is not None:
-        return "kept"
+    kept_on = promise_kept_on(index, entries)
+    if kept_on is not None:
+        return "kept_late" if _late(kept_on, due_on) else "kept"
     passed = bool(due_on) and due_on < today.isoformat()
     complained = any(e.direction == "outbound" and not e.courtesy for e in later)
     if passed and made_in.resolved and not complained:
         return "kept"
     return "overdue" if passed else "pending"
+
+
+def _late(kept_on: str, due_on: str | None) -> bool:
+    """Confirmed more than a day after `due_on`. The mail that says so is dated when it was written: "le
+    technicien est bien passé hier", sent the day after, reports a promise kept on its day."""
+    if not due_on:
+        return False
+    try:
+        return date.fromisoformat(kept_on) > date.fromisoformat(due_on) + timedelta(days=1)
+    except ValueError:
+        return False
 
 
 def _write(db: Database, tickets: list[Ticket], today: date) -> None:

@@ -3,19 +3,26 @@
 The user's own calendar is what reminds them to cancel before a renewal or to
 chase a refund that was promised (the article's advice). The feed is served by
 Datasette (`/calendar.ics`) and written by `subtrail export calendar`; both call
-`build_calendar`. The same data always gives the same bytes: UIDs come from row
-ids and dates, DTSTAMP from the event's own date (never "now"), and events are
-sorted, so a calendar client sees updates rather than duplicates.
+`build_calendar`. A renewal is one recurring event per subscription (RRULE by its
+billing period, until its end when one is known), so a client shows every coming
+renewal and updates the series when the next date moves. DTSTAMP is the export
+time (`now`, or the start of `SUBTRAIL_TODAY` when pinned); apart from it, the same
+data gives the same bytes: UIDs come from row ids, events are sorted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Event, vRecur
 from sqlite_utils import Database
+
+from ingest.outputs.humanize import parse_period
 
 PRODID = "-//subtrail//subscriptions and customer service//EN"
 UID_DOMAIN = "subtrail"
@@ -24,16 +31,75 @@ ZERO_DECIMALS = {"JPY", "KRW", "ISK", "CLP", "VND", "XOF", "XAF", "XPF", "PYG", 
 THREE_DECIMALS = {"BHD", "KWD", "OMR", "JOD", "TND", "LYD", "IQD"}
 
 
+RENEWAL_REMINDER = dt.timedelta(days=-3)
+TRIAL_REMINDER = dt.timedelta(days=-2)
+PROMISE_REMINDER = dt.timedelta(hours=9)  # the morning of the due day: time to check it was kept
+# Subscriptions whose renewal is worth a reminder: not ended, and not known only from old evidence.
+RENEWING = ("active", "trial", "payment_failed")
+_FREQ = {"D": "DAILY", "W": "WEEKLY", "M": "MONTHLY", "Y": "YEARLY"}
+
+
 @dataclass(frozen=True)
 class CalendarItem:
-    """One all-day event, with a reminder `remind_days` before it."""
+    """One all-day event (a series when `repeat` is set), with a reminder at `remind` from its start."""
 
     uid: str
     day: dt.date
     summary: str
     description: str
     category: str
-    remind_days: int
+    remind: dt.timedelta | None = None
+    repeat: dict[str, Any] | None = None  # RRULE parts
+
+
+def export_time(now: dt.datetime | None = None) -> dt.datetime:
+    """When the feed is made (its DTSTAMP): `now`, else midnight UTC of a pinned `SUBTRAIL_TODAY`, else the
+    clock, to the second."""
+    if now is not None:
+        return now.astimezone(dt.UTC)
+    pinned = os.environ.get("SUBTRAIL_TODAY", "").strip()
+    if pinned:
+        return dt.datetime.combine(dt.date.fromisoformat(pinned), dt.time(0, 0), tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def recurrence(period: str | None, first: dt.date, until: dt.date | None = None) -> dict[str, Any] | None:
+    """The RRULE of renewals every `period` (P1M, P3M, P1Y, P4W...) from `first`, up to `until`.
+
+    A monthly or yearly renewal on the 29th-31st falls on the last day of shorter months, as the inventory
+    projects it (`ingest.derived.periods.add_period`), not skipped as a bare BYMONTHDAY would be."""
+    parsed = parse_period(period)
+    if parsed is None or parsed[0] < 1:
+        return None
+    count, unit = parsed
+    rule: dict[str, Any] = {"freq": _FREQ[unit], "interval": count}
+    if unit == "M" and first.day > 28:
+        rule |= {"bymonthday": list(range(28, first.day + 1)), "bysetpos": -1}
+    elif unit == "Y" and (first.month, first.day) == (2, 29):
+        rule |= {"bymonth": 2, "bymonthday": [28, 29], "bysetpos": -1}
+    if until is not None:
+        rule["until"] = until
+    return rule
+
+
+def display_name(name: str | None, service: str | None, plan: str | None, slug: str | None) -> str:
+    """A subscription's name, each part once: "OpenAI (ChatGPT Plus)", "Netflix (Standard)", "Deezer Premium".
+
+    The provider's name may carry its usual plan in brackets ("OpenAI (ChatGPT Plus)"): the actual plan
+    takes its place. A plan that already names the brand ("Deezer Premium") is the whole name."""
+    base = (name or service or slug or "").strip()
+    bracket = re.fullmatch(r"(.+?)\s*\((.+)\)", base)
+    default = None
+    if bracket:
+        base, default = bracket.group(1).strip(), bracket.group(2).strip()
+    detail = (plan or "").strip() or default
+    if not detail:
+        return base
+    if not base or base.lower() in detail.lower():
+        return detail
+    if detail.lower() in base.lower():
+        return base
+    return f"{base} ({detail})"
 
 
 def format_money(amount_minor: int | None, currency: str | None) -> str:
@@ -67,32 +133,34 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
     entries: list[CalendarItem] = []
     rows = conn.execute(
-        """select s.id, s.provider, coalesce(p.name, s.service_name, s.provider) as name, s.plan,
-                  s.amount_minor, s.currency, s.status, s.platform, s.trial_ends_on, s.next_renewal_on,
-                  s.ends_on, p.cancel_url
+        """select s.id, s.provider, p.name, s.service_name, s.plan, s.amount_minor, s.currency, s.status,
+                  s.platform, s.trial_ends_on, s.next_renewal_on, s.ends_on, s.billing_period, p.cancel_url
            from subscriptions s left join providers p on p.slug = s.provider
            order by s.id"""
     ).fetchall()
-    for sub_id, slug, name, plan, amount, currency, status, platform, trial, renewal, ends, cancel in rows:
-        label = f"{name} ({plan})" if plan else str(name or slug or f"subscription {sub_id}")
+    for row in rows:
+        sub_id, slug, name, service, plan, amount, currency, status, platform, trial, renewal, ends = row[:12]
+        period, cancel = row[12:]
+        label = display_name(name, service, plan, slug) or f"subscription {sub_id}"
         price = format_money(amount, currency)
         how = f"\nCancel: {cancel}" if cancel else ""
         via = f"\nBilled through: {platform}" if platform and platform not in ("direct", "unknown") else ""
         details = f"Provider: {slug}\nStatus: {status}{via}{how}"
         day = _day(renewal)
-        if day and status not in ("cancelled", "expired"):
+        if day and status in RENEWING:
             entries.append(
                 CalendarItem(
-                    uid=f"renewal-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
+                    uid=f"renewal-{sub_id}@{UID_DOMAIN}",  # one series: it moves, it does not multiply
                     day=day,
                     summary=f"Renewal: {label}" + (f" — {price}" if price else ""),
                     description=f"{label} renews{' at ' + price if price else ''}.\n{details}",
                     category="renewal",
-                    remind_days=3,
+                    remind=RENEWAL_REMINDER,
+                    repeat=recurrence(period, day, _day(ends)),
                 )
             )
         day = _day(trial)
-        if day and status not in ("cancelled", "expired"):
+        if day and status in RENEWING:
             entries.append(
                 CalendarItem(
                     uid=f"trial-end-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
@@ -100,7 +168,7 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
                     summary=f"Trial ends: {label}" + (f" — then {price}" if price else ""),
                     description=f"The free trial of {label} ends; cancel before to avoid a charge.\n{details}",
                     category="trial_end",
-                    remind_days=2,
+                    remind=TRIAL_REMINDER,
                 )
             )
         day = _day(ends)
@@ -113,7 +181,6 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
                     description=f"{label} was cancelled and stops on this day; "
                     f"no charge should follow.\n{details}",
                     category="service_end",
-                    remind_days=0,
                 )
             )
     return entries
@@ -125,7 +192,7 @@ def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
            from promises pr
            left join ticket_messages tm on tm.id = pr.ticket_message_id
            left join tickets t on t.id = tm.ticket_id
-           where pr.status is null or pr.status != 'kept'
+           where pr.status is null or pr.status not in ('kept', 'kept_late')
            order by pr.id"""
     ).fetchall()
     entries: list[CalendarItem] = []
@@ -142,7 +209,7 @@ def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
                 summary=f"Promise due: {provider or 'provider'}{who} — {text or ''}".strip(" —"),
                 description=f"Promised{who}: {text or ''}\n{ticket}\nStatus: {status}".strip(),
                 category="promise_due",
-                remind_days=0,
+                remind=PROMISE_REMINDER,
             )
         )
     return entries
@@ -159,8 +226,10 @@ def calendar_entries(db: Database | sqlite3.Connection) -> list[CalendarItem]:
     return sorted(entries, key=lambda e: (e.day, e.uid))
 
 
-def build_calendar(db: Database | sqlite3.Connection) -> bytes:
-    """The whole feed as iCalendar bytes (RFC 5545); deterministic for the same data."""
+def build_calendar(db: Database | sqlite3.Connection, now: dt.datetime | None = None) -> bytes:
+    """The whole feed as iCalendar bytes (RFC 5545), stamped with `export_time(now)`; for the same data
+    and the same stamp, the same bytes."""
+    stamp = export_time(now)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -169,19 +238,20 @@ def build_calendar(db: Database | sqlite3.Connection) -> bytes:
     for entry in calendar_entries(db):
         event = Event()
         event.add("uid", entry.uid)
-        # DTSTAMP is required; the event's own day keeps the output reproducible.
-        event.add("dtstamp", dt.datetime.combine(entry.day, dt.time(0, 0), tzinfo=dt.UTC))
+        event.add("dtstamp", stamp)
         event.add("dtstart", entry.day)
         event.add("dtend", entry.day + dt.timedelta(days=1))
+        if entry.repeat:
+            event.add("rrule", vRecur(entry.repeat))
         event.add("summary", entry.summary)
         event.add("description", entry.description)
         event.add("categories", [entry.category])
         event.add("transp", "TRANSPARENT")
-        if entry.remind_days:
+        if entry.remind is not None:
             alarm = Alarm()
             alarm.add("action", "DISPLAY")
             alarm.add("description", entry.summary)
-            alarm.add("trigger", dt.timedelta(days=-entry.remind_days))
+            alarm.add("trigger", entry.remind)
             event.add_component(alarm)
         cal.add_component(event)
     return cal.to_ical()

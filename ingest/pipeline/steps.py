@@ -23,6 +23,7 @@ from ingest.derived.corrections import apply_corrections
 from ingest.derived.inventory import rebuild_subscriptions, record_events
 from ingest.derived.journal import rebuild_journal, reset_journal, store_support_facts
 from ingest.derived.knowledge import derive_providers
+from ingest.derived.support_events import record_support_events
 from ingest.store import Prepared
 
 BatchHook = Callable[[Database, list[Prepared]], None]
@@ -40,11 +41,13 @@ class Step:
 STEPS: tuple[Step, ...] = (
     # Provider knowledge (extractors/providers/*.toml) kept in step with the files.
     Step("providers", derive=derive_providers),
-    # One event per fact in `subscription_events`; the inventory folded from them.
-    # Nothing to reset: reprocessing a message replaces its events in place.
-    Step("subscriptions", on_batch=record_events, derive=rebuild_subscriptions),
     # Support facts per message; tickets, promises and statuses rebuilt from them.
     Step("journal", on_batch=store_support_facts, derive=rebuild_journal, reset=reset_journal),
+    # What the providers' support replies confirm (a cancellation, a refund...), as events: reads the journal.
+    Step("support events", derive=record_support_events),
+    # One event per fact in `subscription_events`; the inventory folded from them (support replies' too).
+    # Nothing to reset: reprocessing a message replaces its events in place.
+    Step("subscriptions", on_batch=record_events, derive=rebuild_subscriptions),
     # The user's corrections, laid over the rebuilt inventory (before the bank reads it).
     Step("corrections", derive=apply_corrections),
     # Recurring bank charges re-linked to the inventory: reads `subscriptions`, so after it.
