@@ -223,18 +223,29 @@ EUR = {"currency": "EUR", "billing_period": "P1M"}
                 "next_renewal_on": None,
             },
         ),
-        (  # only a support reply, on the 23rd, says it was cancelled on the 3rd: cancelled on the 3rd
+        (  # only a support reply, on the 23rd, says it was cancelled on the 3rd: cancelled on the 3rd, and
+            # the charge of the 5th was the renewal that should not have happened: the paid time ended on the 5th
             [
+                event("charge", "2026-10-05", amount_minor=1214, **EUR),
                 event("charge", "2026-11-05", amount_minor=1214, **EUR),
                 event("cancellation_confirmed", "2026-11-03", message_date="2026-11-23T10:20:00+00:00"),
             ],
             "2026-11-27",
             {
-                "status": "cancelled",
+                "status": "expired",
                 "cancelled_on": "2026-11-03",
-                "ends_on": "2026-12-05",
+                "ends_on": "2026-11-05",
+                "last_charged_on": "2026-11-05",
                 "next_renewal_on": None,
             },
+        ),
+        (  # the same reply before the next renewal: still cancelled, to the end of the paid month
+            [
+                event("charge", "2026-11-05", amount_minor=1214, **EUR),
+                event("cancellation_confirmed", "2026-11-20", message_date="2026-11-23T10:20:00+00:00"),
+            ],
+            "2026-11-27",
+            {"status": "cancelled", "cancelled_on": "2026-11-20", "ends_on": "2026-12-05"},
         ),
         (  # a renewal notice sets the next renewal
             [

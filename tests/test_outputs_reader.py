@@ -100,7 +100,7 @@ def test_status_in_french_for_a_paris_reader(sample: tuple[Database, Path]) -> N
     db, _ = sample
     text = plain(render_status(build_status(db, today=TODAY, h=PARIS_FR)))
     assert text.startswith("subtrail status — 27 nov. 2026\n")
-    assert "Abonnements actifs (16)" in text
+    assert "Abonnements actifs (15)" in text
     assert "14,99 € / mois" in text and "69,90 € / an" in text
     assert "Total mensuel : " in text and "par an" in text
     assert "Renouvellements dans les 30 prochains jours" in text and "1 déc. 2026" in text
@@ -112,7 +112,7 @@ def test_status_in_french_for_a_paris_reader(sample: tuple[Database, Path]) -> N
 def test_status_in_english_for_a_new_york_reader(sample: tuple[Database, Path]) -> None:
     db, _ = sample
     text = plain(render_status(build_status(db, today=TODAY, h=NEW_YORK_EN)))
-    assert "Active subscriptions (16)" in text and "€14.99 / month" in text and "€69.90 / year" in text
+    assert "Active subscriptions (15)" in text and "€14.99 / month" in text and "€69.90 / year" in text
     assert "waiting for their answer" in text and "Dec 1, 2026" in text
     assert "awaiting_provider" not in text and "P1M" not in text
 
@@ -172,7 +172,7 @@ def test_a_correction_is_shown_as_the_users_statement(tmp_path: Path) -> None:
 def test_status_shows_the_bank_findings_of_the_sample(sample: tuple[Database, Path]) -> None:
     db, _ = sample
     text = plain(render_status(build_status(db, today=TODAY, h=PARIS_FR)))
-    bank = text[text.index("D'après vos relevés bancaires (3)") :]
+    bank = text[text.index("D'après vos relevés bancaires (4)") :]
     assert "Un prélèvement récurrent qu'aucun courrier n'explique : Audible, 9,95 € / mois." in " ".join(
         bank.split()
     )
@@ -181,6 +181,10 @@ def test_status_shows_the_bank_findings_of_the_sample(sample: tuple[Database, Pa
         in " ".join(bank.split())
     )
     assert "somme à réclamer" in bank
+    # Spotify's agent confirms the cancellation of Nov 3: the debit booked on the 6th for the 5th is a claim
+    assert "Spotify a prélevé 12,14 € le 6 nov. 2026 (CB SPOTIFY P11F3A4 05/11), 3 jours après" in " ".join(
+        bank.split()
+    )
     assert "Électricité EDF : la banque débite 79,00 €, le courrier annonce 86,00 €." in bank
     english = plain(render_status(build_status(db, today=TODAY, h=NEW_YORK_EN)))
     assert "A recurring debit no mail explains: Audible, €9.95 / month." in english
@@ -386,7 +390,7 @@ def test_the_overview_says_the_bank_findings_the_same_way(sample: tuple[Database
     page = plain(html.unescape(asyncio.run(overview())))
     status = plain(render_status(build_status(db, today=TODAY, h=PARIS_FR)))
     sentences = PARIS_FR.bank_sentences(bank_findings(db.conn))
-    assert len(sentences) == 3
+    assert len(sentences) == 4  # Audible, EDF, the Deezer and Spotify debits after cancelling
     for sentence in sentences:
         assert plain(sentence) in page and plain(sentence) in " ".join(status.split())
 

@@ -352,7 +352,8 @@ def sample_db(tmp_path: Path) -> Database:
 
 def test_spotify_cancellation_confirmed_by_support_ends_the_subscription(sample_db: Database) -> None:
     sub = _spotify(sample_db)
-    assert (sub["status"], sub["cancelled_on"], sub["next_renewal_on"]) == ("cancelled", "2026-11-03", None)
+    assert (sub["status"], sub["cancelled_on"], sub["ends_on"]) == ("expired", "2026-11-03", "2026-11-05")
+    assert sub["next_renewal_on"] is None
     reply = (SAMPLE / "mailbox" / "inbox" / "support-spotify-3-reply.eml").read_bytes()
     [event] = [e for e in _support_events(sample_db) if e["provider"] == "spotify"]
     assert (event["message_sha256"], event["event_type"]) == (
@@ -366,12 +367,11 @@ def test_spotify_cancellation_confirmed_by_support_ends_the_subscription(sample_
                    if "renews" in line or "/month" in line)  # fmt: skip
 
     dossier = render_markdown(build_dossier(sample_db, "spotify", today=TODAY))
-    assert "- Status: cancelled" in dossier
+    assert "- Status: ended" in dossier  # the charge of the 5th was the renewal that should not have happened
     assert "Next renewal" not in dossier
-    assert "Cancelled on: 2026-11-03" in dossier
+    assert "Cancelled on: Nov 3, 2026, service ends on Nov 5, 2026" in dossier
 
     events = Calendar.from_ical(build_calendar(sample_db)).walk("VEVENT")
-    assert any(str(e["SUMMARY"]).startswith("Service ends: Spotify") for e in events)
     spotify = [str(e["SUMMARY"]) for e in events if "Spotify" in str(e["SUMMARY"])]
     assert not any(s.startswith("Renewal:") for s in spotify), spotify
 

@@ -49,7 +49,9 @@ where statements_end is not null
   and coalesce(started_on, '0000') <= date(statements_end, '-' || overdue_after_days || ' days')
   and coalesce(last_bank_charge_on, '0000') < date(statements_end, '-' || overdue_after_days || ' days')
 order by provider""",
-    # Debits after a confirmed cancellation (3 days' grace for card bookings): money to claim back.
+    # Debits after a confirmed cancellation: money to claim back. 3 days' grace for card bookings of a
+    # charge made before it, except from the day the paid time ended: a debit then is the renewal that
+    # should not have happened, even when booked the next day (Spotify: cancelled on the 3rd, debited the 5th).
     "bank_charges_after_cancellation": """
 select t.id as transaction_id, t.account, t.booked_on, t.label, -t.amount_minor as amount_minor, t.currency,
        s.id as subscription_id, s.provider, s.service_name, s.cancelled_on, s.ends_on,
@@ -58,7 +60,8 @@ select t.id as transaction_id, t.account, t.booked_on, t.label, -t.amount_minor 
               coalesce(s.service_name, s.provider), -t.amount_minor / 100.0, t.currency, t.booked_on,
               t.label, julianday(t.booked_on) - julianday(s.cancelled_on), s.cancelled_on) as claim
 from subscriptions s
-join bank_transactions t on t.amount_minor < 0 and t.booked_on > date(s.cancelled_on, '+3 days')
+join bank_transactions t on t.amount_minor < 0 and t.booked_on > s.cancelled_on
+  and (t.booked_on > date(s.cancelled_on, '+3 days') or t.booked_on >= s.ends_on)
 left join recurring_charges rc on rc.id = t.recurring_charge_id
 where s.cancelled_on is not null
   and (rc.subscription_id = s.id or (t.recurring_charge_id is null and t.provider = s.provider))

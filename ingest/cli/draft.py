@@ -85,15 +85,18 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
         data = letter.text.encode("utf-8")
     write_output(data, output)
     if pdf and (filters := evidence_filters(letter)) is not None:
-        _write_evidence(db, filters, evidence_zip_path(output, letter))
+        _write_evidence(ctx, db, filters, evidence_zip_path(output, letter))
 
 
-def _write_evidence(db: Database, filters: Filters, path: Path) -> None:
-    """The evidence ZIP the letter cites (the same bytes as `export evidence`), and where it is."""
+def _write_evidence(ctx: Context, db: Database, filters: Filters, path: Path) -> None:
+    """The evidence ZIP the letter cites (the same bytes as `export evidence`: the same reader, the
+    config's language and clock), and where it is."""
     from ingest.outputs.export import ExportError, write_evidence
+    from ingest.outputs.humanize import Humanizer
 
+    reader = Humanizer.of(ctx.config.display)
     try:
-        write_output_with(str(path), lambda fh: write_evidence(db, fh, filters, fmt="zip"))
+        write_output_with(str(path), lambda fh: write_evidence(db, fh, filters, fmt="zip", h=reader))
     except ExportError as exc:
         fail(f"evidence ZIP: {exc}", status=1)
     click.echo(f"evidence for the letter ({filters.describe()}): {path}", err=True)

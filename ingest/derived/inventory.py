@@ -164,6 +164,7 @@ class ReplayedSubscription:
     price_from: str | None = None  # effective date of the last price change
     announced_renewal: str | None = None  # the latest renewal date a mail stated (not projected)
     seen: list[str] = field(default_factory=list)
+    charged: list[str] = field(default_factory=list)  # the days of the charges replayed so far
 
     def apply(self, e: dict[str, Any]) -> None:
         kind, on = e["event_type"], e["occurred_on"] or (e["message_date"] or "")[:10] or None
@@ -195,6 +196,8 @@ class ReplayedSubscription:
             self.status = "active"
             self.cancelled_on = self.ends_on = None
             self.last_charged_on = on
+            if on:
+                self.charged.append(on)
             self.started_on = self.started_on or on
             following = add_period(date.fromisoformat(on), self.billing_period) if on else None
             self.next_renewal_on = e["next_renewal_on"] or (following.isoformat() if following else None)
@@ -221,8 +224,15 @@ class ReplayedSubscription:
         already = self.status == "cancelled"
         if not already or not self.cancelled_on or (day and day < self.cancelled_on):
             self.cancelled_on = day
+        # A charge the mails showed after that day is the renewal that should not have happened
+        # (Spotify: cancelled on the 3rd, charged on the 5th): the paid time ended there, not a period later.
+        renewed_after = min((c for c in self.charged if day and c > day), default=None)
         self.ends_on = (
-            e["ends_on"] or (self.ends_on if already else None) or self.next_renewal_on or self.trial_ends_on
+            e["ends_on"]
+            or (self.ends_on if already else None)
+            or renewed_after
+            or self.next_renewal_on
+            or self.trial_ends_on
         )
         self.status = "cancelled"
         self.next_renewal_on = None
