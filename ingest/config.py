@@ -22,6 +22,8 @@ from extractors import Identity
 from ingest.outputs.humanize import available_languages, is_timezone, system_language, system_timezone
 
 DEFAULT_CONFIG = "subtrail.toml"
+# What `subtrail init` writes in [identity] (CONFIG_TEMPLATE): never a real user's address.
+PLACEHOLDER_ADDRESSES = frozenset({"me@example.org"})
 DEFAULT_DB = "data/subtrail.db"
 SECURITY_MODES = ("ssl", "starttls", "none")
 FETCH_MODES = ("relevant", "all")
@@ -52,9 +54,13 @@ def refuse_unknown(
     if not unknown:
         return
     key = unknown[0]
-    closest = max(sorted(known), key=lambda k: difflib.SequenceMatcher(None, key.lower(), k).ratio())
     place = f" in {table}" if table else ""
-    raise ConfigError(f"{where}: unknown key `{key}`{place} (did you mean `{closest}`?)")
+    close = difflib.get_close_matches(key.lower(), sorted(known), n=1, cutoff=0.5)
+    if close:
+        hint = f"did you mean `{close[0]}`?"
+    else:
+        hint = "known keys: " + ", ".join(f"`{k}`" for k in sorted(known))
+    raise ConfigError(f"{where}: unknown key `{key}`{place} ({hint})")
 
 
 @dataclass
@@ -197,6 +203,17 @@ class Config:
     notify: Notify = field(default_factory=Notify)
     raw: dict[str, Any] = field(default_factory=dict)
     display: Display = field(default_factory=lambda: _display({}, "config"))
+
+    def check_identity(self) -> None:
+        """Raise `ConfigError` while `[identity] addresses` still holds the address `subtrail init` wrote:
+        every message would read as inbound and the user's own mails would drop out of the journal."""
+        placeholders = sorted(self.identity.addresses & PLACEHOLDER_ADDRESSES)
+        if placeholders:
+            where = str(self.path) if self.path else "config"
+            raise ConfigError(
+                f"{where}: [identity] addresses still holds {placeholders[0]}, the example written by "
+                "`subtrail init`: put your own e-mail addresses there"
+            )
 
 
 def load_config(path: str | None, must_exist: bool = False) -> Config:

@@ -106,3 +106,9 @@ def test_cli_unknown_config_key_exits_2_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, result.output
     assert str(config) in lines[0] and "`identiy`" in lines[0] and "did you mean `identity`?" in lines[0]
     assert not (tmp_path / "x.db").exists()
+
+
+def test_unknown_key_far_from_every_known_key_lists_them() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"kind": "receipt"})
+    assert "unknown key `kind`" in str(caught.value) and "known keys: `accounts`" in str(caught.value)

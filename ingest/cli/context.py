@@ -34,10 +34,13 @@ class Context:
         self.db_path = db_path
 
     def db(self, create: bool = False) -> Database:
-        """The database; only commands that store mail `create` it, the others refuse a missing one."""
-        if not create and (problem := database_problem(self.db_path)):
-            fail(problem)
-        return open_db(self.db_path)
+        """The database; only commands that store mail `create` it, the others refuse a missing one.
+        A file that is not a subtrail database is refused by both (an import never writes into it)."""
+        path = Path(self.db_path)
+        fresh = create and (not path.exists() or path.stat().st_size == 0)
+        if not fresh and (problem := database_problem(path)):
+            fail(problem)  # missing for a read, or someone else's file: never written into
+        return open_db(path)
 
 
 def fail(message: str, status: int = 2) -> None:

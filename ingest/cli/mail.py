@@ -65,6 +65,7 @@ def import_(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     """
     from ingest.pipeline.importer import import_paths
 
+    ctx.config.check_identity()
     db = ctx.db(create=True)
     summary = import_paths(db, paths, identity=ctx.config.identity, workers=workers)
     click.echo(

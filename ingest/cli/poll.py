@@ -68,6 +68,7 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     from ingest.pipeline.queue import queued_count
 
     setup_logging(verbose)
+    ctx.config.check_identity()
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
     for account in ctx.config.accounts:
@@ -106,8 +107,11 @@ def check(ctx: Context) -> None:
     """
     from ingest.imap.check import check_account
 
+    ctx.config.check_identity()
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
+    for account in ctx.config.accounts:
+        account.check_password_env()  # a setup mistake (exit 2), not a server failure (exit 1)
     failed = False
     for account in ctx.config.accounts:
         report = check_account(account)
