@@ -117,3 +117,63 @@ def test_a_local_time_round_trips() -> None:
     moment = parse_moment("31/10/2026 23h30", "Europe/Paris")  # the last day of summer time
     assert moment.iso == "2026-10-31T22:30:00+00:00" and not moment.date_only
     assert local_text(moment.iso, "Europe/Paris") == "2026-10-31 23:30"
+
+
+# --- unknown provider slugs: exit 2 with "did you mean" (issue #14) ----------------------------------
+
+
+def _run(config: Path, db: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--config", str(config), "--db", str(db)])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "typo", "meant"),
+    [
+        (["note", "add", "--at", "2026-03-03 10:02", "--text", "Appel", "--provider"], "fre", "free"),
+        (["note", "add", "--at", "2026-03-03 10:02", "--text", "Appel", "--provider"], "netflx", "netflix"),
+        (["note", "list", "--provider"], "netflx", "netflix"),
+        (["export", "evidence", "--provider"], "netflx", "netflix"),
+        (["dossier"], "netflx", "netflix"),
+        (["draft", "cancel"], "netflx", "netflix"),
+        (["draft", "claim"], "spotfy", "spotify"),
+    ],
+)
+def test_unknown_provider_slug_exits_2_with_did_you_mean(
+    tmp_path: Path, command: list[str], typo: str, meant: str
+) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, *command, typo)
+    assert code == 2, output
+    assert output.count("\n") == 1 and f"`{typo}`" in output and f"did you mean `{meant}`?" in output
+    assert _stored(db) == []
+
+
+def test_a_provider_only_the_database_knows_is_suggested(tmp_path: Path) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, "note", "add", "--at", "2026-03-03", "--text", "Devis", "--provider",
+                        "garage-dupont", "--new-provider")  # fmt: skip
+    assert code == 0, output
+    code, output = _run(config, db, "export", "evidence", "--provider", "garage-dupond")
+    assert code == 2 and "did you mean `garage-dupont`?" in output
+    code, output = _run(config, db, "export", "evidence", "--provider", "garage-dupont")
+    assert code == 0, output
+
+
+def test_note_for_a_new_provider_needs_the_explicit_flag(tmp_path: Path) -> None:
+    config, db = _home(tmp_path)
+    args = ["note", "add", "--at", "2026-03-03 10:02", "--text", "Appel", "--provider", "plombier-martin"]
+    code, output = _run(config, db, *args)
+    assert code == 2 and "--new-provider" in output and _stored(db) == []
+    code, output = _run(config, db, *args, "--new-provider")
+    assert code == 0, output
+    assert _stored(db) == ["2026-03-03T09:02:00+00:00"]
+    code, output = _run(config, db, *args)  # known now: in the database
+    assert code == 0, output
+
+
+def test_a_known_provider_without_mail_takes_a_note(tmp_path: Path) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, "note", "add", "--at", "2026-03-03 10:02", "--text", "Appel",
+                        "--provider", "free-mobile")  # fmt: skip
+    assert code == 0, output

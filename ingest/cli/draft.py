@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ingest.cli.context import Context, fail, parse_day, providers_db, with_context, write_output
+from ingest.cli.slugs import check_provider
 
 
 @click.group()
@@ -37,6 +38,8 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
     if eml and pdf:
         fail("choose one of --eml and --pdf")
     db = providers_db(ctx)
+    if kind != "follow-up":  # the others name a provider; a follow-up names a ticket
+        subject = check_provider(db, subject, f"draft {kind}")
     try:
         letter = build_draft(
             db,

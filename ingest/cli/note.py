@@ -7,6 +7,7 @@ import re
 import click
 
 from ingest.cli.context import Context, fail, with_context
+from ingest.cli.slugs import check_provider
 from ingest.cli.when import EXAMPLES, local_text, parse_day_text, parse_moment
 
 CHANNELS = ("phone", "chat", "letter", "email", "other")
@@ -20,6 +21,11 @@ def note() -> None:
 
 @note.command(name="add")
 @click.option("--provider", required=True, help="Provider slug, e.g. free-mobile.")
+@click.option(
+    "--new-provider",
+    is_flag=True,
+    help="The provider is one subtrail does not know yet (no mail, not in the provider files): record it.",
+)
 @click.option("--channel", type=click.Choice(CHANNELS), default="phone", show_default=True)
 @click.option(
     "--at",
@@ -47,6 +53,7 @@ def note() -> None:
 def note_add(
     ctx: Context,
     provider: str,
+    new_provider: bool,
     channel: str,
     at: str,
     agent: str | None,
@@ -77,6 +84,10 @@ def note_add(
         except ValueError:
             fail(f'--due {due!r} is not a date; write it like "2026-03-10", "10/03/2026" or "10 mars 2026"')
     db = ctx.db()
+    if not new_provider:
+        provider = check_provider(
+            db, provider, "--provider", "; add --new-provider to record one subtrail does not know yet"
+        )
     note_id = add_note(
         db,
         provider=provider,
@@ -111,7 +122,7 @@ def note_list(ctx: Context, provider: str | None) -> None:
     params: list[str] = []
     if provider:
         sql += " where provider = ?"
-        params.append(provider.strip().lower())
+        params.append(check_provider(db, provider, "--provider"))
     for row in db.execute(sql + " order by at, id", params):
         note_id, at, slug, channel, agent, body, promise, due = row
         when = local_text(at, ctx.config.display.timezone)
