@@ -58,11 +58,14 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     synced). Without it, a daemon: IDLE on INBOX where offered, polling elsewhere,
     reconnecting with backoff. SIGTERM/SIGINT stop either within a moment, even mid-FETCH:
     every committed batch stays, the one in flight is fetched again next time; the exit
-    status is then that of the work done (0 unless errors were recorded). An unset
-    password_env variable is a configuration error (status 2).
+    status is then that of the work done (0 unless errors were recorded). A configuration
+    problem (an unset password_env variable, a password_command that prints nothing, an
+    unknown key) is status 2 and stops the daemon at once; a login the server refuses is
+    retried with a slow backoff (5 minutes, doubling up to an hour).
 
     Example: subtrail poll --once --config ~/subtrail/subtrail.toml
     """
+    from ingest.imap.errors import ConfigProblem
     from ingest.imap.poller import DaemonSettings, poll_once, run_daemon
     from ingest.imap.stopping import Stop
     from ingest.pipeline.queue import queued_count
@@ -90,9 +93,13 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
         for account in summary.accounts:
             if account.error:
                 click.echo(f"  {account.error}", err=True)
+        if any(isinstance(a.error, ConfigProblem) for a in summary.accounts):
+            sys.exit(2)  # the others were synced; the file still needs fixing
         sys.exit(summary.exit_status)
     db.close()
-    run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval, workers=workers))
+    problem = run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval, workers=workers))
+    if problem is not None:
+        fail(f"{problem} (the daemon stopped: fix the configuration, then start it again)")
 
 
 @click.command()

@@ -33,7 +33,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
 from ingest.config import Account, ConfigError
-from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
+from ingest.imap.errors import AuthError, ConfigProblem, ImapError, TLSError, TransientError
 from ingest.imap.stopping import Stop, stopping
 from ingest.pipeline.sources import MAX_MESSAGE_BYTES
 
@@ -51,7 +51,7 @@ def tls_context(account: Account) -> ssl.SSLContext:
         try:
             context.load_verify_locations(cafile=account.tls_ca_file)
         except (OSError, ssl.SSLError) as exc:
-            raise TLSError(f"account {account.name!r}: cannot read tls_ca_file ({exc})") from None
+            raise ConfigProblem(f"account {account.name!r}: cannot read tls_ca_file ({exc})") from None
     if account.tls_fingerprint:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -271,7 +271,7 @@ def connect(
 
     With a `Stop` (`ingest.imap.stopping`), setting it ends any wait of this session at once."""
     if account.security == "none" and not account.is_loopback:
-        raise PermanentError(f"account {account.name!r}: security = 'none' is refused off loopback")
+        raise ConfigProblem(f"account {account.name!r}: security = 'none' is refused off loopback")
     read_timeout = timeout or account.timeout
     wait = min(CONNECT_TIMEOUT, read_timeout)
     opening = _Opening()
@@ -323,8 +323,8 @@ def login(client: IMAPClient, account: Account) -> None:
         else:
             secret = account.password()
             client.login(account.username, secret)
-    except ConfigError as exc:
-        raise AuthError(str(exc)) from None
+    except ConfigError as exc:  # no secret from its source: the setup, not the server
+        raise ConfigProblem(str(exc)) from None
     except LoginError as exc:
         if "[UNAVAILABLE]" in str(exc):
             # RFC 5530: the server cannot check credentials right now; not the user's fault
