@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlite_utils import Database
 
+from ingest.cli import cli
 from ingest.imap.errors import ConfigProblem
 from ingest.imap.poller import DaemonSettings, run_daemon
 from ingest.store.schema import open_db
@@ -120,3 +122,16 @@ def test_daemon_start_line_counts_accounts(
     thread.join(timeout=15)
     started = [r.getMessage() for r in caplog.records if r.getMessage().startswith("daemon started")]
     assert len(started) == 1 and "accounts=1 connections=2" in started[0]  # INBOX and Sent
+
+
+def test_check_with_a_password_command_that_prints_nothing_exits_2(
+    mailbox: Mailbox, tmp_path: Path, db_path: Path
+) -> None:
+    server, user, _ = mailbox
+    account = account_for(server, user)
+    del account["password_env"]
+    account["password_command"] = "true"
+    config = toml_for(tmp_path / "subtrail.toml", db_path, account)
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "FAIL account 'test': password_command printed nothing" in result.output

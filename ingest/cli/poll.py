@@ -108,7 +108,9 @@ def check(ctx: Context) -> None:
     """Log in to each account, list its folders with message counts, and say what is wrong.
 
     Checks DNS, the TLS connection, the login and the configured folders, in that order;
-    nothing is changed on the server or in the database. Exit status 1 if anything failed.
+    nothing is changed on the server or in the database. Exit status 1 if anything failed,
+    2 if the configuration is the problem (a password variable not set, a password command
+    that prints nothing).
 
     Example: subtrail check
     """
@@ -119,14 +121,15 @@ def check(ctx: Context) -> None:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
     for account in ctx.config.accounts:
         account.check_password_env()  # a setup mistake (exit 2), not a server failure (exit 1)
-    failed = False
+    failed = misconfigured = False
     for account in ctx.config.accounts:
         report = check_account(account)
         click.echo(f"{account.name} ({account.host}:{account.port}, {account.security})")
         for good, text in report.lines:
             click.echo(f"  {'ok  ' if good else 'FAIL'} {text}")
         failed = failed or not report.ok
-    sys.exit(1 if failed else 0)
+        misconfigured = misconfigured or report.config_problem
+    sys.exit(2 if misconfigured else 1 if failed else 0)
 
 
 @click.command()
