@@ -14,10 +14,13 @@ from ingest.cli.context import Context, fail, with_context
 
 
 def setup_logging(verbose: bool) -> None:
-    """Structured one-line logs on stderr (journald adds its own timestamps under systemd)."""
+    """Structured one-line logs on stderr (journald adds its own timestamps under systemd).
+
+    `verbose` opens subtrail's own debug lines (the IMAP conversation's steps), not the libraries':
+    those would log mail content (imapclient) or pages of regular expressions."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.DEBUG if verbose else logging.INFO,
+            level=logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
             stream=sys.stderr,
         )
@@ -48,7 +51,12 @@ def stop_on_signals(stop: threading.Event) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Parser processes for big syncs (default: one per core)."
 )
-@click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Debug logs: the IMAP steps (connect, TLS, login as, select, search, fetch, logout), never a secret.",
+)
 @with_context
 def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose: bool) -> None:
     """Fetch new mail from every IMAP account in the config, read-only.
