@@ -118,3 +118,30 @@ def test_serve_on_a_busy_port_says_so_before_serving(tmp_path: Path) -> None:
     assert "serving" not in proc.stderr + proc.stdout
     line = _one_error_line(proc.stderr)
     assert f"port {port}" in line and "already in use" in line and "--port" in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export", "calendar"], ["export", "evidence"], ["dossier", "netflix"]],
+)
+def test_output_into_a_missing_folder_is_one_line_exit_2(tmp_path: Path, command: list[str]) -> None:
+    db = tmp_path / "subtrail.db"
+    open_db(db).close()
+    CliRunner().invoke(
+        cli, ["note", "add", "--provider", "netflix", "--at", "2026-03-03", "--text", "x", "--db", str(db)]
+    )
+    target = tmp_path / "no-such-folder" / "out.txt"
+    result = CliRunner().invoke(cli, [*command, "--db", str(db), "-o", str(target)])
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result.output)
+    assert str(target) in line and "No such file or directory" in line
+
+
+def test_import_of_a_missing_path_exits_2_creating_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "subtrail.db"
+    missing = tmp_path / "Takeout" / "All mail.mbox"
+    result = CliRunner().invoke(cli, ["import", str(missing), "--db", str(db)])
+    assert result.exit_code == 2
+    line = _one_error_line(result.output)
+    assert str(missing) in line and "nothing imported" in line
+    assert not db.exists()

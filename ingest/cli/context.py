@@ -91,6 +91,9 @@ def write_output_with(output: str | None, produce: Callable[[BinaryIO], None]) -
         try:
             # Private mail: readable by its owner only, whatever the umask.
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:  # a missing folder, no permission: the -o given, not a crash
+            fail(f"cannot write {target}: {exc.strerror or exc}")
+        try:
             with os.fdopen(descriptor, "wb") as fh:
                 produce(fh)
         except BaseException:
