@@ -63,6 +63,13 @@ def test_poll_and_check_refuse_the_init_placeholder_identity(
     assert "me@example.org" in line and "[identity] addresses" in line
 
 
+def test_reprocess_refuses_the_init_placeholder_identity(tmp_path: Path) -> None:
+    config = _init(tmp_path)
+    result = CliRunner().invoke(cli, ["reprocess", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "[identity] addresses" in _one_error_line(result.output)
+
+
 def test_own_address_in_identity_is_accepted(tmp_path: Path) -> None:
     config = _init(tmp_path)
     config.write_text(config.read_text().replace("me@example.org", "alice@example.org"))

@@ -93,6 +93,7 @@ def reprocess(ctx: Context) -> None:
     """
     from ingest.pipeline.reprocess import reprocess_all
 
+    ctx.config.check_identity()  # directions are decided again: the placeholder would make all inbound
     summary = reprocess_all(ctx.db(), ctx.config.identity)
     click.echo(
         f"{summary.messages} messages reprocessed in {summary.seconds:.1f}s, {summary.errors} with errors"
