@@ -44,7 +44,8 @@ USER_DIR_ENV = "SUBTRAIL_PROVIDERS_DIR"
 ENTRY_POINT_GROUP = "subtrail.extractors"
 ROLES = ("service", "platform")
 CATEGORIES = ("streaming", "telecom", "energy", "press", "software", "fitness", "insurance", "other")
-SUPPORT_CHANNELS = ("form_url", "chat", "phone", "postal_address", "mediator")
+SUPPORT_CHANNELS = ("email", "form_url", "chat", "phone", "postal_address", "mediator")
+_ADDRESS = re.compile(r"[^@\s<>,;]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.I)
 _KEYS = {
     "slug", "name", "domains", "senders", "role", "platform", "via", "keywords", "brands", "service_name",
     "period", "plans", "only_if", "subjects", "category", "legal", "sources", "cancel", "support",
@@ -150,6 +151,9 @@ def _knowledge(data: Mapping[str, Any], legal_texts: Mapping[str, LegalBasis], w
         if key not in legal_texts:
             raise ProviderFileError(f"{where}: legal key {key!r} is not in {LEGAL_FILE}")
         legal.append(legal_texts[key])
+    email = support.get("email")
+    if email is not None and not (isinstance(email, str) and _ADDRESS.fullmatch(email.strip())):
+        raise ProviderFileError(f"{where}: [support] email {email!r} is not one e-mail address")
     cited = [cancel.get("source"), support.get("source"), commitment.get("source"), *data.get("sources", ())]
     return Knowledge(
         cancel_url=_text(cancel.get("url")),
@@ -157,7 +161,7 @@ def _knowledge(data: Mapping[str, Any], legal_texts: Mapping[str, LegalBasis], w
         billed_through=_text(cancel.get("platform")),
         platform_route=_text(cancel.get("platform_route")),
         support_url=_text(support.get("url")),
-        support_channels=tuple((c, str(support[c])) for c in SUPPORT_CHANNELS if support.get(c)),
+        support_channels=tuple((c, str(support[c]).strip()) for c in SUPPORT_CHANNELS if support.get(c)),
         notice=_text(commitment.get("notice")),
         legal=tuple(legal),
         sources=tuple(sorted({url for url in [*cited, *(law.source for law in legal)] if url})),

@@ -24,3 +24,10 @@ def db(db_path: Path) -> Database:
     database = open_db(db_path)
     yield database
     database.close()
+
+
+@pytest.fixture(autouse=True)
+def no_rates_from_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never the real ECB from a test: `status` fetches rates once a day when online otherwise
+    (tests/test_fx_fetch.py serves them from a local HTTP server)."""
+    monkeypatch.setenv("SUBTRAIL_ECB_URL", "off")

@@ -16,7 +16,9 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from ingest.cli import cli
+from ingest.config import load_config
 from ingest.outputs.export import ExportError, Filters, evidence_rows, export_evidence, neutralise
+from ingest.outputs.humanize import Humanizer
 from ingest.store.schema import open_db
 from tests.casefile import CASE_DIR, build_case
 
@@ -204,7 +206,8 @@ def test_zip_bytes_do_not_depend_on_the_target(db: Database, db_path: Path, tmp_
         cli, ["export", "evidence", "--db", str(db_path), "--format", "zip", "-o", str(tmp_path / "b.zip")]
     )
     assert piped.exit_code == 0 and to_file.exit_code == 0
-    assert piped.stdout_bytes == (tmp_path / "b.zip").read_bytes() == export_evidence(db, fmt="zip")
+    reader = Humanizer.of(load_config(None).display)  # the CLI's reader: the system's zone and language
+    assert piped.stdout_bytes == (tmp_path / "b.zip").read_bytes() == export_evidence(db, fmt="zip", h=reader)
     assert not list(tmp_path.glob(".*.part"))
 
 

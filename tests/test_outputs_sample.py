@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from ingest.config import load_config
 from ingest.outputs.dossier import build_dossier, render_markdown
 from ingest.outputs.export import Filters, evidence_rows, export_evidence
+from ingest.outputs.humanize import Humanizer
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
@@ -54,7 +55,7 @@ def test_sample_dossier_matches_the_inventory(sample_db: Database) -> None:
     text = render_markdown(build_dossier(sample_db, provider, today=date(2026, 11, 26)))
     for section in ("## Account identifiers", "## Subscription history", "## How to cancel", "## Evidence"):
         assert section in text
-    assert f"{amount / 100:.2f} {currency}" in text
+    assert Humanizer().money(amount, currency) in text
     assert evidence_rows(sample_db, Filters(provider=provider))
 
 

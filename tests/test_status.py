@@ -51,8 +51,9 @@ def test_status_lists(db: Database) -> None:
         "free",
         "netflix",
     ]
-    # 2.99/week (13.00) + 39.99 + 13.49; the trial is not in the total, USD apart.
-    assert {c: round(v) for c, v in status.totals.items()} == {"EUR": 6648, "USD": 1000}
+    # 2.99/week (13.00) + 39.99 + 13.49 + 120 USD a year at the shipped ECB rate (8.95); the trial is not in it.
+    assert (status.totals.monthly_minor, status.totals.currency, status.totals.counted) == (7539, "EUR", 4)
+    assert status.totals.rate_day == date(2026, 10, 30)
     assert [(r["provider"], r["on_day"]) for r in status.renewals] == [
         ("calm", "2026-03-23"),
         ("disney-plus", "2026-03-25"),
@@ -72,10 +73,11 @@ def test_render_fits_80_columns(db: Database) -> None:
     text = render_status(build_status(db, today=date.fromisoformat(TODAY)))
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert "  Monthly total: 66.48 EUR + 10.00 USD" in lines
+    assert "  Monthly total: €75.39, every year €904.65" in lines
+    assert "  Foreign prices converted at the ECB rate of Oct 30, 2026." in lines  # the rate's date beside it
     assert any("Dropbox Plus wi… " in line for line in lines)
     assert "Open tickets (2)" in lines and "Overdue promises (1)" in lines
-    assert any(line.startswith("  2026-04-10  netflix") and "13.49 EUR" in line for line in lines)
+    assert any(line.startswith("  Apr 10, 2026  netflix") and "€13.49" in line for line in lines)
 
 
 def test_empty_database(db: Database) -> None:
@@ -87,5 +89,5 @@ def test_cli(db: Database, db_path: Path) -> None:
     build_case(db)
     result = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--today", TODAY])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"subtrail status — {TODAY}\n")
+    assert result.output.startswith("subtrail status — Mar 20, 2026\n")
     assert CliRunner().invoke(cli, ["status", "--db", str(db_path), "--today", "soon"]).exit_code == 2

@@ -22,14 +22,17 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
     Example: subtrail dossier free -o free-dossier.md
     """
     from ingest.outputs.dossier import DossierError, build_dossier, render_html, render_markdown
+    from ingest.outputs.humanize import Humanizer
 
     db = providers_db(ctx)
+    reader = Humanizer.of(ctx.config.display)
     try:
         case = build_dossier(
             db,
             check_provider(db, slug, "dossier"),
-            today=parse_day(today, "--today"),
+            today=parse_day(today, "--today") or reader.today(),
             my_addresses=ctx.config.identity.addresses,
+            h=reader,
         )
     except DossierError as exc:
         fail(str(exc))

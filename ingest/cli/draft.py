@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from ingest.cli.context import Context, fail, parse_day, providers_db, with_context, write_output
+from ingest.cli.context import (
+    Context,
+    fail,
+    parse_day,
+    providers_db,
+    with_context,
+    write_output,
+    write_output_with,
+)
 from ingest.cli.slugs import check_provider
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+    from ingest.outputs.export import Filters
 
 
 @click.group()
@@ -17,7 +33,11 @@ def _options(fn):  # type: ignore[no-untyped-def]
     for option in reversed(
         [
             click.option("--eml", is_flag=True, help="A draft e-mail (.eml) to open in a mail client."),
-            click.option("--pdf", is_flag=True, help="A PDF letter (for a registered letter)."),
+            click.option(
+                "--pdf",
+                is_flag=True,
+                help="A PDF letter, with its evidence ZIP beside it (LETTER-evidence.zip).",
+            ),
             click.option(
                 "--lang", type=click.Choice(["fr", "en"]), help="Language (default: config, else fr)."
             ),
@@ -33,7 +53,15 @@ def _options(fn):  # type: ignore[no-untyped-def]
 
 def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: str | None,
            output: str | None, today: str | None) -> None:  # fmt: skip
-    from ingest.outputs.drafts import DraftError, build_draft, render_eml, render_pdf
+    from ingest.outputs.drafts import (
+        DraftError,
+        build_draft,
+        evidence_filters,
+        evidence_zip_path,
+        render_eml,
+        render_pdf,
+        user_templates,
+    )
 
     if eml and pdf:
         fail("choose one of --eml and --pdf")
@@ -48,7 +76,7 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
             lang=lang or str(ctx.config.raw.get("language") or "fr"),
             today=parse_day(today, "--today"),
             my_addresses=ctx.config.identity.addresses,
-            user_templates=ctx.config.path.parent / "draft_templates" if ctx.config.path else None,
+            user_templates=user_templates(ctx.config.path),
         )
     except DraftError as exc:
         fail(str(exc))
@@ -59,6 +87,19 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
     else:
         data = letter.text.encode("utf-8")
     write_output(data, output)
+    if pdf and (filters := evidence_filters(letter)) is not None:
+        _write_evidence(db, filters, evidence_zip_path(output, letter))
+
+
+def _write_evidence(db: Database, filters: Filters, path: Path) -> None:
+    """The evidence ZIP the letter cites (the same bytes as `export evidence`), and where it is."""
+    from ingest.outputs.export import ExportError, write_evidence
+
+    try:
+        write_output_with(str(path), lambda fh: write_evidence(db, fh, filters, fmt="zip"))
+    except ExportError as exc:
+        fail(f"evidence ZIP: {exc}", status=1)
+    click.echo(f"evidence for the letter ({filters.describe()}): {path}", err=True)
 
 
 @draft.command()

@@ -39,6 +39,7 @@ def add() -> None:
 @click.option("--category", type=click.Choice(CATEGORIES))
 @click.option("--platform", type=click.Choice(PLATFORMS), help="Who bills it (where one cancels).")
 @click.option("--dismiss", is_flag=True, help="Not a subscription: hide it from the inventory and totals.")
+@click.option("--undismiss", is_flag=True, help="Undo --dismiss: a subscription after all.")
 @click.option("--note", help='How or why, e.g. "cancelled by phone, agent Julie".')
 @with_context
 def edit_subscription(
@@ -51,6 +52,7 @@ def edit_subscription(
     category: str | None,
     platform: str | None,
     dismiss: bool,
+    undismiss: bool,
     note: str | None,
 ) -> None:
     """State a fact about subscription ID; it wins over the mail after every rebuild and reprocess.
@@ -66,8 +68,10 @@ def edit_subscription(
         "platform": platform,
     }
     changes = [Correction(name, value, note) for name, value in given.items() if value is not None]
-    if dismiss:
-        changes.append(Correction("dismissed", "1", note))
+    if dismiss and undismiss:
+        fail("give --dismiss or --undismiss, not both")
+    if dismiss or undismiss:
+        changes.append(Correction("dismissed", "0" if undismiss else "1", note))
     if not changes and note:
         changes.append(Correction("note", None, note))
     db = ctx.db()

@@ -51,6 +51,7 @@ def evidence(
     Example: subtrail export evidence --provider free --format zip -o free-evidence.zip
     """
     from ingest.outputs.export import ExportError, Filters, write_evidence
+    from ingest.outputs.humanize import Humanizer
 
     if fmt == "zip" and (not output or output == "-") and click.get_binary_stream("stdout").isatty():
         fail("refusing to write a ZIP to the terminal: use -o FILE")
@@ -58,8 +59,9 @@ def evidence(
     if provider:
         provider = check_provider(db, provider, "--provider")
     filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
+    reader = Humanizer.of(ctx.config.display)
     try:
-        write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom))
+        write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom, h=reader))
     except ExportError as exc:
         fail(str(exc))
 

@@ -24,7 +24,11 @@ def config_timezone(config: Config) -> tzinfo | None:
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="One pass, then exit (the default; the daemon runs it too).")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Accepted for symmetry with `poll --once`: notify is always one pass, then exit.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing, record nothing.")
 @click.option("--test", "test_", is_flag=True, help="Send one line to each URL and say which failed.")
 @click.option(
@@ -35,8 +39,9 @@ def notify(ctx: Context, once: bool, dry_run: bool, test_: bool, today: str | No
     """Send the reminders that are due, each once: renewals and trial ends ahead, price increases,
     promises due tomorrow or overdue, charges after a cancellation, payment failures, the weekly digest.
 
-    `subtrail poll` (the daemon) sends them as well; state is in the `notifications` table,
-    so a restart never sends twice and a missed day catches up once.
+    One pass, then exit, with or without --once (the contract's `notify [--once]`; the
+    daemon, `subtrail poll`, runs a pass itself at most once a minute). State is in the
+    `notifications` table, so a restart never sends twice and a missed day catches up once.
 
     Example: subtrail notify --dry-run --today 2026-12-07
     """

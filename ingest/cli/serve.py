@@ -34,6 +34,17 @@ def _poller(ctx: Context, interval: float) -> Callable[[threading.Event], None]:
     return poll
 
 
+def _drafts(ctx: Context) -> dict[str, object]:
+    """What the web's draft pages take from the config, as `subtrail draft` does."""
+    from ingest.outputs.drafts import user_templates
+
+    folder = user_templates(ctx.config.path)
+    return {
+        "templates": str(folder) if folder else None,
+        "addresses": sorted(ctx.config.identity.addresses),
+    }
+
+
 @click.command()
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind; non-loopback needs auth."
@@ -83,6 +94,7 @@ def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, 
             metadata_path=metadata,
             poller=poller,
             display=ctx.config.display,
+            drafts=_drafts(ctx),
         )
     except ServeError as exc:
         fail(str(exc))

@@ -18,7 +18,15 @@ def status(ctx: Context, today: str | None) -> None:
 
     Example: subtrail status
     """
+    from pathlib import Path
+
+    from ingest.outputs.fx import current_rates, fetch_url
+    from ingest.outputs.humanize import Humanizer
     from ingest.outputs.status import build_status, render_status
 
-    report = render_status(build_status(ctx.db(), today=parse_day(today, "--today")))
+    db = ctx.db()
+    reader = Humanizer.of(ctx.config.display)
+    day = parse_day(today, "--today") or reader.today()
+    rates = current_rates(Path(ctx.db_path).resolve().parent, reader.today(), fetch_url())
+    report = render_status(build_status(db, today=day, h=reader, rates=rates))
     sys.stdout.write(report)

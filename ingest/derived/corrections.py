@@ -26,6 +26,7 @@ from sqlite_utils import Database
 
 from extractors.money import parse_money
 from ingest.derived.periods import add_period, monthly_minor
+from ingest.store import today
 
 CATEGORIES = ("streaming", "telecom", "energy", "press", "software", "fitness", "insurance", "other")
 STATUSES = ("trial", "active", "cancelled", "expired", "payment_failed", "unknown")
@@ -82,8 +83,8 @@ def normalise(field: str, value: str | None, main_currency: str) -> str | None:
     """The stored form of a value as a person typed it (amounts as JSON minor units + currency)."""
     if field == "note":
         return None
-    if field == "dismissed":
-        return "1"
+    if field == "dismissed":  # "0" undoes an earlier dismiss: a subscription after all
+        return "0" if (value or "").strip() == "0" else "1"
     if value is None or not value.strip():
         raise CorrectionError(f"{field} needs a value")
     value = value.strip()
@@ -262,7 +263,7 @@ def _apply(row: dict[str, Any], field: str, value: str | None, at: str, as_of: d
     elif field in ("category", "platform"):
         row[field] = value
     elif field == "dismissed":
-        row["dismissed"] = 1
+        row["dismissed"] = None if value == "0" else 1
     elif field == ADDED and value:
         row["category"] = json.loads(value).get("category") or row.get("category")
 
@@ -275,7 +276,7 @@ _APPLIED = (
 
 def apply_corrections(db: Database, as_of: date | None = None) -> None:
     """Lay every correction over the inventory, oldest first; the mail-derived rows are the base."""
-    as_of = as_of or datetime.now(UTC).date()
+    as_of = as_of or today()  # SUBTRAIL_TODAY pins it, like every other "as of today" rule
     categories = _provider_categories(db)
     names = dict(db.execute("select slug, name from providers"))
     corrections = [

@@ -47,7 +47,7 @@ from ingest.imap.errors import (
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.stopping import Stop, stopping
 from ingest.imap.sync import FolderResult, sync_folder
-from ingest.outputs.notify import Notifier
+from ingest.outputs.notify import notifier_for
 from ingest.pipeline.queue import DrainSummary, drain
 from ingest.pipeline.steps import STEPS, Step, refresh_derived
 from ingest.store import now_iso, record_error
@@ -566,7 +566,7 @@ def run_daemon(
         thread.start()
     log.info("daemon started accounts=%d connections=%d interval=%.0fs",
              len(config.accounts), len(threads), settings.interval)  # fmt: skip
-    notifier = Notifier(db_path, config.notify, None)
+    notifier = notifier_for(db_path, config)
     while any(t.is_alive() for t in threads):
         notifier.tick()  # reminders due (`subtrail notify`), at most once a minute
         for thread in threads:

@@ -3,9 +3,12 @@
 The article's checklist, filled from the database: account identifiers found in
 the mails, the subscription's history, how to cancel, the correspondence so far
 (dates, agents, promises kept or not), a "resolution I want" section to fill in,
-and the evidence with hashes. `build_dossier` only reads (Datasette serves it
-from a read-only connection); `render_markdown` / `render_html` lay it out. Mail
-content is hostile: Markdown output escapes it, HTML output is autoescaped.
+the user's own statements (corrections), what the bank statements show (a debit no
+mail explains, money to claim back, a price that differs), and the evidence with
+hashes. `build_dossier` only reads (Datasette serves it from a read-only
+connection); `render_markdown` / `render_html` lay it out for one reader (a
+`Humanizer`: their language, their clock, money as people write it). Mail content
+is hostile: Markdown output escapes it, HTML output is autoescaped.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from extractors.registry import registry
+from ingest.bank.findings import bank_findings, provider_debits
 from ingest.derived.knowledge import get_provider
-from ingest.outputs.export import format_amount
+from ingest.outputs.humanize import Humanizer
 from ingest.store import today as today_
 
 EXCERPT_CHARS = 600
@@ -79,6 +83,10 @@ class Dossier:
     tickets: list[dict[str, Any]] = field(default_factory=list)
     promises: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    bank: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # findings; empty: no statement
+    bank_series: list[dict[str, Any]] = field(default_factory=list)  # the provider's recurring debits
+    bank_debits: list[dict[str, Any]] = field(default_factory=list)  # its latest debits, newest first
+    h: Humanizer = field(default_factory=Humanizer)  # the reader: language, time zone, currency
 
     @property
     def name(self) -> str:
@@ -96,10 +104,6 @@ def find_identifiers(text: str) -> list[tuple[str, str]]:
     found += [("account_email", m.group(1).lower()) for m in _ACCOUNT_EMAIL.finditer(text or "")]
     found += [("line_number", " ".join(m.group(1).split())) for m in _LINE_NUMBER.finditer(text or "")]
     return found
-
-
-def _money(amount: int | None, currency: str | None) -> str:
-    return f"{format_amount(amount, currency)} {currency or ''}".strip() if amount is not None else ""
 
 
 def _provider_messages(db: Database, slug: str) -> list[dict[str, Any]]:
@@ -158,7 +162,19 @@ def _identifiers(
     )
 
 
-def _subscriptions(db: Database, slug: str) -> list[dict[str, Any]]:
+def _statements(db: Database, subscription_id: int, added_by: int | None) -> list[dict[str, Any]]:
+    """The user's corrections of one subscription, oldest first (the one that added it by hand too)."""
+    return [
+        dict(r)
+        for r in db.query(
+            "select * from corrections where subscription_id = ? or id = ? order by at, id",
+            [subscription_id, added_by if added_by is not None else -1],
+        )
+    ]
+
+
+def _subscriptions(db: Database, slug: str, h: Humanizer) -> list[dict[str, Any]]:
+    _money = h.money
     subs = [dict(r) for r in db.query("select * from subscriptions where provider = ? order by id", [slug])]
     for sub in subs:
         events = [
@@ -192,10 +208,13 @@ def _subscriptions(db: Database, slug: str) -> list[dict[str, Any]]:
             if ev["event_type"] in ("charge", "refund", "payment_failed")
         ][-LAST_CHARGES:][::-1]
         sub["events"] = events
+        sub["statements"] = _statements(db, sub["id"], sub.get("added_by_correction"))
     return subs
 
 
-def _tickets(db: Database, slug: str, today: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _tickets(
+    db: Database, slug: str, today: str, h: Humanizer
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     tickets = [
         dict(r) for r in db.query("select * from tickets where provider = ? order by opened_at, id", [slug])
     ]
@@ -220,7 +239,8 @@ def _tickets(db: Database, slug: str, today: str) -> tuple[list[dict[str, Any]],
                 promise = dict(row)
                 late = promise["status"] == "pending" and promise["due_on"] and promise["due_on"] < today
                 promise["verdict"] = "overdue" if late else (promise["status"] or "pending")
-                promise["made_on"] = (exchange["sent_at"] or "")[:10]
+                sent = h.local(exchange["sent_at"])  # the day it was said, on the reader's clock
+                promise["made_on"] = sent.date().isoformat() if sent else None
                 promise["agent_name"] = exchange["agent_name"]
                 promise["ticket_ref"] = ticket["ticket_ref"]
                 exchange["promises"].append(promise)
@@ -229,19 +249,29 @@ def _tickets(db: Database, slug: str, today: str) -> tuple[list[dict[str, Any]],
 
 
 def build_dossier(
-    db: Database, slug: str, today: date | None = None, my_addresses: Iterable[str] = ()
+    db: Database,
+    slug: str,
+    today: date | None = None,
+    my_addresses: Iterable[str] = (),
+    h: Humanizer | None = None,
 ) -> Dossier:
     """Read everything about one provider; raises DossierError if the slug is unknown everywhere.
 
     `my_addresses` (the config's `[identity]`) keeps other people's addresses in To/Cc out of the
-    account identifiers.
+    account identifiers; `h` is the reader (English, UTC, EUR when not given).
     """
+    h = h or Humanizer()
     today_iso = (today or today_()).isoformat()
-    dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug))
+    dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug), h=h)
     messages = _provider_messages(db, slug)
-    dossier.subscriptions = _subscriptions(db, slug)
-    dossier.tickets, dossier.promises = _tickets(db, slug, today_iso)
-    if not (dossier.provider or messages or dossier.subscriptions or dossier.tickets):
+    dossier.subscriptions = _subscriptions(db, slug, h)
+    dossier.tickets, dossier.promises = _tickets(db, slug, today_iso, h)
+    findings = bank_findings(db.conn, provider=slug)
+    dossier.bank = findings if any(findings.values()) else {}
+    debits = provider_debits(db.conn, slug)
+    dossier.bank_series, dossier.bank_debits = debits["series"], debits["debits"]
+    known = dossier.provider or messages or dossier.subscriptions or dossier.tickets or dossier.bank_debits
+    if not known:
         raise DossierError(f"nothing known about provider {slug!r} (see: select slug from providers)")
     mine = frozenset(a.lower() for a in my_addresses)
     dossier.identifiers = _identifiers(messages, dossier.subscriptions, mine)
@@ -261,10 +291,10 @@ def build_dossier(
 def render_markdown(dossier: Dossier) -> str:
     from ingest.outputs.dossier_templates import markdown_template
 
-    return markdown_template().render(d=dossier)
+    return markdown_template().render(d=dossier, h=dossier.h, _=dossier.h.gettext)
 
 
 def render_html(dossier: Dossier) -> str:
     from ingest.outputs.dossier_templates import html_template
 
-    return html_template().render(d=dossier)
+    return html_template().render(d=dossier, h=dossier.h, _=dossier.h.gettext)

@@ -15,6 +15,8 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined
 
+from ingest.outputs.humanize import N_
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
 # `<` and `&` become entities, not backslash escapes: every renderer honours entities,
 # while Python-Markdown ignores `\<` inside headings and lists. No tag can open, so `>` stays readable.
@@ -52,289 +54,333 @@ def _env(autoescape: bool) -> Environment:
 
 
 MARKDOWN = """\
-# Dossier: {{ d.name | md }}
+# {{ _("Dossier: %(name)s") % {"name": d.name | md} }}
 
-Prepared on {{ d.today }} by subtrail for a contact with {{ d.name | md }} customer service.
+{{ _("Prepared on %(day)s by subtrail for a contact with %(name)s customer service.") % {"day": h.date(d.today), "name": d.name | md} }}
 
-## Account identifiers
+## {{ _("Account identifiers") }}
 
 {% for i in d.identifiers %}
-- {{ LABELS[i.kind] }}: **{{ i.value | md }}**{% if i.seen %} (in {{ i.seen }} message{{ "s" if i.seen > 1 }}, first {{ (i.first_seen or "")[:10] }}, sha256 {{ (i.sha256 or "")[:12] }}){% else %} (from the inventory){% endif %}
+- {{ _(LABELS[i.kind]) }}{{ h.colon }}**{{ i.value | md }}**{% if i.seen %} ({{ h.ngettext("in %(count)d message, first %(day)s, sha256 %(hash)s", "in %(count)d messages, first %(day)s, sha256 %(hash)s", i.seen) % {"count": i.seen, "day": h.date(i.first_seen), "hash": (i.sha256 or "")[:12]} }}){% else %} ({{ _("from the inventory") }}){% endif %}
 
 {% else %}
-- None found in the mails: look for them in your account page.
+- {{ _("None found in the mails: look for them in your account page.") }}
 {% endfor %}
 
-## Subscription history
+## {{ _("Subscription history") }}
 
 {% for s in d.subscriptions %}
 ### {{ (s.service_name or d.name) | md }}{% if s.plan %} ({{ s.plan | md }}){% endif %}
 
 
-- Status: {{ s.status or "unknown" }}
-- Platform: {{ s.platform or "unknown" }}
-- Account e-mail: {{ (s.account_email or "unknown") | md }}
-- Started on: {{ s.started_on or "unknown" }}
-{% if s.trial_ends_on %}- Trial ends on: {{ s.trial_ends_on }}
+- {{ _("Status") }}{{ h.colon }}{{ h.subscription_status(s.status) or _("unknown") }}
+- {{ _("Platform") }}{{ h.colon }}{{ h.platform(s.platform) or _("unknown") }}
+- {{ _("Account e-mail") }}{{ h.colon }}{{ (s.account_email or _("unknown")) | md }}
+- {{ _("Started on") }}{{ h.colon }}{{ h.date(s.started_on) or _("unknown") }}
+{% if s.trial_ends_on %}- {{ _("Trial ends on") }}{{ h.colon }}{{ h.date(s.trial_ends_on) }}
 {% endif %}
-- Current price: {{ s.price or "unknown" }}{% if s.billing_period %} every {{ s.billing_period }}{% endif %}
+- {{ _("Current price") }}{{ h.colon }}{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}
+{% if s.next_renewal_on %}- {{ _("Next renewal") }}{{ h.colon }}{{ h.date(s.next_renewal_on) }}
+{% endif %}
+{% if s.last_charged_on %}- {{ _("Last charged on") }}{{ h.colon }}{{ h.date(s.last_charged_on) }}
+{% endif %}
+{% if s.cancelled_on %}- {{ _("Cancelled on") }}{{ h.colon }}{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ _("service ends on %(day)s") % {"day": h.date(s.ends_on)} }}{% endif %}
 
-{% if s.next_renewal_on %}- Next renewal: {{ s.next_renewal_on }}
 {% endif %}
-{% if s.last_charged_on %}- Last charged on: {{ s.last_charged_on }}
-{% endif %}
-{% if s.cancelled_on %}- Cancelled on: {{ s.cancelled_on }}{% if s.ends_on %}, service ends on {{ s.ends_on }}{% endif %}
+{% for c in s.statements %}
+{% if loop.first %}
+
+{{ _("Your statements:") }}
 
 {% endif %}
+- {{ h.statement(c) | md }}
+{% endfor %}
 
-Price history:
+{{ _("Price history:") }}
 
 {% for p in s.price_history %}
-- since {{ p.since or "?" }}: {{ p.price }}{% if p.period %} / {{ p.period }}{% endif %}
-
+- {{ _("since %(day)s: %(price)s") % {"day": h.date(p.since) or "?", "price": h.price(p.key[0], p.key[1], p.period)} }}
 {% else %}
-- no priced event recorded
+- {{ _("no priced event recorded") }}
 {% endfor %}
 
-Last charges:
+{{ _("Last charges:") }}
 
 {% for c in s.charges %}
-- {{ c.occurred_on or "?" }}: {{ c.event_type }} {{ c.price }}{% if c.message_sha256 %} (sha256 {{ c.message_sha256[:12] }}){% endif %}
+- {{ h.date(c.occurred_on) or "?" }}{{ h.colon }}{{ h.event_type(c.event_type) }} {{ c.price }}{% if c.message_sha256 %} (sha256 {{ c.message_sha256[:12] }}){% endif %}
 
 {% else %}
-- none recorded
+- {{ _("none recorded") }}
 {% endfor %}
 
 {% else %}
-No subscription with {{ d.name | md }} was found in the mails.
+{{ _("No subscription with %(name)s was found in the mails.") % {"name": d.name | md} }}
 
 {% endfor %}
-## How to cancel
+{% if d.bank_debits or d.bank %}
+## {{ _("From your bank statements") }}
+
+{% for sentence in h.bank_sentences(d.bank) %}
+- **{{ sentence | md }}**
+{% endfor %}
+{% for r in d.bank_series %}
+- {{ h.ngettext("%(merchant)s: %(price)s, %(count)d debit from %(first)s to %(last)s", "%(merchant)s: %(price)s, %(count)d debits from %(first)s to %(last)s", r.occurrences) % {"merchant": r.merchant | md, "price": h.price(r.amount_minor, r.currency, r.billing_period), "count": r.occurrences, "first": h.date(r.first_on), "last": h.date(r.last_on)} }}{% if r.subscription_id is none %} — {{ _("no mail explains it") }}{% endif %}
+
+{% endfor %}
+{% for t in d.bank_debits %}
+{% if loop.first %}
+
+{{ _("Latest debits:") }}
+
+{% endif %}
+- {{ h.date(t.booked_on) }}{{ h.colon }}{{ h.money(t.amount_minor, t.currency) }} — {{ t.label | md }} ({{ _("account %(account)s") % {"account": t.account | md} }})
+{% endfor %}
+
+{% endif %}
+## {{ _("How to cancel") }}
 
 {% if d.provider %}
-{% if d.provider.cancel_url | safe_url %}- Account page: <{{ d.provider.cancel_url | safe_url }}>
+{% if d.provider.cancel_url | safe_url %}- {{ _("Account page") }}{{ h.colon }}<{{ d.provider.cancel_url | safe_url }}>
 {% endif %}
-{% if d.provider.cancel_steps %}- Steps:
+{% if d.provider.cancel_steps %}- {{ _("Steps:") }}
 {% for line in d.provider.cancel_steps.splitlines() %}
     {{ loop.index }}. {{ line.split(". ", 1)[-1] | md }}
 {% endfor %}
 {% endif %}
-{% if d.provider.platform_route %}- When billed by a store or an operator: {{ d.provider.platform_route | md }}
+{% if d.provider.platform_route %}- {{ _("When billed by a store or an operator") }}{{ h.colon }}{{ d.provider.platform_route | md }}
 {% endif %}
-{% if d.provider.notice %}- Notice / commitment: {{ d.provider.notice | md }}
+{% if d.provider.notice %}- {{ _("Notice / commitment") }}{{ h.colon }}{{ d.provider.notice | md }}
 {% endif %}
 {% for law in d.provider.legal_basis %}
-- Law: {{ law.basis | md }}. {{ law.text | md }}{% if law.source | safe_url %} Source: <{{ law.source | safe_url }}>{% endif %}
+- {{ _("Law") }}{{ h.colon }}{{ law.basis | md }}. {{ law.text | md }}{% if law.source | safe_url %} {{ _("Source") }}{{ h.colon }}<{{ law.source | safe_url }}>{% endif %}
 
 {% endfor %}
-{% if d.provider.support_url | safe_url %}- Support: <{{ d.provider.support_url | safe_url }}>
+{% if d.provider.support_url | safe_url %}- {{ _("Support") }}{{ h.colon }}<{{ d.provider.support_url | safe_url }}>
 {% endif %}
 {% for key, value in d.provider.support_channels | dictsort %}
-- {{ CHANNELS.get(key, key) | md }}: {{ value | md }}
+- {{ (_(CHANNELS[key]) if key in CHANNELS else key) | md }}{{ h.colon }}{{ value | md }}
 {% endfor %}
-{% for src in d.provider.sources %}{% if loop.first %}- Sources:{% endif %} <{{ src | safe_url }}>{% endfor %}
+{% for src in d.provider.sources %}{% if loop.first %}- {{ _("Sources:") }}{% endif %} <{{ src | safe_url }}>{% endfor %}
 
 {% else %}
-No cancellation data for this provider yet (add `[cancel]` to its provider file, see docs/providers.md).
+{{ _("No cancellation data for this provider yet (add `[cancel]` to its provider file, see docs/providers.md).") }}
 {% endif %}
 {% for r in d.platform_routes %}
 
-Billed through {{ r.name | md }}: cancel there, not with {{ d.name | md }}.
+{{ _("Billed through %(platform)s: cancel there, not with %(name)s.") % {"platform": r.name | md, "name": d.name | md} }}
 
-{% if r.cancel_url | safe_url %}- Subscriptions page: <{{ r.cancel_url | safe_url }}>
+{% if r.cancel_url | safe_url %}- {{ _("Subscriptions page") }}{{ h.colon }}<{{ r.cancel_url | safe_url }}>
 {% endif %}
 {% if r.platform_route %}- {{ r.platform_route | md }}
 {% endif %}
-{% if r.cancel_steps %}- Steps:
+{% if r.cancel_steps %}- {{ _("Steps:") }}
 {% endif %}
 {% for line in (r.cancel_steps or "").splitlines() %}
     {{ loop.index }}. {{ line.split(". ", 1)[-1] | md }}
 {% endfor %}
 {% endfor %}
 
-## Correspondence
+## {{ _("Correspondence") }}
 
 {% for t in d.tickets %}
-### Ticket {{ (t.ticket_ref or ("#" ~ t.id)) | md }}: {{ t.subject | md }}
+### {{ _("Ticket %(ref)s: %(subject)s") % {"ref": (t.ticket_ref or ("#" ~ t.id)) | md, "subject": t.subject | md} }}
 
-Status: {{ t.status or "unknown" }}; opened {{ (t.opened_at or "?")[:16] }}, last activity {{ (t.last_activity_at or "?")[:16] }}.
+{{ _("Status: %(status)s; opened %(opened)s, last activity %(last)s.") % {"status": h.ticket_status(t.status) or _("unknown"), "opened": h.datetime(t.opened_at) or "?", "last": h.datetime(t.last_activity_at) or "?"} }}
 
 {% for e in t.exchanges %}
-- **{{ (e.sent_at or "?")[:16] | replace("T", " ") }}** {{ "me →" if e.direction == "outbound" else "← " ~ d.name | md }} ({{ e.channel or "?" }}{% if e.agent_name %}, agent {{ e.agent_name | md }}{% endif %}){% if e.message_sha256 %} sha256 {{ e.message_sha256[:12] }}{% endif %}
+- **{{ h.datetime(e.sent_at) or "?" }}** {{ _("me →") if e.direction == "outbound" else "← " ~ d.name | md }} ({{ h.channel(e.channel) or "?" }}{% if e.agent_name %}, {{ _("agent %(name)s") % {"name": e.agent_name | md} }}{% endif %}){% if e.message_sha256 %} sha256 {{ e.message_sha256[:12] }}{% endif %}
 
   > {{ e.excerpt | md }}
 {% for p in e.promises %}
-  - Promise: {{ p.text | md }}{% if p.due_on %}, due {{ p.due_on }}{% endif %}: **{{ p.verdict }}**
+  - {{ _("Promise: %(text)s") % {"text": p.text | md} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}**{{ h.promise_status(p.verdict) }}**
 {% endfor %}
 {% endfor %}
 
 {% else %}
-No exchange with customer service recorded yet.
+{{ _("No exchange with customer service recorded yet.") }}
 
 {% endfor %}
-## Promises
+## {{ _("Promises") }}
 
 {% for p in d.promises %}
-- {{ p.made_on or "?" }}{% if p.agent_name %} ({{ p.agent_name | md }}){% endif %}: {{ p.text | md }}{% if p.due_on %}, due {{ p.due_on }}{% endif %}: **{{ p.verdict }}**
+- {{ h.date(p.made_on) or "?" }}{% if p.agent_name %} ({{ p.agent_name | md }}){% endif %}{{ h.colon }}{{ p.text | md }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}**{{ h.promise_status(p.verdict) }}**
 {% else %}
-- No promise recorded.
+- {{ _("No promise recorded.") }}
 {% endfor %}
 
-## Resolution I want
+## {{ _("Resolution I want") }}
 
-- What I ask for (cancellation, refund of …, repair by …):
-- By when:
-- What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):
+- {{ _("What I ask for (cancellation, refund of …, repair by …):") }}
+- {{ _("By when:") }}
+- {{ _("What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):") }}
 {% for p in d.promises if p.verdict == "overdue" %}
-{% if loop.first %}- Promises not kept, to cite:
+{% if loop.first %}- {{ _("Promises not kept, to cite:") }}
 {% endif %}
-    - {{ p.text | md }} (promised {{ p.made_on or "?" }}{% if p.agent_name %} by {{ p.agent_name | md }}{% endif %}, due {{ p.due_on }})
+    - {{ p.text | md }} ({{ _("promised %(day)s") % {"day": h.date(p.made_on) or "?"} }}{% if p.agent_name %} {{ _("by %(agent)s") % {"agent": p.agent_name | md} }}{% endif %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }})
 {% endfor %}
 
-## Evidence
+## {{ _("Evidence") }}
 
 {% for m in d.evidence %}
-- {{ (m.date or "undated")[:16] | replace("T", " ") }} {{ (m.subject or "(no subject)") | md }} — sha256 `{{ m.sha256 }}`{% if m.message_id %}, Message-ID {{ m.message_id | md }}{% endif %}
+- {{ h.datetime(m.date) or _("undated") }} {{ (m.subject or _("(no subject)")) | md }} — sha256 `{{ m.sha256 }}`{% if m.message_id %}, Message-ID {{ m.message_id | md }}{% endif %}
 
 {% else %}
-- No stored message.
+- {{ _("No stored message.") }}
 {% endfor %}
 
-Export the raw messages and their checksums with `subtrail export evidence --provider {{ d.slug | md }} --format zip`.
+{{ _("Export the raw messages and their checksums with %(command)s.") % {"command": "`subtrail export evidence --provider " ~ (d.slug | md) ~ " --format zip`"} }}
 """
 
 HTML = """\
 <!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{ h.language }}"><head><meta charset="utf-8">
 <meta name="referrer" content="no-referrer">
-<title>Dossier: {{ d.name }}</title>
+<title>{{ _("Dossier: %(name)s") % {"name": d.name} }}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 58rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; }
 code, .hash { font-family: ui-monospace, monospace; font-size: .9em; }
 blockquote { border-left: 3px solid #ccc; margin: .3rem 0 .6rem; padding-left: .8rem; color: #333; }
-.overdue { color: #a00; font-weight: bold; } .kept { color: #070; }
+.overdue, .claim { color: #a00; font-weight: bold; } .kept { color: #070; }
+.statement { font-style: italic; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; }
 .fill { border-bottom: 1px dotted #999; min-height: 1.5rem; }
 @media print { body { margin: 0; max-width: none; } a { color: inherit; } h2 { break-after: avoid; } }
 </style></head><body>
-<h1>Dossier: {{ d.name }}</h1>
-<p>Prepared on {{ d.today }} by subtrail for a contact with {{ d.name }} customer service.</p>
+<h1>{{ _("Dossier: %(name)s") % {"name": d.name} }}</h1>
+<p>{{ _("Prepared on %(day)s by subtrail for a contact with %(name)s customer service.") % {"day": h.date(d.today), "name": d.name} }}</p>
 
-<h2 id="identifiers">Account identifiers</h2>
+<h2 id="identifiers">{{ _("Account identifiers") }}</h2>
 <ul>
 {% for i in d.identifiers %}
-<li>{{ LABELS[i.kind] }}: <strong>{{ i.value }}</strong>{% if i.seen %} (in {{ i.seen }} message{{ "s" if i.seen > 1 }}, first {{ (i.first_seen or "")[:10] }}, <span class="hash">{{ (i.sha256 or "")[:12] }}</span>){% else %} (from the inventory){% endif %}</li>
+<li>{{ _(LABELS[i.kind]) }}{{ h.colon }}<strong>{{ i.value }}</strong>{% if i.seen %} ({{ h.ngettext("in %(count)d message, first %(day)s, sha256 %(hash)s", "in %(count)d messages, first %(day)s, sha256 %(hash)s", i.seen) % {"count": i.seen, "day": h.date(i.first_seen), "hash": (i.sha256 or "")[:12]} }}){% else %} ({{ _("from the inventory") }}){% endif %}</li>
 {% else %}
-<li>None found in the mails: look for them in your account page.</li>
+<li>{{ _("None found in the mails: look for them in your account page.") }}</li>
 {% endfor %}
 </ul>
 
-<h2 id="subscriptions">Subscription history</h2>
+<h2 id="subscriptions">{{ _("Subscription history") }}</h2>
 {% for s in d.subscriptions %}
 <h3>{{ s.service_name or d.name }}{% if s.plan %} ({{ s.plan }}){% endif %}</h3>
 <table>
-<tr><th>Status</th><td>{{ s.status or "unknown" }}</td></tr>
-<tr><th>Platform</th><td>{{ s.platform or "unknown" }}</td></tr>
-<tr><th>Account e-mail</th><td>{{ s.account_email or "unknown" }}</td></tr>
-<tr><th>Started on</th><td>{{ s.started_on or "unknown" }}</td></tr>
-{% if s.trial_ends_on %}<tr><th>Trial ends on</th><td>{{ s.trial_ends_on }}</td></tr>{% endif %}
-<tr><th>Current price</th><td>{{ s.price or "unknown" }}{% if s.billing_period %} every {{ s.billing_period }}{% endif %}</td></tr>
-{% if s.next_renewal_on %}<tr><th>Next renewal</th><td>{{ s.next_renewal_on }}</td></tr>{% endif %}
-{% if s.last_charged_on %}<tr><th>Last charged on</th><td>{{ s.last_charged_on }}</td></tr>{% endif %}
-{% if s.cancelled_on %}<tr><th>Cancelled on</th><td>{{ s.cancelled_on }}{% if s.ends_on %}, service ends on {{ s.ends_on }}{% endif %}</td></tr>{% endif %}
+<tr><th>{{ _("Status") }}</th><td>{{ h.subscription_status(s.status) or _("unknown") }}</td></tr>
+<tr><th>{{ _("Platform") }}</th><td>{{ h.platform(s.platform) or _("unknown") }}</td></tr>
+<tr><th>{{ _("Account e-mail") }}</th><td>{{ s.account_email or _("unknown") }}</td></tr>
+<tr><th>{{ _("Started on") }}</th><td>{{ h.date(s.started_on) or _("unknown") }}</td></tr>
+{% if s.trial_ends_on %}<tr><th>{{ _("Trial ends on") }}</th><td>{{ h.date(s.trial_ends_on) }}</td></tr>{% endif %}
+<tr><th>{{ _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
+{% if s.next_renewal_on %}<tr><th>{{ _("Next renewal") }}</th><td>{{ h.date(s.next_renewal_on) }}</td></tr>{% endif %}
+{% if s.last_charged_on %}<tr><th>{{ _("Last charged on") }}</th><td>{{ h.date(s.last_charged_on) }}</td></tr>{% endif %}
+{% if s.cancelled_on %}<tr><th>{{ _("Cancelled on") }}</th><td>{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ _("service ends on %(day)s") % {"day": h.date(s.ends_on)} }}{% endif %}</td></tr>{% endif %}
 </table>
-<p>Price history:</p>
+{% if s.statements %}<p>{{ _("Your statements:") }}</p>
+<ul>{% for c in s.statements %}<li class="statement">{{ h.statement(c) }}</li>{% endfor %}</ul>{% endif %}
+<p>{{ _("Price history:") }}</p>
 <ul>
-{% for p in s.price_history %}<li>since {{ p.since or "?" }}: {{ p.price }}{% if p.period %} / {{ p.period }}{% endif %}</li>
-{% else %}<li>no priced event recorded</li>{% endfor %}
+{% for p in s.price_history %}<li>{{ _("since %(day)s: %(price)s") % {"day": h.date(p.since) or "?", "price": h.price(p.key[0], p.key[1], p.period)} }}</li>
+{% else %}<li>{{ _("no priced event recorded") }}</li>{% endfor %}
 </ul>
-<p>Last charges:</p>
+<p>{{ _("Last charges:") }}</p>
 <ul>
-{% for c in s.charges %}<li>{{ c.occurred_on or "?" }}: {{ c.event_type }} {{ c.price }}{% if c.message_sha256 %} <span class="hash">{{ c.message_sha256[:12] }}</span>{% endif %}</li>
-{% else %}<li>none recorded</li>{% endfor %}
+{% for c in s.charges %}<li>{{ h.date(c.occurred_on) or "?" }}{{ h.colon }}{{ h.event_type(c.event_type) }} {{ c.price }}{% if c.message_sha256 %} <span class="hash">{{ c.message_sha256[:12] }}</span>{% endif %}</li>
+{% else %}<li>{{ _("none recorded") }}</li>{% endfor %}
 </ul>
 {% else %}
-<p>No subscription with {{ d.name }} was found in the mails.</p>
+<p>{{ _("No subscription with %(name)s was found in the mails.") % {"name": d.name} }}</p>
 {% endfor %}
 
-<h2 id="cancel">How to cancel</h2>
+{% if d.bank_debits or d.bank %}
+<h2 id="bank">{{ _("From your bank statements") }}</h2>
+<ul>
+{% for sentence in h.bank_sentences(d.bank) %}<li class="claim">{{ sentence }}</li>{% endfor %}
+{% for r in d.bank_series %}<li>{{ h.ngettext("%(merchant)s: %(price)s, %(count)d debit from %(first)s to %(last)s", "%(merchant)s: %(price)s, %(count)d debits from %(first)s to %(last)s", r.occurrences) % {"merchant": r.merchant, "price": h.price(r.amount_minor, r.currency, r.billing_period), "count": r.occurrences, "first": h.date(r.first_on), "last": h.date(r.last_on)} }}{% if r.subscription_id is none %} — {{ _("no mail explains it") }}{% endif %}</li>{% endfor %}
+</ul>
+{% if d.bank_debits %}<p>{{ _("Latest debits:") }}</p>
+<table>
+{% for t in d.bank_debits %}<tr><td>{{ h.date(t.booked_on) }}</td><td>{{ h.money(t.amount_minor, t.currency) }}</td><td>{{ t.label }}</td><td>{{ _("account %(account)s") % {"account": t.account} }}</td></tr>
+{% endfor %}
+</table>{% endif %}
+{% endif %}
+
+<h2 id="cancel">{{ _("How to cancel") }}</h2>
 {% if d.provider %}
 <ul>
-{% if d.provider.cancel_url | safe_url %}<li>Account page: <a href="{{ d.provider.cancel_url | safe_url }}" rel="noopener noreferrer">{{ d.provider.cancel_url }}</a></li>{% endif %}
-{% if d.provider.cancel_steps %}<li>Steps:<ol>{% for line in d.provider.cancel_steps.splitlines() %}<li>{{ line.split(". ", 1)[-1] }}</li>{% endfor %}</ol></li>{% endif %}
-{% if d.provider.platform_route %}<li>When billed by a store or an operator: {{ d.provider.platform_route }}</li>{% endif %}
-{% if d.provider.notice %}<li>Notice / commitment: {{ d.provider.notice }}</li>{% endif %}
-{% for law in d.provider.legal_basis %}<li>Law: {{ law.basis }}. {{ law.text }}{% if law.source | safe_url %} <a href="{{ law.source | safe_url }}" rel="noopener noreferrer">source</a>{% endif %}</li>{% endfor %}
-{% if d.provider.support_url | safe_url %}<li>Support: <a href="{{ d.provider.support_url | safe_url }}" rel="noopener noreferrer">{{ d.provider.support_url }}</a></li>{% endif %}
-{% for key, value in d.provider.support_channels | dictsort %}<li>{{ CHANNELS.get(key, key) }}: {{ value }}</li>{% endfor %}
-{% if d.provider.sources %}<li>Sources: {% for src in d.provider.sources %}{% if src | safe_url %}<a href="{{ src | safe_url }}" rel="noopener noreferrer">{{ src }}</a> {% endif %}{% endfor %}</li>{% endif %}
+{% if d.provider.cancel_url | safe_url %}<li>{{ _("Account page") }}{{ h.colon }}<a href="{{ d.provider.cancel_url | safe_url }}" rel="noopener noreferrer">{{ d.provider.cancel_url }}</a></li>{% endif %}
+{% if d.provider.cancel_steps %}<li>{{ _("Steps:") }}<ol>{% for line in d.provider.cancel_steps.splitlines() %}<li>{{ line.split(". ", 1)[-1] }}</li>{% endfor %}</ol></li>{% endif %}
+{% if d.provider.platform_route %}<li>{{ _("When billed by a store or an operator") }}{{ h.colon }}{{ d.provider.platform_route }}</li>{% endif %}
+{% if d.provider.notice %}<li>{{ _("Notice / commitment") }}{{ h.colon }}{{ d.provider.notice }}</li>{% endif %}
+{% for law in d.provider.legal_basis %}<li>{{ _("Law") }}{{ h.colon }}{{ law.basis }}. {{ law.text }}{% if law.source | safe_url %} <a href="{{ law.source | safe_url }}" rel="noopener noreferrer">{{ _("Source") }}</a>{% endif %}</li>{% endfor %}
+{% if d.provider.support_url | safe_url %}<li>{{ _("Support") }}{{ h.colon }}<a href="{{ d.provider.support_url | safe_url }}" rel="noopener noreferrer">{{ d.provider.support_url }}</a></li>{% endif %}
+{% for key, value in d.provider.support_channels | dictsort %}<li>{{ _(CHANNELS[key]) if key in CHANNELS else key }}{{ h.colon }}{{ value }}</li>{% endfor %}
+{% if d.provider.sources %}<li>{{ _("Sources:") }} {% for src in d.provider.sources %}{% if src | safe_url %}<a href="{{ src | safe_url }}" rel="noopener noreferrer">{{ src }}</a> {% endif %}{% endfor %}</li>{% endif %}
 </ul>
 {% else %}
-<p>No cancellation data for this provider yet.</p>
+<p>{{ _("No cancellation data for this provider yet.") }}</p>
 {% endif %}
 {% for r in d.platform_routes %}
-<p>Billed through {{ r.name }}: cancel there, not with {{ d.name }}.
+<p>{{ _("Billed through %(platform)s: cancel there, not with %(name)s.") % {"platform": r.name, "name": d.name} }}
 {% if r.cancel_url | safe_url %}<a href="{{ r.cancel_url | safe_url }}" rel="noopener noreferrer">{{ r.cancel_url }}</a>{% endif %}
 {% if r.platform_route %}<br>{{ r.platform_route }}{% endif %}</p>
 {% if r.cancel_steps %}<ol>{% for line in r.cancel_steps.splitlines() %}<li>{{ line.split(". ", 1)[-1] }}</li>{% endfor %}</ol>{% endif %}
 {% endfor %}
 
-<h2 id="correspondence">Correspondence</h2>
+<h2 id="correspondence">{{ _("Correspondence") }}</h2>
 {% for t in d.tickets %}
-<h3>Ticket {{ t.ticket_ref or ("#" ~ t.id) }}: {{ t.subject }}</h3>
-<p>Status: {{ t.status or "unknown" }}; opened {{ (t.opened_at or "?")[:16] }}, last activity {{ (t.last_activity_at or "?")[:16] }}.</p>
+<h3>{{ _("Ticket %(ref)s: %(subject)s") % {"ref": t.ticket_ref or ("#" ~ t.id), "subject": t.subject} }}</h3>
+<p>{{ _("Status: %(status)s; opened %(opened)s, last activity %(last)s.") % {"status": h.ticket_status(t.status) or _("unknown"), "opened": h.datetime(t.opened_at) or "?", "last": h.datetime(t.last_activity_at) or "?"} }}</p>
 <ul>
 {% for e in t.exchanges %}
-<li><strong>{{ (e.sent_at or "?")[:16] | replace("T", " ") }}</strong> {{ "me →" if e.direction == "outbound" else "← " ~ d.name }} ({{ e.channel or "?" }}{% if e.agent_name %}, agent {{ e.agent_name }}{% endif %}){% if e.message_sha256 %} <span class="hash">{{ e.message_sha256[:12] }}</span>{% endif %}
+<li><strong>{{ h.datetime(e.sent_at) or "?" }}</strong> {{ _("me →") if e.direction == "outbound" else "← " ~ d.name }} ({{ h.channel(e.channel) or "?" }}{% if e.agent_name %}, {{ _("agent %(name)s") % {"name": e.agent_name} }}{% endif %}){% if e.message_sha256 %} <span class="hash">{{ e.message_sha256[:12] }}</span>{% endif %}
 <blockquote>{{ e.excerpt }}</blockquote>
-{% for p in e.promises %}<div>Promise: {{ p.text }}{% if p.due_on %}, due {{ p.due_on }}{% endif %}: <span class="{{ p.verdict }}">{{ p.verdict }}</span></div>{% endfor %}
+{% for p in e.promises %}<div>{{ _("Promise: %(text)s") % {"text": p.text} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}<span class="{{ p.verdict }}">{{ h.promise_status(p.verdict) }}</span></div>{% endfor %}
 </li>
 {% endfor %}
 </ul>
 {% else %}
-<p>No exchange with customer service recorded yet.</p>
+<p>{{ _("No exchange with customer service recorded yet.") }}</p>
 {% endfor %}
 
-<h2 id="promises">Promises</h2>
+<h2 id="promises">{{ _("Promises") }}</h2>
 <ul>
-{% for p in d.promises %}<li>{{ p.made_on or "?" }}{% if p.agent_name %} ({{ p.agent_name }}){% endif %}: {{ p.text }}{% if p.due_on %}, due {{ p.due_on }}{% endif %}: <span class="{{ p.verdict }}">{{ p.verdict }}</span></li>
-{% else %}<li>No promise recorded.</li>{% endfor %}
+{% for p in d.promises %}<li>{{ h.date(p.made_on) or "?" }}{% if p.agent_name %} ({{ p.agent_name }}){% endif %}{{ h.colon }}{{ p.text }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}<span class="{{ p.verdict }}">{{ h.promise_status(p.verdict) }}</span></li>
+{% else %}<li>{{ _("No promise recorded.") }}</li>{% endfor %}
 </ul>
 
-<h2 id="resolution">Resolution I want</h2>
-<p>What I ask for (cancellation, refund of …, repair by …):</p><div class="fill"></div>
-<p>By when:</p><div class="fill"></div>
-<p>What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):</p><div class="fill"></div>
-{% for p in d.promises if p.verdict == "overdue" %}{% if loop.first %}<p>Promises not kept, to cite:</p><ul>{% endif %}
-<li>{{ p.text }} (promised {{ p.made_on or "?" }}{% if p.agent_name %} by {{ p.agent_name }}{% endif %}, due {{ p.due_on }})</li>
+<h2 id="resolution">{{ _("Resolution I want") }}</h2>
+<p>{{ _("What I ask for (cancellation, refund of …, repair by …):") }}</p><div class="fill"></div>
+<p>{{ _("By when:") }}</p><div class="fill"></div>
+<p>{{ _("What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):") }}</p><div class="fill"></div>
+{% for p in d.promises if p.verdict == "overdue" %}{% if loop.first %}<p>{{ _("Promises not kept, to cite:") }}</p><ul>{% endif %}
+<li>{{ p.text }} ({{ _("promised %(day)s") % {"day": h.date(p.made_on) or "?"} }}{% if p.agent_name %} {{ _("by %(agent)s") % {"agent": p.agent_name} }}{% endif %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }})</li>
 {% if loop.last %}</ul>{% endif %}{% endfor %}
 
-<h2 id="evidence">Evidence</h2>
+<h2 id="evidence">{{ _("Evidence") }}</h2>
 <table>
-<tr><th>Date</th><th>Subject</th><th>sha256</th><th>Message-ID</th></tr>
+<tr><th>{{ _("Date") }}</th><th>{{ _("Subject") }}</th><th>sha256</th><th>Message-ID</th></tr>
 {% for m in d.evidence %}
-<tr><td>{{ (m.date or "undated")[:16] | replace("T", " ") }}</td><td>{{ m.subject or "(no subject)" }}</td><td class="hash">{{ m.sha256 }}</td><td class="hash">{{ m.message_id or "" }}</td></tr>
+<tr><td>{{ h.datetime(m.date) or _("undated") }}</td><td>{{ m.subject or _("(no subject)") }}</td><td class="hash">{{ m.sha256 }}</td><td class="hash">{{ m.message_id or "" }}</td></tr>
 {% endfor %}
 </table>
-<p>Export the raw messages and their checksums with <code>subtrail export evidence --provider {{ d.slug }} --format zip</code>.</p>
+{% set around = _("Export the raw messages and their checksums with %(command)s.").split("%(command)s") %}
+<p>{{ around[0] }}<code>subtrail export evidence --provider {{ d.slug }} --format zip</code>{{ around[1:] | join("") }}</p>
 </body></html>
 """
 
+# Translated where shown (`_(LABELS[kind])`): the English texts are the catalogue's msgids.
 LABELS = {
-    "account_email": "Account e-mail",
-    "customer_number": "Customer number",
-    "contract_number": "Contract number",
-    "account_number": "Account number",
-    "login": "Login / identifier",
-    "line_number": "Line number",
+    "account_email": N_("Account e-mail"),
+    "customer_number": N_("Customer number"),
+    "contract_number": N_("Contract number"),
+    "account_number": N_("Account number"),
+    "login": N_("Login / identifier"),
+    "line_number": N_("Line number"),
 }
 CHANNELS = {
-    "form_url": "Contact form",
-    "chat": "Chat",
-    "phone": "Phone",
-    "postal_address": "Postal address (registered letter)",
-    "email": "E-mail",
-    "mediator": "Consumer mediator",
+    "form_url": N_("Contact form"),
+    "chat": N_("Chat"),
+    "phone": N_("Phone"),
+    "postal_address": N_("Postal address (registered letter)"),
+    "email": N_("E-mail"),
+    "mediator": N_("Consumer mediator"),
 }
 
 

@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from extractors.registry import registry
 from ingest.outputs.dossier import Dossier, DossierError, build_dossier
+from ingest.outputs.export import Filters
 
 TEMPLATES = Path(__file__).with_name("draft_templates")
 KINDS = ("cancel", "follow-up", "claim")
@@ -34,6 +35,11 @@ LANGUAGES = ("fr", "en")
 CLAIM_DEADLINE_DAYS = 8  # « sous huit jours »: the usual delay a mise en demeure gives
 SIGNALCONSO = "https://signal.conso.gouv.fr"
 _SUBJECT = re.compile(r"^(?:Objet|Subject)\s*:\s*(.+)$", re.M)
+
+
+def user_templates(config_path: Path | None) -> Path | None:
+    """The folder of templates a user edited: `draft_templates/` beside the config file."""
+    return config_path.parent / "draft_templates" if config_path else None
 
 
 class DraftError(ValueError):
@@ -80,11 +86,16 @@ def _first(dossier: Dossier, kind: str) -> str | None:
 def _subscription(dossier: Dossier) -> dict[str, Any]:
     order = {"active": 0, "trial": 1, "payment_failed": 2, "cancelled": 3}
     subs = sorted(dossier.subscriptions, key=lambda s: (order.get(s["status"], 9), -(s["id"] or 0)))
-    return subs[0] if subs else {}
+    # No subscription seen (a provider known only from its file): every fact stays a placeholder.
+    return subs[0] if subs else dict.fromkeys(("id", "service_name", "plan", "started_on", "platform"))
 
 
 def _support_address(dossier: Dossier) -> str | None:
-    """The newest address the provider's support wrote from (a human desk, not a no-reply)."""
+    """Where a draft e-mail goes: the provider file's `[support] email` (a desk address someone
+    checked), else the newest address the provider's support wrote from (a human desk, not a no-reply)."""
+    listed = dict((dossier.provider or {}).get("support_channels") or {}).get("email")
+    if listed:
+        return str(listed)
     for ticket in reversed(dossier.tickets):
         for exchange in reversed(ticket["exchanges"]):
             if exchange["direction"] == "inbound" and exchange.get("message_sha256"):
@@ -142,9 +153,12 @@ def _cancel_facts(dossier: Dossier, facts: dict[str, Any]) -> dict[str, Any]:
 def _ticket_facts(
     db: Database, ref: str, today: date, mine: frozenset[str]
 ) -> tuple[Dossier, dict[str, Any]]:
-    rows = list(db.query("select id, provider from tickets where ticket_ref = ? order by id", [ref]))
-    if not rows and ref.isdigit():
-        rows = list(db.query("select id, provider from tickets where id = ?", [int(ref)]))
+    by_id = ref.removeprefix("#")
+    rows = [] if ref.startswith("#") else list(
+        db.query("select id, provider from tickets where ticket_ref = ? order by id", [ref])
+    )  # fmt: skip
+    if not rows and by_id.isdigit():  # `#12` is always the case's id (the web's /journal/12)
+        rows = list(db.query("select id, provider from tickets where id = ?", [int(by_id)]))
     if not rows:
         raise DraftError(f"no ticket {ref!r} (see: select ticket_ref, provider, subject from tickets)")
     dossier = build_dossier(db, rows[0]["provider"], today=today, my_addresses=mine)
@@ -198,7 +212,7 @@ def build_draft(
     my_addresses: frozenset[str] | set[str] | tuple[str, ...] = (),
     user_templates: Path | None = None,
 ) -> Draft:
-    """Draft `kind` for `target` (a provider slug, or a ticket reference for a follow-up)."""
+    """Draft `kind` for `target` (a provider slug, or for a follow-up a ticket reference or `#id`)."""
     if kind not in KINDS:
         raise DraftError(f"unknown draft {kind!r}: one of {', '.join(KINDS)}")
     if lang not in LANGUAGES:
@@ -227,6 +241,26 @@ def build_draft(
         provider=dossier.slug,
         facts=facts,
     )
+
+
+def evidence_filters(draft: Draft) -> Filters | None:
+    """The evidence a letter goes with (`export evidence`'s ZIP): a formal notice always, a
+    cancellation when it is a registered letter, a follow-up its case; None: no letter to back."""
+    if draft.kind == "claim":
+        return Filters(provider=draft.provider)
+    if draft.kind == "cancel" and draft.facts.get("channel", {}).get("kind") == "letter":
+        return Filters(provider=draft.provider)
+    if draft.kind == "follow-up" and (ticket := draft.facts.get("ticket")):
+        return Filters(ticket=ticket.get("ticket_ref") or f"#{ticket['id']}")
+    return None
+
+
+def evidence_zip_path(pdf_output: str | None, draft: Draft) -> Path:
+    """Beside the PDF (`letter.pdf` -> `letter-evidence.zip`); a PDF on stdout: in the current folder."""
+    if pdf_output and pdf_output != "-":
+        pdf = Path(pdf_output)
+        return pdf.with_name(f"{pdf.stem}-evidence.zip")
+    return Path(f"{draft.kind}-{draft.provider}-evidence.zip")
 
 
 def render_eml(draft: Draft) -> bytes:

@@ -1,9 +1,13 @@
 """`subtrail export evidence`: the journal and the inventory as a CSV, or a verifiable ZIP bundle.
 
-The CSV has one row per exchange (`ticket_messages`) and per subscription fact
-(`subscription_events`), in time order, each pointing at the stored message that
-proves it (Message-ID, sha256, where the mailbox held it). Cells are neutralised
-against spreadsheet formula injection: mail content is written by strangers.
+The CSV has one row per exchange (`ticket_messages`), per subscription fact
+(`subscription_events`) and per statement the user made (`corrections`: who and
+when, in words), in time order, each pointing at the stored message that proves it
+(Message-ID, sha256, where the mailbox held it). `date_time` stays UTC, as stored;
+`date_time_local` beside it is the reader's clock (the `timezone` setting), and a
+date without time is a local date in both. Headings are in the reader's language
+(English keeps the column names scripts rely on). Cells are neutralised against
+spreadsheet formula injection: mail content is written by strangers.
 
 The ZIP adds every raw message exactly as stored (named by date and short hash),
 a `SHA256SUMS` that `sha256sum -c SHA256SUMS` verifies, and a README. The same
@@ -25,11 +29,23 @@ from typing import Any, BinaryIO
 from babel.numbers import get_currency_precision
 from sqlite_utils import Database
 
+from ingest.outputs.humanize import N_, Humanizer
+
 CSV_COLUMNS = (
-    "date_time", "record", "provider", "ticket_ref", "direction", "channel", "agent", "subject",
+    "date_time", "date_time_local", "record", "provider", "ticket_ref", "direction", "channel", "agent", "subject",
     "text", "promises", "event_type", "amount", "currency", "billing_period",
     "message_id", "sha256", "location",
 )  # fmt: skip
+# The heading of each column: the English heading is the column's name (scripts read it), other
+# languages translate it through the catalogue.
+HEADINGS = {
+    "date_time": N_("date_time"), "date_time_local": N_("date_time_local"), "record": N_("record"),
+    "provider": N_("provider"), "ticket_ref": N_("ticket_ref"), "direction": N_("direction"),
+    "channel": N_("channel"), "agent": N_("agent"), "subject": N_("subject"), "text": N_("text"),
+    "promises": N_("promises"), "event_type": N_("event_type"), "amount": N_("amount"),
+    "currency": N_("currency"), "billing_period": N_("billing_period"), "message_id": N_("message_id"),
+    "sha256": N_("sha256"), "location": N_("location"),
+}  # fmt: skip
 CSV_NAME = "evidence.csv"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no clock in the bytes
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -47,9 +63,9 @@ class Filters:
     since: str | None = None  # YYYY-MM-DD, inclusive
     until: str | None = None  # YYYY-MM-DD, inclusive
 
-    def describe(self) -> str:
+    def describe(self, h: Humanizer | None = None) -> str:
         parts = [f"{k}={v}" for k, v in vars(self).items() if v]
-        return ", ".join(parts) or "none (everything)"
+        return ", ".join(parts) or (h or Humanizer()).gettext("none (everything)")
 
 
 def neutralise(value: Any) -> str:
@@ -177,27 +193,54 @@ def _events(db: Database, filters: Filters) -> list[dict[str, Any]]:
     return rows
 
 
-def evidence_rows(db: Database, filters: Filters = Filters()) -> list[dict[str, Any]]:
+def _corrections(db: Database, filters: Filters, h: Humanizer) -> list[dict[str, Any]]:
+    """The user's statements, each in words with who and when; no mail proves them, the user does."""
+    where, params = ("s.provider = ?", [filters.provider]) if filters.provider else ("1 = 1", [])
+    rows = []
+    for r in db.query(
+        f"""select c.*, s.provider, coalesce(s.service_name, s.provider) as name
+              from corrections c join subscriptions s
+                on s.id = coalesce(c.subscription_id,
+                                   (select id from subscriptions where added_by_correction = c.id))
+             where {where}""",
+        params,
+    ):
+        rows.append(
+            {"date_time": r["at"], "record": "correction", "provider": r["provider"], "subject": r["name"],
+             "text": h.statement(r), "channel": r.get("source"), "sha256": None}
+        )  # fmt: skip
+    return rows
+
+
+def evidence_rows(
+    db: Database, filters: Filters = Filters(), h: Humanizer | None = None
+) -> list[dict[str, Any]]:
     """The rows of the evidence CSV (not yet neutralised), sorted by time, then kind, then every column.
 
-    A ticket filter selects exchanges only: subscription events belong to no ticket.
+    A ticket filter selects exchanges only: subscription events and corrections belong to no ticket.
+    `h` is the reader (their clock for `date_time_local`, their words for the statements).
     """
+    h = h or Humanizer()
     _check_date(filters.since, "since")
     _check_date(filters.until, "until")
-    rows = _exchanges(db, filters) + ([] if filters.ticket else _events(db, filters))
+    rows = _exchanges(db, filters)
+    if not filters.ticket:
+        rows += _events(db, filters) + _corrections(db, filters, h)
     rows = [r for r in rows if _in_range(r["date_time"], filters)]
     locations = _locations(db, (r["sha256"] for r in rows if r["sha256"]))
     for row in rows:
         row["location"] = locations.get(row["sha256"] or "", "")
+        row["date_time_local"] = h.local_iso(row["date_time"])
     rows.sort(key=lambda r: tuple(str(r.get(c) or "") for c in ("date_time", "record", *CSV_COLUMNS)))
     return rows
 
 
-def render_csv(rows: Iterable[dict[str, Any]], bom: bool = False) -> bytes:
+def render_csv(rows: Iterable[dict[str, Any]], bom: bool = False, h: Humanizer | None = None) -> bytes:
     """UTF-8 CSV with RFC 4180 line ends; `bom` makes Excel read it as UTF-8 (LibreOffice asks for the charset)."""
+    h = h or Humanizer()
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([h.gettext(HEADINGS[c]) for c in CSV_COLUMNS])
     for row in rows:
         writer.writerow([neutralise(row.get(c)) for c in CSV_COLUMNS])
     return (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
@@ -209,19 +252,22 @@ def eml_name(date: str | None, sha256: str) -> str:
     return f"messages/{stamp}_{sha256[:12]}.eml"
 
 
-README_TEMPLATE = """\
+# In the reader's language through the catalogue (the English text is the msgid).
+README_TEMPLATE = N_("""\
 subtrail evidence bundle
 ========================
 
 Filters: {filters}
-Records: {records} rows in {csv_name} ({exchanges} exchanges, {events} subscription events)
+Records: {records} rows in {csv_name} ({exchanges} exchanges, {events} subscription events, {corrections} of your statements)
 Messages: {messages} raw e-mails in messages/, byte-exact as received
 
 {csv_name}
-  One row per exchange with customer service and per subscription fact, in time
-  order. "sha256" is the SHA-256 of the raw e-mail that proves the row; the file
-  messages/<date>_<first 12 hex digits of sha256>.eml holds those exact bytes.
-  Cells that a spreadsheet could read as a formula start with an apostrophe (').
+  One row per exchange with customer service, per subscription fact and per
+  correction you made, in time order. "date_time" is UTC, "date_time_local" your
+  time zone ({timezone}). "sha256" is the SHA-256 of the raw e-mail that proves the
+  row; the file messages/<date>_<first 12 hex digits of sha256>.eml holds those
+  exact bytes. Cells that a spreadsheet could read as a formula start with an
+  apostrophe (').
 
 messages/*.eml
   Open them with any mail program. Their headers (Received, DKIM-Signature)
@@ -234,7 +280,7 @@ SHA256SUMS
   subtrail when the message was first imported.
 
 Generated by subtrail from the user's own mailbox; the same data gives the same bytes.
-"""
+""")
 
 
 def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -261,23 +307,35 @@ def _raw_message(db: Database, sha: str) -> tuple[bytes, str | None]:
 
 
 def write_zip(
-    db: Database, rows: list[dict[str, Any]], filters: Filters, out: BinaryIO, bom: bool = False
+    db: Database,
+    rows: list[dict[str, Any]],
+    filters: Filters,
+    out: BinaryIO,
+    bom: bool = False,
+    h: Humanizer | None = None,
 ) -> None:
     """Write the bundle to a seekable `out`: CSV, raw messages, SHA256SUMS, README.txt.
 
     Entries are sorted and their timestamps fixed. Messages are read twice (to hash,
     then to write) rather than held in memory, so a large export stays small in RAM.
     """
+    h = h or Humanizer()
     shas = sorted({r["sha256"] for r in rows if r.get("sha256")})
-    small: dict[str, bytes] = {CSV_NAME: render_csv(rows, bom=bom)}
-    small["README.txt"] = README_TEMPLATE.format(
-        filters=filters.describe(),
-        records=len(rows),
-        exchanges=sum(r["record"] == "exchange" for r in rows),
-        events=sum(r["record"] == "subscription_event" for r in rows),
-        messages=len(shas),
-        csv_name=CSV_NAME,
-    ).encode("utf-8")
+    small: dict[str, bytes] = {CSV_NAME: render_csv(rows, bom=bom, h=h)}
+    small["README.txt"] = (
+        h.gettext(README_TEMPLATE)
+        .format(
+            filters=filters.describe(h),
+            records=len(rows),
+            exchanges=sum(r["record"] == "exchange" for r in rows),
+            events=sum(r["record"] == "subscription_event" for r in rows),
+            corrections=sum(r["record"] == "correction" for r in rows),
+            messages=len(shas),
+            csv_name=CSV_NAME,
+            timezone=h.timezone,
+        )
+        .encode("utf-8")
+    )
     sums = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
     emls: dict[str, str] = {}  # entry name -> sha256
     for sha in shas:
@@ -290,27 +348,40 @@ def write_zip(
             _zip_entry(zf, name, small[name] if name in small else _raw_message(db, emls[name])[0])
 
 
-def render_zip(db: Database, rows: list[dict[str, Any]], filters: Filters, bom: bool = False) -> bytes:
+def render_zip(
+    db: Database, rows: list[dict[str, Any]], filters: Filters, bom: bool = False, h: Humanizer | None = None
+) -> bytes:
     buffer = io.BytesIO()
-    write_zip(db, rows, filters, buffer, bom=bom)
+    write_zip(db, rows, filters, buffer, bom=bom, h=h)
     return buffer.getvalue()
 
 
 def write_evidence(
-    db: Database, out: BinaryIO, filters: Filters = Filters(), fmt: str = "csv", bom: bool = False
+    db: Database,
+    out: BinaryIO,
+    filters: Filters = Filters(),
+    fmt: str = "csv",
+    bom: bool = False,
+    h: Humanizer | None = None,
 ) -> None:
     """Write the export to `out` (seekable for a ZIP: the bytes must not depend on the target)."""
-    rows = evidence_rows(db, filters)
+    rows = evidence_rows(db, filters, h)
     if fmt == "zip":
-        write_zip(db, rows, filters, out, bom=bom)
+        write_zip(db, rows, filters, out, bom=bom, h=h)
     elif fmt == "csv":
-        out.write(render_csv(rows, bom=bom))
+        out.write(render_csv(rows, bom=bom, h=h))
     else:
         raise ExportError(f"unknown format {fmt!r}: csv or zip")
 
 
-def export_evidence(db: Database, filters: Filters = Filters(), fmt: str = "csv", bom: bool = False) -> bytes:
-    """The export as bytes: `fmt` is "csv" or "zip"."""
+def export_evidence(
+    db: Database,
+    filters: Filters = Filters(),
+    fmt: str = "csv",
+    bom: bool = False,
+    h: Humanizer | None = None,
+) -> bytes:
+    """The export as bytes: `fmt` is "csv" or "zip"; `h` the reader (English and UTC when not given)."""
     buffer = io.BytesIO()
-    write_evidence(db, buffer, filters, fmt=fmt, bom=bom)
+    write_evidence(db, buffer, filters, fmt=fmt, bom=bom, h=h)
     return buffer.getvalue()

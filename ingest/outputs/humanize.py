@@ -3,7 +3,8 @@
 Pure: a `Humanizer` is built from the three display settings (`language`, `timezone`,
 `currency`) and turns stored values (`1499` `EUR` `P1M`, `awaiting_provider`, UTC
 ISO timestamps) into text ("14,99 € / mois", "waiting for their answer", "12 mars 2026,
-11:02"). Every label goes through gettext: English is the source language, and each
+11:02"), and says the user's corrections and the bank findings as sentences, one way
+for the web pages, `status`, the dossier and the exports. Every label goes through gettext: English is the source language, and each
 other language is one `ingest/locale/<lang>/LC_MESSAGES/subtrail.po` file, compiled with
 babel when first used, so adding a language is adding that file.
 """
@@ -13,12 +14,14 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+import json
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_skeleton, format_timedelta
@@ -77,6 +80,17 @@ CATEGORY = {
     "fitness": N_("fitness"),
     "insurance": N_("insurance"),
     "other": N_("other"),
+}
+EVENT_TYPE = {
+    "charge": N_("charged"),
+    "renewal_notice": N_("renewal notice"),
+    "trial_started": N_("free trial started"),
+    "trial_ending": N_("free trial ending"),
+    "price_change": N_("price change"),
+    "cancellation_confirmed": N_("cancellation confirmed"),
+    "payment_failed": N_("payment failed"),
+    "signup": N_("signed up"),
+    "refund": N_("refunded"),
 }
 CHANNEL = {
     "email": N_("e-mail"),
@@ -177,9 +191,23 @@ class Humanizer:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
 
+    @classmethod
+    def of(cls, display: object) -> Humanizer:
+        """From the config's display settings (anything with `language`, `timezone`, `currency`)."""
+        return cls(
+            language=getattr(display, "language", SOURCE_LANGUAGE),
+            timezone=getattr(display, "timezone", "UTC"),
+            currency=getattr(display, "currency", DEFAULT_CURRENCY),
+        )
+
     @property
     def locale(self) -> str:
         return self.language
+
+    @property
+    def colon(self) -> str:
+        """What goes between a label and its value: ": " in English, " : " in French."""
+        return self.gettext("%(label)s: ") % {"label": ""}
 
     def gettext(self, message: str) -> str:
         return translations(self.language).gettext(message)
@@ -241,7 +269,16 @@ class Humanizer:
     def channel(self, code: str | None) -> str:
         return self._word(CHANNEL, code)
 
+    def event_type(self, code: str | None) -> str:
+        return self._word(EVENT_TYPE, code)
+
     # --- time --------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """The reader's day: `SUBTRAIL_TODAY` when set, else today on their clock (at 00:30 in Paris it is
+        already tomorrow in Paris while UTC says today)."""
+        pinned = os.environ.get("SUBTRAIL_TODAY", "").strip()
+        return date.fromisoformat(pinned) if pinned else datetime.now(self._zone).date()
 
     def local(self, stamp: str | None) -> datetime | None:
         """A stored UTC timestamp in the reader's zone (naive stamps are UTC, as the database keeps them)."""
@@ -268,8 +305,9 @@ class Humanizer:
         if not day:
             return ""
         if isinstance(day, str):
+            moment = self.local(day) if len(day) > 10 else None  # a UTC timestamp: the reader's day
             try:
-                day = date.fromisoformat(day[:10])
+                day = moment.date() if moment else date.fromisoformat(day[:10])
             except ValueError:
                 return day
         return format_date(day, "medium", locale=self.locale)
@@ -287,3 +325,101 @@ class Humanizer:
         return format_timedelta(
             timedelta(days=delta), granularity="day", threshold=400, add_direction=True, locale=self.locale
         )
+
+    def local_iso(self, stamp: str | None) -> str:
+        """A stored UTC timestamp as ISO-8601 in the reader's zone, offset included (for files);
+        a date without time is already a local date and stays as it is."""
+        if not stamp or len(stamp) <= 10:
+            return stamp or ""
+        moment = self.local(stamp)
+        return moment.isoformat() if moment else stamp
+
+    # --- the user's own statements (corrections) ------------------------------------------
+
+    def statement_text(self, correction: dict[str, Any]) -> str:
+        """What one `corrections` row says, in words: "status: cancelled", "price: €9.99"."""
+        field_, value = correction.get("field"), correction.get("value")
+        if field_ == "status":
+            return self.gettext("status: %(value)s") % {"value": self.subscription_status(value)}
+        if field_ == "ended_on":
+            return self.gettext("ended on %(day)s") % {"day": self.date(value)}
+        if field_ == "amount" and value:
+            money = json.loads(value) if isinstance(value, str) else value
+            amount = self.money(money.get("amount_minor"), money.get("currency"))
+            return self.gettext("price: %(amount)s") % {"amount": amount}
+        if field_ == "period":
+            return self.gettext("billed every %(period)s") % {"period": self.period(value)}
+        if field_ == "category":
+            return self.gettext("category: %(value)s") % {"value": self.category(value)}
+        if field_ == "platform":
+            return self.gettext("billed by: %(value)s") % {"value": self.platform(value)}
+        if field_ == "started_on":
+            return self.gettext("started on %(day)s") % {"day": self.date(value)}
+        if field_ == "dismissed":
+            return (
+                self.gettext("a subscription after all")
+                if value == "0"
+                else self.gettext("not a subscription")
+            )
+        if field_ == "added":
+            return self.gettext("You added it by hand.")
+        return self.gettext("note")
+
+    def statement(self, correction: dict[str, Any]) -> str:
+        """ "Corrigé par vous le 3 mars 2026 : statut : résilié — par téléphone": who, when (local day), what."""
+        day = self.local(correction.get("at"))
+        note = (correction.get("note") or "").strip()
+        if correction.get("field") == "added":  # a subscription the mail never shows
+            added = self.gettext("Added by you on %(day)s") % {"day": self.date(day.date() if day else None)}
+            return f"{added} — {note}" if note else added
+        if correction.get("field") == "note" and note:
+            what = note  # a note alone says it all
+        else:
+            # "résilié", not "statut : résilié": after "Corrigé par vous le …" the status word is enough
+            said = (
+                self.subscription_status(correction.get("value"))
+                if correction.get("field") == "status"
+                else self.statement_text(correction)
+            )
+            what = f"{said} — {note}" if note else said
+        return self.gettext("Corrected by you on %(day)s: %(what)s") % {
+            "day": self.date(day.date() if day else None),
+            "what": what,
+        }
+
+    # --- bank findings -----------------------------------------------------------------------
+
+    def unknown_debit(self, row: dict[str, Any]) -> str:
+        return self.gettext("A recurring debit no mail explains: %(merchant)s, %(price)s.") % {
+            "merchant": row.get("merchant") or row.get("provider") or "?",
+            "price": self.price(row.get("amount_minor"), row.get("currency"), row.get("billing_period")),
+        }
+
+    def charge_after_cancellation(self, row: dict[str, Any]) -> str:
+        """The claim, in the reader's words: what, when, how long after the cancellation."""
+        return self.gettext(
+            "%(name)s charged %(amount)s on %(day)s (%(label)s), %(days)s days after the cancellation "
+            "confirmed on %(cancelled)s: money to claim back."
+        ) % {
+            "name": row.get("service_name") or row.get("provider"),
+            "amount": self.money(row.get("amount_minor"), row.get("currency")),
+            "day": self.date(row.get("booked_on")),
+            "label": row.get("label") or "",
+            "days": row.get("days_after_cancellation"),
+            "cancelled": self.date(row.get("cancelled_on")),
+        }
+
+    def price_mismatch(self, row: dict[str, Any]) -> str:
+        return self.gettext("%(name)s: the bank debits %(charged)s, the mail says %(announced)s.") % {
+            "name": row.get("service_name") or row.get("provider"),
+            "charged": self.money(row.get("charged_minor"), row.get("currency")),
+            "announced": self.money(row.get("announced_minor"), row.get("currency")),
+        }
+
+    def bank_sentences(self, findings: dict[str, list[dict[str, Any]]]) -> list[str]:
+        """Every finding as one sentence, money to claim back first."""
+        return [
+            *(self.charge_after_cancellation(r) for r in findings.get("after_cancellation", [])),
+            *(self.price_mismatch(r) for r in findings.get("price_mismatches", [])),
+            *(self.unknown_debit(r) for r in findings.get("unknown", [])),
+        ]

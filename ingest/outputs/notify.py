@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from extractors.registry import registry
-from ingest.config import Notify, parse_weekly
+from ingest.config import Config, Notify, parse_weekly
 from ingest.outputs.calendar import format_money
 from ingest.store import now_iso
 from ingest.store.schema import connect_db
@@ -323,6 +324,12 @@ def local_now(today: date | None, tz: tzinfo | None) -> datetime:
     if today is not None:
         return datetime.combine(today, datetime.max.time().replace(microsecond=0), tz).astimezone(tz)
     return datetime.now(tz).astimezone(tz)
+
+
+def notifier_for(db_path: str, config: Config) -> Notifier:
+    """The daemon's hook for this config: its `[notify]`, and the person's `timezone` for the digest's
+    local time and the day a reminder is judged on (not the server's zone)."""
+    return Notifier(db_path, config.notify, ZoneInfo(config.display.timezone))
 
 
 class Notifier:

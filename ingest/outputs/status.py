@@ -1,26 +1,34 @@
 """`subtrail status`: the one-glance check — what I pay, what renews soon, what is still open.
 
-Costs are normalised to a month from the ISO-8601 billing period (P1W, P1M, P3M,
-P1Y, ...) and summed per currency with exact fractions, rounded once at the end.
-The report is plain text that fits 80 columns: long names are cut with "…".
+The same reading as the web overview (`ingest.web.page_data`: one currency, the bank debit
+or the ECB rate for a foreign price, dismissed rows left out; `ingest.bank.findings`), shown
+for one reader through a `Humanizer`: their language, their clock, money and periods as
+people write them ("14,99 € / mois"), statuses in words, their own corrections as their
+statements. Plain text that fits 80 columns: columns are cut with "…", sentences wrapped.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from fractions import Fraction
+from typing import Any
 
 from sqlite_utils import Database
 
-from ingest.outputs.export import format_amount
+from ingest.bank.findings import bank_findings
+from ingest.outputs.fx import Rates, shipped_rates
+from ingest.outputs.humanize import Humanizer
 from ingest.pipeline.queue import queued_count
 from ingest.store import today as today_
+from ingest.web import page_data
 
 WIDTH = 80
-ACTIVE = ("active", "trial", "payment_failed")
-RENEWAL_WINDOW_DAYS = 30
+ACTIVE = page_data.RUNNING
+RENEWAL_WINDOW_DAYS = page_data.RENEWAL_DAYS
+STATEMENTS_SHOWN = 10
 _PERIOD = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
 
 
@@ -48,52 +56,63 @@ def monthly_minor(amount_minor: int, period: str | None) -> Fraction | None:
 @dataclass
 class Status:
     today: date
-    subscriptions: list[dict] = field(default_factory=list)
-    totals: dict[str, Fraction] = field(default_factory=dict)  # currency -> monthly minor units
-    unpriced: int = 0  # active subscriptions without an amount or period
-    renewals: list[dict] = field(default_factory=list)
-    tickets: list[dict] = field(default_factory=list)
-    overdue: list[dict] = field(default_factory=list)
+    h: Humanizer = field(default_factory=Humanizer)
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    totals: page_data.Totals | None = None  # in the reader's main currency
+    unpriced: int = 0  # running subscriptions without an amount or period
+    renewals: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    overdue: list[dict[str, Any]] = field(default_factory=list)
+    bank: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # empty: no statement imported
+    statements: list[dict[str, Any]] = field(default_factory=list)  # the user's corrections, newest first
     queued: int = 0  # messages stored by the poller, not processed yet: not in the lists above
 
 
-def build_status(db: Database, today: date | None = None) -> Status:
-    """Gather the four lists from the database; pure reads, `today` injectable for tests."""
+def _statements(db: Database) -> list[dict[str, Any]]:
+    """The user's latest corrections, with the name of what they are about."""
+    if not db["corrections"].exists():
+        return []
+    return [
+        dict(r)
+        for r in db.query(
+            """select c.*, coalesce(s.service_name, p.name, s.provider,
+                                    case when c.field = 'added' and json_valid(c.value)
+                                         then json_extract(c.value, '$.provider') end) as name
+                 from corrections c
+                 left join subscriptions s
+                   on s.id = coalesce(c.subscription_id,
+                                      (select id from subscriptions where added_by_correction = c.id))
+                 left join providers p on p.slug = s.provider
+                order by c.at desc, c.id desc limit ?""",
+            [STATEMENTS_SHOWN],
+        )
+    ]
+
+
+def build_status(
+    db: Database, today: date | None = None, h: Humanizer | None = None, rates: Rates | None = None
+) -> Status:
+    """Gather the lists from the database; pure reads, `today`, the reader and the rates injectable."""
     today = today or today_()
-    status = Status(today=today, queued=queued_count(db))
+    h = h or Humanizer()
+    status = Status(today=today, h=h, queued=queued_count(db))
     marks = ",".join("?" * len(ACTIVE))
-    status.subscriptions = [
-        dict(r)
-        for r in db.query(
-            f"""select * from subscriptions where status in ({marks})
-                order by provider, service_name, id""",
-            ACTIVE,
-        )
-    ]
-    for sub in status.subscriptions:
-        per_month = (
-            monthly_minor(sub["amount_minor"], sub["billing_period"])
-            if sub["amount_minor"] is not None and sub["currency"]
-            else None
-        )
-        sub["monthly_minor"] = per_month
-        if per_month is None:
-            status.unpriced += 1
-        elif sub["status"] != "trial":  # a trial costs nothing yet; its renewal is listed below
-            status.totals[sub["currency"]] = status.totals.get(sub["currency"], Fraction(0)) + per_month
-    horizon = (today + timedelta(days=RENEWAL_WINDOW_DAYS)).isoformat()
-    start = today.isoformat()
-    status.renewals = [
-        dict(r)
-        for r in db.query(
-            """select provider, service_name, plan, amount_minor, currency, status,
-                      coalesce(case when status = 'trial' then trial_ends_on end, next_renewal_on) as on_day
-               from subscriptions
-               where status in ('active', 'trial', 'payment_failed') and on_day between ? and ?
-               order by on_day, provider, id""",
-            [start, horizon],
-        )
-    ]
+    subs = page_data.subscriptions(
+        db.conn,
+        h.currency,
+        rates if rates is not None else shipped_rates(),
+        f"s.status in ({marks}) and coalesce(s.dismissed, 0) = 0",
+        ACTIVE,
+    )
+    status.subscriptions = sorted(subs, key=lambda s: (s["provider"] or "", s["service_name"] or "", s["id"]))
+    status.totals = page_data.totals(subs, h.currency)
+    status.unpriced = sum(
+        1 for s in subs if s["amount_minor"] is None or months_in(s["billing_period"]) is None
+    )
+    status.renewals = sorted(
+        page_data.renewals(subs, today, RENEWAL_WINDOW_DAYS),
+        key=lambda s: (s["on_day"], s["provider"], s["id"]),
+    )
     status.tickets = [
         dict(r)
         for r in db.query(
@@ -110,9 +129,11 @@ def build_status(db: Database, today: date | None = None) -> Status:
                left join tickets t on t.id = tm.ticket_id
                where p.status = 'overdue' or (p.status = 'pending' and p.due_on < ?)
                order by p.due_on, p.id""",
-            [start],
+            [today.isoformat()],
         )
     ]
+    status.bank = bank_findings(db.conn)
+    status.statements = _statements(db)
     return status
 
 
@@ -124,61 +145,128 @@ def cut(text: object, width: int) -> str:
     return value.ljust(width)
 
 
-def money(minor: Fraction | int | None, currency: str | None) -> str:
-    if minor is None or not currency:
-        return "?"
-    return f"{format_amount(round(minor), currency)} {currency}"
-
-
-def _period_label(period: str | None) -> str:
-    return {"P1W": "/week", "P1M": "/month", "P3M": "/quarter", "P1Y": "/year"}.get(
-        period or "", f"/{period}" if period else ""
+def wrap(text: str, first: str = "  - ", rest: str = "    ") -> list[str]:
+    """A sentence over as many 80-column lines as it needs (never cut: it is meant to be read)."""
+    return textwrap.wrap(
+        " ".join(text.split()), WIDTH, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
     )
 
 
+def _price(h: Humanizer, sub: dict[str, Any]) -> str:
+    if sub["amount_minor"] is None:
+        return h.gettext("included") if sub.get("platform") == "bundle" else h.gettext("price unknown")
+    return h.price(sub["amount_minor"], sub["currency"], sub["billing_period"])
+
+
+def _total_lines(h: Humanizer, totals: page_data.Totals) -> list[str]:
+    _ = h.gettext
+    lines = [
+        "  "
+        + _("Monthly total: %(monthly)s, every year %(yearly)s")
+        % {"monthly": h.money(totals.monthly_minor, totals.currency),
+           "yearly": h.money(totals.yearly_minor, totals.currency)}
+    ]  # fmt: skip
+    if totals.rate_day:
+        lines += wrap(
+            _("Foreign prices converted at the ECB rate of %(day)s.") % {"day": h.date(totals.rate_day)},
+            "  ",
+            "  ",
+        )
+    if totals.by_bank:
+        lines += wrap(
+            h.ngettext(
+                "%(count)d foreign price counted at what your bank debits.",
+                "%(count)d foreign prices counted at what your bank debits.",
+                totals.by_bank,
+            )
+            % {"count": totals.by_bank},
+            "  ",
+            "  ",
+        )
+    if totals.not_converted:
+        names = ", ".join(
+            f"{s['name']} ({h.money(s['amount_minor'], s['currency'])})" for s in totals.not_converted
+        )
+        lines += wrap(_("Not in the total (not converted): %(names)s") % {"names": names}, "  ", "  ")
+    return lines
+
+
 def render_status(status: Status) -> str:
-    """The report as text, every line at most 80 columns."""
-    lines = [f"subtrail status — {status.today.isoformat()}", ""]
+    """The report as text in the reader's language and clock, every line at most 80 columns."""
+    h = status.h
+    _ = h.gettext
+    lines = [_("subtrail status — %(day)s") % {"day": h.date(status.today)}, ""]
     if status.queued:
-        lines += [f"{status.queued} stored messages not processed yet (the poller's next pass does it)", ""]
-    lines.append(f"Active subscriptions ({len(status.subscriptions)})")
+        lines += wrap(
+            h.ngettext(
+                "%(count)d stored message not processed yet (the poller's next pass does it)",
+                "%(count)d stored messages not processed yet (the poller's next pass does it)",
+                status.queued,
+            )
+            % {"count": status.queued},
+            "",
+            "",
+        )
+        lines.append("")
+    lines.append(_("Active subscriptions (%(count)d)") % {"count": len(status.subscriptions)})
     for sub in status.subscriptions:
-        name = sub["service_name"] or sub["provider"] or "?"
-        price = (
-            money(sub["amount_minor"], sub["currency"]) + _period_label(sub["billing_period"])
-            if sub["amount_minor"] is not None
-            else "price unknown"
-        )
-        note = {"trial": "trial", "payment_failed": "UNPAID"}.get(sub["status"], "")
+        mark = {"trial": h.subscription_status("trial"), "payment_failed": _("UNPAID")}.get(sub["status"], "")
+        if sub.get("corrected_fields"):
+            mark = f"{mark} ✎".strip()
         lines.append(
-            f"  {cut(sub['provider'], 16)} {cut(name, 16)} {cut(sub['plan'], 16)} {cut(price, 18)} {cut(note, 7)}"
+            f"  {cut(sub['provider'], 14)} {cut(sub['name'], 16)} {cut(sub['plan'], 12)} "
+            f"{cut(_price(h, sub), 20)} {cut(mark, 12)}"
         )
-    if status.totals:
-        total = " + ".join(money(status.totals[c], c) for c in sorted(status.totals))
-        lines.append("  " + cut(f"Monthly total: {total}", WIDTH - 2))
+    if status.totals and status.totals.counted:
+        lines += _total_lines(h, status.totals)
     elif status.subscriptions:
-        lines.append("  Monthly total: unknown")
+        lines.append("  " + _("Monthly total: unknown"))
     if status.unpriced:
-        lines.append(f"  ({status.unpriced} without a known price or period, not in the total)")
-    lines += ["", f"Renewals in the next {RENEWAL_WINDOW_DAYS} days ({len(status.renewals)})"]
-    for item in status.renewals:
-        what = "trial ends" if item["status"] == "trial" else "renews"
-        price = money(item["amount_minor"], item["currency"]) if item["amount_minor"] is not None else ""
-        lines.append(
-            f"  {item['on_day']}  {cut(item['provider'], 16)} {cut(item['service_name'] or '', 20)} "
-            f"{cut(what, 10)} {cut(price, 14)}"
+        lines += wrap(
+            h.ngettext(
+                "(%(count)d subscription without a known price or period, not in the total)",
+                "(%(count)d subscriptions without a known price or period, not in the total)",
+                status.unpriced,
+            )
+            % {"count": status.unpriced},
+            "  ",
+            "  ",
         )
-    lines += ["", f"Open tickets ({len(status.tickets)})"]
+    lines += [
+        "",
+        _("Renewals in the next %(days)d days (%(count)d)")
+        % {"days": RENEWAL_WINDOW_DAYS, "count": len(status.renewals)},
+    ]
+    for item in status.renewals:
+        what = _("trial ends") if item["status"] == "trial" else _("renews")
+        price = h.money(item["amount_minor"], item["currency"])
+        lines.append(
+            f"  {cut(h.date(item['on_day']), 13)} {cut(item['provider'], 14)} {cut(item['name'], 18)} "
+            f"{cut(what, 15)} {cut(price, 14)}"
+        )
+    lines += ["", _("Open tickets (%(count)d)") % {"count": len(status.tickets)}]
     for ticket in status.tickets:
-        since = (ticket["last_activity_at"] or ticket["opened_at"] or "")[:10]
+        since = h.local(ticket["last_activity_at"] or ticket["opened_at"])
         lines.append(
             f"  {cut(ticket['ticket_ref'] or '#' + str(ticket['id']), 10)} {cut(ticket['provider'], 12)} "
-            f"{cut(ticket['subject'], 24)} {cut(ticket['status'], 17)} {cut(since, 10)}"
+            f"{cut(ticket['subject'], 14)} {cut(h.ticket_status(ticket['status']), 26)} "
+            f"{cut(h.date(since.date()) if since else '', 12)}"
         )
-    lines += ["", f"Overdue promises ({len(status.overdue)})"]
+    lines += ["", _("Overdue promises (%(count)d)") % {"count": len(status.overdue)}]
     for promise in status.overdue:
         lines.append(
-            f"  {cut(promise['due_on'], 10)}  {cut(promise['provider'], 14)} "
-            f"{cut(promise['ticket_ref'], 12)} {cut(promise['text'], 37)}"
+            f"  {cut(h.date(promise['due_on']), 13)} {cut(promise['provider'], 12)} "
+            f"{cut(promise['ticket_ref'], 10)} {cut(promise['text'], 38)}"
         )
+    if status.bank:
+        sentences = h.bank_sentences(status.bank)
+        lines += ["", _("From your bank statements (%(count)d)") % {"count": len(sentences)}]
+        for sentence in sentences:
+            lines += wrap(sentence)
+        if not sentences:
+            lines.append("  " + _("Nothing to act on."))
+    if status.statements:
+        lines += ["", _("Your corrections (%(count)d)") % {"count": len(status.statements)}]
+        for statement in status.statements:
+            lines += wrap(f"{statement['name'] or '?'}: {h.statement(statement)}")
     return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -45,6 +45,9 @@ async def dossier_page(request: Request, datasette: Any) -> Response:
     )
     if not SLUG_RE.match(slug):
         raise NotFound("not a provider slug")
+    from ingest.web.pages import humanizer
+
+    reader = humanizer(request, datasette)  # the page's language (the FR/EN switch), zone, currency
 
     def build(conn: Any) -> str | None:
         from sqlite_utils import Database
@@ -52,7 +55,7 @@ async def dossier_page(request: Request, datasette: Any) -> Response:
         from ingest.outputs.dossier import DossierError, build_dossier, render_html, render_markdown
 
         try:
-            case = build_dossier(Database(conn), slug)
+            case = build_dossier(Database(conn), slug, h=reader)
         except DossierError:
             return None
         return render_markdown(case) if fmt == "md" else render_html(case)

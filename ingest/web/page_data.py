@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from ingest.bank import findings
 from ingest.derived.periods import per_month
 from ingest.outputs.fx import Converted, Rates, to_main
 
@@ -195,16 +196,7 @@ def overdue_promises(conn: sqlite3.Connection, on: date) -> list[dict[str, Any]]
 
 def bank_findings(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """The bank statements' questions with an answer to act on (empty without statements)."""
-    if (
-        not has_table(conn, "bank_transactions")
-        or not conn.execute("select 1 from bank_transactions limit 1").fetchone()
-    ):
-        return {}
-    return {
-        "unknown": rows(conn, "select * from bank_unknown_recurring where active = 1 limit 10"),
-        "after_cancellation": rows(conn, "select * from bank_charges_after_cancellation limit 10"),
-        "price_mismatches": rows(conn, "select * from bank_price_mismatches limit 10"),
-    }
+    return findings.bank_findings(conn)
 
 
 def ticket(conn: sqlite3.Connection, ticket_id: int) -> dict[str, Any] | None:

@@ -35,7 +35,7 @@ from ingest.derived.corrections import (
     add_subscription,
     record_corrections,
 )
-from ingest.outputs.fx import shipped_rates
+from ingest.outputs.fx import current_rates
 from ingest.outputs.humanize import Humanizer, available_languages, system_language, system_timezone
 from ingest.web import page_data
 
@@ -142,8 +142,11 @@ async def _render(
     )
 
 
-def _rates() -> Any:
-    return shipped_rates()
+def _rates(datasette: Any) -> Any:
+    """The newest ECB rates known: what `subtrail status` fetched today (kept beside the database),
+    else the shipped file; a page never waits on the network."""
+    path = datasette.get_database(DB_NAME).path
+    return current_rates(Path(path).parent if path else None, page_data.today(), url=None)
 
 
 async def overview(request: Request, datasette: Any) -> Response:
@@ -152,7 +155,7 @@ async def overview(request: Request, datasette: Any) -> Response:
     on = page_data.today()
 
     def read(conn: Any) -> dict[str, Any]:
-        subs = page_data.subscriptions(conn, main, _rates())
+        subs = page_data.subscriptions(conn, main, _rates(datasette))
         running = [s for s in subs if s["status"] in page_data.RUNNING and not s.get("dismissed")]
         return {
             "running": running,
@@ -171,7 +174,7 @@ async def inventory(request: Request, datasette: Any) -> Response:
     main = humanizer(request, datasette).currency
 
     def read(conn: Any) -> dict[str, Any]:
-        subs = page_data.subscriptions(conn, main, _rates())
+        subs = page_data.subscriptions(conn, main, _rates(datasette))
         return {"groups": page_data.split_inventory(subs), "totals": page_data.totals(subs, main)}
 
     return await _render(request, datasette, "subtrail_inventory.html", await db.execute_fn(read))
@@ -198,7 +201,7 @@ async def provider(request: Request, datasette: Any) -> Response:
     if not SLUG_RE.match(slug):
         raise NotFound("not a provider slug")
     main = humanizer(request, datasette).currency
-    found = await db.execute_fn(lambda conn: page_data.provider(conn, slug, main, _rates()))
+    found = await db.execute_fn(lambda conn: page_data.provider(conn, slug, main, _rates(datasette)))
     if found is None:
         raise NotFound(f"nothing known about provider {slug}")
     return await _render(request, datasette, "subtrail_provider.html", {"p": found, "slug": slug})
@@ -214,13 +217,14 @@ async def evidence_zip(request: Request, datasette: Any) -> Response:
     slug = request.url_vars["slug"]
     if not SLUG_RE.match(slug):
         raise NotFound("not a provider slug")
+    reader = humanizer(request, datasette)
 
     def build(conn: Any) -> bytes:
         from sqlite_utils import Database
 
         from ingest.outputs.export import Filters, export_evidence
 
-        return export_evidence(Database(conn), Filters(provider=slug), fmt="zip")
+        return export_evidence(Database(conn), Filters(provider=slug), fmt="zip", h=reader)
 
     body = await db.execute_fn(build)
     return Response(
@@ -272,8 +276,8 @@ async def correct(request: Request, datasette: Any) -> Response:
         for name in ("status", "ended_on", "amount", "period", "category")
         if form.get(name)
     ]
-    if form.get("dismiss"):
-        changes.append(Correction("dismissed", "1", note))
+    if form.get("dismiss") or form.get("undismiss"):
+        changes.append(Correction("dismissed", "0" if form.get("undismiss") else "1", note))
     if not changes and note:
         changes.append(Correction("note", None, note))
 

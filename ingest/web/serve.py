@@ -151,11 +151,16 @@ def with_auth(metadata: dict[str, Any], auth: AuthConfig | None) -> dict[str, An
 
 
 def _plugin_modules() -> list[tuple[str, Any]]:
-    """Our Datasette plugins: the core one, and the dossier page when that module is installed."""
-    from ingest.web import pages
+    """Our Datasette plugins: the core one, the pages and their drafts, and the dossier page when that
+    module is installed."""
+    from ingest.web import draft_pages, pages
     from ingest.web import plugin as datasette_plugin
 
-    modules: list[tuple[str, Any]] = [("subtrail", datasette_plugin), ("subtrail-pages", pages)]
+    modules: list[tuple[str, Any]] = [
+        ("subtrail", datasette_plugin),
+        ("subtrail-pages", pages),
+        ("subtrail-drafts", draft_pages),
+    ]
     try:
         from ingest.web import dossier_route
     except ImportError:  # the dossier is optional for serving
@@ -184,13 +189,19 @@ def _drop_markdown_cells(pm: Any) -> None:
 
 
 def with_display(
-    metadata: dict[str, Any], display: Display | None, auth: AuthConfig | None
+    metadata: dict[str, Any],
+    display: Display | None,
+    auth: AuthConfig | None,
+    drafts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The pages' settings (language, time zone, currency, whether a login exists) as our plugin config."""
+    """The pages' settings (language, time zone, currency, whether a login exists, and for the
+    drafts the user's templates folder and own addresses) as our plugin config."""
     metadata = copy.deepcopy(metadata)
     config = metadata.setdefault("plugins", {}).setdefault("subtrail", {})
     if display is not None:
         config.update(language=display.language, timezone=display.timezone, currency=display.currency)
+    if drafts:
+        config["drafts"] = drafts
     config["auth"] = auth is not None
     return metadata
 
@@ -216,8 +227,11 @@ def build_datasette(
     metadata_path: str | Path | None = None,
     auth: AuthConfig | None = None,
     display: Display | None = None,
+    drafts: dict[str, Any] | None = None,
 ) -> Any:
-    """A configured Datasette instance (not yet serving) with the subtrail plugins registered."""
+    """A configured Datasette instance (not yet serving) with the subtrail plugins registered.
+
+    `drafts`: `{"templates": folder, "addresses": [...]}` for the draft pages (`draft_pages`)."""
     from datasette.app import Datasette
     from datasette.database import Database
     from datasette.plugins import pm
@@ -228,7 +242,7 @@ def build_datasette(
     _drop_markdown_cells(pm)
     _login_only_with_auth(pm, auth)
     metadata = resolve_queries(load_metadata(metadata_path), existing_names(db_path))
-    metadata = with_display(with_auth(metadata, auth), display, auth)
+    metadata = with_display(with_auth(metadata, auth), display, auth, drafts)
     ds = Datasette(
         files=[],
         metadata=metadata,
@@ -248,6 +262,7 @@ def run_server(
     env: Mapping[str, str] | None = None,
     poller: Callable[[threading.Event], None] | None = None,
     display: Display | None = None,
+    drafts: dict[str, Any] | None = None,
 ) -> None:
     """Serve until interrupted. Raises ServeError before binding if the exposure is unsafe.
 
@@ -257,7 +272,7 @@ def run_server(
     import uvicorn
 
     auth = check_exposure(host, env)
-    ds = build_datasette(db_path, metadata_path, auth, display)
+    ds = build_datasette(db_path, metadata_path, auth, display, drafts)
     listening = listen_socket(host, port)  # before "serving on": a busy port is an error, not a promise
     port = listening.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
