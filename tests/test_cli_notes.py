@@ -177,3 +177,16 @@ def test_a_known_provider_without_mail_takes_a_note(tmp_path: Path) -> None:
     code, output = _run(config, db, "note", "add", "--at", "2026-03-03 10:02", "--text", "Appel",
                         "--provider", "free-mobile")  # fmt: skip
     assert code == 0, output
+
+
+@pytest.mark.parametrize("typed", ["2026-11-27", "27/11/2026", "27 novembre 2026", "November 27, 2026"])
+def test_today_option_takes_a_date_as_people_write_it(tmp_path: Path, typed: str) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, "status", "--today", typed)
+    assert code == 0, output
+
+
+def test_today_option_refuses_a_time(tmp_path: Path) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, "status", "--today", "27/11/2026 10:00")
+    assert code == 2 and "--today" in output and output.count("\n") == 1

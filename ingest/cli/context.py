@@ -127,10 +127,13 @@ def providers_db(ctx: Context) -> Database:
 
 
 def parse_day(value: str | None, name: str) -> date | None:
+    """A day option (`--today`) as people write it: 2026-11-27, 27/11/2026, 27 novembre 2026."""
+    from ingest.cli.when import parse_day_text
+
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_day_text(value, "UTC")  # a date alone is the same day in every zone
     except ValueError:
-        fail(f"{name} must be a date YYYY-MM-DD, not {value!r}")
+        fail(f'{name} must be a date such as "2026-11-27", "27/11/2026" or "27 novembre 2026", not {value!r}')
     return None
