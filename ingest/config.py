@@ -7,6 +7,7 @@ Passwords are never in the file: each account names where to get one
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -21,6 +22,8 @@ from extractors import Identity
 from ingest.outputs.humanize import available_languages, is_timezone, system_language, system_timezone
 
 DEFAULT_CONFIG = "subtrail.toml"
+# What `subtrail init` writes in [identity] (CONFIG_TEMPLATE): never a real user's address.
+PLACEHOLDER_ADDRESSES = frozenset({"me@example.org"})
 DEFAULT_DB = "data/subtrail.db"
 SECURITY_MODES = ("ssl", "starttls", "none")
 FETCH_MODES = ("relevant", "all")
@@ -38,6 +41,26 @@ def is_loopback(host: str) -> bool:
 
 class ConfigError(Exception):
     """The configuration cannot be used as written; the message says what to fix."""
+
+
+def refuse_unknown(
+    data: dict[str, Any], known: set[str] | frozenset[str], where: str, table: str = ""
+) -> None:
+    """Raise `ConfigError` for the first key of `data` not in `known`, naming the closest known key.
+
+    A misspelt key silently ignored is a setting the user believes in and does not have
+    (`[identiy]` left every message inbound), so every table of the file is checked."""
+    unknown = sorted(set(data) - set(known))
+    if not unknown:
+        return
+    key = unknown[0]
+    place = f" in {table}" if table else ""
+    close = difflib.get_close_matches(key.lower(), sorted(known), n=1, cutoff=0.5)
+    if close:
+        hint = f"did you mean `{close[0]}`?"
+    else:
+        hint = "known keys: " + ", ".join(f"`{k}`" for k in sorted(known))
+    raise ConfigError(f"{where}: unknown key `{key}`{place} ({hint})")
 
 
 @dataclass
@@ -134,16 +157,14 @@ class Notify:
     weekly_digest: str | None = None  # "monday 08:00", local time
 
 
-_NOTIFY_KEYS = {"urls", "days_before", "weekly_digest"}
+_NOTIFY_KEYS = frozenset({"urls", "days_before", "weekly_digest"})
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def _notify(data: Any, where: str) -> Notify:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: [notify] must be a table")
-    unknown = set(data) - _NOTIFY_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: [notify]: unknown setting {sorted(unknown)[0]!r}")
+    refuse_unknown(data, _NOTIFY_KEYS, where, "[notify]")
     urls = data.get("urls", [])
     if isinstance(urls, str):
         urls = [urls]
@@ -183,6 +204,17 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     display: Display = field(default_factory=lambda: _display({}, "config"))
 
+    def check_identity(self) -> None:
+        """Raise `ConfigError` while `[identity] addresses` still holds the address `subtrail init` wrote:
+        every message would read as inbound and the user's own mails would drop out of the journal."""
+        placeholders = sorted(self.identity.addresses & PLACEHOLDER_ADDRESSES)
+        if placeholders:
+            where = str(self.path) if self.path else "config"
+            raise ConfigError(
+                f"{where}: [identity] addresses still holds {placeholders[0]}, the example written by "
+                "`subtrail init`: put your own e-mail addresses there"
+            )
+
 
 def load_config(path: str | None, must_exist: bool = False) -> Config:
     """Read the config at `path` (or $SUBTRAIL_CONFIG, or ./subtrail.toml); a missing default is empty."""
@@ -199,14 +231,25 @@ def load_config(path: str | None, must_exist: bool = False) -> Config:
     return parse_config(data, cfg_path)
 
 
+# Every key the file may hold, table by table (`refuse_unknown`).
+TOP_LEVEL_KEYS = frozenset({"db", *DISPLAY_KEYS, "identity", "accounts", "notify"})
+IDENTITY_KEYS = frozenset({"addresses"})
+OAUTH_KEYS = frozenset(
+    {"provider", "client_id", "client_secret", "client_secret_env", "token_file", "token_uri", "tenant"}
+)
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     where = str(path) if path else "config"
+    refuse_unknown(data, TOP_LEVEL_KEYS, where)
     db = data.get("db", DEFAULT_DB)
     if not isinstance(db, str):
         raise ConfigError(f"{where}: db must be a path string")
     if path is not None and not Path(db).is_absolute():
         db = str(path.parent / db) if path.parent != Path(".") else db
     identity_data = data.get("identity", {})
+    if isinstance(identity_data, dict):
+        refuse_unknown(identity_data, IDENTITY_KEYS, where, "[identity]")
     addresses = identity_data.get("addresses", []) if isinstance(identity_data, dict) else None
     if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
         raise ConfigError(f"{where}: [identity] addresses must be a list of e-mail addresses")
@@ -236,9 +279,11 @@ def _account(data: Any, index: int, where: str) -> Account:
         raise ConfigError(f"{where}: [[accounts]] entry {index + 1} is not a table")
     name = data.get("name") or f"account{index + 1}"
     label = f"{where}: account {name!r}"
-    unknown = set(data) - _ACCOUNT_KEYS
-    if unknown:
-        raise ConfigError(f"{label}: unknown setting {sorted(unknown)[0]!r}")
+    refuse_unknown(data, _ACCOUNT_KEYS, label)
+    oauth = data.get("oauth", {})
+    if not isinstance(oauth, dict):
+        raise ConfigError(f"{label}: [accounts.oauth] must be a table")
+    refuse_unknown(oauth, OAUTH_KEYS, label, "[accounts.oauth]")
     for key in ("host", "username"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise ConfigError(f"{label}: {key} is required")

@@ -228,7 +228,7 @@ def test_cli_note_add_and_list(tmp_path: Path) -> None:
     shutil.copytree(MAIL, mail)
     db_path = str(tmp_path / "cli.db")
     (tmp_path / "subtrail.toml").write_text(
-        '[identity]\naddresses = ["alice.martin@example.org"]\n', encoding="utf-8"
+        'timezone = "Europe/Paris"\n[identity]\naddresses = ["alice.martin@example.org"]\n', encoding="utf-8"
     )
     config = str(tmp_path / "subtrail.toml")
     runner = CliRunner()
@@ -244,7 +244,7 @@ def test_cli_note_add_and_list(tmp_path: Path) -> None:
     assert "note 1 added to ticket" in result.output
     result = runner.invoke(cli, ["note", "list", "--db", db_path, "--config", config])
     assert (
-        "2026-03-03T09:02:00+00:00" in result.output
+        "2026-03-03 10:02" in result.output  # local time, stored as 09:02 UTC
         and "Julie" in result.output
         and "by 2026-03-10" in result.output
     )

@@ -133,7 +133,7 @@ def test_notify_config_is_checked() -> None:
     assert parse_config({"notify": {"urls": ["ntfy://x/y"]}}).notify.days_before == [7, 1]
     with pytest.raises(ConfigError, match="weekly_digest"):
         parse_config({"notify": {"weekly_digest": "someday"}})
-    with pytest.raises(ConfigError, match="unknown setting 'url'"):
+    with pytest.raises(ConfigError, match="unknown key `url` in \[notify\] \(did you mean `urls`\?\)"):
         parse_config({"notify": {"url": "ntfy://x/y"}})
 
 

@@ -34,10 +34,13 @@ class Context:
         self.db_path = db_path
 
     def db(self, create: bool = False) -> Database:
-        """The database; only commands that store mail `create` it, the others refuse a missing one."""
-        if not create and (problem := database_problem(self.db_path)):
-            fail(problem)
-        return open_db(self.db_path)
+        """The database; only commands that store mail `create` it, the others refuse a missing one.
+        A file that is not a subtrail database is refused by both (an import never writes into it)."""
+        path = Path(self.db_path)
+        fresh = create and (not path.exists() or path.stat().st_size == 0)
+        if not fresh and (problem := database_problem(path)):
+            fail(problem)  # missing for a read, or someone else's file: never written into
+        return open_db(path)
 
 
 def fail(message: str, status: int = 2) -> None:
@@ -88,6 +91,9 @@ def write_output_with(output: str | None, produce: Callable[[BinaryIO], None]) -
         try:
             # Private mail: readable by its owner only, whatever the umask.
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:  # a missing folder, no permission: the -o given, not a crash
+            fail(f"cannot write {target}: {exc.strerror or exc}")
+        try:
             with os.fdopen(descriptor, "wb") as fh:
                 produce(fh)
         except BaseException:
@@ -121,10 +127,13 @@ def providers_db(ctx: Context) -> Database:
 
 
 def parse_day(value: str | None, name: str) -> date | None:
+    """A day option (`--today`) as people write it: 2026-11-27, 27/11/2026, 27 novembre 2026."""
+    from ingest.cli.when import parse_day_text
+
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_day_text(value, "UTC")  # a date alone is the same day in every zone
     except ValueError:
-        fail(f"{name} must be a date YYYY-MM-DD, not {value!r}")
+        fail(f'{name} must be a date such as "2026-11-27", "27/11/2026" or "27 novembre 2026", not {value!r}')
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ingest.cli.context import Context, fail, parse_day, providers_db, with_context, write_output
+from ingest.cli.slugs import check_provider
 
 
 @click.command()
@@ -28,7 +29,7 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
     try:
         case = build_dossier(
             db,
-            slug.strip().lower(),
+            check_provider(db, slug, "dossier"),
             today=parse_day(today, "--today") or reader.today(),
             my_addresses=ctx.config.identity.addresses,
             h=reader,

@@ -16,6 +16,7 @@ from ingest.cli.context import (
     write_output,
     write_output_with,
 )
+from ingest.cli.slugs import check_provider
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -65,6 +66,8 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
     if eml and pdf:
         fail("choose one of --eml and --pdf")
     db = providers_db(ctx)
+    if kind != "follow-up":  # the others name a provider; a follow-up names a ticket
+        subject = check_provider(db, subject, f"draft {kind}")
     try:
         letter = build_draft(
             db,

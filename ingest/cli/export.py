@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from ingest.cli.context import Context, fail, with_context, write_output, write_output_with
+from ingest.cli.slugs import check_provider
 
 
 @click.group()
@@ -52,10 +53,12 @@ def evidence(
     from ingest.outputs.export import ExportError, Filters, write_evidence
     from ingest.outputs.humanize import Humanizer
 
-    filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
     if fmt == "zip" and (not output or output == "-") and click.get_binary_stream("stdout").isatty():
         fail("refusing to write a ZIP to the terminal: use -o FILE")
     db = ctx.db()
+    if provider:
+        provider = check_provider(db, provider, "--provider")
+    filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
     reader = Humanizer.of(ctx.config.display)
     try:
         write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom, h=reader))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ingest.cli.context import Context, with_context
+from ingest.cli.context import Context, fail, with_context
 from ingest.config import CONFIG_TEMPLATE
 from ingest.store.schema import open_db
 
@@ -65,6 +65,10 @@ def import_(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     """
     from ingest.pipeline.importer import import_paths
 
+    ctx.config.check_identity()
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:  # a mistyped path, like a mistyped --db, is said before anything is created
+        fail(f"{missing[0]}: no such file or directory (nothing imported)")
     db = ctx.db(create=True)
     summary = import_paths(db, paths, identity=ctx.config.identity, workers=workers)
     click.echo(
@@ -89,6 +93,7 @@ def reprocess(ctx: Context) -> None:
     """
     from ingest.pipeline.reprocess import reprocess_all
 
+    ctx.config.check_identity()  # directions are decided again: the placeholder would make all inbound
     summary = reprocess_all(ctx.db(), ctx.config.identity)
     click.echo(
         f"{summary.messages} messages reprocessed in {summary.seconds:.1f}s, {summary.errors} with errors"

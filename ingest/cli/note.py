@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import click
 
 from ingest.cli.context import Context, fail, with_context
+from ingest.cli.slugs import check_provider
+from ingest.cli.when import EXAMPLES, local_text, parse_day_text, parse_moment
 
 CHANNELS = ("phone", "chat", "letter", "email", "other")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9.+-]{0,62}")
@@ -20,12 +21,26 @@ def note() -> None:
 
 @note.command(name="add")
 @click.option("--provider", required=True, help="Provider slug, e.g. free-mobile.")
+@click.option(
+    "--new-provider",
+    is_flag=True,
+    help="The provider is one subtrail does not know yet (no mail, not in the provider files): record it.",
+)
 @click.option("--channel", type=click.Choice(CHANNELS), default="phone", show_default=True)
-@click.option("--at", "at", required=True, help='When, local time: "2026-03-03 10:02".')
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    help='When, in your timezone: "2026-03-03 10:02", "03/03/2026 10h02", "3 mars 2026 10:02", ISO-8601; '
+    "a date alone is that day.",
+)
 @click.option("--agent", help="The name of the person you dealt with.")
 @click.option("--text", required=True, help="What was said or done.")
 @click.option("--promise", help="What they committed to, in their words.")
-@click.option("--due", help="When the promise falls due (YYYY-MM-DD); computed from --promise if omitted.")
+@click.option(
+    "--due",
+    help="When the promise falls due (2026-03-10, 10/03/2026...); computed from --promise if omitted.",
+)
 @click.option(
     "--ticket", "ticket_ref", help="The ticket reference it belongs to (else the provider's current case)."
 )
@@ -38,6 +53,7 @@ def note() -> None:
 def note_add(
     ctx: Context,
     provider: str,
+    new_provider: bool,
     channel: str,
     at: str,
     agent: str | None,
@@ -52,21 +68,26 @@ def note_add(
     Example: subtrail note add --provider free-mobile --channel phone --at "2026-03-03 10:02"
     --agent Julie --text "Refund confirmed" --promise "refund within 5 business days" --due 2026-03-10
     """
-    from ingest.derived.journal import add_note, note_time
+    from ingest.derived.journal import add_note
 
     provider = provider.strip().lower()
     if not _SLUG.fullmatch(provider):
         fail(f"--provider {provider!r} is not a provider slug like free-mobile")
+    zone = ctx.config.display.timezone
     try:
-        when = note_time(at)
+        when = parse_moment(at, zone).iso
     except ValueError:
-        fail(f'--at {at!r} is not a date and time like "2026-03-03 10:02"')
+        fail(f"--at {at!r} is not a date and time; write it like {EXAMPLES}")
     if due:
         try:
-            date.fromisoformat(due)
+            due = parse_day_text(due, zone).isoformat()
         except ValueError:
-            fail(f"--due {due!r} is not a date like 2026-03-10")
+            fail(f'--due {due!r} is not a date; write it like "2026-03-10", "10/03/2026" or "10 mars 2026"')
     db = ctx.db()
+    if not new_provider:
+        provider = check_provider(
+            db, provider, "--provider", "; add --new-provider to record one subtrail does not know yet"
+        )
     note_id = add_note(
         db,
         provider=provider,
@@ -92,7 +113,7 @@ def note_add(
 @click.option("--provider", help="Only this provider's notes.")
 @with_context
 def note_list(ctx: Context, provider: str | None) -> None:
-    """List the manual notes, oldest first.
+    """List the manual notes, oldest first, in your timezone.
 
     Example: subtrail note list --provider free-mobile
     """
@@ -101,10 +122,11 @@ def note_list(ctx: Context, provider: str | None) -> None:
     params: list[str] = []
     if provider:
         sql += " where provider = ?"
-        params.append(provider.strip().lower())
+        params.append(check_provider(db, provider, "--provider"))
     for row in db.execute(sql + " order by at, id", params):
         note_id, at, slug, channel, agent, body, promise, due = row
-        line = f"{note_id:>4}  {at}  {slug:<14} {channel:<6} {agent or '-':<12} {body}"
+        when = local_text(at, ctx.config.display.timezone)
+        line = f"{note_id:>4}  {when:<16}  {slug:<14} {channel:<6} {agent or '-':<12} {body}"
         if promise:
             line += f"  [promise: {promise}{' by ' + due if due else ''}]"
         click.echo(line)

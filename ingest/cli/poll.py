@@ -14,10 +14,13 @@ from ingest.cli.context import Context, fail, with_context
 
 
 def setup_logging(verbose: bool) -> None:
-    """Structured one-line logs on stderr (journald adds its own timestamps under systemd)."""
+    """Structured one-line logs on stderr (journald adds its own timestamps under systemd).
+
+    `verbose` opens subtrail's own debug lines (the IMAP conversation's steps), not the libraries':
+    those would log mail content (imapclient) or pages of regular expressions."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.DEBUG if verbose else logging.INFO,
+            level=logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
             stream=sys.stderr,
         )
@@ -48,7 +51,12 @@ def stop_on_signals(stop: threading.Event) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Parser processes for big syncs (default: one per core)."
 )
-@click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Debug logs: the IMAP steps (connect, TLS, login as, select, search, fetch, logout), never a secret.",
+)
 @with_context
 def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose: bool) -> None:
     """Fetch new mail from every IMAP account in the config, read-only.
@@ -58,16 +66,20 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
     synced). Without it, a daemon: IDLE on INBOX where offered, polling elsewhere,
     reconnecting with backoff. SIGTERM/SIGINT stop either within a moment, even mid-FETCH:
     every committed batch stays, the one in flight is fetched again next time; the exit
-    status is then that of the work done (0 unless errors were recorded). An unset
-    password_env variable is a configuration error (status 2).
+    status is then that of the work done (0 unless errors were recorded). A configuration
+    problem (an unset password_env variable, a password_command that prints nothing, an
+    unknown key) is status 2 and stops the daemon at once; a login the server refuses is
+    retried with a slow backoff (5 minutes, doubling up to an hour).
 
     Example: subtrail poll --once --config ~/subtrail/subtrail.toml
     """
+    from ingest.imap.errors import ConfigProblem
     from ingest.imap.poller import DaemonSettings, poll_once, run_daemon
     from ingest.imap.stopping import Stop
     from ingest.pipeline.queue import queued_count
 
     setup_logging(verbose)
+    ctx.config.check_identity()
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
     for account in ctx.config.accounts:
@@ -89,9 +101,13 @@ def poll(ctx: Context, once: bool, interval: float, workers: int | None, verbose
         for account in summary.accounts:
             if account.error:
                 click.echo(f"  {account.error}", err=True)
+        if any(isinstance(a.error, ConfigProblem) for a in summary.accounts):
+            sys.exit(2)  # the others were synced; the file still needs fixing
         sys.exit(summary.exit_status)
     db.close()
-    run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval, workers=workers))
+    problem = run_daemon(ctx.db_path, ctx.config, stop, DaemonSettings(interval=interval, workers=workers))
+    if problem is not None:
+        fail(f"{problem} (the daemon stopped: fix the configuration, then start it again)")
 
 
 @click.command()
@@ -100,22 +116,28 @@ def check(ctx: Context) -> None:
     """Log in to each account, list its folders with message counts, and say what is wrong.
 
     Checks DNS, the TLS connection, the login and the configured folders, in that order;
-    nothing is changed on the server or in the database. Exit status 1 if anything failed.
+    nothing is changed on the server or in the database. Exit status 1 if anything failed,
+    2 if the configuration is the problem (a password variable not set, a password command
+    that prints nothing).
 
     Example: subtrail check
     """
     from ingest.imap.check import check_account
 
+    ctx.config.check_identity()
     if not ctx.config.accounts:
         fail("no [[accounts]] in the config: add one (see `subtrail init`)")
-    failed = False
+    for account in ctx.config.accounts:
+        account.check_password_env()  # a setup mistake (exit 2), not a server failure (exit 1)
+    failed = misconfigured = False
     for account in ctx.config.accounts:
         report = check_account(account)
         click.echo(f"{account.name} ({account.host}:{account.port}, {account.security})")
         for good, text in report.lines:
             click.echo(f"  {'ok  ' if good else 'FAIL'} {text}")
         failed = failed or not report.ok
-    sys.exit(1 if failed else 0)
+        misconfigured = misconfigured or report.config_problem
+    sys.exit(2 if misconfigured else 1 if failed else 0)
 
 
 @click.command()

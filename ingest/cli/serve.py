@@ -21,6 +21,7 @@ def _poller(ctx: Context, interval: float) -> Callable[[threading.Event], None]:
         from ingest.imap.poller import DaemonSettings, run_daemon
     except ImportError:
         fail("--poll needs the IMAP poller (ingest.imap), which this installation lacks")
+    ctx.config.check_identity()
     if not ctx.config.accounts:
         fail("--poll: no [[accounts]] in the config: add one (see `subtrail init`)")
     for account in ctx.config.accounts:

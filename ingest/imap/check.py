@@ -14,7 +14,7 @@ from imapclient.exceptions import IMAPClientError
 
 from ingest.config import Account
 from ingest.imap.connect import connect
-from ingest.imap.errors import ImapError
+from ingest.imap.errors import ConfigProblem, ImapError
 from ingest.imap.folders import folders_to_sync, list_folders
 
 
@@ -22,6 +22,7 @@ from ingest.imap.folders import folders_to_sync, list_folders
 class CheckReport:
     account: str
     lines: list[tuple[bool, str]] = field(default_factory=list)
+    config_problem: bool = False  # the failure is in the configuration (exit 2), not on the server
 
     @property
     def ok(self) -> bool:
@@ -43,6 +44,7 @@ def check_account(account: Account) -> CheckReport:
         client = connect(account)
     except ImapError as exc:
         report.add(False, str(exc))
+        report.config_problem = isinstance(exc, ConfigProblem)
         return report
     security = {"ssl": "TLS", "starttls": "STARTTLS", "none": "plain text (loopback)"}[account.security]
     report.add(True, f"login: {account.username} over {security} ({account.auth})")

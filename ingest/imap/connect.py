@@ -27,21 +27,25 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from imapclient import IMAPClient, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
 from ingest.config import Account, ConfigError
-from ingest.imap.errors import AuthError, ImapError, PermanentError, TLSError, TransientError
+from ingest.imap.errors import AuthError, ConfigProblem, ImapError, TLSError, TransientError
 from ingest.imap.stopping import Stop, stopping
 from ingest.pipeline.sources import MAX_MESSAGE_BYTES
 
 CONNECT_TIMEOUT = 15.0  # TCP connect, TLS handshake and greeting; an account's smaller `timeout` wins
 
 # imapclient logs every command and response at DEBUG (message bodies, AUTHENTICATE data):
-# keep it quiet whatever the root level, so neither mail nor tokens reach our logs.
+# keep it quiet whatever the root level, so neither mail nor tokens reach our logs. The steps of
+# the conversation are logged by `_Session` instead (`subtrail poll -v`): commands, folders and
+# counts, never a secret nor a byte of mail.
 logging.getLogger("imapclient").setLevel(logging.WARNING)
+log = logging.getLogger("subtrail.imap")
 
 
 def tls_context(account: Account) -> ssl.SSLContext:
@@ -51,7 +55,7 @@ def tls_context(account: Account) -> ssl.SSLContext:
         try:
             context.load_verify_locations(cafile=account.tls_ca_file)
         except (OSError, ssl.SSLError) as exc:
-            raise TLSError(f"account {account.name!r}: cannot read tls_ca_file ({exc})") from None
+            raise ConfigProblem(f"account {account.name!r}: cannot read tls_ca_file ({exc})") from None
     if account.tls_fingerprint:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -220,13 +224,46 @@ class _TLSIMAP4(imaplib.IMAP4):
 
 
 class _Session(IMAPClient):
-    """An `IMAPClient` whose socket comes from `_open_socket`; logout or shutdown ends its watch."""
+    """An `IMAPClient` whose socket comes from `_open_socket`; logout or shutdown ends its watch.
+
+    Each step of the conversation is logged at DEBUG on `subtrail.imap` (folder, counts, never
+    content), so `-v` shows where a session stands or stalls."""
 
     def __init__(
-        self, host: str, *, stop: threading.Event | None, opening: _Opening, **kwargs: object
+        self, host: str, *, stop: threading.Event | None, opening: _Opening, label: str = "", **kwargs: object
     ) -> None:
-        self._stop, self._opening = stop, opening
+        self._stop, self._opening, self.label = stop, opening, label
         super().__init__(host, **kwargs)  # type: ignore[arg-type]
+
+    def select_folder(self, folder: str, readonly: bool = False) -> dict[bytes, Any]:
+        selected = super().select_folder(folder, readonly=readonly)
+        log.debug(
+            "imap select folder=%s readonly=%s exists=%s uidnext=%s uidvalidity=%s account=%s",
+            folder, readonly, selected.get(b"EXISTS"), selected.get(b"UIDNEXT"),
+            selected.get(b"UIDVALIDITY"), self.label,
+        )  # fmt: skip
+        return selected
+
+    def search(self, criteria: Any = "ALL", charset: str | None = None) -> list[int]:
+        found = super().search(criteria, charset)
+        shown = criteria if isinstance(criteria, str) else " ".join(str(c) for c in criteria)
+        log.debug("imap search criteria=%r found=%d account=%s", shown, len(found), self.label)
+        return found  # type: ignore[no-any-return]
+
+    def list_folders(self, directory: str = "", pattern: str = "*") -> list[Any]:
+        folders = super().list_folders(directory, pattern)
+        log.debug("imap list folders=%d account=%s", len(folders), self.label)
+        return folders  # type: ignore[no-any-return]
+
+    def folder_status(self, folder: str, what: Any = None) -> dict[bytes, Any]:
+        status = super().folder_status(folder, what)
+        shown = " ".join(f"{k.decode()}={v}" for k, v in status.items())
+        log.debug("imap status folder=%s %s account=%s", folder, shown, self.label)
+        return status  # type: ignore[no-any-return]
+
+    def idle(self) -> Any:
+        log.debug("imap idle account=%s", self.label)
+        return super().idle()
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
         wait = float(self._timeout.connect or CONNECT_TIMEOUT)
@@ -240,6 +277,7 @@ class _Session(IMAPClient):
         return _PlainIMAP4(self.host, self.port, opener)
 
     def logout(self) -> bytes:
+        log.debug("imap logout account=%s", self.label)
         try:
             return super().logout()  # type: ignore[no-any-return]
         finally:
@@ -271,13 +309,18 @@ def connect(
 
     With a `Stop` (`ingest.imap.stopping`), setting it ends any wait of this session at once."""
     if account.security == "none" and not account.is_loopback:
-        raise PermanentError(f"account {account.name!r}: security = 'none' is refused off loopback")
+        raise ConfigProblem(f"account {account.name!r}: security = 'none' is refused off loopback")
     read_timeout = timeout or account.timeout
     wait = min(CONNECT_TIMEOUT, read_timeout)
     opening = _Opening()
+    log.debug(
+        "imap connecting account=%s host=%s port=%d security=%s timeout=%gs",
+        account.name, account.host, account.port, account.security, read_timeout,
+    )  # fmt: skip
     try:
         client = _Session(
             account.host,
+            label=account.name,
             port=account.port,
             ssl=account.security == "ssl",
             ssl_context=tls_context(account) if account.security == "ssl" else None,
@@ -292,11 +335,16 @@ def connect(
         raise _opening_error(account, exc, opening, wait) from None
     limit_literals(client)
     quiet_imaplib(client)
+    if account.security == "ssl":  # implicit TLS: the handshake came before the greeting
+        _log_tls(client, account)
+    log.debug("imap greeting received account=%s", account.name)
     try:
         if account.security == "starttls":
             if b"STARTTLS" not in client.capabilities():
                 raise TLSError(f"account {account.name!r}: server does not offer STARTTLS")
             client.starttls(tls_context(account))
+        if account.security != "ssl":
+            _log_tls(client, account)
         check_pin(client, account)
         login(client, account)
     except BaseException as exc:
@@ -307,6 +355,19 @@ def connect(
     return client
 
 
+def _log_tls(client: IMAPClient, account: Account) -> None:
+    sock = client.socket()
+    if isinstance(sock, ssl.SSLSocket):
+        cipher = sock.cipher()
+        log.debug(
+            "imap TLS %s cipher=%s verified=%s account=%s",
+            sock.version(), cipher[0] if cipher else "?",
+            "pin" if account.tls_fingerprint else "certificate", account.name,
+        )  # fmt: skip
+    else:
+        log.debug("imap TLS none (loopback plain text) account=%s", account.name)
+
+
 def login(client: IMAPClient, account: Account) -> None:
     """Password or XOAUTH2 login; a refusal is an `AuthError` quoting the server, not the secret.
 
@@ -314,6 +375,7 @@ def login(client: IMAPClient, account: Account) -> None:
     in its refusal ("NO bad password hunter2") would otherwise put it in logs and ingest_errors.
     """
     secret = ""
+    log.debug("imap login as %s account=%s auth=%s", account.username, account.name, account.auth)
     try:
         if account.auth == "xoauth2":
             from ingest.imap.oauth import access_token
@@ -323,8 +385,8 @@ def login(client: IMAPClient, account: Account) -> None:
         else:
             secret = account.password()
             client.login(account.username, secret)
-    except ConfigError as exc:
-        raise AuthError(str(exc)) from None
+    except ConfigError as exc:  # no secret from its source: the setup, not the server
+        raise ConfigProblem(str(exc)) from None
     except LoginError as exc:
         if "[UNAVAILABLE]" in str(exc):
             # RFC 5530: the server cannot check credentials right now; not the user's fault
@@ -338,6 +400,7 @@ def login(client: IMAPClient, account: Account) -> None:
     except Exception as exc:  # the connection dropped mid-login: its message may quote the server too
         error = describe_network_error(account, exc)
         raise type(error)(redact(str(error), secret)) from None
+    log.debug("imap logged in account=%s", account.name)
 
 
 def redact(text: str, secret: str) -> str:

@@ -2,8 +2,9 @@
 
 `TransientError`s (network down, server restarting, connection cut mid-FETCH) are retried
 with exponential backoff. `PermanentError`s (wrong password, certificate mismatch, missing
-folder) will not fix themselves: the account is marked failing and retried rarely, so a bad
-password never becomes a retry storm that gets the account locked. Messages name the account
+folder) will not fix themselves: the account is marked failing and retried rarely (a slow
+backoff up to an hour), so a bad password never becomes a retry storm that gets the account
+locked. A `ConfigProblem` stops the daemon at once: the file must be fixed first. Messages name the account
 and the cause a person can act on, never a secret.
 """
 
@@ -20,6 +21,11 @@ class TransientError(ImapError):
 
 class PermanentError(ImapError):
     """Needs a person: fix the configuration or the credentials, then the account recovers."""
+
+
+class ConfigProblem(PermanentError):
+    """The configuration cannot work as written (no password from its source, an OAuth2 table missing
+    a key, an unreadable CA file): no retry can fix it, so the daemon stops and says so (exit 2)."""
 
 
 class AuthError(PermanentError):

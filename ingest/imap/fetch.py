@@ -33,6 +33,7 @@ from imapclient.datetime_util import parse_to_datetime
 from imapclient.exceptions import IMAPClientError
 
 log = logging.getLogger("subtrail.poll")
+steps = logging.getLogger("subtrail.imap")  # the conversation's steps, at DEBUG (`poll -v`)
 
 Value = bytes | None | list["Value"]  # an atom, string or literal; NIL; a parenthesised list
 
@@ -95,12 +96,20 @@ def uid_set(uids: Iterable[int]) -> str:
 def uid_fetch(client: IMAPClient, uids: Iterable[int], items: str) -> Answers:
     """`UID FETCH uids items`, answers by UID. A `NO` (some messages expunged meanwhile) still
     yields what came: the missing ones are the caller's to ask again. `BAD` raises."""
-    typ, data = client._imap.uid("FETCH", uid_set(uids), items)
+    wanted = list(uids)
+    typ, data = client._imap.uid("FETCH", uid_set(wanted), items)
     if typ not in ("OK", "NO"):  # the data is mail: never quoted in an error
         raise IMAPClientError(f"FETCH failed ({typ})")
     if typ == "NO":
         log.warning("server answered FETCH with NO; what it did not send is asked again")
-    return parse_fetch(data)
+    answers = parse_fetch(data)
+    if steps.isEnabledFor(logging.DEBUG):
+        steps.debug(
+            "imap fetch uids=%d range=%s items=%s answers=%d account=%s",
+            len(wanted), f"{min(wanted)}:{max(wanted)}" if wanted else "-", items,
+            len(answers.by_uid), getattr(client, "label", ""),
+        )  # fmt: skip
+    return answers
 
 
 def parse_fetch(data: list[object]) -> Answers:

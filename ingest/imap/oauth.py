@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.config import Account
-from ingest.imap.errors import AuthError
+from ingest.imap.errors import AuthError, ConfigProblem
 
 GOOGLE_SCOPES = ["https://mail.google.com/"]
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -46,9 +46,9 @@ def _settings(account: Account) -> dict[str, Any]:
     oauth = account.oauth
     provider = oauth.get("provider")
     if provider not in ("google", "microsoft"):
-        raise AuthError(f"account {account.name!r}: oauth.provider must be 'google' or 'microsoft'")
+        raise ConfigProblem(f"account {account.name!r}: oauth.provider must be 'google' or 'microsoft'")
     if not oauth.get("client_id"):
-        raise AuthError(f"account {account.name!r}: oauth.client_id is required")
+        raise ConfigProblem(f"account {account.name!r}: oauth.client_id is required")
     return oauth
 
 
@@ -106,7 +106,7 @@ def _client_secret(account: Account, oauth: dict[str, Any]) -> str | None:
     if env:
         value = os.environ.get(env)
         if not value:
-            raise AuthError(f"account {account.name!r}: environment variable {env} is not set")
+            raise ConfigProblem(f"account {account.name!r}: environment variable {env} is not set")
         return value
     return oauth.get("client_secret")
 

@@ -2,9 +2,12 @@
 
 One account failing never stops the others. Transient trouble (network, server restart,
 a connection cut mid-FETCH) is retried: a few quick reconnects within a pass, exponential
-backoff with jitter in the daemon. Permanent trouble (bad password, untrusted certificate)
-is logged once in plain words, recorded in `poll_runs`, and retried only after
-`PERMANENT_RETRY` seconds, so a wrong password never turns into a retry storm.
+backoff with jitter in the daemon. Permanent trouble (a refused login, an untrusted
+certificate) is logged in plain words, recorded in `poll_runs`, and retried with a slow
+backoff (`PERMANENT_FIRST` seconds, doubling up to `PERMANENT_RETRY`), so a wrong password
+never turns into a retry storm, and a password fixed on the server side is picked up within
+the hour. A configuration problem (`ConfigProblem`: no password from its source, an OAuth2
+table missing a key) stops the whole daemon at once: no retry can fix the file.
 
 The daemon runs one thread per connection, and an account has one connection per folder
 (up to the account's `idle_connections`): IMAP is a blocking, one-folder-at-a-time protocol, and IDLE
@@ -32,7 +35,15 @@ from extractors import Identity
 from ingest.config import Account, Config
 from ingest.imap import state as st
 from ingest.imap.connect import connect, describe_network_error
-from ingest.imap.errors import AuthError, FolderError, ImapError, PermanentError, TLSError, TransientError
+from ingest.imap.errors import (
+    AuthError,
+    ConfigProblem,
+    FolderError,
+    ImapError,
+    PermanentError,
+    TLSError,
+    TransientError,
+)
 from ingest.imap.folders import folders_to_sync
 from ingest.imap.stopping import Stop, stopping
 from ingest.imap.sync import FolderResult, sync_folder
@@ -45,7 +56,8 @@ from ingest.store.schema import connect_db
 log = logging.getLogger("subtrail.poll")
 
 ONCE_RETRIES = 3  # reconnects within one `poll --once` pass after a transient error
-PERMANENT_RETRY = 3600.0  # seconds before a daemon retries an account with bad credentials
+PERMANENT_FIRST = 300.0  # seconds before a daemon first retries an account with bad credentials
+PERMANENT_RETRY = 3600.0  # ... doubling up to this
 IDLE_RENEW = 600.0  # re-issue IDLE every 10 min: well inside RFC 2177's 29-minute server timeout
 DEFAULT_INTERVAL = 300.0  # seconds between polls of folders without IDLE
 DERIVE_DELAY = 10.0  # seconds of quiet after new mail before the derived tables are rebuilt
@@ -96,7 +108,13 @@ class PassSummary:
 
 def _status_of(exc: ImapError) -> str:
     """The `poll_runs.status` word for a failure."""
-    for kind, status in ((AuthError, "auth_failed"), (TLSError, "tls_failed"), (FolderError, "folder_error")):
+    kinds = (
+        (ConfigProblem, "config_error"),
+        (AuthError, "auth_failed"),
+        (TLSError, "tls_failed"),
+        (FolderError, "folder_error"),
+    )
+    for kind, status in kinds:
         if isinstance(exc, kind):
             return status
     return "unreachable" if isinstance(exc, TransientError) else "failed"
@@ -290,7 +308,8 @@ class DaemonSettings:
     idle_renew: float = IDLE_RENEW
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
-    permanent_retry: float = PERMANENT_RETRY
+    permanent_retry: float = PERMANENT_RETRY  # the longest wait after a permanent error
+    permanent_first: float = PERMANENT_FIRST  # the first wait after one (capped by permanent_retry)
     workers: int | None = None
     derive_delay: float = DERIVE_DELAY
     steps: tuple[Step, ...] = STEPS  # what each drain and each rebuild runs (`ingest.pipeline.steps`)
@@ -323,6 +342,7 @@ class AccountLoop:
         slot: int = 0,
         slots: int = 1,
         logged_in: threading.Event | None = None,
+        problems: list[ConfigProblem] | None = None,
     ) -> None:
         self.db_path, self.account, self.identity = db_path, account, identity
         self.slot, self.slots = slot, slots
@@ -331,6 +351,10 @@ class AccountLoop:
         self.logged_in = logged_in or threading.Event()
         self.stop, self.settings, self.deriver = stop, settings, deriver
         self.backoff = Backoff(settings.backoff_base, settings.backoff_cap)
+        cap = settings.permanent_retry
+        self.refusals = Backoff(min(settings.permanent_first, cap), cap)
+        # A configuration problem met by any loop lands here, and the daemon stops (`run_daemon`).
+        self.problems = problems if problems is not None else []
         self._forced: tuple[object, object] | None = None
 
     def run(self) -> None:
@@ -352,12 +376,18 @@ class AccountLoop:
             db.close()
 
     def _failed(self, db: Database, exc: Exception, started: str) -> None:
-        """Log and record a failed session, then wait as long as its kind deserves."""
-        if isinstance(exc, PermanentError):
-            log.error("account failing account=%s error=%s (next try in %.0fs)",
-                      self.account.name, exc, self.settings.permanent_retry)  # fmt: skip
+        """Log and record a failed session, then wait as long as its kind deserves (or stop the daemon)."""
+        if isinstance(exc, ConfigProblem):
+            log.error("configuration problem, stopping account=%s error=%s", self.account.name, exc)
             _record_account_error(db, self.account, exc, started)
-            self.stop.wait(self.settings.permanent_retry)
+            self.problems.append(exc)
+            self.stop.set()
+        elif isinstance(exc, PermanentError):
+            delay = self.refusals.next()
+            log.error("account failing account=%s error=%s (attempt %d, next try in %.0fs)",
+                      self.account.name, exc, self.refusals.failures, delay)  # fmt: skip
+            _record_account_error(db, self.account, exc, started)
+            self.stop.wait(delay)
         elif isinstance(exc, (TransientError, *NETWORK_ERRORS)):
             error = describe_network_error(self.account, exc)
             delay = self.backoff.next()
@@ -395,6 +425,7 @@ class AccountLoop:
     def _session(self, db: Database) -> None:
         client = connect(self.account, stop=self.stop)
         self.logged_in.set()
+        self.refusals.reset()
         try:
             every, sent = folders_to_sync(client, self.account)
             idle = b"IDLE" in client.capabilities()
@@ -510,9 +541,9 @@ def run_daemon(
     config: Config,
     stop: threading.Event,
     settings: DaemonSettings | None = None,
-) -> None:
+) -> ConfigProblem | None:
     """Run every account's loop until `stop` is set; returns once every thread has finished its batch
-    and the derived tables are up to date.
+    and the derived tables are up to date: None, or the configuration problem that stopped it.
 
     The loops get a `Stop` (`stop` itself if it is one, else one set from here when `stop` is),
     so a stop ends their network waits at once, whoever asks for it (`serve --poll` too)."""
@@ -521,12 +552,14 @@ def run_daemon(
     deriver = Deriver(db_path, settings.derive_delay, settings.steps)
     derive_thread = threading.Thread(target=deriver.run, name="derive", daemon=True)
     threads = []
+    problems: list[ConfigProblem] = []
     for account in config.accounts:
         slots, logged_in = connection_slots(account), threading.Event()
         for slot in range(slots):
             loop = AccountLoop(
-                db_path, account, config.identity, loops_stop, settings, deriver, slot, slots, logged_in
-            )
+                db_path, account, config.identity, loops_stop, settings, deriver, slot, slots, logged_in,
+                problems,
+            )  # fmt: skip
             threads.append(threading.Thread(target=loop.run, name=f"poll-{account.name}-{slot}", daemon=True))
     derive_thread.start()
     for thread in threads:
@@ -542,4 +575,8 @@ def run_daemon(
                 loops_stop.set()
     deriver.done.set()
     derive_thread.join()
+    if problems:
+        log.error("daemon stopped on a configuration problem: %s", problems[0])
+        return problems[0]
     log.info("daemon stopped")
+    return None

@@ -14,9 +14,11 @@ environment and a fixed `DATASETTE_SECRET`.
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import re
 import signal
+import socket
 import sqlite3
 import sys
 import threading
@@ -271,6 +273,8 @@ def run_server(
 
     auth = check_exposure(host, env)
     ds = build_datasette(db_path, metadata_path, auth, display, drafts)
+    listening = listen_socket(host, port)  # before "serving on": a busy port is an error, not a promise
+    port = listening.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(
         f"subtrail: serving {db_path} on http://{shown}:{port}/"
@@ -285,14 +289,38 @@ def run_server(
     if poller is not None:
         thread = threading.Thread(target=poller, args=(stop,), name="subtrail-poller", daemon=True)
         thread.start()
+    server = uvicorn.Server(
+        uvicorn.Config(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    )
     try:
-        uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+        server.run(sockets=[listening])
     finally:
+        listening.close()
         stop.set()
         if thread is not None:
             thread.join(timeout=120)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not server.started:  # uvicorn said why on stderr; a failed start is a runtime failure
+        sys.exit(1)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The bound server socket, or a `ServeError` in one line (a port in use, an address not ours)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(
+                f"port {port} on {host} is already in use (another `subtrail serve`?): "
+                "stop it or choose another with --port"
+            ) from None
+        raise ServeError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    return sock
 
 
 def _catch_stop_signals(stop: threading.Event) -> dict[int, Any]:
