@@ -29,6 +29,24 @@ _APP_LINE = re.compile(
 _PLAY_SUBJECT = re.compile(
     r"(?:abonnement à|subscription to)\s+(.+?)(?:\s+(?:sur|on|via|from) Google Play|\s*$)", _M
 )
+# "You've made a purchase from Tunefox on Google Play", "un achat auprès de Tunefox sur Google Play"
+_PURCHASE_FROM = re.compile(
+    r"(?:purchase|achat|acheté|bought)\w* (?:from|auprès de|chez|de)\s+([^\n]{2,60}?)\s+(?:on|sur|via|dans|in)\s+"
+    r"(?:the |le |l')?(?:Google Play|App Store|Play Store)",
+    re.IGNORECASE,
+)
+# "Price increase for your Tunefox subscription", "le prix de votre abonnement Tunefox sur Google Play"
+_YOUR_SUBSCRIPTION = re.compile(
+    r"\byour\s+([^\n]{2,50}?)\s+(?:subscription|membership)\b|"
+    r"\b(?:votre|ton)\s+abonnement\s+(?:à |a |au |aux )?([^\n]{2,50}?)(?=\s+(?:sur|via|chez|passe|sera|a été|est)\b|\s*[,.;:(]|\s*$)",
+    _M,
+)
+# The first row under an "Item   Price" header: the product's cell.
+_ITEM_HEADER = re.compile(
+    r"^[ \t]*(?:items?|articles?|produits?|description|désignation)[ \t]{2,}(?:price|prix|amount|montant|total)[ \t]*\n"
+    r"(?:[ \t]*\n)*[ \t]*(\S[^\n]*?)(?:[ \t]{2,}|\n|$)",
+    _M,
+)
 _MERCHANT_LINE = re.compile(
     r"^\s*(?:marchand|merchant|vendeur|seller|bénéficiaire|payee)\s*:\s*(.+?)\s*$", _M
 )
@@ -144,7 +162,22 @@ def items(
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
     match = pattern.search(text)
-    return match.group(1) if match else None
+    return next((g for g in match.groups() if g), None) if match else None
+
+
+def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
+    """The service a store's mail names in a sentence or its item table, never the store itself:
+    "a purchase from Tunefox on Google Play", "your Tunefox subscription", "Item / Tunefox: Studio"."""
+    candidates = (
+        _first(_PURCHASE_FROM, text[:2000]),
+        _first(_YOUR_SUBSCRIPTION, subject),
+        _first(_YOUR_SUBSCRIPTION, text[:2000]),
+        _first(_ITEM_HEADER, text),
+    )
+    for name in candidates:
+        if name and not any(brand in name.lower() for brand in platform.brands):
+            return name
+    return None
 
 
 def attribute(
@@ -158,9 +191,15 @@ def attribute(
     kind = platform.platform
     name: str | None = None
     if kind == "apple":
-        name = _first(_APP_LINE, text) or _item_above_renewal(text)
+        name = (
+            _first(_APP_LINE, text) or _item_above_renewal(text) or _named_by_store(platform, subject, text)
+        )
     elif kind == "google_play":
-        name = _first(_PLAY_SUBJECT, subject) or _first(_APP_LINE, text)
+        name = (
+            _first(_PLAY_SUBJECT, subject)
+            or _first(_APP_LINE, text)
+            or _named_by_store(platform, subject, text)
+        )
     elif kind == "paypal":
         name = (
             _first(_MERCHANT_LINE, text) or _first(_PAYMENT_TO, subject) or _first(_PAYMENT_TO, text[:2000])

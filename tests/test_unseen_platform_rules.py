@@ -1,0 +1,83 @@
+"""Stores and channels bill for a service they name: the service is the provider, the store its platform.
+
+Synthetic FR/EN mail in the shapes stores use (a sentence naming the merchant, an item table,
+a price-change notice naming the subscription), never copies of a development-corpus message.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from extractors import Extraction, Identity, extract
+from extractors.mail.parse import parse_message
+
+ME = Identity(frozenset({"me@example.org"}))
+
+
+def mail(sender: str, subject: str, body: str, to: str = "me@example.org") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<x@example>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def run(raw: bytes) -> Extraction:
+    return extract(parse_message(raw), ME)
+
+
+PLAY = "Google Play <googleplay-noreply@google.com>"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Your Google Play Order Receipt from Nov 3, 2026",
+         "Thank you.\n\nYou've made a purchase from Tunefox on Google Play.\n\nOrder number: GPA.1111-2222\n\n"
+         "Item                         Price\nTunefox: Studio (Tunefox)    €4.99/month\nAuto-renewing subscription\n"
+         "Total:                       €4.99/month\n\nNext payment: Dec 3, 2026\n"),
+        ("Votre reçu de commande Google Play du 3 nov. 2026",
+         "Merci.\n\nVous avez effectué un achat auprès de Tunefox sur Google Play.\n\n"
+         "Article                      Prix\nTunefox Studio (Tunefox)     4,99 €/mois\nAbonnement à renouvellement automatique\n"
+         "Total :                      4,99 €/mois\n\nProchain paiement : 3 déc. 2026\n"),
+    ],
+)  # fmt: skip
+def test_a_google_play_receipt_is_the_apps_it_names(subject: str, body: str) -> None:
+    result = run(mail(PLAY, subject, body))
+    [event] = result.events
+    assert (event.provider, event.platform, event.billed_by) == ("tunefox", "google_play", "google-play")
+    assert (event.amount_minor, event.billing_period, event.next_renewal_on) == (499, "P1M", "2026-12-03")
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Price increase for your Tunefox subscription",
+         "The price of your Tunefox: Studio subscription on Google Play is going up from €3.99/month to "
+         "€4.99/month.\nThe new price will apply from your first payment on or after December 12, 2026.\n"),
+        ("Augmentation du prix de votre abonnement Tunefox",
+         "Le prix de votre abonnement Tunefox Studio sur Google Play passera de 3,99 €/mois à 4,99 €/mois.\n"
+         "Le nouveau prix s'appliquera à partir de votre premier paiement à compter du 12 décembre 2026.\n"),
+    ],
+)  # fmt: skip
+def test_a_store_price_change_is_the_subscription_it_names(subject: str, body: str) -> None:
+    [event] = run(mail(PLAY, subject, body)).events
+    assert (event.event_type, event.provider, event.platform) == ("price_change", "tunefox", "google_play")
+    assert (event.amount_minor, event.occurred_on) == (499, "2026-12-12")
+
+
+def test_the_stores_own_name_is_never_the_service() -> None:
+    body = "You've made a purchase on Google Play.\n\nItem    Price\nGoogle Play balance    €10.00\nTotal: €10.00\n"
+    result = run(mail(PLAY, "Your Google Play Order Receipt", body))
+    assert [e.provider for e in result.events] == []
+
+
+def test_a_store_receipt_with_only_an_item_table_is_the_items() -> None:
+    body = (
+        "Merci.\n\nArticle                      Prix\nTunefox : Studio (Tunefox)   4,99 €/mois\n"
+        "Abonnement à renouvellement automatique\nTotal :                      4,99 €/mois\n"
+    )
+    [event] = run(mail(PLAY, "Votre reçu de commande Google Play", body)).events
+    assert (event.provider, event.platform, event.amount_minor) == ("tunefox", "google_play", 499)
