@@ -57,8 +57,13 @@ _PAYMENT_TO = re.compile(
 _STRIPE_SUBJECT = re.compile(
     r"(?:receipt|invoice|reçu|facture) (?:from|de|d')\s*(.+?)(?:\s+#[\w-]+)?\s*$", _M
 )
+# A Prime Video channel: "abonné(e) à X sur Prime Video Channels", "Your X subscription on Prime Video
+# Channels", or the "Chaîne : X" line of the mail's summary
 _CHANNEL = re.compile(
-    r"(?:abonnement (?:à|a)|subscription to|chaîne|channel)\s*:?\s+(.+?)\s+(?:via|sur|on|with) (?:Amazon )?Prime Video",
+    r"(?:(?:\byour|\bvotre)\s+(?:abonnement\s+(?:à\s+|au\s+)?)?|"
+    r"(?:abonnement|abonnée?(?:\(e\))?|subscription|subscribed|chaîne|channel)s?\s*(?:à|a|au|to|:)?\s+)"
+    r"([^\n]{2,50}?)\s+(?:subscription\s+)?(?:via|sur|on|with|through) (?:Amazon )?Prime Video"
+    r"|^[ \t]*(?:chaîne|channel)[ \t]*:[ \t]*(\S[^\n]{0,50}?)[ \t]*$",
     _M,
 )
 _CORPORATE = re.compile(
@@ -207,7 +212,14 @@ def attribute(
     elif kind == "stripe":
         name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
     elif kind == "amazon":
-        name = _first(_CHANNEL, head)
+        name = next(
+            (
+                n
+                for m in _CHANNEL.finditer(head)
+                if (n := next(g for g in m.groups() if g)) and "prime video" not in n.lower()
+            ),
+            None,
+        )
     elif kind == "reseller":
         name = _resold_merchant(platform, subject, from_name, text)
     return target_for_name(registry, name, platform) if name else None
