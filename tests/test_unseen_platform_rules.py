@@ -81,3 +81,60 @@ def test_a_store_receipt_with_only_an_item_table_is_the_items() -> None:
     )
     [event] = run(mail(PLAY, "Votre reçu de commande Google Play", body)).events
     assert (event.provider, event.platform, event.amount_minor) == ("tunefox", "google_play", 499)
+
+
+PRIME_VIDEO = "Prime Video <no-reply@primevideo.com>"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "event_type"),
+    [
+        ("Votre essai gratuit de Cinéflux a commencé",
+         "Bonjour,\n\nMerci de vous être abonné(e) à Cinéflux sur Prime Video Channels.\n\nChaîne : Cinéflux\n"
+         "Essai gratuit : 7 jours, jusqu'au 10 novembre 2026\nEnsuite : 5,99 € par mois\n", "trial_started"),
+        ("Your Cineflux subscription has been cancelled",
+         "Your Cineflux subscription on Prime Video Channels (€5.99/month) has been cancelled.\n\n"
+         "You can keep watching Cineflux until December 8, 2026.\n", "cancellation_confirmed"),
+        ("Votre reçu Prime Video Channels",
+         "Bonjour,\n\nVotre paiement mensuel a été effectué.\n\nChaîne : Cineflux\nMontant : 5,99 € par mois\n",
+         "charge"),
+    ],
+)  # fmt: skip
+def test_a_prime_video_channel_is_the_channel(subject: str, body: str, event_type: str) -> None:
+    [event] = run(mail(PRIME_VIDEO, subject, body)).events
+    assert (event.event_type, event.provider, event.platform, event.billed_by) == (
+        event_type, "cineflux", "amazon", "amazon",
+    )  # fmt: skip
+    assert (event.amount_minor, event.billing_period) == (599, "P1M")
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "body"),
+    [
+        ("Amazon Kindle <digital-no-reply@amazon.fr>", "Bienvenue dans Kindle Unlimited",
+         "Votre essai gratuit a commencé\n\nVotre essai gratuit de 30 jours de Kindle Unlimited prendra fin le "
+         "3 décembre 2026. Ensuite, votre abonnement sera renouvelé au tarif de 9,99 € par mois.\n"),
+        ("Amazon.com <digital-no-reply@amazon.com>", "Welcome to Kindle Unlimited",
+         "Your free trial has started.\n\nYour 30-day Kindle Unlimited free trial ends on December 3, 2026. "
+         "After that, your membership renews at $11.99/month unless you cancel.\n"),
+    ],
+)  # fmt: skip
+def test_a_welcome_that_starts_a_free_trial_is_a_trial(sender: str, subject: str, body: str) -> None:
+    result = run(mail(sender, subject, body))
+    [event] = result.events
+    assert (result.kind, event.event_type, event.provider, event.platform) == (
+        "trial", "trial_started", "kindle-unlimited", "direct",
+    )  # fmt: skip
+    assert (event.trial_ends_on, event.billing_period) == ("2026-12-03", "P1M")
+
+
+def test_a_store_subscription_confirmation_with_a_trial_is_a_trial() -> None:
+    body = (
+        "You've started a free trial of a subscription.\n\nApp: Tunefox: Music\nSubscription: Tunefox Pro "
+        "(Monthly)\nFree trial: 7 days, ends November 10, 2026\nRenewal price: €4.99/month\n"
+    )
+    result = run(mail("Apple <no_reply@email.apple.com>", "Your subscription confirmation", body))
+    [event] = result.events
+    assert (result.kind, event.event_type, event.provider, event.trial_ends_on) == (
+        "trial", "trial_started", "tunefox", "2026-11-10",
+    )  # fmt: skip

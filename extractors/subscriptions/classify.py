@@ -157,6 +157,15 @@ NOT_TRANSACTIONAL = _any(
 
 REFUND = _any(r"rembours", r"refund")
 TRIAL_START = _any(r"commenc", r"start", r"bienvenue", r"welcome", r"activ")
+# A welcome or confirmation whose opening says a free trial began is a trial: "You've started a free
+# trial", "Votre essai gratuit a commencé", "Free trial: 7 days, ends ...".
+TRIAL_BEGUN = _any(
+    r"(?:started|begun|begins?|starts|activated) (?:a |your )?(?:\d+[- ]days? |\d+[- ]months? |1-month )?free trial",
+    r"free trial (?:has )?(?:started|begun|begins|starts|is active|is now active)",
+    r"essai gratuit (?:a (?:bien )?commencé|commence|débute|a débuté|est (?:activé|actif))",
+    r"(?:commencé|démarré|activé) (?:un|votre|ton) (?:essai|période d'essai)",
+    r"(?:^|\n)\s*(?:free trial|essai gratuit|période d'essai)\s*:\s*\d",
+)
 
 
 # For a known provider whose subject announces nothing ("Information importante concernant votre

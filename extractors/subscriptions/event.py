@@ -17,7 +17,7 @@ from extractors.model import EventFact, Identity
 from extractors.money import Money, find_money
 from extractors.registry import Provider, Refine
 from extractors.subscriptions import labelled
-from extractors.subscriptions.classify import REFUND, SUBSCRIPTION_WORDS, TRIAL_START
+from extractors.subscriptions.classify import REFUND, SUBSCRIPTION_WORDS, TRIAL_BEGUN, TRIAL_START
 from extractors.subscriptions.structured import Structured
 
 if TYPE_CHECKING:
@@ -198,7 +198,10 @@ def event_type_for(kind: str, subject: str, text: str) -> str | None:
         return "trial_ending" if _REMIND.search(subject) else "trial_started"
     if kind == "receipt" and REFUND.search(subject):
         return "refund"
-    if kind == "signup" and TRIAL_START.search(subject) and re.search(r"essai|trial", text[:2000]):
+    if kind == "signup" and (
+        (TRIAL_START.search(subject) and re.search(r"essai|trial", text[:2000]))
+        or TRIAL_BEGUN.search(text[:600])
+    ):
         return "trial_started"
     return KIND_EVENTS.get(kind)
 

@@ -97,6 +97,8 @@ def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction)
             result.needs_review = True
     if len(result.events) == 1:
         result.provider = result.events[0].provider
+    if kind == "signup" and any(e.event_type == "trial_started" for e in result.events):
+        result.kind = "trial"  # a welcome that starts a free trial is the trial's mail
 
 
 def _classify(
