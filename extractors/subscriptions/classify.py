@@ -49,6 +49,9 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"tristes? de (?:vous|te) voir partir",
             r"vous avez annulé",
             r"you(?:'ve| have) cancel+ed",
+            # auto-renew turned off: the subscription ends at the end of the period paid for
+            r"auto-?renew(?:al)?\b.{0,40}?(?:turned off|switched off|disabled|cancel+ed)",
+            r"renouvellement automatique\b.{0,60}?(?:désactivé|arrêté|annulé|supprimé)",
         ),
     ),  # fmt: skip
     (

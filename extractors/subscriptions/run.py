@@ -89,9 +89,9 @@ def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction)
         fact = build_event(parsed, identity, target, kind, about, lang, data, needs_words)
         if fact is None:
             continue  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
-        if credited is None and fact.amount_minor is None:
+        if credited is None and fact.amount_minor is None and fact.event_type != "cancellation_confirmed":
             result.needs_review = True  # an unknown sender without a price: a person should look
-            continue
+            continue  # (a cancellation states no price: its access end is the fact)
         result.events.append(fact)
         if fact.confidence < REVIEW_BELOW:
             result.needs_review = True

@@ -1,0 +1,60 @@
+"""The lifecycle of a subscription on mail no provider file knows: cancellations with the access end,
+periods as people write them, a price announced for later, one-off purchases with an upsell.
+
+Synthetic FR/EN mail, never copies of a development-corpus message.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from extractors import Extraction, Identity, extract
+from extractors.mail.parse import parse_message
+
+ME = Identity(frozenset({"me@example.org"}))
+
+
+def mail(sender: str, subject: str, body: str, to: str = "me@example.org") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<x@example>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def run(raw: bytes) -> Extraction:
+    return extract(parse_message(raw), ME)
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Your Quillbox Plus auto-renew has been turned off",
+         "Auto-renew has been turned off for your Quillbox Plus membership.\n\n"
+         "Your membership will end on 14 December 2026 and won't be renewed.\n"),
+        ("Le renouvellement automatique de votre abonnement Quillbox a été désactivé",
+         "Bonjour,\n\nVotre abonnement Quillbox Plus ne sera pas renouvelé. Vous en profitez jusqu'au "
+         "14 décembre 2026.\n"),
+        ("Your Quillbox membership has been canceled",
+         "We've canceled your Quillbox membership as requested.\n\nYou'll keep your member benefits until "
+         "December 14, 2026, the end of your current billing period.\n"),
+        ("Votre abonnement Quillbox a été résilié",
+         "Bonjour,\n\nNous confirmons la résiliation de votre abonnement. Vous conservez vos avantages "
+         "jusqu'au 14/12/2026, fin de votre période en cours.\n"),
+    ],
+)  # fmt: skip
+def test_a_cancellation_without_a_price_keeps_the_access_end(subject: str, body: str) -> None:
+    result = run(mail("Quillbox <hello@quillbox.example>", subject, body))
+    [event] = result.events
+    assert (result.kind, event.event_type, event.provider, event.ends_on) == (
+        "cancellation", "cancellation_confirmed", "quillbox", "2026-12-14",
+    )  # fmt: skip
+    assert result.needs_review  # an unknown sender: a person confirms
+
+
+def test_an_order_cancelled_is_no_subscription_cancelled() -> None:
+    body = "Votre commande n° 4411 a été annulée. Vous serez remboursé sous 5 jours.\n"
+    result = run(mail("Quillbox <hello@quillbox.example>", "Votre commande a été annulée", body))
+    assert result.events == []
