@@ -58,3 +58,29 @@ def test_an_order_cancelled_is_no_subscription_cancelled() -> None:
     body = "Votre commande n° 4411 a été annulée. Vous serez remboursé sous 5 jours.\n"
     result = run(mail("Quillbox <hello@quillbox.example>", "Votre commande a été annulée", body))
     assert result.events == []
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Confirmation de votre commande n° 88AB21",
+         "Merci pour votre commande !\n\nLampe de bureau    34,90 €\nLivraison    offerte\nTotal TTC    34,90 €\n\n"
+         "----------------------------------------\n\nEssayez Quillbox Club gratuitement pendant 30 jours : "
+         "livraison illimitée, puis 4,99 €/mois. Sans engagement.\n"),
+        ("Your Quillbox order #88AB21",
+         "Thanks for your order!\n\nDesk lamp    $34.90\nShipping    free\nOrder total    $34.90\n\n"
+         "Try Quillbox Club: start your membership free for 30 days, then $4.99 per month.\n"),
+    ],
+)  # fmt: skip
+def test_a_one_off_purchase_with_an_upsell_is_no_subscription(subject: str, body: str) -> None:
+    result = run(mail("Quillbox <orders@quillbox.example>", subject, body))
+    assert (result.kind, result.events) == ("receipt", [])
+
+
+def test_a_subscription_receipt_with_an_upsell_is_still_the_subscription() -> None:
+    body = (
+        "Votre abonnement Quillbox Essentiel a été renouvelé.\n\nMontant : 4,99 € par mois\n\n"
+        "Découvrez Quillbox Premium : 9,99 €/an de plus pour le catalogue complet.\n"
+    )
+    [event] = run(mail("Quillbox <orders@quillbox.example>", "Votre reçu Quillbox", body)).events
+    assert (event.provider, event.amount_minor, event.billing_period) == ("quillbox", 499, "P1M")

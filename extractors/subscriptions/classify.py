@@ -243,6 +243,21 @@ def kind_from_provider(subject: str, patterns: tuple[tuple[str, re.Pattern[str]]
     return None
 
 
+# An upsell paragraph: an offering verb first, an offer in it ("Essayez Fnac+ gratuitement pendant 15 jours,
+# puis 14,99 €/an", "Try Club free for 30 days"). Its subscription words are the offer's, not the purchase's.
+_UPSELL = re.compile(
+    r"^\W*(?:essayez|découvrez|profitez|rejoignez|abonnez-vous|passez (?:à|au)|testez|offrez-vous|"
+    r"try|discover|join|get|upgrade|subscribe|start|save|go)\b[^\n]*(?:\n[^\n]+)*",
+    re.MULTILINE,
+)
+_OFFER = re.compile(r"gratuit|offerts?\b|\bessai|\bfree\b|trial|\d ?%|\bpuis\b|\bthen\b|seulement|\bonly\b")
+
+
+def without_upsells(text: str) -> str:
+    """`text` (lowered) without its upsell paragraphs: a one-off order offering a subscription stays one-off."""
+    return _UPSELL.sub(lambda m: "" if _OFFER.search(m.group(0)) else m.group(0), text)
+
+
 # Body phrases that make a message about a subscription (as opposed to a one-off purchase).
 SUBSCRIPTION_WORDS = _any(
     r"abonnement",

@@ -17,7 +17,13 @@ from extractors.model import EventFact, Identity
 from extractors.money import Money, find_money
 from extractors.registry import Provider, Refine
 from extractors.subscriptions import labelled
-from extractors.subscriptions.classify import REFUND, SUBSCRIPTION_WORDS, TRIAL_BEGUN, TRIAL_START
+from extractors.subscriptions.classify import (
+    REFUND,
+    SUBSCRIPTION_WORDS,
+    TRIAL_BEGUN,
+    TRIAL_START,
+    without_upsells,
+)
 from extractors.subscriptions.structured import Structured
 
 if TYPE_CHECKING:
@@ -222,7 +228,7 @@ def build_event(
     event_type = event_type_for(kind, low[: len(parsed.subject)], low[len(parsed.subject) + 1 :])
     if event_type is None:
         return None
-    if require_subscription_words and not SUBSCRIPTION_WORDS.search(low):
+    if require_subscription_words and not SUBSCRIPTION_WORDS.search(without_upsells(low)):
         return None
     if event_type == "charge" and labelled.ONE_OFF_BILL.search(low[: len(parsed.subject)]):
         return None  # a regularisation or closing bill: its amount is no price, its date no renewal
