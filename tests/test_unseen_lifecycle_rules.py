@@ -84,3 +84,22 @@ def test_a_subscription_receipt_with_an_upsell_is_still_the_subscription() -> No
     )
     [event] = run(mail("Quillbox <orders@quillbox.example>", "Votre reçu Quillbox", body)).events
     assert (event.provider, event.amount_minor, event.billing_period) == ("quillbox", 499, "P1M")
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Votre cotisation Quillbox en 2027",
+         "Bonjour,\n\nAu 1er janvier 2027, votre cotisation mensuelle Quillbox passera de 30,00 € à 32,50 €.\n\n"
+         "Jusque-là, votre cotisation reste de 30,00 € par mois.\n"),
+        ("Your Quillbox plan in 2027",
+         "Hi,\n\nYour Quillbox membership will go up from €30.00 to €32.50 per month, starting January 1, 2027.\n"),
+    ],
+)  # fmt: skip
+def test_an_announced_price_keeps_the_price_in_force(subject: str, body: str) -> None:
+    result = run(mail("Quillbox <hello@quillbox.example>", subject, body))
+    [event] = result.events
+    assert (result.kind, event.event_type, event.provider, event.billing_period) == (
+        "price_change", "price_change", "quillbox", "P1M",
+    )  # fmt: skip
+    assert (event.amount_minor, event.previous_amount_minor, event.occurred_on) == (3250, 3000, "2027-01-01")

@@ -26,6 +26,7 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"problème (?:avec|de) (?:votre )?paiement",
             r"impayé",
             r"prélèvement (?:a été )?rejeté",
+            r"rejet (?:de |du )(?:votre |ton )?(?:prélèvement|paiement)",
             r"payment (?:failed|declined|was declined|issue|problem)",
             r"problem with your payment",
             r"(?:couldn't|could not|unable to) (?:process|charge|complete)",
@@ -186,6 +187,10 @@ BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
         r"(?:le )?(?:prix|tarif) de (?:votre|ton) (?:abonnement|forfait|offre)\b.{0,60}?(?:évolue|augmente|passe|change|sera)",
         r"(?:price|cost) of your (?:subscription|plan|membership)\b.{0,60}?(?:increase|change|will be|is going)",
         r"(?:we're|we are) (?:updating|changing|increasing) (?:the|our|your) (?:price|prices)",
+        # "votre cotisation mensuelle X passera de 58,40 € à 61,90 €", "your membership will go up from €30 to €32"
+        r"(?:votre|ton|your) (?:[\w+'’-]+ ){0,3}?(?:cotisation|abonnement|forfait|offre|subscription|plan|membership|contribution)\b"
+        r"[^.\n]{0,40}?(?:passera|passe|augmente|évolue|will (?:go up|increase|change|rise)|is going up|goes up|"
+        r"increases|rises) (?:de|from)\s",
     )),
 ]  # fmt: skip
 
@@ -262,6 +267,7 @@ def without_upsells(text: str) -> str:
 SUBSCRIPTION_WORDS = _any(
     r"abonnement",
     r"abonné",
+    r"cotisation",
     r"subscription",
     r"membership",
     r"adhésion",

@@ -163,6 +163,23 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
     return positive[0]
 
 
+# The price a change replaces: "passera de 58,40 € à", "from €30.00 to", "reste de", "currently"
+_BEFORE_OLD_PRICE = re.compile(
+    r"(?:\bde|\bfrom|currently|actuellement|reste de|restera de|remains|stays at|au lieu de|instead of|contre)"
+    r"\s*:?\s*$"
+)
+
+
+def pick_previous(text: str, money: list[Money], new: Money) -> Money | None:
+    """The old price a price change names, in the new price's currency, or None."""
+    for m in money:
+        if m is new or m.currency != new.currency or m.amount_minor in (new.amount_minor, 0):
+            continue
+        if _BEFORE_OLD_PRICE.search(text[max(0, m.start - 20) : m.start]):
+            return m
+    return None
+
+
 def pick_period(text: str, amount: Money | None, default: str | None) -> str | None:
     """The period written right after the amount ("9,99 €/mois"), else anywhere, else the provider's."""
     if amount is not None:  # the period written first after the amount: "32,99 €/mois pendant 12 mois"
@@ -250,6 +267,8 @@ def build_event(
     )
     if amount is not None:
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency
+        previous = pick_previous(low, money, amount) if event_type == "price_change" else None
+        fact.previous_amount_minor = previous.amount_minor if previous else None
     # a provider's usual period only completes a price; a cancellation without one states none
     usual = target.period if amount and event_type != "refund" else None
     # a refund gives money back once: the period it might mention is not a new one

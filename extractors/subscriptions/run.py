@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from extractors.registry import Provider, registry
 from extractors.subscriptions import forwards, generic, platforms, structured
-from extractors.subscriptions.classify import in_conversation, kind_from_subject, kind_of_provider_mail
+from extractors.subscriptions.classify import in_conversation, kind_of_provider_mail
 from extractors.subscriptions.event import Target, build_event
 from extractors.subscriptions.spoofing import vet_sender
 from extractors.text import detect_lang, message_text
@@ -89,9 +89,10 @@ def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction)
         fact = build_event(parsed, identity, target, kind, about, lang, data, needs_words)
         if fact is None:
             continue  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
-        if credited is None and fact.amount_minor is None and fact.event_type != "cancellation_confirmed":
-            result.needs_review = True  # an unknown sender without a price: a person should look
-            continue  # (a cancellation states no price: its access end is the fact)
+        stated_end = fact.event_type == "cancellation_confirmed" and fact.ends_on is not None
+        if credited is None and fact.amount_minor is None and not stated_end:
+            result.needs_review = True  # an unknown sender without a price (or a cancellation without its
+            continue  # access end): a person should look
         result.events.append(fact)
         if fact.confidence < REVIEW_BELOW:
             result.needs_review = True
@@ -106,7 +107,9 @@ def _classify(
 ) -> tuple[str | None, list[tuple[Target, str]], bool]:
     """(kind, the services it is about with the text about each, whether subscription wording is required)."""
     if credited is None:  # layer 4: an unknown sender, on its subject alone
-        kind = kind_from_subject(parsed.subject)
+        kind = kind_of_provider_mail(
+            parsed.subject, text, ()
+        )  # the subject, else the body's possessive opening
         target = generic.target(parsed, embedded.seller if embedded else None) if kind else None
         return kind, [(target, text)] if target else [], True
     kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)

@@ -120,6 +120,7 @@ def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, su
         "event_type": fact.event_type,
         "occurred_on": fact.occurred_on,
         "amount_minor": fact.amount_minor,
+        "previous_amount_minor": fact.previous_amount_minor,
         "currency": fact.currency,
         "billing_period": fact.billing_period,
         "next_renewal_on": fact.next_renewal_on,
@@ -160,6 +161,7 @@ class ReplayedSubscription:
     ends_on: str | None = None
     last_charged_on: str | None = None
     price_from: str | None = None  # effective date of the last price change
+    pending_price: tuple[int, str | None] | None = None  # announced, not yet in force (as of `settle`)
     announced_renewal: str | None = None  # the latest renewal date a mail stated (not projected)
     seen: list[str] = field(default_factory=list)
 
@@ -217,16 +219,21 @@ class ReplayedSubscription:
     def _price(self, kind: str, on: str | None, e: dict[str, Any]) -> None:
         if e["amount_minor"] is None or e["amount_minor"] <= 0 or kind == "refund":
             return
-        if kind == "price_change":
-            self.price_from = on
-        elif self.price_from and on and on < self.price_from:
-            return  # an old-price charge before the new price applies
+        if kind == "price_change":  # the price in force stays until the announced day (`settle` decides)
+            self.price_from, self.pending_price = on, (e["amount_minor"], e["currency"])
+            if self.amount_minor is None and e.get("previous_amount_minor"):
+                self.amount_minor, self.currency = e["previous_amount_minor"], e["currency"]
+            return
+        if self.pending_price and self.price_from and on and on >= self.price_from:
+            self.pending_price = None  # a charge at or after the announced day says what is paid now
         self.amount_minor, self.currency = e["amount_minor"], e["currency"]
 
     def settle(self, as_of: date) -> None:
         """What time alone changes: a cancelled subscription past its end, a trial past its end, and
         evidence too old to say anything about today."""
         today = as_of.isoformat()
+        if self.pending_price and (self.price_from or "") <= today:
+            (self.amount_minor, self.currency), self.pending_price = self.pending_price, None
         if self.status not in ("cancelled", "expired") and self._stale(as_of):
             self.status, self.next_renewal_on = "unknown", None
             return
