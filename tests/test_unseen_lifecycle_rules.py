@@ -103,3 +103,21 @@ def test_an_announced_price_keeps_the_price_in_force(subject: str, body: str) ->
         "price_change", "price_change", "quillbox", "P1M",
     )  # fmt: skip
     assert (event.amount_minor, event.previous_amount_minor, event.occurred_on) == (3250, 3000, "2027-01-01")
+
+
+@pytest.mark.parametrize(
+    ("body", "period"),
+    [
+        ("Votre abonnement a été renouvelé.\n\nFormule : toutes les langues, 3 mois\nMontant : 29,97 €\n", "P3M"),
+        ("Your subscription renewed.\n\nPlan: Quillbox Pro, billed every 3 months\nTotal: €29.97\n", "P3M"),
+        ("Votre abonnement est prélevé tous les trois mois.\nMontant : 29,97 €\n", "P3M"),
+        ("Votre abonnement a été renouvelé.\nMontant : 29,97 €\nPériode : 9 novembre 2026 – 8 février 2027\n", "P3M"),
+        ("Your subscription renewed.\nTotal: €29.97\nBilling period: Nov 9, 2026 to Dec 8, 2026\n", "P1M"),
+        ("Votre abonnement : période du 03/11/2026 au 02/11/2027\nTotal : 29,97 €\n", "P1Y"),
+        ("Votre abonnement Quillbox\nLe prélèvement mensuel de 29,97 EUR a été effectué le 03/11/2026.\n"
+         "Vous pourrez aussi choisir un forfait hebdomadaire plus tard.\n", "P1M"),
+    ],
+)  # fmt: skip
+def test_the_billing_period_as_people_write_it(body: str, period: str) -> None:
+    [event] = run(mail("Quillbox <hello@quillbox.example>", "Votre reçu Quillbox", body)).events
+    assert (event.amount_minor, event.billing_period) == (2997, period)

@@ -7,6 +7,7 @@ how sure they are of the target, which the confidence carries.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -56,7 +57,14 @@ _TAX_LINE = re.compile(r"\b(?:tva|vat|ht|hors taxes|tax(?:es)?|dont)\b")
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week")),
     ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly")),
-    ("P3M", re.compile(r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|every 3 months")),
+    ("P3M", re.compile(
+        r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|(?:every|tous les) (?:3|three|trois) (?:months|mois)|"
+        r"[,(–] ?(?:3|trois) (?:mois|months)\)?(?=\n|$)"  # a plan's duration: "Toutes les langues, 3 mois"
+    )),
+    ("P6M", re.compile(
+        r"semestriel|par semestre|half[- ]yearly|semi[- ]?annual|(?:every|tous les) (?:6|six) (?:months|mois)|"
+        r"[,(–] ?(?:6|six) (?:mois|months)\)?(?=\n|$)"
+    )),
     ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
     ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
@@ -180,13 +188,48 @@ def pick_previous(text: str, money: list[Money], new: Money) -> Money | None:
     return None
 
 
-def pick_period(text: str, amount: Money | None, default: str | None) -> str | None:
-    """The period written right after the amount ("9,99 €/mois"), else anywhere, else the provider's."""
+_RANGE_JOIN = re.compile(r"\s*(?:–|—|-|au|to|through|until|jusqu'au)\s*")
+_RANGE_PERIODS = (("P1M", 1), ("P3M", 3), ("P6M", 6), ("P1Y", 12))
+
+
+def period_of_range(text: str, dates: list[FoundDate]) -> str | None:
+    """The period a stated date range covers: "Période : 9 novembre 2026 – 8 février 2027" is P3M,
+    "du 03/11/2026 au 02/11/2027" P1Y, "Nov 9 to Dec 8" P1M (calendar months, a day either way)."""
+    for first, second in zip(dates, dates[1:], strict=False):
+        if not _RANGE_JOIN.fullmatch(text[first.end : second.start]):
+            continue
+        start, end = first.value, second.value
+        for period, months in _RANGE_PERIODS:
+            year, month = divmod(start.month - 1 + months, 12)
+            last = calendar.monthrange(start.year + year, month + 1)[1]
+            same_day = date(start.year + year, month + 1, min(start.day, last))
+            if abs((end - same_day).days) <= 1:
+                return period
+        if 6 <= (end - start).days <= 7:
+            return "P1W"
+        if 27 <= (end - start).days <= 28:
+            return "P4W"
+    return None
+
+
+def pick_period(
+    text: str, amount: Money | None, default: str | None, dates: list[FoundDate] | None = None
+) -> str | None:
+    """The period written beside the amount ("9,99 €/mois", "prélèvement mensuel de 88,80 €"), else the
+    date range a charge covers, else a period word anywhere, else the provider's."""
     if amount is not None:  # the period written first after the amount: "32,99 €/mois pendant 12 mois"
         near = text[amount.end : amount.end + 30]
         found = [(m.start(), period) for period, pattern in _PERIODS if (m := pattern.search(near))]
         if found:
             return min(found)[1]
+        line_start = text.rfind("\n", 0, amount.start) + 1
+        before = text[max(line_start, amount.start - 40) : amount.start]
+        found = [(m.end(), period) for period, pattern in _PERIODS for m in pattern.finditer(before)]
+        if found:  # the word nearest before it: "Le prélèvement mensuel de 88,80 EUR"
+            return max(found)[1]
+    ranged = period_of_range(text, dates or [])
+    if ranged:
+        return ranged
     for period, pattern in _PERIODS:
         if pattern.search(text):
             return period
@@ -272,7 +315,7 @@ def build_event(
     # a provider's usual period only completes a price; a cancellation without one states none
     usual = target.period if amount and event_type != "refund" else None
     # a refund gives money back once: the period it might mention is not a new one
-    fact.billing_period = pick_period(low, amount, usual) if event_type != "refund" else None
+    fact.billing_period = pick_period(low, amount, usual, dates) if event_type != "refund" else None
     _fill_dates(fact, low, dates, sent)
     if structured is not None:
         _apply_structured(fact, structured)
