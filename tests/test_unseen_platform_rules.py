@@ -138,3 +138,33 @@ def test_a_store_subscription_confirmation_with_a_trial_is_a_trial() -> None:
     assert (result.kind, event.event_type, event.provider, event.trial_ends_on) == (
         "trial", "trial_started", "tunefox", "2026-11-10",
     )  # fmt: skip
+
+
+STRIPE_FOOTER = (
+    "You're receiving this email because you made a purchase at Quillbox, which partners with Stripe to "
+    "provide invoicing and payment processing.\n"
+)
+
+
+def test_a_stripe_hosted_receipt_is_billed_by_stripe_for_the_merchant() -> None:
+    body = (
+        "Receipt from Quillbox\n\nAmount paid: €6.00\nDate paid: Nov 3, 2026\n\nSummary\n"
+        f"Quillbox Letters – paid subscription (monthly)    €6.00\n\n{STRIPE_FOOTER}"
+    )
+    [event] = run(
+        mail("Quillbox <invoice+statements@quillbox.example>", "Your receipt from Quillbox #1234", body)
+    ).events
+    assert (event.provider, event.platform, event.billed_by, event.amount_minor) == (
+        "quillbox",
+        "stripe",
+        "stripe",
+        600,
+    )
+
+
+def test_a_stripe_hosted_receipt_for_a_ticket_is_no_subscription() -> None:
+    body = f"Receipt from Quillbox\n\nAmount paid: €45.00\n\nSummary\nConference ticket   Qty 1   €45.00\n\n{STRIPE_FOOTER}"
+    result = run(
+        mail("Quillbox <invoice+statements@quillbox.example>", "Your receipt from Quillbox #1235", body)
+    )
+    assert (result.kind, result.events) == ("receipt", [])

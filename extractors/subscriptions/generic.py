@@ -77,9 +77,33 @@ def sender_slug(parsed: ParsedMessage) -> str | None:
     return slugify(domain_label) if domain_label else None
 
 
+# A receipt Stripe hosts for the merchant (sent from the merchant's own address): billed through Stripe.
+_STRIPE_HOSTED = re.compile(
+    r"partners? with\W+(?:<[^>]*>\s*)?stripe\b|pay\.stripe\.com/receipts|invoice\.stripe\.com/|"
+    r"(?:powered|processed) by\W+(?:<[^>]*>\s*)?stripe\b",
+    re.IGNORECASE,
+)
+
+
+def billing_platform(parsed: ParsedMessage) -> tuple[str, str | None]:
+    """(platform, billed_by) of an unknown sender's mail: a Stripe-hosted receipt is `stripe`, else direct."""
+    html = parsed.body_html or ""
+    if _STRIPE_HOSTED.search(parsed.body_text[-3000:]) or ("stripe" in html and _STRIPE_HOSTED.search(html)):
+        return "stripe", "stripe"
+    return "direct", None
+
+
 def target(parsed: ParsedMessage, seller: str | None = None) -> Target | None:
     slug = slugify(seller) if seller else sender_slug(parsed)
     if not slug:
         return None
     name = seller or parsed.from_name or slug
-    return Target(slug=slug, service_name=name, platform="direct", extractor=NAME, confidence=CONFIDENCE)
+    platform, billed_by = billing_platform(parsed)
+    return Target(
+        slug=slug,
+        service_name=name,
+        platform=platform,
+        billed_by=billed_by,
+        extractor=NAME,
+        confidence=CONFIDENCE,
+    )
