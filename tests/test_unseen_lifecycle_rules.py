@@ -121,3 +121,16 @@ def test_an_announced_price_keeps_the_price_in_force(subject: str, body: str) ->
 def test_the_billing_period_as_people_write_it(body: str, period: str) -> None:
     [event] = run(mail("Quillbox <hello@quillbox.example>", "Votre reçu Quillbox", body)).events
     assert (event.amount_minor, event.billing_period) == (2997, period)
+
+
+def test_a_forwarded_instalment_notice_is_the_contracts_charge() -> None:
+    body = (
+        "Pour le dossier.\n\n________________________________\nDe\u00a0: Voltéo <factures@volteo.example>\n"
+        "Envoyé\u00a0: lundi 8 juin 2026 07:10\nÀ\u00a0: me@example.org\nObjet\u00a0: Votre prochaine mensualité\n\n"
+        "Votre mensualité de 64,00 € sera prélevée le 10/06/2026.\n"
+    )
+    result = run(mail("Me <me@example.org>", "TR: Votre prochaine mensualité", body, to="me@example.org"))
+    [event] = result.events
+    assert (event.provider, event.event_type, event.amount_minor, event.occurred_on) == (
+        "volteo", "charge", 6400, "2026-06-10",
+    )  # fmt: skip

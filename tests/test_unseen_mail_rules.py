@@ -94,7 +94,21 @@ def test_department_words_never_enter_a_slug(sender: str, subject: str, slug: st
     assert [e.provider for e in run(mail(sender, subject, body)).events] == [slug]
 
 
-def test_a_regularisation_bill_proves_no_price() -> None:
-    body = "Votre contrat d'électricité (mensualité)\nMontant de la régularisation : 214,37 €\n"
+def test_a_regularisation_bill_proves_the_contract_runs_not_its_price() -> None:
+    body = (
+        "Votre contrat d'électricité (mensualité)\nMontant de la régularisation : 214,37 €\n"
+        "Date de prélèvement : 10/11/2026\nVos mensualités restent inchangées : 64,00 € par mois.\n"
+    )
     result = run(mail("Voltéo <factures@volteo.example>", "Votre facture de régularisation", body))
-    assert (result.kind, result.events) == ("receipt", [])
+    assert result.kind == "receipt"
+    assert [(e.event_type, e.amount_minor, e.occurred_on) for e in result.events] == [
+        ("charge", None, "2026-11-10")
+    ]
+
+
+@pytest.mark.parametrize(
+    "subject", ["Votre facture de clôture", "Your final bill", "Votre facture de résiliation"]
+)
+def test_a_closing_bill_proves_nothing_running(subject: str) -> None:
+    body = "Votre contrat d'électricité (mensualité)\nMontant à payer : 214,37 €\nDate de prélèvement : 10/11/2026\n"
+    assert run(mail("Voltéo <factures@volteo.example>", subject, body)).events == []

@@ -268,6 +268,7 @@ SUBSCRIPTION_WORDS = _any(
     r"abonnement",
     r"abonné",
     r"cotisation",
+    r"(?:votre|ta|vos|tes|prochaine) mensualités?",
     r"subscription",
     r"membership",
     r"adhésion",

@@ -290,11 +290,14 @@ def build_event(
         return None
     if require_subscription_words and not SUBSCRIPTION_WORDS.search(without_upsells(low)):
         return None
-    if event_type == "charge" and labelled.ONE_OFF_BILL.search(low[: len(parsed.subject)]):
-        return None  # a regularisation or closing bill: its amount is no price, its date no renewal
+    one_off = event_type == "charge" and bool(labelled.ONE_OFF_BILL.search(low[: len(parsed.subject)]))
+    if one_off and not labelled.REGULARISATION_BILL.search(low[: len(parsed.subject)]):
+        return (
+            None  # a closing bill or a deposit: its amount is no price, nor does it prove the contract runs
+        )
     sent = date.fromisoformat(parsed.date[:10]) if parsed.date else None
     dates = find_dates(full, lang, sent)
-    money = find_money(full, lang)
+    money = [] if one_off else find_money(full, lang)  # a regularisation: the charge, not the price
     amount = pick_amount(low, money, kind)
     fact = EventFact(
         event_type=event_type,

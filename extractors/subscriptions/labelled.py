@@ -56,6 +56,8 @@ ONE_OFF_BILL = re.compile(
     r"régularisation|regularisation|regularization|facture de clôture|closing (?:bill|invoice)|"
     r"final (?:bill|invoice)|facture de résiliation|dépôt de garantie|\bdeposit\b"
 )
+# ...of which a regularisation settles a running contract: it proves the contract runs, never its price.
+REGULARISATION_BILL = re.compile(r"régularisation|regularisation|regularization|true[- ]?up")
 
 
 @dataclass(frozen=True)

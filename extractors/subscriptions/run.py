@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from extractors.registry import Provider, registry
-from extractors.subscriptions import forwards, generic, platforms, structured
+from extractors.subscriptions import forwards, generic, labelled, platforms, structured
 from extractors.subscriptions.classify import in_conversation, kind_of_provider_mail
 from extractors.subscriptions.event import Target, build_event
 from extractors.subscriptions.spoofing import vet_sender
@@ -90,7 +90,8 @@ def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction)
         if fact is None:
             continue  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
         stated_end = fact.event_type == "cancellation_confirmed" and fact.ends_on is not None
-        if credited is None and fact.amount_minor is None and not stated_end:
+        settles = fact.event_type == "charge" and labelled.REGULARISATION_BILL.search(parsed.subject.lower())
+        if credited is None and fact.amount_minor is None and not (stated_end or settles):
             result.needs_review = True  # an unknown sender without a price (or a cancellation without its
             continue  # access end): a person should look
         result.events.append(fact)
