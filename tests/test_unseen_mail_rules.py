@@ -112,3 +112,41 @@ def test_a_regularisation_bill_proves_the_contract_runs_not_its_price() -> None:
 def test_a_closing_bill_proves_nothing_running(subject: str) -> None:
     body = "Votre contrat d'électricité (mensualité)\nMontant à payer : 214,37 €\nDate de prélèvement : 10/11/2026\n"
     assert run(mail("Voltéo <factures@volteo.example>", subject, body)).events == []
+
+
+@pytest.mark.parametrize(
+    ("body", "plan", "renews"),
+    [
+        ("Votre abonnement a été renouvelé.\nFormule : Pro Famille\nMontant : 9,99 € par mois\n"
+         "Prochain prélèvement : 12/12/2026\n", "Pro Famille", "2026-12-12"),
+        ("Your subscription renewed.\nPlan: Pro (monthly)\nAmount paid: $9.99\nNext billing date: Dec 12, 2026\n",
+         "Pro", "2026-12-12"),
+        ("Your subscription.\nWe've just billed $9.99, so you're paid up until December 12th.\n", None, "2026-12-12"),
+        ("Votre abonnement\nOffre : Essentiel – 9,99 €/mois\nMontant : 9,99 €\nValable jusqu'au : 12/12/2026\n",
+         "Essentiel", "2026-12-12"),
+        ("Your membership\nTier: Gold\nTotal: €9.99/month\nValid until 12 December 2026\n", "Gold", "2026-12-12"),
+    ],
+)  # fmt: skip
+def test_labelled_plan_and_next_charge_for_an_unknown_sender(
+    body: str, plan: str | None, renews: str
+) -> None:
+    [event] = run(mail("Quillbox <hello@quillbox.example>", "Votre reçu Quillbox", body)).events
+    assert (event.amount_minor, event.plan, event.next_renewal_on) == (999, plan, renews)
+
+
+def test_labelled_plan_from_an_html_table_cell() -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = (
+        "Quillbox <hello@quillbox.example>",
+        "me@example.org",
+        "Votre reçu Quillbox",
+    )
+    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<t@example>"
+    msg.set_content(
+        "<html><body><p>Votre abonnement a été renouvelé.</p><table>"
+        "<tr><td>Formule</td><td>Pro Famille</td></tr><tr><td>Montant</td><td>9,99&nbsp;€ par mois</td></tr>"
+        "<tr><td>Prochain prélèvement</td><td>12/12/2026</td></tr></table></body></html>",
+        subtype="html",
+    )
+    [event] = run(msg.as_bytes()).events
+    assert (event.amount_minor, event.plan, event.next_renewal_on) == (999, "Pro Famille", "2026-12-12")

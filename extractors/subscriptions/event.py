@@ -309,7 +309,7 @@ def build_event(
         platform=target.platform,
         billed_by=target.billed_by,
         account_email=account_email(parsed, identity),
-        plan=pick_plan(low, target.plans),
+        plan=pick_plan(low, target.plans) or labelled.plan_of(text),
     )
     if amount is not None:
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency
@@ -361,7 +361,9 @@ def _fill_dates(fact: EventFact, text: str, dates: list[FoundDate], sent: date |
         charged = date_after(DATE_WORDS["charged_on"], text, dates)
         if charged and sent and abs((charged - sent).days) <= 40:
             fact.occurred_on = charged.isoformat()
-        renew = date_after(DATE_WORDS["next_renewal_on"], text, dates)
+        renew = date_after(DATE_WORDS["next_renewal_on"], text, dates) or date_after(
+            labelled.PAID_UNTIL, text, dates
+        )
         if renew and (charged is None or renew > charged):
             fact.next_renewal_on = renew.isoformat()
 

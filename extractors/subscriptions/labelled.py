@@ -122,3 +122,42 @@ def pick_charged(text: str, money: list[Money]) -> Money | None:
 def price_candidates(text: str, money: list[Money]) -> list[Money]:
     """`money` without the amounts whose label says they are not what is charged (subtotal, tax, deposit...)."""
     return [m for m in money if amount_role(text, m) not in NOT_THE_PRICE]
+
+
+# A label naming the plan: "Formule : Ultimate", "Plan: Pro (monthly)", "Offre : Essentiel – 9,99 €/mois".
+PLAN_LABEL = re.compile(
+    r"^(?:votre |ton |ta |your )?(?:formule|offre|plan|forfait|tier|niveau|subscription plan|membership (?:level|tier))$"
+)
+_PLAN_CUT = re.compile(
+    r"\s*(?:[(–—,;|/]| - |\d+[,.]\d{2}|[€$£]|\b(?:eur|usd|chf|gbp)\b|\bpar mois\b|\bper month\b).*$"
+)
+_NOT_A_PLAN = re.compile(r"^(?:prix|price|montant|amount|total|qty|quantité|quantity|date|période|period)\b")
+# Words before a date saying until when it is paid: for a renewing subscription, the next charge.
+PAID_UNTIL = re.compile(
+    r"paid (?:up )?(?:until|through|to)|valable jusqu'(?:au|à)|valide jusqu'(?:au|à)|valid (?:until|through|to)|"
+    r"(?:actif|active|couvert|covered) (?:jusqu'au|until|through)"
+)
+
+
+_CELL_ROW = re.compile(r"^[ \t]*([A-ZÀ-Ý][\w'’]+(?: [\w'’]+)??) ([A-Z0-9À-Ý][^\n]{0,40})$", re.MULTILINE)
+
+
+def _cell_pairs(text: str) -> list[Field]:
+    """Label cell / value cell: an HTML table row turned into text is the label alone on its line above
+    the value, or "Formule Pro Famille" on one line (a capitalised value after a capitalised label)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    stacked = [Field(label.rstrip(" :"), value, 0) for label, value in zip(lines, lines[1:], strict=False)]
+    return [*stacked, *(Field(m.group(1), m.group(2), m.start(2)) for m in _CELL_ROW.finditer(text))]
+
+
+def plan_of(text: str) -> str | None:
+    """The plan a labelled line or table cell names (the first), its price and period cut off; `text`
+    keeps its case."""
+    for found in (*fields(text), *_cell_pairs(text)):
+        if not PLAN_LABEL.match(found.label.lower()):
+            continue
+        value = _PLAN_CUT.sub("", found.value.lower())
+        value = found.value[: len(value)].strip(" .:-")
+        if 2 <= len(value) <= 40 and "@" not in value and not _NOT_A_PLAN.match(value.lower()):
+            return value
+    return None
