@@ -132,7 +132,8 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"\byour (?:[\w+.-]+ ){1,3}order\b",
             r"\border confirmation\b",
             r"\border\b.{0,30}(?:processed|confirmed|has shipped)",
-            r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:order|purchase|commande|achat)",
+            r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:[\w+.'-]+ ){0,2}(?:order|purchase|commande|achat)",
+            r"\be-?billets?\b|\be-tickets?\b|billet électronique",  # a ticket bought: a one-off receipt
         ),
     ),  # fmt: skip
 ]
@@ -191,8 +192,36 @@ BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
         r"(?:votre|ton|your) (?:[\w+'’-]+ ){0,3}?(?:cotisation|abonnement|forfait|offre|subscription|plan|membership|contribution)\b"
         r"[^.\n]{0,40}?(?:passera|passe|augmente|évolue|will (?:go up|increase|change|rise)|is going up|goes up|"
         r"increases|rises) (?:de|from)\s",
+        # "the price of a seat … will change from US$20.00 to", "le prix de l'offre Pro passera de 10,00 € à"
+        r"\b(?:price|prix|tarif|cost)\b[^.\n]{0,60}?(?:will (?:change|increase|go up|rise)|is (?:changing|increasing|going up)|"
+        r"passera|augmentera|évoluera) (?:from|de)\s[^\n]{0,30}?\s(?:to|à)\s",
     )),
 ]  # fmt: skip
+
+
+# A reimbursement of care or a claim paid: the insurer pays me back for a visit, not a refund of my payment.
+_CARE_OR_CLAIM = _any(
+    r"\bsoins?\b",
+    r"séance",
+    r"consultation",
+    r"ostéopath",
+    r"kiné",
+    r"médecin",
+    r"dentist",
+    r"pharmac",
+    r"optique",
+    r"hospitalis",
+    r"mutuelle",
+    r"assurance maladie",
+    r"sinistre",
+    r"indemnis",
+    r"\bclaim",
+    r"feuille de soins",
+    r"prise en charge",
+    r"physiotherap",
+    r"doctor",
+    r"medical",
+)
 
 
 def kind_from_body(text: str) -> str | None:
@@ -237,6 +266,8 @@ def kind_of_provider_mail(
     kind = kind_from_provider(subject, patterns) or kind_from_subject(subject)
     if kind is None and not NOT_TRANSACTIONAL.search(subject.lower()):
         kind = kind_from_body(text)
+    if kind == "receipt" and REFUND.search(subject.lower()) and _CARE_OR_CLAIM.search(text[:800].lower()):
+        return "other"  # an insurer's reimbursement of care: nothing I paid comes back
     return kind
 
 
