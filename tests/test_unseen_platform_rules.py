@@ -168,3 +168,28 @@ def test_a_stripe_hosted_receipt_for_a_ticket_is_no_subscription() -> None:
         mail("Quillbox <invoice+statements@quillbox.example>", "Your receipt from Quillbox #1235", body)
     )
     assert (result.kind, result.events) == ("receipt", [])
+
+
+def test_a_google_play_item_names_the_app_even_when_the_developer_differs() -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = (
+        PLAY,
+        "me@example.org",
+        "Your Google Play Order Receipt from Nov 3, 2026",
+    )
+    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<g@example>"
+    msg.set_content(
+        "<html><body><p>You've made a purchase from Quill Labs, LLC on Google Play.</p><table>"
+        "<tr><td>Item</td><td>Price</td></tr><tr><td>Tunefox Studio (Tunefox: Music)</td><td>€4.99/month</td></tr>"
+        "<tr><td>Auto-renewing subscription</td><td></td></tr><tr><td>Total:</td><td>€4.99/month</td></tr>"
+        "</table></body></html>",
+        subtype="html",
+    )
+    [event] = run(msg.as_bytes()).events
+    assert (event.provider, event.platform, event.amount_minor) == ("tunefox", "google_play", 499)
+
+
+def test_thanks_for_subscribing_to_a_prime_video_channel() -> None:
+    body = "Thanks for subscribing to Cineflux on Prime Video Channels.\n\nYou'll be charged €5.99/month.\n"
+    [event] = run(mail(PRIME_VIDEO, "Welcome to Cineflux", body)).events
+    assert (event.provider, event.platform, event.amount_minor) == ("cineflux", "amazon", 599)

@@ -41,10 +41,10 @@ _YOUR_SUBSCRIPTION = re.compile(
     r"\b(?:votre|ton)\s+abonnement\s+(?:à |a |au |aux )?([^\n]{2,50}?)(?=\s+(?:sur|via|chez|passe|sera|a été|est)\b|\s*[,.;:(]|\s*$)",
     _M,
 )
-# The first row under an "Item   Price" header: the product's cell.
+# The first row under an "Item   Price" header: the product's cell (up to a column gap or its price).
 _ITEM_HEADER = re.compile(
-    r"^[ \t]*(?:items?|articles?|produits?|description|désignation)[ \t]{2,}(?:price|prix|amount|montant|total)[ \t]*\n"
-    r"(?:[ \t]*\n)*[ \t]*(\S[^\n]*?)(?:[ \t]{2,}|\n|$)",
+    r"^[ \t]*(?:items?|articles?|produits?|description|désignation)[ \t]+(?:price|prix|amount|montant|total)[ \t]*\n"
+    r"(?:[ \t]*\n)*[ \t]*(\S[^\n]*?)(?:[ \t]{2,}|[ \t]+(?:[€$£]|\d+[,.]\d{2}|(?:eur|usd|chf|gbp)\b)|\n|$)",
     _M,
 )
 _MERCHANT_LINE = re.compile(
@@ -61,7 +61,7 @@ _STRIPE_SUBJECT = re.compile(
 # Channels", or the "Chaîne : X" line of the mail's summary
 _CHANNEL = re.compile(
     r"(?:(?:\byour|\bvotre)\s+(?:abonnement\s+(?:à\s+|au\s+)?)?|"
-    r"(?:abonnement|abonnée?(?:\(e\))?|subscription|subscribed|chaîne|channel)s?\s*(?:à|a|au|to|:)?\s+)"
+    r"(?:abonnement|abonnée?(?:\(e\))?|subscription|subscribed|subscribing|chaîne|channel)s?\s*(?:à|a|au|to|:)?\s+)"
     r"([^\n]{2,50}?)\s+(?:subscription\s+)?(?:via|sur|on|with|through) (?:Amazon )?Prime Video"
     r"|^[ \t]*(?:chaîne|channel)[ \t]*:[ \t]*(\S[^\n]{0,50}?)[ \t]*$",
     _M,
@@ -173,11 +173,11 @@ def _first(pattern: re.Pattern[str], text: str) -> str | None:
 def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
     """The service a store's mail names in a sentence or its item table, never the store itself:
     "a purchase from Tunefox on Google Play", "your Tunefox subscription", "Item / Tunefox: Studio"."""
-    candidates = (
+    candidates = (  # the item names the app ("Studio (Tunefox)"); the sentence may name its developer
+        _first(_ITEM_HEADER, text),
         _first(_PURCHASE_FROM, text[:2000]),
         _first(_YOUR_SUBSCRIPTION, subject),
         _first(_YOUR_SUBSCRIPTION, text[:2000]),
-        _first(_ITEM_HEADER, text),
     )
     for name in candidates:
         if name and not any(brand in name.lower() for brand in platform.brands):
