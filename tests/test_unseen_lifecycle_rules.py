@@ -134,3 +134,30 @@ def test_a_forwarded_instalment_notice_is_the_contracts_charge() -> None:
     assert (event.provider, event.event_type, event.amount_minor, event.occurred_on) == (
         "volteo", "charge", 6400, "2026-06-10",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["You've turned off automatic renewal for Quillbox Plus", "Automatic renewal turned off",
+     "Vous avez désactivé le renouvellement automatique de Quillbox Plus", "Renouvellement automatique désactivé"],
+)  # fmt: skip
+def test_turning_off_renewal_is_a_cancellation(subject: str) -> None:
+    body = "Your Quillbox Plus membership will end on 14 December 2026.\nVotre abonnement prendra fin le 14/12/2026.\n"
+    result = run(mail("Quillbox <hello@quillbox.example>", subject, body))
+    assert [(e.event_type, e.ends_on) for e in result.events] == [("cancellation_confirmed", "2026-12-14")]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Évolution de votre cotisation Quillbox",
+         "Bonjour,\n\nVotre cotisation mensuelle : 30,00 € → 32,50 € à partir du 1er janvier 2027.\n"),
+        ("Your Quillbox price is changing",
+         "Hi,\n\nYour monthly price: €30.00 -> €32.50, starting January 1, 2027.\n"),
+    ],
+)  # fmt: skip
+def test_a_price_change_written_with_an_arrow(subject: str, body: str) -> None:
+    [event] = run(mail("Quillbox <hello@quillbox.example>", subject, body)).events
+    assert (event.event_type, event.amount_minor, event.previous_amount_minor, event.occurred_on) == (
+        "price_change", 3250, 3000, "2027-01-01",
+    )  # fmt: skip

@@ -51,8 +51,10 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"vous avez annulé",
             r"you(?:'ve| have) cancel+ed",
             # auto-renew turned off: the subscription ends at the end of the period paid for
-            r"auto-?renew(?:al)?\b.{0,40}?(?:turned off|switched off|disabled|cancel+ed)",
+            r"(?:auto-?renew(?:al)?|automatic renewal)\b.{0,40}?(?:turned off|switched off|disabled|cancel+ed)",
+            r"(?:turned|switched) off (?:the )?(?:auto-?renew(?:al)?|automatic renewal)",
             r"renouvellement automatique\b.{0,60}?(?:désactivé|arrêté|annulé|supprimé)",
+            r"(?:désactivé|arrêté|annulé) (?:le )?renouvellement automatique",
         ),
     ),  # fmt: skip
     (
@@ -62,6 +64,9 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"nouveaux? (?:prix|tarifs?)",
             r"(?:prix|tarif) de (?:votre|ton) (?:abonnement|forfait|offre)",
             r"price (?:change|increase|update)",
+            r"(?:évolution|augmentation|changement|modification|revalorisation) de (?:votre|ta) "
+            r"(?:cotisation|mensualité|tarif|prix)",
+            r"\bprice is (?:changing|going up|increasing)",
             r"(?:updating|update to|changes? to) (?:our|your) (?:prices|pricing|price|plan price)",
             r"new price",
             r"(?:subscription|plan|membership|abonnement|forfait) price",

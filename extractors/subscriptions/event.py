@@ -139,12 +139,19 @@ def date_after(words: re.Pattern[str], text: str, dates: list[FoundDate], reach:
     return None
 
 
+_ARROW = re.compile(r"\s*(?:→|->|⇒|=>|➜|➔)\s*")
+
+
 def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
     """The price the message is about: the new one for a price change, the total for a receipt."""
     if not money:
         return None
     positive = [m for m in money if m.amount_minor > 0] or money
     if kind == "price_change":
+        for arrow in _ARROW.finditer(text):  # "30,00 € → 32,50 €": the amount after the arrow is the new one
+            after = [m for m in positive if arrow.end() - 1 <= m.start <= arrow.end() + 3]
+            if after:
+                return after[0]
         positive = [
             m for m in positive if not _OLD_PRICE.search(text[max(0, m.start - 20) : m.start])
         ] or positive
@@ -176,6 +183,7 @@ _BEFORE_OLD_PRICE = re.compile(
     r"(?:\bde|\bfrom|currently|actuellement|reste de|restera de|remains|stays at|au lieu de|instead of|contre)"
     r"\s*:?\s*$"
 )
+_BEFORE_ARROW = re.compile(r"^\s*(?:→|->|⇒|=>|➜|➔)")
 
 
 def pick_previous(text: str, money: list[Money], new: Money) -> Money | None:
@@ -183,7 +191,9 @@ def pick_previous(text: str, money: list[Money], new: Money) -> Money | None:
     for m in money:
         if m is new or m.currency != new.currency or m.amount_minor in (new.amount_minor, 0):
             continue
-        if _BEFORE_OLD_PRICE.search(text[max(0, m.start - 20) : m.start]):
+        if _BEFORE_OLD_PRICE.search(text[max(0, m.start - 20) : m.start]) or (
+            _BEFORE_ARROW.match(text[m.end : m.end + 4]) and m.end < new.start
+        ):
             return m
     return None
 
