@@ -150,3 +150,18 @@ def test_labelled_plan_from_an_html_table_cell() -> None:
     )
     [event] = run(msg.as_bytes()).events
     assert (event.amount_minor, event.plan, event.next_renewal_on) == (999, "Pro Famille", "2026-12-12")
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "period"),
+    [
+        ("Thanks for your payment", "We've just billed $59.00, so you're paid up until December 11th.\n", None),
+        ("Your Quillbox invoice", "Billing period: Nov 3, 2026 – Dec 2, 2026\nQuillbox Pro × 1   $50.00\nTax   $9.00\n"
+         "Total   $59.00\n", "P1M"),
+        ("Votre facture Quillbox est disponible", "Votre facture de novembre est disponible.\nMontant : 59,00 € TTC\n",
+         "P1M"),
+    ],
+)  # fmt: skip
+def test_a_paid_period_makes_a_charge_recurring(subject: str, body: str, period: str | None) -> None:
+    [event] = run(mail("Quillbox <billing@quillbox.example>", subject, body)).events
+    assert (event.event_type, event.amount_minor, event.billing_period) == ("charge", 5900, period)

@@ -299,8 +299,18 @@ def without_upsells(text: str) -> str:
     return _UPSELL.sub(lambda m: "" if _OFFER.search(m.group(0)) else m.group(0), text)
 
 
+# A bill named after its month ("votre facture de novembre", "your November invoice"): billed monthly.
+MONTHLY_BILL = (
+    r"facture (?:du mois )?(?:de |d')(?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+    r"novembre|décembre)|(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december) (?:invoice|bill|statement)"
+)
+
 # Body phrases that make a message about a subscription (as opposed to a one-off purchase).
 SUBSCRIPTION_WORDS = _any(
+    MONTHLY_BILL,
+    r"paid up (?:until|through)",  # "you're paid up until December 11th"
+    r"billing period|période de facturation|service period|période de service",
     r"abonnement",
     r"abonné",
     r"cotisation",

@@ -19,6 +19,7 @@ from extractors.money import Money, find_money
 from extractors.registry import Provider, Refine
 from extractors.subscriptions import labelled
 from extractors.subscriptions.classify import (
+    MONTHLY_BILL,
     REFUND,
     SUBSCRIPTION_WORDS,
     TRIAL_BEGUN,
@@ -66,7 +67,7 @@ _PERIODS: list[tuple[str, re.Pattern[str]]] = [
         r"[,(–] ?(?:6|six) (?:mois|months)\)?(?=\n|$)"
     )),
     ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
-    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
+    ("P1M", re.compile(rf"{MONTHLY_BILL}|/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
 
 DATE_WORDS = {
