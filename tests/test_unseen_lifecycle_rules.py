@@ -161,3 +161,14 @@ def test_a_price_change_written_with_an_arrow(subject: str, body: str) -> None:
     assert (event.event_type, event.amount_minor, event.previous_amount_minor, event.occurred_on) == (
         "price_change", 3250, 3000, "2027-01-01",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "footer",
+    ["Unsubscribe from these emails | Manage your email subscription preferences",
+     "Lien de désabonnement : https://quillbox.example/desabonnement - gérer mes abonnements aux newsletters"],
+)  # fmt: skip
+def test_a_mailing_footer_does_not_make_an_order_a_subscription(footer: str) -> None:
+    body = f"Merci pour votre commande !\n\nLampe de bureau    34,90 €\nTotal TTC    34,90 €\n\n{footer}\n"
+    result = run(mail("Quillbox <orders@quillbox.example>", "Votre commande n° 88AB21", body))
+    assert (result.kind, result.events) == ("receipt", [])

@@ -294,9 +294,19 @@ _UPSELL = re.compile(
 _OFFER = re.compile(r"gratuit|offerts?\b|\bessai|\bfree\b|trial|\d ?%|\bpuis\b|\bthen\b|seulement|\bonly\b")
 
 
+# A mailing footer line: its "subscription" is to the e-mails ("Unsubscribe", "lien de désabonnement").
+_MAILING_FOOTER = re.compile(
+    r"^[^\n]*(?:unsubscrib|désabonn|désinscri|opt[- ]out|email preferences|e-mail preferences|"
+    r"préférences (?:de communication|e-?mail)|newsletter)[^\n]*$",
+    re.MULTILINE,
+)
+
+
 def without_upsells(text: str) -> str:
-    """`text` (lowered) without its upsell paragraphs: a one-off order offering a subscription stays one-off."""
-    return _UPSELL.sub(lambda m: "" if _OFFER.search(m.group(0)) else m.group(0), text)
+    """`text` (lowered) without its upsell paragraphs and mailing-footer lines: a one-off order offering a
+    subscription, or saying how to unsubscribe from its e-mails, stays one-off."""
+    text = _UPSELL.sub(lambda m: "" if _OFFER.search(m.group(0)) else m.group(0), text)
+    return _MAILING_FOOTER.sub("", text)
 
 
 # A bill named after its month ("votre facture de novembre", "your November invoice"): billed monthly.
