@@ -297,7 +297,7 @@ _OFFER = re.compile(r"gratuit|offerts?\b|\bessai|\bfree\b|trial|\d ?%|\bpuis\b|\
 # A mailing footer line: its "subscription" is to the e-mails ("Unsubscribe", "lien de désabonnement").
 _MAILING_FOOTER = re.compile(
     r"^[^\n]*(?:unsubscrib|désabonn|désinscri|opt[- ]out|email preferences|e-mail preferences|"
-    r"préférences (?:de communication|e-?mail)|newsletter)[^\n]*$",
+    r"préférences (?:de communication|e-?mail))[^\n]*$",
     re.MULTILINE,
 )
 
