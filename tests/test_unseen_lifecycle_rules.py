@@ -172,3 +172,14 @@ def test_a_mailing_footer_does_not_make_an_order_a_subscription(footer: str) -> 
     body = f"Merci pour votre commande !\n\nLampe de bureau    34,90 €\nTotal TTC    34,90 €\n\n{footer}\n"
     result = run(mail("Quillbox <orders@quillbox.example>", "Votre commande n° 88AB21", body))
     assert (result.kind, result.events) == ("receipt", [])
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Engagement : 12 mois, jusqu'au 04/01/2027", "Durée d'engagement : 12 mois (jusqu'au 4 janvier 2027)",
+     "Minimum term: 12 months, until January 4, 2027", "Your commitment ends on 4 January 2027."],
+)  # fmt: skip
+def test_a_stated_commitment_end_is_kept(line: str) -> None:
+    body = f"Votre abonnement Quillbox est confirmé.\nCotisation : 29,95 € par mois\n{line}\n"
+    [event] = run(mail("Quillbox <hello@quillbox.example>", "Bienvenue chez Quillbox", body)).events
+    assert (event.event_type, event.amount_minor, event.commitment_ends_on) == ("signup", 2995, "2027-01-04")

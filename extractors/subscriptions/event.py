@@ -90,6 +90,11 @@ DATE_WORDS = {
         r"à compter du|à partir du|dès le|starting(?: on| from)?|effective(?: on| from)?|beginning|from your|"
         r"à partir de (?:votre|ta) (?:prochaine )?(?:facture|échéance|prélèvement)|prochaine facture|next billing",
     ),
+    # a minimum term: "Engagement : 12 mois, jusqu'au 04/01/2027", "Minimum term: 12 months, until …"
+    "commitment_ends_on": re.compile(
+        r"engagement|engagée? jusqu|commitment|minimum term|durée minimale|période minimale|"
+        r"(?:contract|contrat) (?:term|ends|end date|expires)|fin de (?:contrat|l'engagement)",
+    ),
     # the day money moves for this message's charge (a debit a few days after the invoice)
     "charged_on": re.compile(
         r"date (?:de (?:la )?|du |of )?(?:facture|facturation|commande|paiement|prélèvement|transaction|purchase)|"
@@ -368,7 +373,11 @@ def _fill_dates(fact: EventFact, text: str, dates: list[FoundDate], sent: date |
     elif kind == "price_change":
         effective = date_after(DATE_WORDS["effective_on"], text, dates) or first()
         fact.occurred_on = iso(effective) or fact.occurred_on
-    elif kind in ("charge", "signup", "refund", "payment_failed"):
+    if kind in ("charge", "signup", "renewal_notice", "trial_started"):
+        committed = date_after(DATE_WORDS["commitment_ends_on"], text, dates, reach=50)
+        if committed and sent and committed > sent:
+            fact.commitment_ends_on = committed.isoformat()
+    if kind in ("charge", "signup", "refund", "payment_failed"):
         charged = date_after(DATE_WORDS["charged_on"], text, dates)
         if charged and sent and abs((charged - sent).days) <= 40:
             fact.occurred_on = charged.isoformat()

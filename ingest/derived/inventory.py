@@ -121,6 +121,7 @@ def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, su
         "occurred_on": fact.occurred_on,
         "amount_minor": fact.amount_minor,
         "previous_amount_minor": fact.previous_amount_minor,
+        "commitment_ends_on": fact.commitment_ends_on,
         "currency": fact.currency,
         "billing_period": fact.billing_period,
         "next_renewal_on": fact.next_renewal_on,
@@ -162,6 +163,7 @@ class ReplayedSubscription:
     last_charged_on: str | None = None
     price_from: str | None = None  # effective date of the last price change
     pending_price: tuple[int, str | None] | None = None  # announced, not yet in force (as of `settle`)
+    committed_until: str | None = None  # the latest minimum-term end a mail stated
     announced_renewal: str | None = None  # the latest renewal date a mail stated (not projected)
     seen: list[str] = field(default_factory=list)
 
@@ -177,6 +179,8 @@ class ReplayedSubscription:
         self._price(kind, on, e)
         if e["next_renewal_on"] and e["next_renewal_on"] > (self.announced_renewal or ""):
             self.announced_renewal = e["next_renewal_on"]
+        if e.get("commitment_ends_on") and e["commitment_ends_on"] > (self.committed_until or ""):
+            self.committed_until = e["commitment_ends_on"]
         if kind in ("trial_started", "trial_ending"):
             if self.status in ("unknown", "trial", "expired", "cancelled"):
                 self.status = "trial"
@@ -253,7 +257,7 @@ class ReplayedSubscription:
         """The newest evidence (a mail, or the renewal date a mail announced) is older than two billing
         periods (13 months for yearly, or when the period is unknown): nothing says it still runs, so
         it is never projected forward."""
-        announced = [d for d in (self.announced_renewal, self.trial_ends_on) if d]
+        announced = [d for d in (self.announced_renewal, self.trial_ends_on, self.committed_until) if d]
         if not self.seen:
             return False
         newest = date.fromisoformat(max([*self.seen, *announced])[:10])
