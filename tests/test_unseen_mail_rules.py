@@ -165,3 +165,19 @@ def test_labelled_plan_from_an_html_table_cell() -> None:
 def test_a_paid_period_makes_a_charge_recurring(subject: str, body: str, period: str | None) -> None:
     [event] = run(mail("Quillbox <billing@quillbox.example>", subject, body)).events
     assert (event.event_type, event.amount_minor, event.billing_period) == ("charge", 5900, period)
+
+
+@pytest.mark.parametrize(
+    "date_line",
+    ["Date: mar. 3 nov. 2026 à 10:00", "Date : mardi 3 novembre 2026 10:00", "Date: Tue, Nov 3, 2026 at 10:00 AM",
+     "Sent: Tuesday, November 3, 2026 10:00 AM", "Envoyé : mer. 4 nov. 2026 09:12"],
+)  # fmt: skip
+def test_a_forwarded_date_line_with_its_weekday(date_line: str) -> None:
+    body = (
+        f"---------- Forwarded message ---------\nFrom: Quillbox <billing@quillbox.example>\n{date_line}\n"
+        "Subject: Votre reçu Quillbox\nTo: <me@example.org>\n\nVotre abonnement (mensuel)\nTotal : 12,00 €\n"
+    )
+    [event] = run(
+        mail("Me <me@example.org>", "Fwd: Votre reçu Quillbox", body, to="me.too@example.net")
+    ).events
+    assert event.occurred_on in ("2026-11-03", "2026-11-04")
