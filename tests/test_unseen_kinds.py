@@ -71,3 +71,25 @@ def test_a_refund_of_my_subscription_is_still_a_receipt() -> None:
     body = "Nous vous avons remboursé 9,99 € pour votre abonnement Quillbox du mois d'octobre.\n"
     result = run("Quillbox <billing@quillbox.example>", "Votre remboursement Quillbox", body)
     assert result.kind == "receipt"
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "body"),
+    [
+        ("Marie Dupont <marie.dupont@gmail.com>", "Nouvelles",
+         "Salut !\n\nTon abonnement Netflix a été résilié ? Le mien reste à 13,49 € par mois jusqu'au 12 mars 2027.\n"),
+        ("Marie <marie.d@free.fr>", "Résiliation de ton abonnement", "Ton abonnement a été résilié, tu en profites "
+         "jusqu'au 12 mars 2027.\n"),
+        ("Tom <tom@outlook.com>", "Your invoice", "Here is the invoice for the monthly plan we share: €10.00/month.\n"),
+    ],
+)  # fmt: skip
+def test_a_person_writing_from_a_mailbox_provider_is_no_provider(
+    sender: str, subject: str, body: str
+) -> None:
+    assert run(sender, subject, body).events == []
+
+
+def test_a_mailbox_providers_own_billing_robot_is_the_provider() -> None:
+    body = "Your subscription (monthly)\nTotal: CHF 12.90\n"
+    [event] = run("Proton <no-reply@proton.me>", "Your Proton invoice", body).events
+    assert (event.provider, event.amount_minor) == ("proton", 1290)

@@ -39,6 +39,17 @@ _SUBDOMAINS = {
 }
 
 
+# Mailbox providers people write from: a sender there is a person, unless it is the mailbox provider's own
+# robot or brand (Proton's invoices come from no-reply@proton.me).
+PERSONAL_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "outlook.fr", "hotmail.com", "hotmail.fr", "live.com",
+    "live.fr", "msn.com", "yahoo.com", "yahoo.fr", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com",
+    "gmx.com", "gmx.fr", "gmx.de", "gmx.net", "web.de", "proton.me", "protonmail.com", "pm.me", "tutanota.com",
+    "fastmail.com", "hey.com", "yandex.com", "yandex.ru", "mail.ru", "free.fr", "orange.fr", "wanadoo.fr",
+    "sfr.fr", "neuf.fr", "laposte.net", "bbox.fr", "numericable.fr", "aliceadsl.fr", "club-internet.fr",
+})  # fmt: skip
+
+
 def generic_name(name: str) -> bool:
     """A department or robot ("Billing", "Équipe", "no-reply"), not a brand."""
     return bool(_GENERIC_NAMES.search(name))
@@ -93,7 +104,19 @@ def billing_platform(parsed: ParsedMessage) -> tuple[str, str | None]:
     return "direct", None
 
 
+def a_person(parsed: ParsedMessage) -> bool:
+    """A person writing from a mailbox provider ("Marie <marie.d@gmail.com>"), not its robot or brand."""
+    domain = (parsed.from_domain or "").lower()
+    if domain not in PERSONAL_MAIL_DOMAINS:
+        return False
+    local = (parsed.from_addr or "").split("@")[0]
+    brand = domain.split(".")[0]
+    return not (generic_name(local) or brand in re.sub(r"\W", "", (parsed.from_name or "").lower()))
+
+
 def target(parsed: ParsedMessage, seller: str | None = None) -> Target | None:
+    if a_person(parsed):
+        return None  # a person's mail about a subscription proves none
     slug = slugify(seller) if seller else sender_slug(parsed)
     if not slug:
         return None
