@@ -93,3 +93,12 @@ def test_a_mailbox_providers_own_billing_robot_is_the_provider() -> None:
     body = "Your subscription (monthly)\nTotal: CHF 12.90\n"
     [event] = run("Proton <no-reply@proton.me>", "Your Proton invoice", body).events
     assert (event.provider, event.amount_minor) == ("proton", 1290)
+
+
+def test_news_about_someone_elses_price_is_no_price_change() -> None:
+    body = (
+        "Streaming giant raises prices again.\n\nThe price of the Standard plan will increase from $15.49 to "
+        "$17.99 per month, the company said.\n\nManage your subscription | Unsubscribe\n"
+    )
+    result = run("The Daily Byte <hello@dailybyte.example>", "Streaming prices are going up", body)
+    assert result.events == []

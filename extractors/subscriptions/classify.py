@@ -197,9 +197,6 @@ BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
         r"(?:votre|ton|your) (?:[\w+'’-]+ ){0,3}?(?:cotisation|abonnement|forfait|offre|subscription|plan|membership|contribution)\b"
         r"[^.\n]{0,40}?(?:passera|passe|augmente|évolue|will (?:go up|increase|change|rise)|is going up|goes up|"
         r"increases|rises) (?:de|from)\s",
-        # "the price of a seat … will change from US$20.00 to", "le prix de l'offre Pro passera de 10,00 € à"
-        r"\b(?:price|prix|tarif|cost)\b[^.\n]{0,60}?(?:will (?:change|increase|go up|rise)|is (?:changing|increasing|going up)|"
-        r"passera|augmentera|évoluera) (?:from|de)\s[^\n]{0,30}?\s(?:to|à)\s",
     )),
 ]  # fmt: skip
 
@@ -229,12 +226,26 @@ _CARE_OR_CLAIM = _any(
 )
 
 
+# "the price of a seat … will change from US$20.00 to", "le prix de l'offre Pro passera de 10,00 € à":
+# a price change when the mail also speaks of the reader's own plan (news about prices is not one)
+_PRICE_MOVES = re.compile(
+    r"\b(?:price|prix|tarif|cost)\b[^.\n]{0,60}?(?:will (?:change|increase|go up|rise)|is (?:changing|increasing|going up)|"
+    r"passera|augmentera|évoluera) (?:from|de)\s[^\n]{0,30}?\s(?:to|à)\s"
+)
+_YOUR_PLAN = re.compile(
+    r"\b(?:your|votre|ton|vos|tes) (?:[\w+'’-]+ ){0,3}?(?:plan|abonnement|subscription|membership|forfait|offre|"
+    r"cotisation|formule|compte|account)\b"
+)
+
+
 def kind_from_body(text: str) -> str | None:
     """The kind the opening of a body states with a possessive, or None."""
     head = text[:800].lower()
     for kind, pattern in BODY_KINDS:
         if pattern.search(head):
             return kind
+    if _PRICE_MOVES.search(head) and _YOUR_PLAN.search(_MAILING_FOOTER.sub("", head)):
+        return "price_change"
     return None
 
 
@@ -270,7 +281,7 @@ def kind_of_provider_mail(
     """A known sender's message: its own subject patterns, the common vocabulary, then the body's opening."""
     kind = kind_from_provider(subject, patterns) or kind_from_subject(subject)
     if kind is None and not NOT_TRANSACTIONAL.search(subject.lower()):
-        kind = kind_from_body(text)
+        kind = kind_from_body(f"{subject}\n{text}")
     if kind == "receipt" and REFUND.search(subject.lower()) and _CARE_OR_CLAIM.search(text[:800].lower()):
         return "other"  # an insurer's reimbursement of care: nothing I paid comes back
     return kind
