@@ -183,3 +183,9 @@ def test_a_stated_commitment_end_is_kept(line: str) -> None:
     body = f"Votre abonnement Quillbox est confirmé.\nCotisation : 29,95 € par mois\n{line}\n"
     [event] = run(mail("Quillbox <hello@quillbox.example>", "Bienvenue chez Quillbox", body)).events
     assert (event.event_type, event.amount_minor, event.commitment_ends_on) == ("signup", 2995, "2027-01-04")
+
+
+def test_a_free_account_welcome_with_a_paid_upgrade_is_no_subscription() -> None:
+    body = "Thanks for creating your Quillbox account.\n\nUpgrade to Pro for $9.99/month anytime.\n"
+    result = run(mail("Quillbox <hello@quillbox.example>", "Welcome to Quillbox", body))
+    assert (result.kind, result.events) == ("signup", [])

@@ -302,7 +302,10 @@ _UPSELL = re.compile(
     r"try|discover|join|get|upgrade|subscribe|start|save|go)\b[^\n]*(?:\n[^\n]+)*",
     re.MULTILINE,
 )
-_OFFER = re.compile(r"gratuit|offerts?\b|\bessai|\bfree\b|trial|\d ?%|\bpuis\b|\bthen\b|seulement|\bonly\b")
+_OFFER = re.compile(
+    r"gratuit|offerts?\b|\bessai|\bfree\b|trial|\d ?%|\bpuis\b|\bthen\b|seulement|\bonly\b|"
+    r"\d\s?(?:€|\$|£|eur\b|usd\b)|[€$£]\s?\d"  # a price offered: "Upgrade to Pro for $9.99/month"
+)
 
 
 # A mailing footer line: its "subscription" is to the e-mails ("Unsubscribe", "lien de désabonnement").
