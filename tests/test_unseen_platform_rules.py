@@ -193,3 +193,25 @@ def test_thanks_for_subscribing_to_a_prime_video_channel() -> None:
     body = "Thanks for subscribing to Cineflux on Prime Video Channels.\n\nYou'll be charged €5.99/month.\n"
     [event] = run(mail(PRIME_VIDEO, "Welcome to Cineflux", body)).events
     assert (event.provider, event.platform, event.amount_minor) == ("cineflux", "amazon", 599)
+
+
+APPLE = "Apple <no_reply@email.apple.com>"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "event_type"),
+    [
+        ("Your subscription has been cancelled",
+         "Your subscription to Tunefox Pro (Monthly) has been cancelled. You can continue to use it until "
+         "12 December 2026.\n", "cancellation_confirmed"),
+        ("Votre abonnement va bientôt être renouvelé",
+         "Votre abonnement à Tunefox Premium sera renouvelé le 12 décembre 2026 pour 4,99 € par mois.\n",
+         "renewal_notice"),
+        ("Subscription Price Increase",
+         "The price of your Tunefox Plus subscription will increase from €4.99 to €5.99 per month starting "
+         "12 December 2026.\n", "price_change"),
+    ],
+)  # fmt: skip
+def test_a_store_mail_naming_the_product_is_the_apps(subject: str, body: str, event_type: str) -> None:
+    [event] = run(mail(APPLE, subject, body)).events
+    assert (event.event_type, event.provider, event.platform) == (event_type, "tunefox", "apple")

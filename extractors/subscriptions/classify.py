@@ -92,7 +92,7 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
         "renewal_notice",
         _any(
             r"renouvellement",
-            r"(?:sera|va être) (?:renouvelé|reconduit|prélevé)",
+            r"(?:sera|va (?:bientôt )?être) (?:bientôt )?(?:automatiquement )?(?:renouvelée?|reconduite?|prélevée?)",
             r"reconduction",
             r"prochain prélèvement",
             r"will (?:auto-?)?renew",

@@ -41,6 +41,28 @@ _YOUR_SUBSCRIPTION = re.compile(
     r"\b(?:votre|ton)\s+abonnement\s+(?:à |a |au |aux )?([^\n]{2,50}?)(?=\s+(?:sur|via|chez|passe|sera|a été|est)\b|\s*[,.;:(]|\s*$)",
     _M,
 )
+# "Your subscription to Tunefox Pro (Monthly) has been cancelled", "votre abonnement à Tunefox Premium sera …"
+_SUBSCRIPTION_TO = re.compile(
+    r"\b(?:subscription|membership|abonnement|adhésion) (?:to|à|au|aux)\s+([^\n]{2,50}?)"
+    r"(?=\s*\(|\s+(?:has|have|was|is|will|on|sur|via|a été|est|sera|pour|for|expire|ends?|prend)\b|\s*[,.;:]|\s*$)",
+    _M,
+)
+# Words that name a plan of an app, not the app: "Tunefox Pro" is Tunefox's Pro plan.
+_PLAN_WORDS = frozenset(
+    "pro premium plus max family famille duo individual individuel individuelle standard basic basique essential "
+    "essentiel essentials ultimate mega fan studio gold silver unlimited illimité annual annuel monthly mensuel "
+    "yearly weekly subscription abonnement membership tier plan".split()
+)
+
+
+def app_of_product(name: str) -> str:
+    """'Tunefox Pro' -> 'Tunefox': the plan words a store appends to the app's name, dropped."""
+    words = name.split()
+    while len(words) > 1 and words[-1].lower().strip("()") in _PLAN_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
 # The first row under an "Item   Price" header: the product's cell (up to a column gap or its price).
 _ITEM_HEADER = re.compile(
     r"^[ \t]*(?:items?|articles?|produits?|description|désignation)[ \t]+(?:price|prix|amount|montant|total)[ \t]*\n"
@@ -103,7 +125,8 @@ def target_for_name(registry: Registry, name: str, platform: Provider) -> Target
     name = clean_name(name, inner_app=kind == "google_play")
     if not name:
         return None
-    known = registry.for_name(name)
+    known = registry.for_name(name) or registry.for_name(app_of_product(name))
+    name = app_of_product(name) if known is None else name
     if known is not None and known.role == "service":
         billed = known.platform if platform.slug in known.via else kind
         by = platform.slug if billed != "direct" else None
@@ -177,10 +200,12 @@ def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
         _first(_ITEM_HEADER, text),
         _first(_PURCHASE_FROM, text[:2000]),
         _first(_YOUR_SUBSCRIPTION, subject),
+        _first(_SUBSCRIPTION_TO, subject),
         _first(_YOUR_SUBSCRIPTION, text[:2000]),
+        _first(_SUBSCRIPTION_TO, text[:2000]),
     )
-    for name in candidates:
-        if name and not any(brand in name.lower() for brand in platform.brands):
+    for name in candidates:  # a name is written with a capital in its first word ("iCloud+" too)
+        if name and re.match(r"\S*[A-Z0-9]", name) and not any(b in name.lower() for b in platform.brands):
             return name
     return None
 
