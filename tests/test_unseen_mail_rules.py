@@ -181,3 +181,10 @@ def test_a_forwarded_date_line_with_its_weekday(date_line: str) -> None:
         mail("Me <me@example.org>", "Fwd: Votre reçu Quillbox", body, to="me.too@example.net")
     ).events
     assert event.occurred_on in ("2026-11-03", "2026-11-04")
+
+
+@pytest.mark.parametrize("label", ["Compte", "Your account", "Apple Account", "Identifiant", "Sign-in ID"])
+def test_the_account_the_mail_names_is_the_account(label: str) -> None:
+    body = f"Votre abonnement (mensuel)\n{label} : me.too@example.net\nTotal : 12,00 €\n"
+    [event] = run(mail("Quillbox <billing@quillbox.example>", "Votre reçu Quillbox", body)).events
+    assert event.account_email == "me.too@example.net"

@@ -259,8 +259,12 @@ def pick_plan(low: str, plans: tuple[str, ...]) -> str | None:
     return None
 
 
-def account_email(parsed: ParsedMessage, identity: Identity) -> str | None:
-    """The account the message is about: my own address among the recipients, else the first one."""
+def account_email(parsed: ParsedMessage, identity: Identity, text: str = "") -> str | None:
+    """The account the message is about: one of my addresses the mail names as the account ("Compte :
+    x@y"), else my own address among the recipients, else the first one."""
+    for named in labelled.account_of(text):
+        if identity.is_mine(named):
+            return named
     recipients = [*parsed.to_addrs, *parsed.cc_addrs]
     for addr in recipients:
         if identity.is_mine(addr):
@@ -324,7 +328,7 @@ def build_event(
         service_name=target.service_name,
         platform=target.platform,
         billed_by=target.billed_by,
-        account_email=account_email(parsed, identity),
+        account_email=account_email(parsed, identity, text),
         plan=pick_plan(low, target.plans) or labelled.plan_of(text),
     )
     if amount is not None:

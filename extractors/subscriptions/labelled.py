@@ -161,3 +161,23 @@ def plan_of(text: str) -> str | None:
         if 2 <= len(value) <= 40 and "@" not in value and not _NOT_A_PLAN.match(value.lower()):
             return value
     return None
+
+
+# A label naming the account: "Compte : x@y", "Your account: x@y", "Apple Account", "Sign-in ID".
+ACCOUNT_LABEL = re.compile(
+    r"^(?:votre |your |ton )?(?:compte|account|identifiant|sign-in id|login|apple account|google account|"
+    r"apple id|adresse e-?mail|e-?mail address|e-?mail|courriel)(?: [\w.+-]+)?$"
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def account_of(text: str) -> list[str]:
+    """The e-mail addresses labelled lines or table cells name as the account, in order (lowercase)."""
+    found = []
+    for field in (*fields(text), *_cell_pairs(text)):
+        label = field.label.lower().strip()
+        if ACCOUNT_LABEL.match(label) or ACCOUNT_LABEL.match(label.rsplit(" ", 1)[-1]):
+            match = _EMAIL.search(field.value)
+            if match:
+                found.append(match.group(0).lower())
+    return found
