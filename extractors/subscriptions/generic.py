@@ -1,9 +1,11 @@
 """Layer 4: the FR/EN fallback for senders no provider file knows.
 
-Only a subject announcing a transaction, a body about a subscription and (for a
-charge) an amount make an event, and even then with a low confidence: the message
-shows up in the `needs_review` view for a person to confirm. The provider slug is
-made from the sender's name when it resembles its domain, else from the domain.
+Only a subject (else a body opening, in the reader's possessive) announcing a transaction,
+a body about a subscription and (for a charge) an amount make an event, and even then
+with a low confidence: the message shows up in the `needs_review` view for a person to
+confirm. The provider slug is made from the sender's name when it resembles its domain,
+else from the domain; a person writing from a mailbox provider is nobody's merchant, and a
+receipt Stripe hosts for the merchant is billed through `stripe`.
 """
 
 from __future__ import annotations
