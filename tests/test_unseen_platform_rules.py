@@ -215,3 +215,21 @@ APPLE = "Apple <no_reply@email.apple.com>"
 def test_a_store_mail_naming_the_product_is_the_apps(subject: str, body: str, event_type: str) -> None:
     [event] = run(mail(APPLE, subject, body)).events
     assert (event.event_type, event.provider, event.platform) == (event_type, "tunefox", "apple")
+
+
+def test_a_membership_sold_by_a_merchant_of_record_is_the_creators() -> None:
+    body = (
+        "You're now a member of Quill Letters.\n\n$5 a month\nYou'll be charged again on December 3, 2026.\n"
+    )
+    result = run(mail("Gumroad <noreply@gumroad.com>", "Your membership to Quill Letters", body))
+    [event] = result.events
+    assert (result.kind, event.provider, event.platform, event.billed_by, event.amount_minor) == (
+        "signup", "quill-letters", "reseller", "gumroad", 500,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("subject", ["You bought Quill Icons!", "Vous avez acheté Quill Icons"])
+def test_a_one_off_sale_by_a_merchant_of_record_is_a_receipt(subject: str) -> None:
+    body = "Thanks for your purchase of Quill Icons from Quill Studio.\nTotal: $15\n"
+    result = run(mail("Gumroad <noreply@gumroad.com>", subject, body))
+    assert (result.kind, result.events) == ("receipt", [])

@@ -139,6 +139,7 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"\border\b.{0,30}(?:processed|confirmed|has shipped)",
             r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:[\w+.'-]+ ){0,2}(?:order|purchase|commande|achat)",
             r"\be-?billets?\b|\be-tickets?\b|billet électronique",  # a ticket bought: a one-off receipt
+            r"\byou (?:bought|purchased)\b|\bvous avez acheté\b|\byour purchase of\b",
         ),
     ),  # fmt: skip
 ]
@@ -181,6 +182,10 @@ TRIAL_BEGUN = _any(
 # For a known provider whose subject announces nothing ("Information importante concernant votre
 # abonnement"): phrases in the first lines of the body that only transactional mail uses.
 BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("signup", _any(
+        r"you(?:'re| are) now (?:a )?(?:member|subscriber|subscribed)\b",
+        r"vous êtes (?:désormais |maintenant )?(?:membre|abonnée?) (?:de|à|au|du)\b",
+    )),
     ("payment_failed", _any(
         r"(?:votre|ton|your) (?:paiement|payment|prélèvement)\b.{0,30}(?:a été refusé|a échoué|was declined|failed)",
         r"(?:n'avons|n'a) pas pu (?:prélever|débiter|encaisser)", r"(?:were|was) unable to (?:charge|process)",

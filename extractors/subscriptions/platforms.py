@@ -47,6 +47,10 @@ _SUBSCRIPTION_TO = re.compile(
     r"(?=\s*\(|\s+(?:has|have|was|is|will|on|sur|via|a été|est|sera|pour|for|expire|ends?|prend)\b|\s*[,.;:]|\s*$)",
     _M,
 )
+# "You're now a member of Quill Letters", "vous êtes désormais membre de Quill Letters"
+_MEMBER_OF = re.compile(
+    r"\b(?:member|membre|subscriber|abonnée?) (?:of|de|du|à|au)\s+([^\n]{2,50}?)\s*(?:[.,;!]|$)", _M
+)
 # Words that name a plan of an app, not the app: "Tunefox Pro" is Tunefox's Pro plan.
 _PLAN_WORDS = frozenset(
     "pro premium plus max family famille duo individual individuel individuelle standard basic basique essential "
@@ -264,7 +268,9 @@ def _resold_merchant(platform: Provider, subject: str, from_name: str, text: str
         via.group(1) if via else None,
         from_name,
         next((g for g in subject_match.groups() if g), None) if subject_match else None,
+        _first(_SUBSCRIPTION_TO, subject),  # "Your membership to Quill Letters"
         _first(_DESCRIPTOR, text),
+        _first(_MEMBER_OF, text[:1500]),
     )
     for candidate in candidates:
         name = not_the_platform(candidate)
