@@ -188,3 +188,15 @@ def test_the_account_the_mail_names_is_the_account(label: str) -> None:
     body = f"Votre abonnement (mensuel)\n{label} : me.too@example.net\nTotal : 12,00 €\n"
     [event] = run(mail("Quillbox <billing@quillbox.example>", "Votre reçu Quillbox", body)).events
     assert event.account_email == "me.too@example.net"
+
+
+@pytest.mark.parametrize(
+    ("body", "period"),
+    [
+        ("We charged $59.00 for your subscription. You're paid up until December 3rd.\n", "P1M"),
+        ("Votre abonnement : 59,00 € prélevés. Prochain prélèvement : 3 novembre 2027.\n", "P1Y"),
+    ],
+)  # fmt: skip
+def test_the_period_between_a_charge_and_the_next(body: str, period: str) -> None:
+    [event] = run(mail("Quillbox <billing@quillbox.example>", "Payment receipt", body)).events
+    assert (event.amount_minor, event.billing_period) == (5900, period)

@@ -208,23 +208,30 @@ _RANGE_JOIN = re.compile(r"\s*(?:–|—|-|au|to|through|until|jusqu'au)\s*")
 _RANGE_PERIODS = (("P1M", 1), ("P3M", 3), ("P6M", 6), ("P1Y", 12))
 
 
+def period_between(start: date, end: date) -> str | None:
+    """The billing period from `start` to `end` when it is a whole one (calendar months, a day either way;
+    seven days; four weeks), else None: 3 Nov -> 3 Dec is P1M, 9 Nov -> 8 Feb P3M."""
+    for period, months in _RANGE_PERIODS:
+        year, month = divmod(start.month - 1 + months, 12)
+        last = calendar.monthrange(start.year + year, month + 1)[1]
+        same_day = date(start.year + year, month + 1, min(start.day, last))
+        if abs((end - same_day).days) <= 1:
+            return period
+    if 6 <= (end - start).days <= 7:
+        return "P1W"
+    if 27 <= (end - start).days <= 28:
+        return "P4W"
+    return None
+
+
 def period_of_range(text: str, dates: list[FoundDate]) -> str | None:
     """The period a stated date range covers: "Période : 9 novembre 2026 – 8 février 2027" is P3M,
-    "du 03/11/2026 au 02/11/2027" P1Y, "Nov 9 to Dec 8" P1M (calendar months, a day either way)."""
+    "du 03/11/2026 au 02/11/2027" P1Y, "Nov 9 to Dec 8" P1M."""
     for first, second in zip(dates, dates[1:], strict=False):
-        if not _RANGE_JOIN.fullmatch(text[first.end : second.start]):
-            continue
-        start, end = first.value, second.value
-        for period, months in _RANGE_PERIODS:
-            year, month = divmod(start.month - 1 + months, 12)
-            last = calendar.monthrange(start.year + year, month + 1)[1]
-            same_day = date(start.year + year, month + 1, min(start.day, last))
-            if abs((end - same_day).days) <= 1:
-                return period
-        if 6 <= (end - start).days <= 7:
-            return "P1W"
-        if 27 <= (end - start).days <= 28:
-            return "P4W"
+        if _RANGE_JOIN.fullmatch(text[first.end : second.start]):
+            found = period_between(first.value, second.value)
+            if found:
+                return found
     return None
 
 
@@ -340,6 +347,11 @@ def build_event(
     # a refund gives money back once: the period it might mention is not a new one
     fact.billing_period = pick_period(low, amount, usual, dates) if event_type != "refund" else None
     _fill_dates(fact, low, dates, sent)
+    if fact.billing_period is None and event_type == "charge" and fact.occurred_on and fact.next_renewal_on:
+        # no period written: the interval from this charge to the next one the mail states
+        fact.billing_period = period_between(
+            date.fromisoformat(fact.occurred_on), date.fromisoformat(fact.next_renewal_on)
+        )
     if structured is not None:
         _apply_structured(fact, structured)
     if target.refine is not None:
