@@ -6,9 +6,12 @@ HTML table is turned into text — the label cell on the line above its value ce
 A small lexicon of roles reads the label: the total charged (TTC, "Total", "Montant
 prélevé", "Amount paid") as opposed to a subtotal, a tax line, an estimate, a deposit
 or a regularisation; a suffix after the amount ("€ TTC", "€ HT") says the same.
-Per-provider files then only override what is special.
+The same pairs name the plan ("Formule", "Offre", "Plan", "Tier"), the account ("Compte",
+"Sign-in ID") and until when it is paid ("paid up until", "Valable jusqu'au": the next
+charge). Per-provider files then only override what is special.
 
-All patterns are lowercase and run on lowered text (positions unchanged).
+Role patterns are lowercase and run on lowered text (positions unchanged); `plan_of` and
+`account_of` read the original text, whose case they keep.
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ PLAN_LABEL = re.compile(
     r"^(?:votre |ton |ta |your )?(?:formule|offre|plan|forfait|tier|niveau|subscription plan|membership (?:level|tier))$"
 )
 _PLAN_CUT = re.compile(
-    r"\s*(?:[(–—,;|/]| - |\d+[,.]\d{2}|[€$£]|\b(?:eur|usd|chf|gbp)\b|\bpar mois\b|\bper month\b).*$"
+    r"\s*(?:[(–—,;|/]| - |\d+[,.]\d{2}|[€$£]|\b(?:eur|usd|chf|gbp)\b|\bpar mois\b|\bper month\b).*$",
+    re.IGNORECASE,
 )
 _NOT_A_PLAN = re.compile(r"^(?:prix|price|montant|amount|total|qty|quantité|quantity|date|période|period)\b")
 # Words before a date saying until when it is paid: for a renewing subscription, the next charge.
@@ -156,8 +160,7 @@ def plan_of(text: str) -> str | None:
     for found in (*fields(text), *_cell_pairs(text)):
         if not PLAN_LABEL.match(found.label.lower()):
             continue
-        value = _PLAN_CUT.sub("", found.value.lower())
-        value = found.value[: len(value)].strip(" .:-")
+        value = _PLAN_CUT.sub("", found.value).strip(" .:-")
         if 2 <= len(value) <= 40 and "@" not in value and not _NOT_A_PLAN.match(value.lower()):
             return value
     return None
