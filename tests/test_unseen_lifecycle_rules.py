@@ -189,3 +189,19 @@ def test_a_free_account_welcome_with_a_paid_upgrade_is_no_subscription() -> None
     body = "Thanks for creating your Quillbox account.\n\nUpgrade to Pro for $9.99/month anytime.\n"
     result = run(mail("Quillbox <hello@quillbox.example>", "Welcome to Quillbox", body))
     assert (result.kind, result.events) == ("signup", [])
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Votre avis d'échéance 2027", "Votre contrat habitation est reconduit au 01/01/2027.\nCotisation annuelle : "
+         "320,04 € TTC\nMode de paiement : prélèvement mensuel de 26,67 €\n"),
+        ("Votre avis d'échéance 2027", "Votre cotisation 2027 s'élève à 320,04 € TTC, payable en 12 mensualités de "
+         "26,67 €.\n"),
+        ("Your renewal notice", "Your home policy renews on 1 January 2027.\nAnnual premium: €320.04\n"
+         "Paid by 12 monthly instalments of €26.67\n"),
+    ],
+)  # fmt: skip
+def test_a_yearly_price_paid_monthly_is_the_instalment(subject: str, body: str) -> None:
+    [event] = run(mail("Assur'Quill <contrats@assurquill.example>", subject, body)).events
+    assert (event.amount_minor, event.billing_period) == (2667, "P1M")

@@ -67,7 +67,7 @@ _PERIODS: list[tuple[str, re.Pattern[str]]] = [
         r"[,(–] ?(?:6|six) (?:mois|months)\)?(?=\n|$)"
     )),
     ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
-    ("P1M", re.compile(rf"{MONTHLY_BILL}|/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
+    ("P1M", re.compile(rf"{MONTHLY_BILL}|mensualités?\b|monthly instal+ments?|/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
 
 DATE_WORDS = {
@@ -146,6 +146,13 @@ def date_after(words: re.Pattern[str], text: str, dates: list[FoundDate], reach:
 
 
 _ARROW = re.compile(r"\s*(?:→|->|⇒|=>|➜|➔)\s*")
+# A yearly price paid in monthly instalments: the instalment is what is charged (CONTRACT: the period is
+# the interval between charges). "prélèvement mensuel de 26,67 €", "12 mensualités de", "monthly instalments of"
+_MONTHLY_INSTALMENT = re.compile(
+    r"(?:prélèvements?|paiements?|échéances?|mensualités?) mensuel(?:le)?s? (?:de|d'un montant de)\s*:?\s*$|"
+    r"(?:\d+|douze|dix|onze) (?:mensualités|prélèvements(?: mensuels)?)\s+de\s*$|"
+    r"monthly (?:payments?|instal+ments?|debits?) of\s*$"
+)
 
 
 def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
@@ -166,6 +173,9 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
             if after:
                 return after[0]
         return positive[-1] if len(positive) > 1 else positive[0]
+    for m in positive:
+        if _MONTHLY_INSTALMENT.search(text[max(0, m.start - 45) : m.start]):
+            return m
     charged = labelled.pick_charged(text, positive)
     if charged is not None:
         return charged
