@@ -44,6 +44,8 @@ class EventFact:
     currency: str | None = None
     billing_period: str | None = None  # P1M, P1Y, ...
     next_renewal_on: str | None = None
+    previous_amount_minor: int | None = None  # price_change: the price it replaces, until occurred_on
+    commitment_ends_on: str | None = None  # a stated minimum term's end: it runs at least until then
     # Facts about the subscription itself, used to find or create its row.
     service_name: str | None = None
     plan: str | None = None

@@ -140,7 +140,7 @@ def test_the_sample_mailbox_gives_a_believable_inventory(db: Database) -> None:
 
 def event(kind: str, on: str, **fields: object) -> dict[str, object]:
     base = dict.fromkeys(
-        ("amount_minor", "currency", "billing_period", "next_renewal_on", "service_name", "plan", "platform",
+        ("amount_minor", "previous_amount_minor", "commitment_ends_on", "currency", "billing_period", "next_renewal_on", "service_name", "plan", "platform",
          "trial_ends_on", "ends_on"),
     )  # fmt: skip
     base.update(event_type=kind, occurred_on=on, message_date=f"{on}T08:00:00+00:00")
@@ -196,14 +196,46 @@ EUR = {"currency": "EUR", "billing_period": "P1M"}
             "2026-03-05",
             {"status": "active", "next_renewal_on": "2026-04-04"},
         ),
-        (  # an old-price charge before the new price applies keeps the new price
+        (  # a price announced for later is not today's: the old-price charge is what is paid until then
             [
                 event("price_change", "2026-05-01", amount_minor=1499, message_date="2026-03-01", **EUR),
                 event("charge", "2026-04-01", amount_minor=1349, **EUR),
             ],
             "2026-04-02",
-            {"amount_minor": 1499, "next_renewal_on": "2026-05-01"},
+            {"amount_minor": 1349, "next_renewal_on": "2026-05-01"},
         ),
+        (  # ...and once its day has come, the announced price is the price
+            [
+                event("price_change", "2026-05-01", amount_minor=1499, message_date="2026-03-01", **EUR),
+                event("charge", "2026-04-01", amount_minor=1349, **EUR),
+            ],
+            "2026-05-02",
+            {"amount_minor": 1499},
+        ),
+        (  # a monthly direct debit sends no mail, but a stated commitment end says it still runs
+            [event("signup", "2026-01-05", amount_minor=2995, commitment_ends_on="2027-01-04", **EUR)],
+            "2026-11-27",
+            {"status": "active", "amount_minor": 2995},
+        ),
+        (  # ...until that end is itself two periods old
+            [event("signup", "2026-01-05", amount_minor=2995, commitment_ends_on="2026-03-04", **EUR)],
+            "2026-11-27",
+            {"status": "unknown"},
+        ),
+        (  # the price change is the only mail: the price it replaces is in force until its day
+            [
+                event(
+                    "price_change",
+                    "2027-01-01",
+                    amount_minor=3250,
+                    previous_amount_minor=3000,
+                    message_date="2026-11-16",
+                    **EUR,
+                )
+            ],
+            "2026-11-27",
+            {"status": "active", "amount_minor": 3000, "currency": "EUR", "monthly_amount_minor": 3000},
+        ),  # fmt: skip
         (  # a trial nobody cancelled became a paid subscription
             [event("trial_ending", "2026-03-01", trial_ends_on="2026-03-08", amount_minor=1995, **EUR)],
             "2026-04-20",  # under two periods after the trial's end (later, the evidence is too old: unknown)

@@ -94,7 +94,109 @@ def test_department_words_never_enter_a_slug(sender: str, subject: str, slug: st
     assert [e.provider for e in run(mail(sender, subject, body)).events] == [slug]
 
 
-def test_a_regularisation_bill_proves_no_price() -> None:
-    body = "Votre contrat d'électricité (mensualité)\nMontant de la régularisation : 214,37 €\n"
+def test_a_regularisation_bill_proves_the_contract_runs_not_its_price() -> None:
+    body = (
+        "Votre contrat d'électricité (mensualité)\nMontant de la régularisation : 214,37 €\n"
+        "Date de prélèvement : 10/11/2026\nVos mensualités restent inchangées : 64,00 € par mois.\n"
+    )
     result = run(mail("Voltéo <factures@volteo.example>", "Votre facture de régularisation", body))
-    assert (result.kind, result.events) == ("receipt", [])
+    assert result.kind == "receipt"
+    assert [(e.event_type, e.amount_minor, e.occurred_on) for e in result.events] == [
+        ("charge", None, "2026-11-10")
+    ]
+
+
+@pytest.mark.parametrize(
+    "subject", ["Votre facture de clôture", "Your final bill", "Votre facture de résiliation"]
+)
+def test_a_closing_bill_proves_nothing_running(subject: str) -> None:
+    body = "Votre contrat d'électricité (mensualité)\nMontant à payer : 214,37 €\nDate de prélèvement : 10/11/2026\n"
+    assert run(mail("Voltéo <factures@volteo.example>", subject, body)).events == []
+
+
+@pytest.mark.parametrize(
+    ("body", "plan", "renews"),
+    [
+        ("Votre abonnement a été renouvelé.\nFormule : Pro Famille\nMontant : 9,99 € par mois\n"
+         "Prochain prélèvement : 12/12/2026\n", "Pro Famille", "2026-12-12"),
+        ("Your subscription renewed.\nPlan: Pro (monthly)\nAmount paid: $9.99\nNext billing date: Dec 12, 2026\n",
+         "Pro", "2026-12-12"),
+        ("Your subscription.\nWe've just billed $9.99, so you're paid up until December 12th.\n", None, "2026-12-12"),
+        ("Votre abonnement\nOffre : Essentiel – 9,99 €/mois\nMontant : 9,99 €\nValable jusqu'au : 12/12/2026\n",
+         "Essentiel", "2026-12-12"),
+        ("Your membership\nTier: Gold\nTotal: €9.99/month\nValid until 12 December 2026\n", "Gold", "2026-12-12"),
+    ],
+)  # fmt: skip
+def test_labelled_plan_and_next_charge_for_an_unknown_sender(
+    body: str, plan: str | None, renews: str
+) -> None:
+    [event] = run(mail("Quillbox <hello@quillbox.example>", "Votre reçu Quillbox", body)).events
+    assert (event.amount_minor, event.plan, event.next_renewal_on) == (999, plan, renews)
+
+
+def test_labelled_plan_from_an_html_table_cell() -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = (
+        "Quillbox <hello@quillbox.example>",
+        "me@example.org",
+        "Votre reçu Quillbox",
+    )
+    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<t@example>"
+    msg.set_content(
+        "<html><body><p>Votre abonnement a été renouvelé.</p><table>"
+        "<tr><td>Formule</td><td>Pro Famille</td></tr><tr><td>Montant</td><td>9,99&nbsp;€ par mois</td></tr>"
+        "<tr><td>Prochain prélèvement</td><td>12/12/2026</td></tr></table></body></html>",
+        subtype="html",
+    )
+    [event] = run(msg.as_bytes()).events
+    assert (event.amount_minor, event.plan, event.next_renewal_on) == (999, "Pro Famille", "2026-12-12")
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "period"),
+    [
+        ("Thanks for your payment", "We've just billed $59.00, so you're paid up until December 11th.\n", None),
+        ("Your Quillbox invoice", "Billing period: Nov 3, 2026 – Dec 2, 2026\nQuillbox Pro × 1   $50.00\nTax   $9.00\n"
+         "Total   $59.00\n", "P1M"),
+        ("Votre facture Quillbox est disponible", "Votre facture de novembre est disponible.\nMontant : 59,00 € TTC\n",
+         "P1M"),
+    ],
+)  # fmt: skip
+def test_a_paid_period_makes_a_charge_recurring(subject: str, body: str, period: str | None) -> None:
+    [event] = run(mail("Quillbox <billing@quillbox.example>", subject, body)).events
+    assert (event.event_type, event.amount_minor, event.billing_period) == ("charge", 5900, period)
+
+
+@pytest.mark.parametrize(
+    "date_line",
+    ["Date: mar. 3 nov. 2026 à 10:00", "Date : mardi 3 novembre 2026 10:00", "Date: Tue, Nov 3, 2026 at 10:00 AM",
+     "Sent: Tuesday, November 3, 2026 10:00 AM", "Envoyé : mer. 4 nov. 2026 09:12"],
+)  # fmt: skip
+def test_a_forwarded_date_line_with_its_weekday(date_line: str) -> None:
+    body = (
+        f"---------- Forwarded message ---------\nFrom: Quillbox <billing@quillbox.example>\n{date_line}\n"
+        "Subject: Votre reçu Quillbox\nTo: <me@example.org>\n\nVotre abonnement (mensuel)\nTotal : 12,00 €\n"
+    )
+    [event] = run(
+        mail("Me <me@example.org>", "Fwd: Votre reçu Quillbox", body, to="me.too@example.net")
+    ).events
+    assert event.occurred_on in ("2026-11-03", "2026-11-04")
+
+
+@pytest.mark.parametrize("label", ["Compte", "Your account", "Apple Account", "Identifiant", "Sign-in ID"])
+def test_the_account_the_mail_names_is_the_account(label: str) -> None:
+    body = f"Votre abonnement (mensuel)\n{label} : me.too@example.net\nTotal : 12,00 €\n"
+    [event] = run(mail("Quillbox <billing@quillbox.example>", "Votre reçu Quillbox", body)).events
+    assert event.account_email == "me.too@example.net"
+
+
+@pytest.mark.parametrize(
+    ("body", "period"),
+    [
+        ("We charged $59.00 for your subscription. You're paid up until December 3rd.\n", "P1M"),
+        ("Votre abonnement : 59,00 € prélevés. Prochain prélèvement : 3 novembre 2027.\n", "P1Y"),
+    ],
+)  # fmt: skip
+def test_the_period_between_a_charge_and_the_next(body: str, period: str) -> None:
+    [event] = run(mail("Quillbox <billing@quillbox.example>", "Payment receipt", body)).events
+    assert (event.amount_minor, event.billing_period) == (5900, period)

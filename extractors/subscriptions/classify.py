@@ -26,6 +26,7 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"problème (?:avec|de) (?:votre )?paiement",
             r"impayé",
             r"prélèvement (?:a été )?rejeté",
+            r"rejet (?:de |du )(?:votre |ton )?(?:prélèvement|paiement)",
             r"payment (?:failed|declined|was declined|issue|problem)",
             r"problem with your payment",
             r"(?:couldn't|could not|unable to) (?:process|charge|complete)",
@@ -49,6 +50,11 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"tristes? de (?:vous|te) voir partir",
             r"vous avez annulé",
             r"you(?:'ve| have) cancel+ed",
+            # auto-renew turned off: the subscription ends at the end of the period paid for
+            r"(?:auto-?renew(?:al)?|automatic renewal)\b.{0,40}?(?:turned off|switched off|disabled|cancel+ed)",
+            r"(?:turned|switched) off (?:the )?(?:auto-?renew(?:al)?|automatic renewal)",
+            r"renouvellement automatique\b.{0,60}?(?:désactivé|arrêté|annulé|supprimé)",
+            r"(?:désactivé|arrêté|annulé) (?:le )?renouvellement automatique",
         ),
     ),  # fmt: skip
     (
@@ -58,6 +64,9 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"nouveaux? (?:prix|tarifs?)",
             r"(?:prix|tarif) de (?:votre|ton) (?:abonnement|forfait|offre)",
             r"price (?:change|increase|update)",
+            r"(?:évolution|augmentation|changement|modification|revalorisation) de (?:votre|ta) "
+            r"(?:cotisation|mensualité|tarif|prix)",
+            r"\bprice is (?:changing|going up|increasing)",
             r"(?:updating|update to|changes? to) (?:our|your) (?:prices|pricing|price|plan price)",
             r"new price",
             r"(?:subscription|plan|membership|abonnement|forfait) price",
@@ -83,7 +92,7 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
         "renewal_notice",
         _any(
             r"renouvellement",
-            r"(?:sera|va être) (?:renouvelé|reconduit|prélevé)",
+            r"(?:sera|va (?:bientôt )?être) (?:bientôt )?(?:automatiquement )?(?:renouvelée?|reconduite?|prélevée?)",
             r"reconduction",
             r"prochain prélèvement",
             r"will (?:auto-?)?renew",
@@ -128,7 +137,9 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"\byour (?:[\w+.-]+ ){1,3}order\b",
             r"\border confirmation\b",
             r"\border\b.{0,30}(?:processed|confirmed|has shipped)",
-            r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:order|purchase|commande|achat)",
+            r"(?:thank you|thanks|merci) (?:for|pour) (?:your|votre) (?:[\w+.'-]+ ){0,2}(?:order|purchase|commande|achat)",
+            r"\be-?billets?\b|\be-tickets?\b|billet électronique",  # a ticket bought: a one-off receipt
+            r"\byou (?:bought|purchased)\b|\bvous avez acheté\b|\byour purchase of\b",
         ),
     ),  # fmt: skip
 ]
@@ -157,11 +168,24 @@ NOT_TRANSACTIONAL = _any(
 
 REFUND = _any(r"rembours", r"refund")
 TRIAL_START = _any(r"commenc", r"start", r"bienvenue", r"welcome", r"activ")
+# A welcome or confirmation whose opening says a free trial began is a trial: "You've started a free
+# trial", "Votre essai gratuit a commencé", "Free trial: 7 days, ends ...".
+TRIAL_BEGUN = _any(
+    r"(?:started|begun|begins?|starts|activated) (?:a |your )?(?:\d+[- ]days? |\d+[- ]months? |1-month )?free trial",
+    r"free trial (?:has )?(?:started|begun|begins|starts|is active|is now active)",
+    r"essai gratuit (?:a (?:bien )?commencé|commence|débute|a débuté|est (?:activé|actif))",
+    r"(?:commencé|démarré|activé) (?:un|votre|ton) (?:essai|période d'essai)",
+    r"(?:^|\n)\s*(?:free trial|essai gratuit|période d'essai)\s*:\s*\d",
+)
 
 
 # For a known provider whose subject announces nothing ("Information importante concernant votre
 # abonnement"): phrases in the first lines of the body that only transactional mail uses.
 BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("signup", _any(
+        r"you(?:'re| are) now (?:a )?(?:member|subscriber|subscribed)\b",
+        r"vous êtes (?:désormais |maintenant )?(?:membre|abonnée?) (?:de|à|au|du)\b",
+    )),
     ("payment_failed", _any(
         r"(?:votre|ton|your) (?:paiement|payment|prélèvement)\b.{0,30}(?:a été refusé|a échoué|was declined|failed)",
         r"(?:n'avons|n'a) pas pu (?:prélever|débiter|encaisser)", r"(?:were|was) unable to (?:charge|process)",
@@ -174,8 +198,49 @@ BODY_KINDS: list[tuple[str, re.Pattern[str]]] = [
         r"(?:le )?(?:prix|tarif) de (?:votre|ton) (?:abonnement|forfait|offre)\b.{0,60}?(?:évolue|augmente|passe|change|sera)",
         r"(?:price|cost) of your (?:subscription|plan|membership)\b.{0,60}?(?:increase|change|will be|is going)",
         r"(?:we're|we are) (?:updating|changing|increasing) (?:the|our|your) (?:price|prices)",
+        # "votre cotisation mensuelle X passera de 58,40 € à 61,90 €", "your membership will go up from €30 to €32"
+        r"(?:votre|ton|your) (?:[\w+'’-]+ ){0,3}?(?:cotisation|abonnement|forfait|offre|subscription|plan|membership|contribution)\b"
+        r"[^.\n]{0,40}?(?:passera|passe|augmente|évolue|will (?:go up|increase|change|rise)|is going up|goes up|"
+        r"increases|rises) (?:de|from)\s",
     )),
 ]  # fmt: skip
+
+
+# A reimbursement of care or a claim paid: the insurer pays me back for a visit, not a refund of my payment.
+_CARE_OR_CLAIM = _any(
+    r"\bsoins?\b",
+    r"séance",
+    r"consultation",
+    r"ostéopath",
+    r"kiné",
+    r"médecin",
+    r"dentist",
+    r"pharmac",
+    r"optique",
+    r"hospitalis",
+    r"mutuelle",
+    r"assurance maladie",
+    r"sinistre",
+    r"indemnis",
+    r"\bclaim",
+    r"feuille de soins",
+    r"prise en charge",
+    r"physiotherap",
+    r"doctor",
+    r"medical",
+)
+
+
+# "the price of a seat … will change from US$20.00 to", "le prix de l'offre Pro passera de 10,00 € à":
+# a price change when the mail also speaks of the reader's own plan (news about prices is not one)
+_PRICE_MOVES = re.compile(
+    r"\b(?:price|prix|tarif|cost)\b[^.\n]{0,60}?(?:will (?:change|increase|go up|rise)|is (?:changing|increasing|going up)|"
+    r"passera|augmentera|évoluera) (?:from|de)\s[^\n]{0,30}?\s(?:to|à)\s"
+)
+_YOUR_PLAN = re.compile(
+    r"\b(?:your|votre|ton|vos|tes) (?:[\w+'’-]+ ){0,3}?(?:plan|abonnement|subscription|membership|forfait|offre|"
+    r"cotisation|formule|compte|account)\b"
+)
 
 
 def kind_from_body(text: str) -> str | None:
@@ -184,6 +249,8 @@ def kind_from_body(text: str) -> str | None:
     for kind, pattern in BODY_KINDS:
         if pattern.search(head):
             return kind
+    if _PRICE_MOVES.search(head) and _YOUR_PLAN.search(_MAILING_FOOTER.sub("", head)):
+        return "price_change"
     return None
 
 
@@ -219,7 +286,9 @@ def kind_of_provider_mail(
     """A known sender's message: its own subject patterns, the common vocabulary, then the body's opening."""
     kind = kind_from_provider(subject, patterns) or kind_from_subject(subject)
     if kind is None and not NOT_TRANSACTIONAL.search(subject.lower()):
-        kind = kind_from_body(text)
+        kind = kind_from_body(f"{subject}\n{text}")
+    if kind == "receipt" and REFUND.search(subject.lower()) and _CARE_OR_CLAIM.search(text[:800].lower()):
+        return "other"  # an insurer's reimbursement of care: nothing I paid comes back
     return kind
 
 
@@ -231,11 +300,52 @@ def kind_from_provider(subject: str, patterns: tuple[tuple[str, re.Pattern[str]]
     return None
 
 
+# An upsell paragraph: an offering verb first, an offer in it ("Essayez Fnac+ gratuitement pendant 15 jours,
+# puis 14,99 €/an", "Try Club free for 30 days"). Its subscription words are the offer's, not the purchase's.
+_UPSELL = re.compile(
+    r"^\W*(?:essayez|découvrez|profitez|rejoignez|abonnez-vous|passez (?:à|au)|testez|offrez-vous|"
+    r"try|discover|join|get|upgrade|subscribe|start|save|go)\b[^\n]*(?:\n[^\n]+)*",
+    re.MULTILINE,
+)
+_OFFER = re.compile(
+    r"gratuit|offerts?\b|\bessai|\bfree\b|trial|\d ?%|\bpuis\b|\bthen\b|seulement|\bonly\b|"
+    r"\d\s?(?:€|\$|£|eur\b|usd\b)|[€$£]\s?\d"  # a price offered: "Upgrade to Pro for $9.99/month"
+)
+
+
+# A mailing footer line: its "subscription" is to the e-mails ("Unsubscribe", "lien de désabonnement").
+_MAILING_FOOTER = re.compile(
+    r"^[^\n]*(?:unsubscrib|désabonn|désinscri|opt[- ]out|email preferences|e-mail preferences|"
+    r"préférences (?:de communication|e-?mail))[^\n]*$",
+    re.MULTILINE,
+)
+
+
+def without_upsells(text: str) -> str:
+    """`text` (lowered) without its upsell paragraphs and mailing-footer lines: a one-off order offering a
+    subscription, or saying how to unsubscribe from its e-mails, stays one-off."""
+    text = _UPSELL.sub(lambda m: "" if _OFFER.search(m.group(0)) else m.group(0), text)
+    return _MAILING_FOOTER.sub("", text)
+
+
+# A bill named after its month ("votre facture de novembre", "your November invoice"): billed monthly.
+MONTHLY_BILL = (
+    r"facture (?:du mois )?(?:de |d')(?:janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+    r"novembre|décembre)|(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december) (?:invoice|bill|statement)"
+)
+
 # Body phrases that make a message about a subscription (as opposed to a one-off purchase).
 SUBSCRIPTION_WORDS = _any(
+    MONTHLY_BILL,
+    r"paid up (?:until|through)",  # "you're paid up until December 11th"
+    r"billing period|période de facturation|service period|période de service",
     r"abonnement",
     r"abonné",
+    r"cotisation",
+    r"(?:votre|ta|vos|tes|prochaine) mensualités?",
     r"subscription",
+    r"subscrib",
     r"membership",
     r"adhésion",
     r"forfait",
@@ -247,6 +357,9 @@ SUBSCRIPTION_WORDS = _any(
     r"/ ?mois",
     r"per month",
     r"/ ?mo\b",
+    r"/ ?month",
+    r"/ ?year",
+    r"/ ?yr\b",
     r"monthly",
     r"par an\b",
     r"/ ?an\b",

@@ -7,6 +7,7 @@ how sure they are of the target, which the confidence carries.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,7 +18,14 @@ from extractors.model import EventFact, Identity
 from extractors.money import Money, find_money
 from extractors.registry import Provider, Refine
 from extractors.subscriptions import labelled
-from extractors.subscriptions.classify import REFUND, SUBSCRIPTION_WORDS, TRIAL_START
+from extractors.subscriptions.classify import (
+    MONTHLY_BILL,
+    REFUND,
+    SUBSCRIPTION_WORDS,
+    TRIAL_BEGUN,
+    TRIAL_START,
+    without_upsells,
+)
 from extractors.subscriptions.structured import Structured
 
 if TYPE_CHECKING:
@@ -50,9 +58,16 @@ _TAX_LINE = re.compile(r"\b(?:tva|vat|ht|hors taxes|tax(?:es)?|dont)\b")
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1W", re.compile(r"/ ?semaine|par semaine|hebdomadaire|weekly|per week|/ ?wk\b|/ ?week")),
     ("P4W", re.compile(r"toutes les 4 semaines|every 4 weeks|/ ?4 semaines|4-weekly")),
-    ("P3M", re.compile(r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|every 3 months")),
+    ("P3M", re.compile(
+        r"trimestriel|par trimestre|quarterly|per quarter|/ ?trimestre|(?:every|tous les) (?:3|three|trois) (?:months|mois)|"
+        r"[,(–] ?(?:3|trois) (?:mois|months)\)?(?=\n|$)"  # a plan's duration: "Toutes les langues, 3 mois"
+    )),
+    ("P6M", re.compile(
+        r"semestriel|par semestre|half[- ]yearly|semi[- ]?annual|(?:every|tous les) (?:6|six) (?:months|mois)|"
+        r"[,(–] ?(?:6|six) (?:mois|months)\)?(?=\n|$)"
+    )),
     ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
-    ("P1M", re.compile(r"/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
+    ("P1M", re.compile(rf"{MONTHLY_BILL}|mensualités?\b|monthly instal+ments?|/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
 
 DATE_WORDS = {
@@ -74,6 +89,11 @@ DATE_WORDS = {
     "effective_on": re.compile(
         r"à compter du|à partir du|dès le|starting(?: on| from)?|effective(?: on| from)?|beginning|from your|"
         r"à partir de (?:votre|ta) (?:prochaine )?(?:facture|échéance|prélèvement)|prochaine facture|next billing",
+    ),
+    # a minimum term: "Engagement : 12 mois, jusqu'au 04/01/2027", "Minimum term: 12 months, until …"
+    "commitment_ends_on": re.compile(
+        r"engagement|engagée? jusqu|commitment|minimum term|durée minimale|période minimale|"
+        r"(?:contract|contrat) (?:term|ends|end date|expires)|fin de (?:contrat|l'engagement)",
     ),
     # the day money moves for this message's charge (a debit a few days after the invoice)
     "charged_on": re.compile(
@@ -125,12 +145,26 @@ def date_after(words: re.Pattern[str], text: str, dates: list[FoundDate], reach:
     return None
 
 
+_ARROW = re.compile(r"\s*(?:→|->|⇒|=>|➜|➔)\s*")
+# A yearly price paid in monthly instalments: the instalment is what is charged (CONTRACT: the period is
+# the interval between charges). "prélèvement mensuel de 26,67 €", "12 mensualités de", "monthly instalments of"
+_MONTHLY_INSTALMENT = re.compile(
+    r"(?:prélèvements?|paiements?|échéances?|mensualités?) mensuel(?:le)?s? (?:de|d'un montant de)\s*:?\s*$|"
+    r"(?:\d+|douze|dix|onze) (?:mensualités|prélèvements(?: mensuels)?)\s+de\s*$|"
+    r"monthly (?:payments?|instal+ments?|debits?) of\s*$"
+)
+
+
 def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
     """The price the message is about: the new one for a price change, the total for a receipt."""
     if not money:
         return None
     positive = [m for m in money if m.amount_minor > 0] or money
     if kind == "price_change":
+        for arrow in _ARROW.finditer(text):  # "30,00 € → 32,50 €": the amount after the arrow is the new one
+            after = [m for m in positive if arrow.end() - 1 <= m.start <= arrow.end() + 3]
+            if after:
+                return after[0]
         positive = [
             m for m in positive if not _OLD_PRICE.search(text[max(0, m.start - 20) : m.start])
         ] or positive
@@ -139,6 +173,9 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
             if after:
                 return after[0]
         return positive[-1] if len(positive) > 1 else positive[0]
+    for m in positive:
+        if _MONTHLY_INSTALMENT.search(text[max(0, m.start - 45) : m.start]):
+            return m
     charged = labelled.pick_charged(text, positive)
     if charged is not None:
         return charged
@@ -157,13 +194,75 @@ def pick_amount(text: str, money: list[Money], kind: str) -> Money | None:
     return positive[0]
 
 
-def pick_period(text: str, amount: Money | None, default: str | None) -> str | None:
-    """The period written right after the amount ("9,99 €/mois"), else anywhere, else the provider's."""
+# The price a change replaces: "passera de 58,40 € à", "from €30.00 to", "reste de", "currently"
+_BEFORE_OLD_PRICE = re.compile(
+    r"(?:\bde|\bfrom|currently|actuellement|reste de|restera de|remains|stays at|au lieu de|instead of|contre)"
+    r"\s*:?\s*$"
+)
+_BEFORE_ARROW = re.compile(r"^\s*(?:→|->|⇒|=>|➜|➔)")
+
+
+def pick_previous(text: str, money: list[Money], new: Money) -> Money | None:
+    """The old price a price change names, in the new price's currency, or None."""
+    for m in money:
+        if m is new or m.currency != new.currency or m.amount_minor in (new.amount_minor, 0):
+            continue
+        if _BEFORE_OLD_PRICE.search(text[max(0, m.start - 20) : m.start]) or (
+            _BEFORE_ARROW.match(text[m.end : m.end + 4]) and m.end < new.start
+        ):
+            return m
+    return None
+
+
+_RANGE_JOIN = re.compile(r"\s*(?:–|—|-|au|to|through|until|jusqu'au)\s*")
+_RANGE_PERIODS = (("P1M", 1), ("P3M", 3), ("P6M", 6), ("P1Y", 12))
+
+
+def period_between(start: date, end: date) -> str | None:
+    """The billing period from `start` to `end` when it is a whole one (calendar months, a day either way;
+    seven days; four weeks), else None: 3 Nov -> 3 Dec is P1M, 9 Nov -> 8 Feb P3M."""
+    for period, months in _RANGE_PERIODS:
+        year, month = divmod(start.month - 1 + months, 12)
+        last = calendar.monthrange(start.year + year, month + 1)[1]
+        same_day = date(start.year + year, month + 1, min(start.day, last))
+        if abs((end - same_day).days) <= 1:
+            return period
+    if 6 <= (end - start).days <= 7:
+        return "P1W"
+    if 27 <= (end - start).days <= 28:
+        return "P4W"
+    return None
+
+
+def period_of_range(text: str, dates: list[FoundDate]) -> str | None:
+    """The period a stated date range covers: "Période : 9 novembre 2026 – 8 février 2027" is P3M,
+    "du 03/11/2026 au 02/11/2027" P1Y, "Nov 9 to Dec 8" P1M."""
+    for first, second in zip(dates, dates[1:], strict=False):
+        if _RANGE_JOIN.fullmatch(text[first.end : second.start]):
+            found = period_between(first.value, second.value)
+            if found:
+                return found
+    return None
+
+
+def pick_period(
+    text: str, amount: Money | None, default: str | None, dates: list[FoundDate] | None = None
+) -> str | None:
+    """The period written beside the amount ("9,99 €/mois", "prélèvement mensuel de 88,80 €"), else the
+    date range a charge covers, else a period word anywhere, else the provider's."""
     if amount is not None:  # the period written first after the amount: "32,99 €/mois pendant 12 mois"
         near = text[amount.end : amount.end + 30]
         found = [(m.start(), period) for period, pattern in _PERIODS if (m := pattern.search(near))]
         if found:
             return min(found)[1]
+        line_start = text.rfind("\n", 0, amount.start) + 1
+        before = text[max(line_start, amount.start - 40) : amount.start]
+        found = [(m.end(), period) for period, pattern in _PERIODS for m in pattern.finditer(before)]
+        if found:  # the word nearest before it: "Le prélèvement mensuel de 88,80 EUR"
+            return max(found)[1]
+    ranged = period_of_range(text, dates or [])
+    if ranged:
+        return ranged
     for period, pattern in _PERIODS:
         if pattern.search(text):
             return period
@@ -177,8 +276,12 @@ def pick_plan(low: str, plans: tuple[str, ...]) -> str | None:
     return None
 
 
-def account_email(parsed: ParsedMessage, identity: Identity) -> str | None:
-    """The account the message is about: my own address among the recipients, else the first one."""
+def account_email(parsed: ParsedMessage, identity: Identity, text: str = "") -> str | None:
+    """The account the message is about: one of my addresses the mail names as the account ("Compte :
+    x@y"), else my own address among the recipients, else the first one."""
+    for named in labelled.account_of(text):
+        if identity.is_mine(named):
+            return named
     recipients = [*parsed.to_addrs, *parsed.cc_addrs]
     for addr in recipients:
         if identity.is_mine(addr):
@@ -198,7 +301,10 @@ def event_type_for(kind: str, subject: str, text: str) -> str | None:
         return "trial_ending" if _REMIND.search(subject) else "trial_started"
     if kind == "receipt" and REFUND.search(subject):
         return "refund"
-    if kind == "signup" and TRIAL_START.search(subject) and re.search(r"essai|trial", text[:2000]):
+    if kind == "signup" and (
+        (TRIAL_START.search(subject) and re.search(r"essai|trial", text[:2000]))
+        or TRIAL_BEGUN.search(text[:600])
+    ):
         return "trial_started"
     return KIND_EVENTS.get(kind)
 
@@ -219,13 +325,16 @@ def build_event(
     event_type = event_type_for(kind, low[: len(parsed.subject)], low[len(parsed.subject) + 1 :])
     if event_type is None:
         return None
-    if require_subscription_words and not SUBSCRIPTION_WORDS.search(low):
+    if require_subscription_words and not SUBSCRIPTION_WORDS.search(without_upsells(low)):
         return None
-    if event_type == "charge" and labelled.ONE_OFF_BILL.search(low[: len(parsed.subject)]):
-        return None  # a regularisation or closing bill: its amount is no price, its date no renewal
+    one_off = event_type == "charge" and bool(labelled.ONE_OFF_BILL.search(low[: len(parsed.subject)]))
+    if one_off and not labelled.REGULARISATION_BILL.search(low[: len(parsed.subject)]):
+        return (
+            None  # a closing bill or a deposit: its amount is no price, nor does it prove the contract runs
+        )
     sent = date.fromisoformat(parsed.date[:10]) if parsed.date else None
     dates = find_dates(full, lang, sent)
-    money = find_money(full, lang)
+    money = [] if one_off else find_money(full, lang)  # a regularisation: the charge, not the price
     amount = pick_amount(low, money, kind)
     fact = EventFact(
         event_type=event_type,
@@ -236,16 +345,23 @@ def build_event(
         service_name=target.service_name,
         platform=target.platform,
         billed_by=target.billed_by,
-        account_email=account_email(parsed, identity),
-        plan=pick_plan(low, target.plans),
+        account_email=account_email(parsed, identity, text),
+        plan=pick_plan(low, target.plans) or labelled.plan_of(text),
     )
     if amount is not None:
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency
+        previous = pick_previous(low, money, amount) if event_type == "price_change" else None
+        fact.previous_amount_minor = previous.amount_minor if previous else None
     # a provider's usual period only completes a price; a cancellation without one states none
     usual = target.period if amount and event_type != "refund" else None
     # a refund gives money back once: the period it might mention is not a new one
-    fact.billing_period = pick_period(low, amount, usual) if event_type != "refund" else None
+    fact.billing_period = pick_period(low, amount, usual, dates) if event_type != "refund" else None
     _fill_dates(fact, low, dates, sent)
+    if fact.billing_period is None and event_type == "charge" and fact.occurred_on and fact.next_renewal_on:
+        # no period written: the interval from this charge to the next one the mail states
+        fact.billing_period = period_between(
+            date.fromisoformat(fact.occurred_on), date.fromisoformat(fact.next_renewal_on)
+        )
     if structured is not None:
         _apply_structured(fact, structured)
     if target.refine is not None:
@@ -283,11 +399,17 @@ def _fill_dates(fact: EventFact, text: str, dates: list[FoundDate], sent: date |
     elif kind == "price_change":
         effective = date_after(DATE_WORDS["effective_on"], text, dates) or first()
         fact.occurred_on = iso(effective) or fact.occurred_on
-    elif kind in ("charge", "signup", "refund", "payment_failed"):
+    if kind in ("charge", "signup", "renewal_notice", "trial_started"):
+        committed = date_after(DATE_WORDS["commitment_ends_on"], text, dates, reach=50)
+        if committed and sent and committed > sent:
+            fact.commitment_ends_on = committed.isoformat()
+    if kind in ("charge", "signup", "refund", "payment_failed"):
         charged = date_after(DATE_WORDS["charged_on"], text, dates)
         if charged and sent and abs((charged - sent).days) <= 40:
             fact.occurred_on = charged.isoformat()
-        renew = date_after(DATE_WORDS["next_renewal_on"], text, dates)
+        renew = date_after(DATE_WORDS["next_renewal_on"], text, dates) or date_after(
+            labelled.PAID_UNTIL, text, dates
+        )
         if renew and (charged is None or renew > charged):
             fact.next_renewal_on = renew.isoformat()
 

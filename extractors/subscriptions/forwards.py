@@ -40,6 +40,13 @@ _HEADER_LINE = re.compile(
     re.IGNORECASE,
 )
 _TIME_TAIL = re.compile(r"\s*(?:à|at|um)?\s*\d{1,2}[:h]\d{2}.*$", re.IGNORECASE)
+# "mar. 3 nov. 2026": Gmail's French weekday abbreviation would read as March
+_WEEKDAY = re.compile(
+    r"^\s*(?:lun(?:di)?|mar(?:di)?|mer(?:credi)?|jeu(?:di)?|ven(?:dredi)?|sam(?:edi)?|dim(?:anche)?|mon(?:day)?|"
+    r"tue(?:s|sday)?|wed(?:nesday)?|thu(?:rs?|rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)\b\.?,?\s+"
+    r"(?=\d{1,2}\.?\s+[^\W\d]{3}|[^\W\d]{3})",  # a day and a month follow: "Mar 3, 2026" stays March
+    re.IGNORECASE,
+)
 
 
 def is_forward(parsed: ParsedMessage) -> bool:
@@ -67,6 +74,7 @@ def _header_block(lines: list[str]) -> tuple[dict[str, str], int] | None:
 def _sent_on(value: str, ref: date | None) -> str | None:
     """The day of a forwarded Date/Sent line, in whichever language the client wrote it."""
     day = None
+    value = _WEEKDAY.sub("", value)
     for text in (value, _TIME_TAIL.sub("", value)):
         day = day or parse_date(text, "en", ref) or parse_date(text, "fr", ref)
     return f"{day.isoformat()}T12:00:00+00:00" if day else None

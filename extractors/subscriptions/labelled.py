@@ -6,9 +6,12 @@ HTML table is turned into text — the label cell on the line above its value ce
 A small lexicon of roles reads the label: the total charged (TTC, "Total", "Montant
 prélevé", "Amount paid") as opposed to a subtotal, a tax line, an estimate, a deposit
 or a regularisation; a suffix after the amount ("€ TTC", "€ HT") says the same.
-Per-provider files then only override what is special.
+The same pairs name the plan ("Formule", "Offre", "Plan", "Tier"), the account ("Compte",
+"Sign-in ID") and until when it is paid ("paid up until", "Valable jusqu'au": the next
+charge). Per-provider files then only override what is special.
 
-All patterns are lowercase and run on lowered text (positions unchanged).
+Role patterns are lowercase and run on lowered text (positions unchanged); `plan_of` and
+`account_of` read the original text, whose case they keep.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ ONE_OFF_BILL = re.compile(
     r"régularisation|regularisation|regularization|facture de clôture|closing (?:bill|invoice)|"
     r"final (?:bill|invoice)|facture de résiliation|dépôt de garantie|\bdeposit\b"
 )
+# ...of which a regularisation settles a running contract: it proves the contract runs, never its price.
+REGULARISATION_BILL = re.compile(r"régularisation|regularisation|regularization|true[- ]?up")
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,62 @@ def pick_charged(text: str, money: list[Money]) -> Money | None:
 def price_candidates(text: str, money: list[Money]) -> list[Money]:
     """`money` without the amounts whose label says they are not what is charged (subtotal, tax, deposit...)."""
     return [m for m in money if amount_role(text, m) not in NOT_THE_PRICE]
+
+
+# A label naming the plan: "Formule : Ultimate", "Plan: Pro (monthly)", "Offre : Essentiel – 9,99 €/mois".
+PLAN_LABEL = re.compile(
+    r"^(?:votre |ton |ta |your )?(?:formule|offre|plan|forfait|tier|niveau|subscription plan|membership (?:level|tier))$"
+)
+_PLAN_CUT = re.compile(
+    r"\s*(?:[(–—,;|/]| - |\d+[,.]\d{2}|[€$£]|\b(?:eur|usd|chf|gbp)\b|\bpar mois\b|\bper month\b).*$",
+    re.IGNORECASE,
+)
+_NOT_A_PLAN = re.compile(r"^(?:prix|price|montant|amount|total|qty|quantité|quantity|date|période|period)\b")
+# Words before a date saying until when it is paid: for a renewing subscription, the next charge.
+PAID_UNTIL = re.compile(
+    r"paid (?:up )?(?:until|through|to)|valable jusqu'(?:au|à)|valide jusqu'(?:au|à)|valid (?:until|through|to)|"
+    r"(?:actif|active|couvert|covered) (?:jusqu'au|until|through)"
+)
+
+
+_CELL_ROW = re.compile(r"^[ \t]*([A-ZÀ-Ý][\w'’]+(?: [\w'’]+)??) ([A-Z0-9À-Ý][^\n]{0,40})$", re.MULTILINE)
+
+
+def _cell_pairs(text: str) -> list[Field]:
+    """Label cell / value cell: an HTML table row turned into text is the label alone on its line above
+    the value, or "Formule Pro Famille" on one line (a capitalised value after a capitalised label)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    stacked = [Field(label.rstrip(" :"), value, 0) for label, value in zip(lines, lines[1:], strict=False)]
+    return [*stacked, *(Field(m.group(1), m.group(2), m.start(2)) for m in _CELL_ROW.finditer(text))]
+
+
+def plan_of(text: str) -> str | None:
+    """The plan a labelled line or table cell names (the first), its price and period cut off; `text`
+    keeps its case."""
+    for found in (*fields(text), *_cell_pairs(text)):
+        if not PLAN_LABEL.match(found.label.lower()):
+            continue
+        value = _PLAN_CUT.sub("", found.value).strip(" .:-")
+        if 2 <= len(value) <= 40 and "@" not in value and not _NOT_A_PLAN.match(value.lower()):
+            return value
+    return None
+
+
+# A label naming the account: "Compte : x@y", "Your account: x@y", "Apple Account", "Sign-in ID".
+ACCOUNT_LABEL = re.compile(
+    r"^(?:votre |your |ton )?(?:compte|account|identifiant|sign-in id|login|apple account|google account|"
+    r"apple id|adresse e-?mail|e-?mail address|e-?mail|courriel)(?: [\w.+-]+)?$"
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def account_of(text: str) -> list[str]:
+    """The e-mail addresses labelled lines or table cells name as the account, in order (lowercase)."""
+    found = []
+    for field in (*fields(text), *_cell_pairs(text)):
+        label = field.label.lower().strip()
+        if ACCOUNT_LABEL.match(label) or ACCOUNT_LABEL.match(label.rsplit(" ", 1)[-1]):
+            match = _EMAIL.search(field.value)
+            if match:
+                found.append(match.group(0).lower())
+    return found

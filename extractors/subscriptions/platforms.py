@@ -29,6 +29,50 @@ _APP_LINE = re.compile(
 _PLAY_SUBJECT = re.compile(
     r"(?:abonnement à|subscription to)\s+(.+?)(?:\s+(?:sur|on|via|from) Google Play|\s*$)", _M
 )
+# "You've made a purchase from Tunefox on Google Play", "un achat auprès de Tunefox sur Google Play"
+_PURCHASE_FROM = re.compile(
+    r"(?:purchase|achat|acheté|bought)\w* (?:from|auprès de|chez|de)\s+([^\n]{2,60}?)\s+(?:on|sur|via|dans|in)\s+"
+    r"(?:the |le |l')?(?:Google Play|App Store|Play Store)",
+    re.IGNORECASE,
+)
+# "Price increase for your Tunefox subscription", "le prix de votre abonnement Tunefox sur Google Play"
+_YOUR_SUBSCRIPTION = re.compile(
+    r"\byour\s+([^\n]{2,50}?)\s+(?:subscription|membership)\b|"
+    r"\b(?:votre|ton)\s+abonnement\s+(?:à |a |au |aux )?([^\n]{2,50}?)(?=\s+(?:sur|via|chez|passe|sera|a été|est)\b|\s*[,.;:(]|\s*$)",
+    _M,
+)
+# "Your subscription to Tunefox Pro (Monthly) has been cancelled", "votre abonnement à Tunefox Premium sera …"
+_SUBSCRIPTION_TO = re.compile(
+    r"\b(?:subscription|membership|abonnement|adhésion) (?:to|à|au|aux)\s+([^\n]{2,50}?)"
+    r"(?=\s*\(|\s+(?:has|have|was|is|will|on|sur|via|a été|est|sera|pour|for|expire|ends?|prend)\b|\s*[,.;:]|\s*$)",
+    _M,
+)
+# "You're now a member of Quill Letters", "vous êtes désormais membre de Quill Letters"
+_MEMBER_OF = re.compile(
+    r"\b(?:member|membre|subscriber|abonnée?) (?:of|de|du|à|au)\s+([^\n]{2,50}?)\s*(?:[.,;!]|$)", _M
+)
+# Words that name a plan of an app, not the app: "Tunefox Pro" is Tunefox's Pro plan.
+_PLAN_WORDS = frozenset(
+    "pro premium plus max family famille duo individual individuel individuelle standard basic basique essential "
+    "essentiel essentials ultimate mega fan studio gold silver unlimited illimité annual annuel monthly mensuel "
+    "yearly weekly subscription abonnement membership tier plan".split()
+)
+
+
+def app_of_product(name: str) -> str:
+    """'Tunefox Pro' -> 'Tunefox': the plan words a store appends to the app's name, dropped."""
+    words = name.split()
+    while len(words) > 1 and words[-1].lower().strip("()") in _PLAN_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+# The first row under an "Item   Price" header: the product's cell (up to a column gap or its price).
+_ITEM_HEADER = re.compile(
+    r"^[ \t]*(?:items?|articles?|produits?|description|désignation)[ \t]+(?:price|prix|amount|montant|total)[ \t]*\n"
+    r"(?:[ \t]*\n)*[ \t]*(\S[^\n]*?)(?:[ \t]{2,}|[ \t]+(?:[€$£]|\d+[,.]\d{2}|(?:eur|usd|chf|gbp)\b)|\n|$)",
+    _M,
+)
 _MERCHANT_LINE = re.compile(
     r"^\s*(?:marchand|merchant|vendeur|seller|bénéficiaire|payee)\s*:\s*(.+?)\s*$", _M
 )
@@ -39,8 +83,13 @@ _PAYMENT_TO = re.compile(
 _STRIPE_SUBJECT = re.compile(
     r"(?:receipt|invoice|reçu|facture) (?:from|de|d')\s*(.+?)(?:\s+#[\w-]+)?\s*$", _M
 )
+# A Prime Video channel: "abonné(e) à X sur Prime Video Channels", "Your X subscription on Prime Video
+# Channels", or the "Chaîne : X" line of the mail's summary
 _CHANNEL = re.compile(
-    r"(?:abonnement (?:à|a)|subscription to|chaîne|channel)\s*:?\s+(.+?)\s+(?:via|sur|on|with) (?:Amazon )?Prime Video",
+    r"(?:(?:\byour|\bvotre)\s+(?:abonnement\s+(?:à\s+|au\s+)?)?|"
+    r"(?:abonnement|abonnée?(?:\(e\))?|subscription|subscribed|subscribing|chaîne|channel)s?\s*(?:à|a|au|to|:)?\s+)"
+    r"([^\n]{2,50}?)\s+(?:subscription\s+)?(?:via|sur|on|with|through) (?:Amazon )?Prime Video"
+    r"|^[ \t]*(?:chaîne|channel)[ \t]*:[ \t]*(\S[^\n]{0,50}?)[ \t]*$",
     _M,
 )
 _CORPORATE = re.compile(
@@ -80,7 +129,8 @@ def target_for_name(registry: Registry, name: str, platform: Provider) -> Target
     name = clean_name(name, inner_app=kind == "google_play")
     if not name:
         return None
-    known = registry.for_name(name)
+    known = registry.for_name(name) or registry.for_name(app_of_product(name))
+    name = app_of_product(name) if known is None else name
     if known is not None and known.role == "service":
         billed = known.platform if platform.slug in known.via else kind
         by = platform.slug if billed != "direct" else None
@@ -144,7 +194,24 @@ def items(
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
     match = pattern.search(text)
-    return match.group(1) if match else None
+    return next((g for g in match.groups() if g), None) if match else None
+
+
+def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
+    """The service a store's mail names in a sentence or its item table, never the store itself:
+    "a purchase from Tunefox on Google Play", "your Tunefox subscription", "Item / Tunefox: Studio"."""
+    candidates = (  # the item names the app ("Studio (Tunefox)"); the sentence may name its developer
+        _first(_ITEM_HEADER, text),
+        _first(_PURCHASE_FROM, text[:2000]),
+        _first(_YOUR_SUBSCRIPTION, subject),
+        _first(_SUBSCRIPTION_TO, subject),
+        _first(_YOUR_SUBSCRIPTION, text[:2000]),
+        _first(_SUBSCRIPTION_TO, text[:2000]),
+    )
+    for name in candidates:  # a name is written with a capital in its first word ("iCloud+" too)
+        if name and re.match(r"\S*[A-Z0-9]", name) and not any(b in name.lower() for b in platform.brands):
+            return name
+    return None
 
 
 def attribute(
@@ -158,9 +225,15 @@ def attribute(
     kind = platform.platform
     name: str | None = None
     if kind == "apple":
-        name = _first(_APP_LINE, text) or _item_above_renewal(text)
+        name = (
+            _first(_APP_LINE, text) or _item_above_renewal(text) or _named_by_store(platform, subject, text)
+        )
     elif kind == "google_play":
-        name = _first(_PLAY_SUBJECT, subject) or _first(_APP_LINE, text)
+        name = (
+            _first(_PLAY_SUBJECT, subject)
+            or _first(_APP_LINE, text)
+            or _named_by_store(platform, subject, text)
+        )
     elif kind == "paypal":
         name = (
             _first(_MERCHANT_LINE, text) or _first(_PAYMENT_TO, subject) or _first(_PAYMENT_TO, text[:2000])
@@ -168,7 +241,14 @@ def attribute(
     elif kind == "stripe":
         name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
     elif kind == "amazon":
-        name = _first(_CHANNEL, head)
+        name = next(
+            (
+                n
+                for m in _CHANNEL.finditer(head)
+                if (n := next(g for g in m.groups() if g)) and "prime video" not in n.lower()
+            ),
+            None,
+        )
     elif kind == "reseller":
         name = _resold_merchant(platform, subject, from_name, text)
     return target_for_name(registry, name, platform) if name else None
@@ -188,7 +268,9 @@ def _resold_merchant(platform: Provider, subject: str, from_name: str, text: str
         via.group(1) if via else None,
         from_name,
         next((g for g in subject_match.groups() if g), None) if subject_match else None,
+        _first(_SUBSCRIPTION_TO, subject),  # "Your membership to Quill Letters"
         _first(_DESCRIPTOR, text),
+        _first(_MEMBER_OF, text[:1500]),
     )
     for candidate in candidates:
         name = not_the_platform(candidate)

@@ -18,15 +18,15 @@ import logging
 from typing import TYPE_CHECKING
 
 from extractors.registry import Provider, registry
-from extractors.subscriptions import forwards, generic, platforms, structured
-from extractors.subscriptions.classify import in_conversation, kind_from_subject, kind_of_provider_mail
+from extractors.subscriptions import forwards, generic, labelled, platforms, structured
+from extractors.subscriptions.classify import in_conversation, kind_of_provider_mail
 from extractors.subscriptions.event import Target, build_event
 from extractors.subscriptions.spoofing import vet_sender
 from extractors.text import detect_lang, message_text
 
 if TYPE_CHECKING:
     from extractors.mail.parse import ParsedMessage
-    from extractors.model import Extraction, Identity
+    from extractors.model import EventFact, Extraction, Identity
 
 log = logging.getLogger(__name__)
 REVIEW_BELOW = 0.7  # events less sure than this put their message in the `needs_review` view
@@ -89,7 +89,7 @@ def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction)
         fact = build_event(parsed, identity, target, kind, about, lang, data, needs_words)
         if fact is None:
             continue  # a one-off purchase or a notice proving nothing: the kind stays, no subscription
-        if credited is None and fact.amount_minor is None:
+        if credited is None and fact.amount_minor is None and not _proves_without_price(fact, parsed.subject):
             result.needs_review = True  # an unknown sender without a price: a person should look
             continue
         result.events.append(fact)
@@ -97,14 +97,24 @@ def _read_inbound(parsed: ParsedMessage, identity: Identity, result: Extraction)
             result.needs_review = True
     if len(result.events) == 1:
         result.provider = result.events[0].provider
+    if kind == "signup" and any(e.event_type == "trial_started" for e in result.events):
+        result.kind = "trial"  # a welcome that starts a free trial is the trial's mail
+
+
+def _proves_without_price(fact: EventFact, subject: str) -> bool:
+    """Facts that need no price: a cancellation stating its access end, a regularisation bill (the contract
+    runs; its one-off amount is no price)."""
+    if fact.event_type == "cancellation_confirmed":
+        return fact.ends_on is not None
+    return fact.event_type == "charge" and bool(labelled.REGULARISATION_BILL.search(subject.lower()))
 
 
 def _classify(
     parsed: ParsedMessage, text: str, credited: Provider | None, embedded: structured.Structured | None
 ) -> tuple[str | None, list[tuple[Target, str]], bool]:
     """(kind, the services it is about with the text about each, whether subscription wording is required)."""
-    if credited is None:  # layer 4: an unknown sender, on its subject alone
-        kind = kind_from_subject(parsed.subject)
+    if credited is None:  # layer 4: an unknown sender, on its subject, else its body's possessive opening
+        kind = kind_of_provider_mail(parsed.subject, text, ())
         target = generic.target(parsed, embedded.seller if embedded else None) if kind else None
         return kind, [(target, text)] if target else [], True
     kind = kind_of_provider_mail(parsed.subject, text, credited.subjects)

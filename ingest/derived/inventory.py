@@ -122,6 +122,8 @@ def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, su
         "event_type": fact.event_type,
         "occurred_on": fact.occurred_on,
         "amount_minor": fact.amount_minor,
+        "previous_amount_minor": fact.previous_amount_minor,
+        "commitment_ends_on": fact.commitment_ends_on,
         "currency": fact.currency,
         "billing_period": fact.billing_period,
         "next_renewal_on": fact.next_renewal_on,
@@ -162,6 +164,8 @@ class ReplayedSubscription:
     ends_on: str | None = None
     last_charged_on: str | None = None
     price_from: str | None = None  # effective date of the last price change
+    pending_price: tuple[int, str | None] | None = None  # announced, not yet in force (as of `settle`)
+    committed_until: str | None = None  # the latest minimum-term end a mail stated
     announced_renewal: str | None = None  # the latest renewal date a mail stated (not projected)
     seen: list[str] = field(default_factory=list)
     charged: list[str] = field(default_factory=list)  # the days of the charges replayed so far
@@ -178,6 +182,8 @@ class ReplayedSubscription:
         self._price(kind, on, e)
         if e["next_renewal_on"] and e["next_renewal_on"] > (self.announced_renewal or ""):
             self.announced_renewal = e["next_renewal_on"]
+        if e.get("commitment_ends_on") and e["commitment_ends_on"] > (self.committed_until or ""):
+            self.committed_until = e["commitment_ends_on"]
         if kind in ("trial_started", "trial_ending"):
             if self.status in ("unknown", "trial", "expired", "cancelled"):
                 self.status = "trial"
@@ -240,16 +246,21 @@ class ReplayedSubscription:
     def _price(self, kind: str, on: str | None, e: dict[str, Any]) -> None:
         if e["amount_minor"] is None or e["amount_minor"] <= 0 or kind == "refund":
             return
-        if kind == "price_change":
-            self.price_from = on
-        elif self.price_from and on and on < self.price_from:
-            return  # an old-price charge before the new price applies
+        if kind == "price_change":  # the price in force stays until the announced day (`settle` decides)
+            self.price_from, self.pending_price = on, (e["amount_minor"], e["currency"])
+            if self.amount_minor is None and e.get("previous_amount_minor"):
+                self.amount_minor, self.currency = e["previous_amount_minor"], e["currency"]
+            return
+        if self.pending_price and self.price_from and on and on >= self.price_from:
+            self.pending_price = None  # a charge at or after the announced day says what is paid now
         self.amount_minor, self.currency = e["amount_minor"], e["currency"]
 
     def settle(self, as_of: date) -> None:
         """What time alone changes: a cancelled subscription past its end, a trial past its end, and
         evidence too old to say anything about today."""
         today = as_of.isoformat()
+        if self.pending_price and (self.price_from or "") <= today:
+            (self.amount_minor, self.currency), self.pending_price = self.pending_price, None
         if self.status not in ("cancelled", "expired") and self._stale(as_of):
             self.status, self.next_renewal_on = "unknown", None
             return
@@ -269,7 +280,7 @@ class ReplayedSubscription:
         """The newest evidence (a mail, or the renewal date a mail announced) is older than two billing
         periods (13 months for yearly, or when the period is unknown): nothing says it still runs, so
         it is never projected forward."""
-        announced = [d for d in (self.announced_renewal, self.trial_ends_on) if d]
+        announced = [d for d in (self.announced_renewal, self.trial_ends_on, self.committed_until) if d]
         if not self.seen:
             return False
         newest = date.fromisoformat(max([*self.seen, *announced])[:10])

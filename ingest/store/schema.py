@@ -125,6 +125,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "currency": str,
             "billing_period": str,
             "next_renewal_on": str,
+            "previous_amount_minor": int,  # a price change: the price it replaces
+            "commitment_ends_on": str,  # a stated minimum term's end
             "extractor": str,
             "confidence": float,
             # ingest/derived/inventory.py: what the message says about the subscription itself
