@@ -1,0 +1,275 @@
+"""Which lines of a plain-text reply are new text: a line classifier in the spirit of talon.
+
+Every line gets one marker — `e` empty, `t` text, `m` quoted (`>`), `s` attribution, `h` quoted
+header, `f` forward separator — and the rules read the marker string, not the words:
+
+- an attribution is "On … wrote:", "Le … a écrit :", "---- X wrote ----", "2026-03-03 9:14 GMT+01:00
+  X <x@y>:" and their wrapped forms;
+- a quoted header is an "-----Original Message-----" / "-----Message d'origine-----" separator or a
+  header block ("From: / Sent: / To:", "De : / Envoyé le : / À :", Yahoo and Orange "Message du : / De :
+  / A :"), with the rule of dashes or underscores drawn just above it. Outlook quotes that way, without
+  `>` and without quoting the reply's own history apart, so everything from it to the end is history;
+- an attribution followed by unquoted lines opens history that runs to the end;
+- a splitter followed by `>` lines is a quote: the quoted lines go, the unquoted lines after and between
+  them stay (a reply written under or between the quoted paragraphs);
+- a mail whose first splitter is a forward separator is a forward: it is all content;
+- a line framed with arrows (">>> Visit us <<<") is decoration, not a quote.
+
+Attributions wrapped over several lines count as one splitter, and an attribution glued to the end of
+the reply's last line ("Noted. On Tue, … wrote:") is moved to its own line first. Everything here is
+regular expressions over single lines, so a reply costs a fraction of a millisecond.
+"""
+
+from __future__ import annotations
+
+import quopri
+import re
+
+_WEEKDAY = (
+    r"(?:mon|tue|wed|thu|fri|sat|sun|lun|mar|mer|jeu|ven|sam|dim)[a-zéè]*\.?"
+    r"|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche)"
+)
+_QUOTED = re.compile(r"^ {0,3}>")
+# "On Tue, 3 Mar 2026 at 09:14, X <x@y> wrote:", "Le 3 mars 2026 à 09:14, X a écrit :", "On … sent:",
+# Yahoo "En date de : …, X a écrit :"; bold or dashed ("------On 12/29 …, X wrote-----").
+_ON_WROTE = re.compile(
+    r"^[\s*_>\-]*(?:on|le|en\s+date\s+d[eu]\s*:)\s.{0,250}?(?:\d|@).{0,250}?"
+    r"\b(?:wrote|sent|a\s+écrit|a\s+envoyé)\s*(?::|-{2,})[\s*_\-]*$",
+    re.I,
+)
+# "---- John Smith wrote ----", Zoho "---- On … wrote ----": an attribution framed with dashes.
+_DASHED_WROTE = re.compile(r"^\s*-{2,}.{1,250}\b(?:wrote|a\s+écrit)\b\s*:?\s*-{2,}\s*$", re.I)
+# "Sent from Samsung Mobile X <x@y> wrote:", "Kettle Works <help@kettle.io> a écrit :": an address before it.
+_ADDRESS_WROTE = re.compile(r"^.{0,200}[\w.+\-]+@[\w\-]+\.[\w.\-]+.{0,80}\b(?:wrote|a\s+écrit)\s*:\s*$", re.I)
+# "2014-10-17 11:28 GMT+03:00 X <x@y>:", "2011/4/7 X <x@y>", "Thu, 26 Jun 2014 14:00:51 +0400 X <x@y>:".
+_DATE_ADDRESS = re.compile(
+    rf"^[\s*]*(?:\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}|\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}|(?:{_WEEKDAY}),?\s+\d)"
+    r".{0,200}?[\s<\[(\"]?[\w.+\-]+@[\w\-]+\.[\w.\-]+[>\])\"]?\s*(?P<colon>:)?\s*$",
+    re.I,
+)
+_ORIGINAL = re.compile(
+    r"^[\s*_>]*-{2,}\s*(?:original\s+message|reply\s+message|message\s+d'origine|message\s+d’origine|"
+    r"message\s+original|message\s+initial|message\s+de\s+réponse|réponse|ursprüngliche\s+nachricht|"
+    r"antwort\s+nachricht|oprindelig\s+meddelelse|mensaje\s+original|messaggio\s+originale|"
+    r"oorspronkelijk\s+bericht|originalmeddelande)\s*-{2,}[\s*_]*$",
+    re.I,
+)
+_FORWARD = re.compile(
+    r"^[\s*_]*(?:-{2,}\s*(?:forwarded\s+message|message\s+transféré|message\s+réexpédié)\s*-{2,}"
+    r"|begin\s+forwarded\s+message\s*:|début\s+du\s+message\s+(?:réexpédié|transféré)\s*:)[\s*_]*$",
+    re.I,
+)
+# A header field of a quoted mail, bold or not: "From:", "*Envoyé :*", "De :", "Message du :".
+_FIELD = re.compile(
+    r"^\s*[*_]*(?P<name>from|de|von|van|fra|från|sent|envoyé(?:\s+le)?|date|to|à|a|cc|cci|bcc|subject|objet|"
+    r"sujet|reply-to|répondre\s+à|message\s+du|expéditeur|destinataire|on\s+behalf\s+of)[*_]*\s*:",
+    re.I,
+)
+_FROM_FIELDS = {"from", "de", "von", "van", "fra", "från", "expéditeur", "message du"}
+_DATE_FIELDS = {"sent", "envoyé", "envoyé le", "date"}
+_TO_FIELDS = {"to", "à", "a", "destinataire", "cc"}
+_RULE = re.compile(r"^[\s>*]*[-_=]{5,}[\s*]*$")
+# Cheap test before joining a line with the next ones: the first words an attribution can start with.
+_ON_START = re.compile(r"^[\s*_>\-]*(?:on|le)\s", re.I)
+_ATTRIBUTION_START = re.compile(rf"^[\s*_>\-]*(?:on|le|en\s+date|sent\s+from|\d+|{_WEEKDAY})\b", re.I)
+# An attribution glued after the reply's text on the same line: "reply On Wed, Apr 4, 2012 at 3:59 PM, x wrote:".
+_GLUED = re.compile(
+    rf"(?<=\S)\s*(?P<split>-*\s*(?:On|Le)\s+(?:{_WEEKDAY}|\d).{{3,200}}?\b(?:wrote|a\s+écrit)\s*:)\s*$",
+    re.I,
+)
+_DECORATION = re.compile(r"^\s*>{2,}[>\s]*\s\S.*<{2,}\s*$")
+_LINK_OPEN = re.compile(r"\(https?://")
+_SOFT_BREAK = re.compile(r"=\n")
+_QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
+# An attribution spreads over at most this many extra lines (Polymail puts the address on three).
+_MAX_JOIN = 5
+
+
+def prepare(text: str) -> list[str]:
+    """Lines of a body with undecoded quoted-printable repaired and glued attributions cut off."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if len(_SOFT_BREAK.findall(text)) >= 2 and _QP_ESCAPE.search(text):
+        # A part whose transfer encoding was lost still reads "w=\nrote:" and "=E2=80=AF".
+        text = quopri.decodestring(text.encode("utf-8")).decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        glued = _GLUED.search(line) if "wrote" in line or "écrit" in line else None
+        if glued and not _QUOTED.match(line) and _next_is_quote_or_end(lines, index):
+            out.extend([line[: glued.start()].rstrip(), glued.group("split").strip()])
+        else:
+            out.append(line)
+    return out
+
+
+def _next_is_quote_or_end(lines: list[str], index: int) -> bool:
+    for line in lines[index + 1 :]:
+        if line.strip():
+            return bool(_QUOTED.match(line))
+    return True
+
+
+def mark(lines: list[str]) -> str:
+    """The marker string of `lines` (one of e, t, m, s, h, f per line)."""
+    marks = ["e" if not line.strip() else "m" if _QUOTED.match(line) else "t" for line in lines]
+    index = 0
+    while index < len(lines):
+        if marks[index] != "t":
+            index += 1
+            continue
+        line = lines[index].strip()
+        if _FORWARD.match(line):
+            marks[index] = "f"
+        elif span := _splitter_span(lines, index):
+            for j in range(index, index + span):
+                marks[j] = "s"
+            index += span
+            continue
+        elif _ORIGINAL.match(line):
+            marks[index] = "h"
+        elif span := _header_block(lines, marks, index):
+            for j in range(index, index + span):
+                marks[j] = "h"
+            _mark_rule_above(lines, marks, index)
+            index += span
+            continue
+        index += 1
+    for index, mark_ in enumerate(marks):
+        if mark_ in "sh" and (index == 0 or marks[index - 1] != mark_):
+            _mark_rule_above(lines, marks, index)
+    return "".join(marks)
+
+
+def _splitter_span(lines: list[str], index: int) -> int:
+    """How many lines the attribution or separator starting at `index` takes (0: none)."""
+    line = lines[index].strip()
+    if _is_splitter_line(line, lines, index + 1):
+        return 1
+    if not _ATTRIBUTION_START.match(line) or len(line) > 250 or line.endswith((".", "!", "?")):
+        return 0  # a sentence that starts with "Le …" or a date is no attribution
+    joined = line
+    blank = False
+    for extra in range(1, _MAX_JOIN + 1):
+        if index + extra >= len(lines):
+            break
+        part = lines[index + extra].strip()
+        if len(part) > 120 or _ON_START.match(part):
+            break  # an attribution never holds a long line, nor another attribution's start
+        blank = blank or not part
+        joined = f"{joined} {part}".strip()
+        if _ON_WROTE.match(joined):
+            return extra + 1
+        if not blank and (_ADDRESS_WROTE.match(joined) or _is_date_address(joined, lines, index + extra + 1)):
+            return extra + 1
+    return 0
+
+
+def _is_splitter_line(line: str, lines: list[str], after: int) -> bool:
+    if _DASHED_WROTE.match(line):
+        return True
+    if ("wrote" in line or "écrit" in line or "sent" in line or "envoyé" in line) and (
+        _ON_WROTE.match(line) or _ADDRESS_WROTE.match(line)
+    ):
+        return True
+    return "@" in line and _is_date_address(line, lines, after)
+
+
+def _is_date_address(text: str, lines: list[str], after: int) -> bool:
+    """A date then an address: an attribution when it ends with ':' or a quote follows it."""
+    match = _DATE_ADDRESS.match(text)
+    if not match:
+        return False
+    if match.group("colon"):
+        return True
+    for line in lines[after : after + 3]:
+        if line.strip():
+            return bool(_QUOTED.match(line))
+    return False
+
+
+def _header_block(lines: list[str], marks: list[str], index: int) -> int:
+    """Lines taken by a quoted mail's header block starting at `index` (0: not one).
+
+    A block is two or more header fields, at most one blank line or two wrapped value lines apart; it
+    names a sender ("From:", "De :", "Message du :"), or a date and a recipient ("Date: … / To: …").
+    "Date: … / Time: … / Address: …" in an invitation is not one.
+    """
+    first = _FIELD.match(lines[index])
+    if not first:
+        return 0
+    names = {first.group("name").lower()}
+    end = index + 1
+    gap = 0
+    cursor = index + 1
+    while cursor < len(lines) and marks[cursor] != "m":
+        line = lines[cursor]
+        field = _FIELD.match(line) if line.strip() else None
+        if field:
+            names.add(field.group("name").lower())
+            end = cursor + 1
+            gap = 0
+        else:
+            gap += 1
+            if gap > 2 or (not line.strip() and cursor + 1 < len(lines) and not lines[cursor + 1].strip()):
+                break
+        cursor += 1
+    if len(names) < 2:
+        return 0
+    if names & _FROM_FIELDS or (names & _DATE_FIELDS and names & _TO_FIELDS):
+        return end - index
+    return 0
+
+
+def _mark_rule_above(lines: list[str], marks: list[str], index: int) -> None:
+    """The line of dashes or underscores a client draws above a quoted header belongs to it."""
+    above = index - 1
+    while above >= 0 and marks[above] == "e":
+        above -= 1
+    if above >= 0 and marks[above] == "t" and _RULE.match(lines[above]):
+        marks[above] = marks[index]
+
+
+def new_lines(lines: list[str], marks: str | None = None) -> list[str]:
+    """The lines of the newest message: quoted history, attributions and quoted header blocks removed."""
+    marks = marks if marks is not None else mark(lines)
+    if "m" in marks:
+        # ">>> Visit our site <<<" is decoration, not a quote: no client closes a quoted line with '<'.
+        marks = "".join(
+            "t" if mark_ == "m" and _DECORATION.match(lines[index]) else mark_
+            for index, mark_ in enumerate(marks)
+        )
+    first = re.search("[smfh]", marks)
+    if first and marks[first.start()] == "f":
+        return lines  # a forward: the forwarded mail is the content
+    marks = _links_inside_quotes(lines, marks)
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        mark_ = marks[index]
+        if mark_ in "te":
+            out.append(lines[index])
+            index += 1
+        elif mark_ == "m":
+            index += 1
+        elif mark_ == "h":
+            break  # Outlook's quote: a header block or "-----Original Message-----", then history to the end
+        else:
+            after = index
+            while after < len(lines) and marks[after] in "sef":
+                after += 1
+            if after < len(lines) and marks[after] == "t":
+                break  # history without quote marks runs to the end
+            index = after
+    return out
+
+
+def _links_inside_quotes(lines: list[str], marks: str) -> str:
+    """A long link wrapped out of a quote ('> View (http://x' / ' _nonce=3)') is still quoted."""
+    chars = list(marks)
+    for match in re.finditer(r"(?<=m)e*(t)e*(?=m)", marks):
+        index = match.start(1)
+        previous = lines[match.start() - 1]
+        if _LINK_OPEN.search(previous) or _LINK_OPEN.match(lines[index].strip()):
+            chars[index] = "m"
+    return "".join(chars)
