@@ -80,8 +80,8 @@ _GLUED = re.compile(
 )
 _DECORATION = re.compile(r"^\s*>{2,}[>\s]*\s\S.*<{2,}\s*$")
 _LINK_OPEN = re.compile(r"\(https?://")
-_SOFT_BREAK = re.compile(r"=\n")
-_QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
+# Escapes only quoted-printable writes: UTF-8 sequences, accented Latin-1 letters, '=' and spaces.
+_QP_ESCAPE = re.compile(r"=(?:[C-F][0-9A-F]=[89AB][0-9A-F]|[C-F][0-9A-F]|3D|20|09)")
 # An attribution spreads over at most this many extra lines (Polymail puts the address on three).
 _MAX_JOIN = 5
 
@@ -89,9 +89,13 @@ _MAX_JOIN = 5
 def prepare(text: str) -> list[str]:
     """Lines of a body with undecoded quoted-printable repaired and glued attributions cut off."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if len(_SOFT_BREAK.findall(text)) >= 2 and _QP_ESCAPE.search(text):
+    if "=\n" in text and len(_QP_ESCAPE.findall(text)) >= 2:
         # A part whose transfer encoding was lost still reads "w=\nrote:" and "=E2=80=AF".
-        text = quopri.decodestring(text.encode("utf-8")).decode("utf-8", errors="replace")
+        raw = quopri.decodestring(text.encode("utf-8"))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
     lines = text.split("\n")
     out: list[str] = []
     for index, line in enumerate(lines):
