@@ -224,3 +224,18 @@ def test_text_part_is_preferred_when_it_shows_the_quote() -> None:
     html = '<div>Ok.</div><div>--</div><div>Julie</div><div>Sent with <a href="https://acme.example/sig">Acme</a></div>'
     html += f'<blockquote type="cite">{GMAIL_EN} Hello</blockquote>'
     assert split_reply(text, html).signature == "--\nJulie\nSent with Acme (https://acme.example/sig)"
+
+
+def test_mail_that_is_only_a_pasted_header_keeps_its_text() -> None:
+    """Nothing before the header block: the mail is a pasted copy, and its text is the content."""
+    body = "From: Desk <d@x.io>\nSent: Tuesday, March 3, 2026\nTo: Alice\nSubject: Refund\n\nYour refund was sent."
+    assert split_reply(body).text == "Your refund was sent."
+
+
+def test_html_rule_in_the_reply_block_after_office_comments_keeps_the_reply() -> None:
+    """Office puts conditional comments in <head>; the reply's first words are still found in the body."""
+    html = (
+        "<html><head><!--[if gte mso 9]><xml>x</xml><![endif]--><style>p{}</style></head><body>"
+        "<div>Thanks, all sorted.<hr><b>From:</b> d@x.io<br><b>Sent:</b> Tuesday<br>old</div></body></html>"
+    )
+    assert split_reply("", html).text == "Thanks, all sorted."

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag
 
 from extractors.mail.html import tree_to_text
 from extractors.support.names import VALEDICTION, clean_name
@@ -109,6 +109,7 @@ _HTML_MARKERS = (
     "mail-editor-reference-message-container",
     "<hr",
 )
+_NO_TEXT = ("style", "script", "title", "head")
 # The first words of a quoted header as HTML renders them: "From:", "De :", "Date:", "*Envoyé :*".
 _HTML_HEADER = re.compile(
     r"^\s*\*?(?:de|from|envoyé(?:\s+le)?|sent|date|à|a|to|objet|subject|message\s+du)\s*\*?\s*:", re.I
@@ -195,7 +196,15 @@ def _quote_container(rule: Tag, soup: BeautifulSoup) -> Tag:
     parent = rule.parent
     if parent is None or parent.name in ("body", "html", "[document]"):
         return rule
-    first = soup.find(string=lambda s: bool(s.strip()) and s.parent.name not in ("style", "script", "title"))
+    root = soup.body or soup
+    first = next(
+        (
+            string
+            for string in root.find_all(string=True)
+            if type(string) is NavigableString and string.strip() and string.parent.name not in _NO_TEXT
+        ),
+        None,
+    )
     inside = first is not None and any(ancestor is parent for ancestor in first.parents)
     return rule if inside else parent
 

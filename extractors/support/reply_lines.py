@@ -265,6 +265,9 @@ def new_lines(lines: list[str], marks: str | None = None) -> list[str]:
             if after < len(lines) and marks[after] == "t":
                 break  # history without quote marks runs to the end
             index = after
+    if not any(line.strip() for line in out):
+        # Nothing left (a mail that is only a pasted header and its body): its unquoted text is the content.
+        return [line for line, mark_ in zip(lines, marks, strict=True) if mark_ in "te"]
     return out
 
 
