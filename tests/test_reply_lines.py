@@ -239,3 +239,24 @@ def test_html_rule_in_the_reply_block_after_office_comments_keeps_the_reply() ->
         "<div>Thanks, all sorted.<hr><b>From:</b> d@x.io<br><b>Sent:</b> Tuesday<br>old</div></body></html>"
     )
     assert split_reply("", html).text == "Thanks, all sorted."
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "Am 3. März 2026 um 09:14 schrieb Kettle Works <help@kettleworks.io>:\n> Hallo",
+        "Op 3 mrt. 2026 om 09:14 heeft Kettle Works <help@kettleworks.io> het volgende geschreven:\n> Hallo",
+        "Den 3. mar. 2026 kl. 09.14 skrev Kettle Works <help@kettleworks.io>:\n> Hej",
+        "03.03.2026 09:14 пользователь Kettle Works <\nhelp@kettleworks.io> написал:\n> Привет",
+        "Von: Kettle Works <help@kettleworks.io>\nGesendet: Dienstag, 3. März 2026 09:14\nAn: Alice\nBetreff: Antwort\n\nalt",
+        "Fra: Kettle Works <help@kettleworks.io>\nSendt: 3. marts 2026 09:14\nTil: Alice\nEmne: Svar\n\ngammel",
+    ],
+)
+def test_other_languages_attributions_and_headers(history: str) -> None:
+    """Counted apart from FR/EN, but the same rules: the verb may come before the sender."""
+    assert split_reply(f"Ok.\n\n{history}").text == "Ok."
+
+
+def test_slash_name_signs_the_mail() -> None:
+    reply = split_reply("Thanks, I will check.\n\n/John")
+    assert (reply.text, reply.signature) == ("Thanks, I will check.", "/John")

@@ -22,7 +22,7 @@ from extractors.support.reply_lines import mark, new_lines, prepare
 
 _MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
 
-_SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
+_SPACES = re.compile(r"[\u00a0\u202f\u2007\t\u200e\u200f]")  # no-break spaces, tabs, direction marks
 # "##- Veuillez répondre au-dessus de cette ligne -##", "## Please type your reply above this line ##".
 _BANNER = re.compile(
     r"^\s*[#\-=*]*\s*(?:[\w'’]+\s+){1,6}(?:above\s+this\s+line|au[- ]dessus\s+de\s+cette\s+ligne)\s*[#\-=*]*\s*$",
@@ -48,8 +48,8 @@ _FOOTER = re.compile(
     re.I,
 )
 _RULE = re.compile(r"^[-_=*\s]{5,}$")
-# "-Abhishek Kona", "-- Julie": a dash and a name alone on the last line sign the mail.
-_DASH_NAME = re.compile(r"^-{1,2}\s?(?P<name>[A-ZÀ-Ý][\w'’.\-]*(?:\s+[A-ZÀ-Ý][\w'’.\-]*){0,3})$")
+# "-Abhishek Kona", "-- Julie", "/John": a dash or a slash and a name alone on the last line sign the mail.
+_DASH_NAME = re.compile(r"^(?:-{1,2}|/)\s?(?P<name>[A-ZÀ-Ý][\w'’.\-]*(?:\s+[A-ZÀ-Ý][\w'’.\-]*){0,3})$")
 _LIST_FOOTER = re.compile(r"^\S+\s+mailing\s+list$|/mailman/listinfo/|^to\s+unsubscribe\b", re.I)
 _UPDATE_LINE = re.compile(
     r"^(?:your\s+request\s+\(\d+\)\s+has\s+been\s+updated|votre\s+demande\s+\(\d+\)\s+a\s+été\s+mise\s+à\s+jour)\b.*$",

@@ -38,6 +38,17 @@ _ON_WROTE = re.compile(
     r"\b(?:wrote|sent|a\s+écrit|a\s+envoyé)\s*(?::|-{2,})[\s*_\-]*$",
     re.I,
 )
+# Other languages put the verb before the sender: "Am 3. März 2026 um 09:14 schrieb X <x@y>:", "Den 3. mar.
+# 2026 kl. 09.14 skrev X:", "W dniu … użytkownik X napisał:", "02.03.2026 14:20 пользователь X написал:".
+_OTHER_WROTE = re.compile(
+    r"^[\s*_>\-]*(?:am|op|den|på|w\s+dniu|dnia|el|il|em|vào|\d+)\b.{0,250}?\d.{0,250}?"
+    r"\b(?:schrieb|schreef|geschreven|verzond|skrev|napisał|написал|написала|escribió|ha\s+scritto|escreveu|"
+    r"đã\s+viết)\b.{0,150}:\s*$",
+    re.I,
+)
+_OTHER_VERB = re.compile(
+    r"schr|schreef|geschreven|verzond|skrev|napisa|написал|escribi|scritto|escreveu|viết", re.I
+)
 # "---- John Smith wrote ----", Zoho "---- On … wrote ----": an attribution framed with dashes.
 _DASHED_WROTE = re.compile(r"^\s*-{2,}.{1,250}\b(?:wrote|a\s+écrit)\b\s*:?\s*-{2,}\s*$", re.I)
 # "Sent from Samsung Mobile X <x@y> wrote:", "Kettle Works <help@kettle.io> a écrit :": an address before it.
@@ -62,17 +73,25 @@ _FORWARD = re.compile(
 )
 # A header field of a quoted mail, bold or not: "From:", "*Envoyé :*", "De :", "Message du :".
 _FIELD = re.compile(
-    r"^\s*[*_]*(?P<name>from|de|von|van|fra|från|sent|envoyé(?:\s+le)?|date|to|à|a|cc|cci|bcc|subject|objet|"
-    r"sujet|reply-to|répondre\s+à|message\s+du|expéditeur|destinataire|on\s+behalf\s+of)[*_]*\s*:",
+    r"^\s*[*_]*(?P<name>from|de|sent|envoyé(?:\s+le)?|date|to|à|a|cc|cci|bcc|subject|objet|"
+    r"sujet|reply-to|répondre\s+à|message\s+du|expéditeur|destinataire|on\s+behalf\s+of"
+    # German, Dutch, Danish, Norwegian, Swedish, Polish, Russian, Spanish, Italian, Portuguese, Vietnamese
+    r"|von|van|fra|från|od|от|da|từ|gesendet|verzonden|sendt|skickat|wysłano|отправлено|datum|data|fecha|enviado|"
+    r"inviato|an|aan|til|till|do|кому|para|betreff|onderwerp|emne|ämne|temat|тема|asunto|oggetto|assunto)"
+    r"[*_]*\s*:",
     re.I,
 )
-_FROM_FIELDS = {"from", "de", "von", "van", "fra", "från", "expéditeur", "message du"}
-_DATE_FIELDS = {"sent", "envoyé", "envoyé le", "date"}
-_TO_FIELDS = {"to", "à", "a", "destinataire", "cc"}
+_FROM_FIELDS = {"from", "de", "expéditeur", "message du", "von", "van", "fra", "från", "od", "от", "da", "từ"}
+_DATE_FIELDS = {"sent", "envoyé", "envoyé le", "date", "gesendet", "verzonden", "sendt", "skickat", "wysłano"}
+_DATE_FIELDS |= {"отправлено", "datum", "data", "fecha", "enviado", "inviato"}
+_TO_FIELDS = {"to", "à", "a", "destinataire", "cc", "an", "aan", "til", "till", "do", "кому", "para"}
 _RULE = re.compile(r"^[\s>*]*[-_=]{5,}[\s*]*$")
 # Cheap test before joining a line with the next ones: the first words an attribution can start with.
 _ON_START = re.compile(r"^[\s*_>\-]*(?:on|le)\s", re.I)
-_ATTRIBUTION_START = re.compile(rf"^[\s*_>\-]*(?:on|le|en\s+date|sent\s+from|\d+|{_WEEKDAY})\b", re.I)
+_ATTRIBUTION_START = re.compile(
+    rf"^[\s*_>\-]*(?:on|le|en\s+date|sent\s+from|\d+|{_WEEKDAY}|am|op|den|på|w\s+dniu|dnia|el|il|em|vào)\b",
+    re.I,
+)
 # An attribution glued after the reply's text on the same line: "reply On Wed, Apr 4, 2012 at 3:59 PM, x wrote:".
 _GLUED = re.compile(
     rf"(?<=\S)\s*(?P<split>-*\s*(?:On|Le)\s+(?:{_WEEKDAY}|\d).{{3,200}}?\b(?:wrote|a\s+écrit)\s*:)\s*$",
@@ -162,7 +181,7 @@ def _splitter_span(lines: list[str], index: int) -> int:
             break  # an attribution never holds a long line, nor another attribution's start
         blank = blank or not part
         joined = f"{joined} {part}".strip()
-        if _ON_WROTE.match(joined):
+        if _ON_WROTE.match(joined) or _OTHER_WROTE.match(joined):
             return extra + 1
         if not blank and (_ADDRESS_WROTE.match(joined) or _is_date_address(joined, lines, index + extra + 1)):
             return extra + 1
@@ -175,6 +194,8 @@ def _is_splitter_line(line: str, lines: list[str], after: int) -> bool:
     if ("wrote" in line or "écrit" in line or "sent" in line or "envoyé" in line) and (
         _ON_WROTE.match(line) or _ADDRESS_WROTE.match(line)
     ):
+        return True
+    if _OTHER_VERB.search(line) and _OTHER_WROTE.match(line):
         return True
     return "@" in line and _is_date_address(line, lines, after)
 
