@@ -86,6 +86,9 @@ def test_a_sentence_with_on_and_wrote_is_not_cut_when_no_quote_follows() -> None
         # Hotmail and webmails: the quoted header starts with its date
         ("Thanks.", "Date: Tue, 3 Mar 2026 09:14:00 +0100\nSubject: RE: refund\nFrom: help@kettleworks.io\nTo: me@x.org\n\nOld"),
         ("Merci.", "Date : mar. 3 mars 2026 09:14\nÀ : moi@x.fr\n\nAncien message"),
+        # Orange webmail without a colon after "Message du", Zimbra (Free) "Mail original"
+        ("Merci.", "Message du 03/03/26 09:14\nDe : \"Service\" <sc@x.fr>\nA : moi@x.fr\nCopie à : \nObjet : Re\n\nAncien"),
+        ("Merci.", "----- Mail original -----\nDe: \"Free\" <x@free.fr>\nÀ: moi@free.fr\nEnvoyé: Mardi 3 Mars 2026\n\nAncien"),
         # Outlook for the web, the newer French labels, and a header whose sender wraps
         ("Merci.", "________________________________\nDe : Service Client <sc@x.fr>\nEnvoyé : mardi 3 mars 2026 09:14\nÀ : Alice\nObjet : RE: dossier\n\nBonjour Madame,"),
         ("Thanks.", "From: Kettle Works [mailto:help@kettleworks.io]\nOn Behalf Of Desk\n\nSent: Tuesday, March 3, 2026 9:14 AM\n\nTo: Alice\n\nOld"),
@@ -117,6 +120,12 @@ def test_outlook_header_then_older_quoted_thread_is_all_history() -> None:
         # sentences that start like attributions
         "On Monday I wrote to you about the refund, and nobody answered.",
         "Le 3 mars, votre conseiller m'a écrit que le remboursement était fait.",
+        # labels followed by words, not by an address or a date, are no quoted header
+        "Bonjour,\n\nDe : mon compte\nÀ : votre service\nJe demande le remboursement.",
+        "Hi,\n\nFrom: my side everything is fine.\nTo: be honest I don't know why.",
+        # an attribution has a year, a time or an address; a sentence ending in "a envoyé :" has none
+        "Bonjour,\n\nLe technicien est passé le 3 mars et a envoyé :\nun devis\nune facture",
+        "Hi,\n\nOn Monday I sent:\n- the form\n- my ID",
         # arrows around a link are decoration, not a quote
         "Visit our help centre:\n>>> https://help.kettleworks.io <<<\nIt has the answer.",
     ],

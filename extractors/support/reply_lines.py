@@ -33,15 +33,18 @@ _WEEKDAY = (
 _QUOTED = re.compile(r"^ {0,3}>")
 # "On Tue, 3 Mar 2026 at 09:14, X <x@y> wrote:", "Le 3 mars 2026 à 09:14, X a écrit :", "On … sent:",
 # Yahoo "En date de : …, X a écrit :"; bold or dashed ("------On 12/29 …, X wrote-----").
+# A client's attribution always carries a year, a time or an address; "Le technicien est passé le 3 mars et
+# a envoyé :" is a sentence.
+_STAMP = r"(?=.{0,250}?(?:\b(?:19|20)\d\d\b|\d{1,2}[:h.]\d\d|@))"
 _ON_WROTE = re.compile(
-    r"^[\s*_>\-]*(?:on|le|en\s+date\s+d[eu]\s*:)\s.{0,250}?(?:\d|@).{0,250}?"
-    r"\b(?:wrote|sent|a\s+écrit|a\s+envoyé)\s*(?::|-{2,})[\s*_\-]*$",
+    rf"^[\s*_>\-]*(?:on|le|en\s+date\s+d[eu]\s*:)\s{_STAMP}.{{0,250}}?"
+    r"(?:\b(?:wrote|a\s+écrit)\s*(?::|-{2,})|@.{0,250}\b(?:sent|a\s+envoyé)\s*:)[\s*_\-]*$",
     re.I,
 )
 # Other languages put the verb before the sender: "Am 3. März 2026 um 09:14 schrieb X <x@y>:", "Den 3. mar.
 # 2026 kl. 09.14 skrev X:", "W dniu … użytkownik X napisał:", "02.03.2026 14:20 пользователь X написал:".
 _OTHER_WROTE = re.compile(
-    r"^[\s*_>\-]*(?:am|op|den|på|w\s+dniu|dnia|el|il|em|vào|\d+)\b.{0,250}?\d.{0,250}?"
+    rf"^[\s*_>\-]*(?:am|op|den|på|w\s+dniu|dnia|el|il|em|vào|\d+)\b{_STAMP}.{{0,250}}?"
     r"\b(?:schrieb|schreef|geschreven|verzond|skrev|napisał|написал|написала|escribió|ha\s+scritto|escreveu|"
     r"đã\s+viết)\b.{0,150}:\s*$",
     re.I,
@@ -61,7 +64,7 @@ _DATE_ADDRESS = re.compile(
 )
 _ORIGINAL = re.compile(
     r"^[\s*_>]*-{2,}\s*(?:original\s+message|reply\s+message|message\s+d'origine|message\s+d’origine|"
-    r"message\s+original|message\s+initial|message\s+de\s+réponse|réponse|ursprüngliche\s+nachricht|"
+    r"message\s+original|message\s+initial|mail\s+original|message\s+de\s+réponse|réponse|ursprüngliche\s+nachricht|"
     r"antwort\s+nachricht|oprindelig\s+meddelelse|mensaje\s+original|messaggio\s+originale|"
     r"oorspronkelijk\s+bericht|originalmeddelande)\s*-{2,}[\s*_]*$",
     re.I,
@@ -73,18 +76,19 @@ _FORWARD = re.compile(
 )
 # A header field of a quoted mail, bold or not: "From:", "*Envoyé :*", "De :", "Message du :".
 _FIELD = re.compile(
-    r"^\s*[*_]*(?P<name>from|de|sent|envoyé(?:\s+le)?|date|to|à|a|cc|cci|bcc|subject|objet|"
-    r"sujet|reply-to|répondre\s+à|message\s+du|expéditeur|destinataire|on\s+behalf\s+of"
+    r"^\s*[*_]*(?:(?P<orange>message\s+du)(?=\s+\d)|(?P<name>from|de|sent|envoyé(?:\s+le)?|date|to|à|a|cc|cci|"
+    r"bcc|subject|objet|sujet|reply-to|répondre\s+à|copie\s+à|message\s+du|expéditeur|destinataire|on\s+behalf\s+of"
     # German, Dutch, Danish, Norwegian, Swedish, Polish, Russian, Spanish, Italian, Portuguese, Vietnamese
     r"|von|van|fra|från|od|от|da|từ|gesendet|verzonden|sendt|skickat|wysłano|отправлено|datum|data|fecha|enviado|"
     r"inviato|an|aan|til|till|do|кому|para|betreff|onderwerp|emne|ämne|temat|тема|asunto|oggetto|assunto)"
-    r"[*_]*\s*:",
+    r"[*_]*\s*:)",
     re.I,
 )
 _FROM_FIELDS = {"from", "de", "expéditeur", "message du", "von", "van", "fra", "från", "od", "от", "da", "từ"}
 _DATE_FIELDS = {"sent", "envoyé", "envoyé le", "date", "gesendet", "verzonden", "sendt", "skickat", "wysłano"}
 _DATE_FIELDS |= {"отправлено", "datum", "data", "fecha", "enviado", "inviato"}
 _TO_FIELDS = {"to", "à", "a", "destinataire", "cc", "an", "aan", "til", "till", "do", "кому", "para"}
+_HEADER_VALUE = re.compile(r"@|\d")  # a quoted header gives an address or a date
 _RULE = re.compile(r"^[\s>*]*[-_=]{5,}[\s*]*$")
 # Cheap test before joining a line with the next ones: the first words an attribution can start with.
 _ON_START = re.compile(r"^[\s*_>\-]*(?:on|le)\s", re.I)
@@ -223,7 +227,7 @@ def _header_block(lines: list[str], marks: list[str], index: int) -> int:
     first = _FIELD.match(lines[index])
     if not first:
         return 0
-    names = {first.group("name").lower()}
+    names = {_field_name(first)}
     end = index + 1
     gap = 0
     cursor = index + 1
@@ -231,7 +235,7 @@ def _header_block(lines: list[str], marks: list[str], index: int) -> int:
         line = lines[cursor]
         field = _FIELD.match(line) if line.strip() else None
         if field:
-            names.add(field.group("name").lower())
+            names.add(_field_name(field))
             end = cursor + 1
             gap = 0
         else:
@@ -239,11 +243,15 @@ def _header_block(lines: list[str], marks: list[str], index: int) -> int:
             if gap > 2 or (not line.strip() and cursor + 1 < len(lines) and not lines[cursor + 1].strip()):
                 break
         cursor += 1
-    if len(names) < 2:
-        return 0
+    if len(names) < 2 or not _HEADER_VALUE.search(" ".join(lines[index:end])):
+        return 0  # "From: my side it works. / To: be honest…" names no address and no date
     if names & _FROM_FIELDS or (names & _DATE_FIELDS and names & _TO_FIELDS):
         return end - index
     return 0
+
+
+def _field_name(field: re.Match[str]) -> str:
+    return (field.group("orange") or field.group("name")).lower()
 
 
 def _mark_rule_above(lines: list[str], marks: list[str], index: int) -> None:
