@@ -269,3 +269,12 @@ def test_other_languages_attributions_and_headers(history: str) -> None:
 def test_slash_name_signs_the_mail() -> None:
     reply = split_reply("Thanks, I will check.\n\n/John")
     assert (reply.text, reply.signature) == ("Thanks, I will check.", "/John")
+
+
+def test_html_rule_before_a_summary_is_not_a_quote() -> None:
+    """A desk draws rules around its own summary; only a quoted mail's header after the rule opens history."""
+    html = "<p>Votre remboursement est validé.</p><hr><p><b>Date :</b> 03/03/2026<br><b>Montant :</b> 42,00 €</p>"
+    text = split_reply("", html).text
+    assert text.startswith("Votre remboursement est validé.")
+    assert "Date : 03/03/2026" in text
+    assert text.endswith("Montant : 42,00 €")

@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 
 from extractors.mail.html import tree_to_text
 from extractors.support.names import VALEDICTION, clean_name
-from extractors.support.reply_lines import mark, new_lines, prepare
+from extractors.support.reply_lines import mark, new_lines, opens_with_header, prepare
 
 _MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
 
@@ -182,12 +182,19 @@ def strip_html_quotes(html: str) -> str:
 
 def _header_follows(rule: Tag) -> bool:
     """A rule (Hotmail, Outlook 2003, webmails) opens the quote when a header block comes right after it."""
-    text: list[str] = []
-    for string in rule.find_all_next(string=True, limit=12):
-        text.append(str(string))
-        if len("".join(text).strip()) > 12:
-            break
-    return bool(_HTML_HEADER.match("".join(text).replace("\u00a0", " ")))
+    strings = [
+        _SPACES.sub(" ", str(string))
+        for string in rule.find_all_next(string=True, limit=40)
+        if type(string) is NavigableString and string.parent.name not in _NO_TEXT
+    ]
+    # A label and its value are separate strings ("<b>From:</b> x@y"): glue each value to its label.
+    lines: list[str] = []
+    for string in (s.strip() for s in strings if s.strip()):
+        if lines and lines[-1].endswith(":") and not _HTML_HEADER.match(string):
+            lines[-1] = f"{lines[-1]} {string}"
+        else:
+            lines.append(string)
+    return opens_with_header(lines)
 
 
 def _quote_container(rule: Tag, soup: BeautifulSoup) -> Tag:

@@ -217,6 +217,12 @@ def _is_date_address(text: str, lines: list[str], after: int) -> bool:
     return False
 
 
+def opens_with_header(lines: list[str]) -> bool:
+    """Whether `lines` start with a quoted mail's header block (the HTML side asks it after a rule)."""
+    filled = [line for line in lines if line.strip()]
+    return bool(filled) and _header_block(filled, ["t"] * len(filled), 0) > 0
+
+
 def _header_block(lines: list[str], marks: list[str], index: int) -> int:
     """Lines taken by a quoted mail's header block starting at `index` (0: not one).
 
