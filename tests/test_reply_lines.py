@@ -278,3 +278,18 @@ def test_html_rule_before_a_summary_is_not_a_quote() -> None:
     assert text.startswith("Votre remboursement est validé.")
     assert "Date : 03/03/2026" in text
     assert text.endswith("Montant : 42,00 €")
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "body",
+    [
+        "From: a@b.c\n" * 20_000,  # a header-like line repeated: each block scan is bounded
+        "From: x\nx\n\n" * 15_000,
+        ">> " + "<" * 100_000 + " x" * 40_000,  # arrows: no regex backtracking
+        "--" + "-" * 190_000,
+    ],
+)
+def test_hostile_bodies_stay_linear(body: str) -> None:
+    """Each of these took minutes with a quadratic scan or a backtracking pattern."""
+    split_reply(body)

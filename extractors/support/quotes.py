@@ -84,19 +84,11 @@ _GREETING = re.compile(
     r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
 )
 
-# HTML elements that hold quoted history, and those after which everything is quoted.
-_HTML_QUOTE_SELECTORS = (
-    "div.gmail_quote",
-    "blockquote",
-    "div.moz-cite-prefix",
-    "div.yahoo_quoted",
-    "div#appendonsend",
-)
-_HTML_CUT_SELECTORS = (
-    "div#divRplyFwdMsg",
-    "div#mail-editor-reference-message-container",
-    "#OLK_SRC_BODY_SECTION",
-)
+# HTML elements that hold quoted history (class or tag), and those after which everything is quoted (id).
+_HTML_QUOTE_CLASSES = {"gmail_quote", "moz-cite-prefix", "yahoo_quoted"}
+_HTML_QUOTE_IDS = {"appendonsend"}
+_HTML_CUT_IDS = {"divrplyfwdmsg", "mail-editor-reference-message-container", "olk_src_body_section"}
+_MAX_RULES = 20  # rules looked at for a quoted header: history follows one of the first, never the 500th
 _HTML_MARKERS = (
     "gmail_quote",
     "<blockquote",
@@ -156,13 +148,25 @@ def _has_html_quote(html: str) -> bool:
 def strip_html_quotes(html: str) -> str:
     """Text of an HTML body with its quoted history removed (the markup says what is quoted)."""
     soup = BeautifulSoup(html, "lxml")
-    cut_points = [node for selector in _HTML_CUT_SELECTORS for node in soup.select(selector)]
-    # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
-    cut_points += [
-        node
-        for node in soup.select('div[style*="border-top"]')
-        if _HTML_HEADER.match(node.get_text(" ", strip=True).replace("\u00a0", " "))
-    ]
+    quotes: list[Tag] = []
+    cut_points: list[Tag] = []
+    rules: list[Tag] = []
+    for node in soup.find_all(True):  # one walk, not one CSS query per client (soupsieve is slow on big mail)
+        ident = str(node.get("id") or "").lower()
+        if ident in _HTML_CUT_IDS:
+            cut_points.append(node)
+        elif (
+            node.name == "blockquote"
+            or ident in _HTML_QUOTE_IDS
+            or _HTML_QUOTE_CLASSES & set(node.get("class") or ())
+        ):
+            quotes.append(node)
+        elif node.name == "hr":
+            rules.append(node)
+        elif node.name == "div" and "border-top" in str(node.get("style") or "").lower():
+            # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
+            if _HTML_HEADER.match(_leading_text(node)):
+                cut_points.append(node)
     for node in cut_points:
         if node.decomposed:
             continue
@@ -170,14 +174,24 @@ def strip_html_quotes(html: str) -> str:
         if previous is not None and previous.name == "hr":
             previous.decompose()
         _cut_from(node)
-    for selector in _HTML_QUOTE_SELECTORS:
-        for node in soup.select(selector):
-            if not node.decomposed:
-                node.decompose()
-    for rule in soup.find_all("hr"):
+    for node in quotes:
+        if not node.decomposed:
+            node.decompose()
+    for rule in rules[:_MAX_RULES]:
         if not rule.decomposed and _header_follows(rule):
             _cut_from(_quote_container(rule, soup))
+            break
     return tree_to_text(soup)
+
+
+def _leading_text(node: Tag, size: int = 80) -> str:
+    """The first words inside `node`, without walking all of it (nested bordered divs would be quadratic)."""
+    parts: list[str] = []
+    for string in node.strings:
+        parts.append(string)
+        if sum(map(len, parts)) >= size:
+            break
+    return _SPACES.sub(" ", " ".join(part.strip() for part in parts if part.strip()))
 
 
 def _header_follows(rule: Tag) -> bool:
@@ -207,7 +221,7 @@ def _quote_container(rule: Tag, soup: BeautifulSoup) -> Tag:
     first = next(
         (
             string
-            for string in root.find_all(string=True)
+            for string in root.descendants  # a generator: stops at the first words
             if type(string) is NavigableString and string.strip() and string.parent.name not in _NO_TEXT
         ),
         None,

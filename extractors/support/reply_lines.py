@@ -53,13 +53,15 @@ _OTHER_VERB = re.compile(
     r"schr|schreef|geschreven|verzond|skrev|napisa|написал|escribi|scritto|escreveu|viết", re.I
 )
 # "---- John Smith wrote ----", Zoho "---- On … wrote ----": an attribution framed with dashes.
-_DASHED_WROTE = re.compile(r"^\s*-{2,}.{1,250}\b(?:wrote|a\s+écrit)\b\s*:?\s*-{2,}\s*$", re.I)
+_DASHED_WROTE = re.compile(r"^\s*-{2,40}.{1,250}\b(?:wrote|a\s+écrit)\b\s*:?\s*-{2,40}\s*$", re.I)
 # "Sent from Samsung Mobile X <x@y> wrote:", "Kettle Works <help@kettle.io> a écrit :": an address before it.
-_ADDRESS_WROTE = re.compile(r"^.{0,200}[\w.+\-]+@[\w\-]+\.[\w.\-]+.{0,80}\b(?:wrote|a\s+écrit)\s*:\s*$", re.I)
+_ADDRESS_WROTE = re.compile(
+    r"^.{0,200}?[\w.+\-]{1,64}@[\w\-]{1,63}\.[\w.\-]{1,200}.{0,80}\b(?:wrote|a\s+écrit)\s*:\s*$", re.I
+)
 # "2014-10-17 11:28 GMT+03:00 X <x@y>:", "2011/4/7 X <x@y>", "Thu, 26 Jun 2014 14:00:51 +0400 X <x@y>:".
 _DATE_ADDRESS = re.compile(
     rf"^[\s*]*(?:\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}|\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}|(?:{_WEEKDAY}),?\s+\d)"
-    r".{0,200}?[\s<\[(\"]?[\w.+\-]+@[\w\-]+\.[\w.\-]+[>\])\"]?\s*(?P<colon>:)?\s*$",
+    r".{0,200}?[\s<\[(\"]?[\w.+\-]{1,64}@[\w\-]{1,63}\.[\w.\-]{1,200}[>\])\"]?\s*(?P<colon>:)?\s*$",
     re.I,
 )
 _ORIGINAL = re.compile(
@@ -101,10 +103,11 @@ _GLUED = re.compile(
     rf"(?<=\S)\s*(?P<split>-*\s*(?:On|Le)\s+(?:{_WEEKDAY}|\d).{{3,200}}?\b(?:wrote|a\s+écrit)\s*:)\s*$",
     re.I,
 )
-_DECORATION = re.compile(r"^\s*>{2,}[>\s]*\s\S.*<{2,}\s*$")
 _LINK_OPEN = re.compile(r"\(https?://")
 # Escapes only quoted-printable writes: UTF-8 sequences, accented Latin-1 letters, '=' and spaces.
 _QP_ESCAPE = re.compile(r"=(?:[C-F][0-9A-F]=[89AB][0-9A-F]|[C-F][0-9A-F]|3D|20|09)")
+# A quoted header block (a dozen fields at most, some wrapped) never runs longer: the scan stops there.
+_MAX_HEADER_LINES = 24
 # An attribution spreads over at most this many extra lines (Polymail puts the address on three).
 _MAX_JOIN = 5
 
@@ -193,7 +196,7 @@ def _splitter_span(lines: list[str], index: int) -> int:
 
 
 def _is_splitter_line(line: str, lines: list[str], after: int) -> bool:
-    if _DASHED_WROTE.match(line):
+    if ("wrote" in line or "écrit" in line) and _DASHED_WROTE.match(line):
         return True
     if ("wrote" in line or "écrit" in line or "sent" in line or "envoyé" in line) and (
         _ON_WROTE.match(line) or _ADDRESS_WROTE.match(line)
@@ -237,7 +240,7 @@ def _header_block(lines: list[str], marks: list[str], index: int) -> int:
     end = index + 1
     gap = 0
     cursor = index + 1
-    while cursor < len(lines) and marks[cursor] != "m":
+    while cursor < min(len(lines), index + _MAX_HEADER_LINES) and marks[cursor] != "m":
         line = lines[cursor]
         field = _FIELD.match(line) if line.strip() else None
         if field:
@@ -275,7 +278,7 @@ def new_lines(lines: list[str], marks: str | None = None) -> list[str]:
     if "m" in marks:
         # ">>> Visit our site <<<" is decoration, not a quote: no client closes a quoted line with '<'.
         marks = "".join(
-            "t" if mark_ == "m" and _DECORATION.match(lines[index]) else mark_
+            "t" if mark_ == "m" and _is_decoration(lines[index]) else mark_
             for index, mark_ in enumerate(marks)
         )
     first = re.search("[smfh]", marks)
@@ -304,6 +307,13 @@ def new_lines(lines: list[str], marks: str | None = None) -> list[str]:
         # Nothing left (a mail that is only a pasted header and its body): its unquoted text is the content.
         return [line for line, mark_ in zip(lines, marks, strict=True) if mark_ in "te"]
     return out
+
+
+def _is_decoration(line: str) -> bool:
+    """'>>> Visit us <<<': arrows on both sides, words between (no regex: a line of arrows must stay cheap)."""
+    stripped = line.strip()
+    inner = stripped.strip("<> ")
+    return stripped.startswith(">>") and stripped.endswith("<<") and any(char.isalnum() for char in inner)
 
 
 def _links_inside_quotes(lines: list[str], marks: str) -> str:
