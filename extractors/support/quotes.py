@@ -264,7 +264,10 @@ def _split_lines(lines: list[str], marks: str, sender_name: str | None = None) -
 def _drop_list_footer(lines: list[str]) -> list[str]:
     """A mailing list's footer paragraph ("riak-users mailing list", a listinfo URL) is not the sender's text."""
     for index, line in enumerate(lines):
-        if _LIST_FOOTER.search(line):
+        lowered = line.lower()
+        if (
+            "mailing" in lowered or "listinfo" in lowered or "unsubscribe" in lowered
+        ) and _LIST_FOOTER.search(line):
             start = index
             while start > 0 and lines[start - 1] and not re.fullmatch(r"[_\-=]{10,}", lines[start - 1]):
                 start -= 1

@@ -49,8 +49,18 @@ _OTHER_WROTE = re.compile(
     r"đã\s+viết)\b.{0,150}:\s*$",
     re.I,
 )
-_OTHER_VERB = re.compile(
-    r"schr|schreef|geschreven|verzond|skrev|napisa|написал|escribi|scritto|escreveu|viết", re.I
+# Substrings of those verbs, tested with `in` before the pattern runs (a regex search on every line costs more).
+_OTHER_VERBS = (
+    "schr",
+    "geschreven",
+    "verzond",
+    "skrev",
+    "napisa",
+    "написал",
+    "escribi",
+    "scritto",
+    "escreveu",
+    "viết",
 )
 # "---- John Smith wrote ----", Zoho "---- On … wrote ----": an attribution framed with dashes.
 _DASHED_WROTE = re.compile(r"^\s*-{2,40}.{1,250}\b(?:wrote|a\s+écrit)\b\s*:?\s*-{2,40}\s*$", re.I)
@@ -202,7 +212,8 @@ def _is_splitter_line(line: str, lines: list[str], after: int) -> bool:
         _ON_WROTE.match(line) or _ADDRESS_WROTE.match(line)
     ):
         return True
-    if _OTHER_VERB.search(line) and _OTHER_WROTE.match(line):
+    lowered = line.lower()
+    if any(verb in lowered for verb in _OTHER_VERBS) and _OTHER_WROTE.match(line):
         return True
     return "@" in line and _is_date_address(line, lines, after)
 
