@@ -293,3 +293,16 @@ def test_html_rule_before_a_summary_is_not_a_quote() -> None:
 def test_hostile_bodies_stay_linear(body: str) -> None:
     """Each of these took minutes with a quadratic scan or a backtracking pattern."""
     split_reply(body)
+
+
+def test_desk_acknowledgement_over_my_comment_keeps_neither_my_name_nor_the_rule() -> None:
+    """A desk's text, its rule, then my earlier comment under my name and its time: all of that is history."""
+    body = (
+        "Bonjour,\n\nNous avons bien reçu votre demande.\n\nL'équipe Kettle Works\n\n------------------------\n\n"
+        "Alice Martin\n\n3 mars 2026, 09:14 UTC+01:00\n\nBonjour, où en est mon remboursement ?"
+    )
+    reply = split_reply(body, None, "Kettle Works")
+    assert (reply.text, reply.signature) == (
+        "Bonjour,\n\nNous avons bien reçu votre demande.",
+        "L'équipe Kettle Works",
+    )

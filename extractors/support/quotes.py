@@ -295,9 +295,12 @@ def _latest_comment(lines: list[str]) -> list[str]:
         return lines
     updated = any(_UPDATE_LINE.match(line.strip()) for line in lines[: stamps[0]])
     if len(stamps) < 2 and not updated:
-        if any(line.strip() for line in lines[: stamps[0] - 1]):
-            # the desk's text above, then an earlier comment under its author and time: that comment is history
-            return lines[: stamps[0] - 1]
+        end = _above(lines, stamps[0])  # the author's line
+        if any(line.strip() for line in lines[:end]):
+            # the desk's text above, then an earlier comment under its author and time: that comment is history,
+            # and so is the rule the desk draws between them
+            rule = _above(lines, end)
+            return lines[: rule if rule < end and _RULE.match(lines[rule]) else end]
         return lines
     end = len(lines)
     if len(stamps) > 1:
@@ -306,6 +309,14 @@ def _latest_comment(lines: list[str]) -> list[str]:
             end -= 1
         end -= 1  # the next comment's author line
     return lines[stamps[0] + 1 : max(end, stamps[0] + 1)]
+
+
+def _above(lines: list[str], index: int) -> int:
+    """Index of the last non-blank line before `index` (or `index` itself when there is none)."""
+    above = index - 1
+    while above >= 0 and not lines[above].strip():
+        above -= 1
+    return above if above >= 0 else index
 
 
 def _name_forms(sender_name: str | None) -> set[str]:

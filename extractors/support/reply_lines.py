@@ -10,9 +10,9 @@ header, `f` forward separator — and the rules read the marker string, not the 
   / A :"), with the rule of dashes or underscores drawn just above it. Outlook quotes that way, without
   `>` and without quoting the reply's own history apart, so everything from it to the end is history;
 - an attribution followed by unquoted lines opens history that runs to the end;
-- a splitter followed by `>` lines is a quote: the quoted lines go, the unquoted lines after and between
-  them stay (a reply written under or between the quoted paragraphs);
-- a mail whose first splitter is a forward separator is a forward: it is all content;
+- an attribution followed by `>` lines is a quote: the quoted lines go, the unquoted lines after and
+  between them stay (a reply written under or between the quoted paragraphs);
+- a mail whose first marker other than text is a forward separator is a forward: it is all content;
 - a line framed with arrows (">>> Visit us <<<") is decoration, not a quote.
 
 Attributions wrapped over several lines count as one splitter, and an attribution glued to the end of
@@ -110,7 +110,7 @@ _ATTRIBUTION_START = re.compile(
 )
 # An attribution glued after the reply's text on the same line: "reply On Wed, Apr 4, 2012 at 3:59 PM, x wrote:".
 _GLUED = re.compile(
-    rf"(?<=\S)\s*(?P<split>-*\s*(?:On|Le)\s+(?:{_WEEKDAY}|\d).{{3,200}}?\b(?:wrote|a\s+écrit)\s*:)\s*$",
+    rf"(?<=\S)\s*(?P<split>(?:-+\s*|\b)(?:On|Le)\s+(?:{_WEEKDAY}|\d).{{3,200}}?\b(?:wrote|a\s+écrit)\s*:)\s*$",
     re.I,
 )
 _LINK_OPEN = re.compile(r"\(https?://")
@@ -161,13 +161,13 @@ def mark(lines: list[str]) -> str:
         line = lines[index].strip()
         if _FORWARD.match(line):
             marks[index] = "f"
+        elif _ORIGINAL.match(line):
+            marks[index] = "h"
         elif span := _splitter_span(lines, index):
             for j in range(index, index + span):
                 marks[j] = "s"
             index += span
             continue
-        elif _ORIGINAL.match(line):
-            marks[index] = "h"
         elif span := _header_block(lines, marks, index):
             for j in range(index, index + span):
                 marks[j] = "h"
