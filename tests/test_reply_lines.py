@@ -306,3 +306,18 @@ def test_desk_acknowledgement_over_my_comment_keeps_neither_my_name_nor_the_rule
         "Bonjour,\n\nNous avons bien reçu votre demande.",
         "L'équipe Kettle Works",
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "history"),
+    [
+        # older Thunderbird and webmails: no date, but right above the quote
+        ("Merci.", "Kettle Works a écrit :\n> Bonjour\n> ancien message"),
+        ("Thanks.", "Quoting Desk <desk@kettleworks.io>:\n\n> Hello\n> old"),
+        # La Poste and SFR separators
+        ("Ok.", "----- Mail d'origine -----\nDe: x@y.fr\nÀ: moi@y.fr\nEnvoyé: mardi 3 mars 2026\n\nold"),
+        ("Ok.", "========== Message d'origine ==========\nold"),
+    ],
+)
+def test_attributions_without_a_date_right_above_the_quote(reply: str, history: str) -> None:
+    assert split_reply(f"{reply}\n\n{history}").text == reply

@@ -75,10 +75,10 @@ _DATE_ADDRESS = re.compile(
     re.I,
 )
 _ORIGINAL = re.compile(
-    r"^[\s*_>]*-{2,}\s*(?:original\s+message|reply\s+message|message\s+d'origine|message\s+d’origine|"
-    r"message\s+original|message\s+initial|mail\s+original|message\s+de\s+réponse|réponse|ursprüngliche\s+nachricht|"
+    r"^[\s*_>]*[-=_]{2,}\s*(?:original\s+message|reply\s+message|message\s+d'origine|message\s+d’origine|"
+    r"message\s+original|message\s+initial|mail\s+original|mail\s+d'origine|message\s+de\s+réponse|réponse|ursprüngliche\s+nachricht|"
     r"antwort\s+nachricht|oprindelig\s+meddelelse|mensaje\s+original|messaggio\s+originale|"
-    r"oorspronkelijk\s+bericht|originalmeddelande)\s*-{2,}[\s*_]*$",
+    r"oorspronkelijk\s+bericht|originalmeddelande)\s*[-=_]{2,}[\s*_]*$",
     re.I,
 )
 _FORWARD = re.compile(
@@ -112,6 +112,10 @@ _ATTRIBUTION_START = re.compile(
 _GLUED = re.compile(
     rf"(?<=\S)\s*(?P<split>(?:-+\s*|\b)(?:On|Le)\s+(?:{_WEEKDAY}|\d).{{3,200}}?\b(?:wrote|a\s+écrit)\s*:)\s*$",
     re.I,
+)
+# "Kettle Works a écrit :", "Quoting Desk <d@x.io>:", "Citation de X :" right above a quote introduce it.
+_INTRO = re.compile(
+    r"^(?:.{0,200}\b(?:wrote|a\s+écrit)|\s*(?:quoting|citation\s+de)\b.{0,200})\s*:\s*$", re.I
 )
 _LINK_OPEN = re.compile(r"\(https?://")
 # Escapes only quoted-printable writes: UTF-8 sequences, accented Latin-1 letters, '=' and spaces.
@@ -178,6 +182,8 @@ def mark(lines: list[str]) -> str:
     for index, mark_ in enumerate(marks):
         if mark_ in "sh" and (index == 0 or marks[index - 1] != mark_):
             _mark_rule_above(lines, marks, index)
+        elif mark_ == "m" and (index == 0 or marks[index - 1] != "m"):
+            _mark_intro_above(lines, marks, index)
     return "".join(marks)
 
 
@@ -272,6 +278,15 @@ def _header_block(lines: list[str], marks: list[str], index: int) -> int:
 
 def _field_name(field: re.Match[str]) -> str:
     return (field.group("orange") or field.group("name")).lower()
+
+
+def _mark_intro_above(lines: list[str], marks: list[str], index: int) -> None:
+    """An attribution of any form ("Kettle Works a écrit :") directly above a quote is one."""
+    above = index - 1
+    while above >= 0 and marks[above] == "e" and index - above < 3:
+        above -= 1
+    if above >= 0 and marks[above] == "t" and _INTRO.match(lines[above]):
+        marks[above] = "s"
 
 
 def _mark_rule_above(lines: list[str], marks: list[str], index: int) -> None:
