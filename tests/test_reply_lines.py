@@ -321,3 +321,14 @@ def test_desk_acknowledgement_over_my_comment_keeps_neither_my_name_nor_the_rule
 )
 def test_attributions_without_a_date_right_above_the_quote(reply: str, history: str) -> None:
     assert split_reply(f"{reply}\n\n{history}").text == reply
+
+
+def test_quoted_sentence_rewrapped_without_its_mark_stays_quoted() -> None:
+    body = (
+        "Oui, c'est bien celle-là.\n\n"
+        f"{GMAIL_FR}\n"
+        "> Pouvez-vous nous confirmer l'adresse de livraison indiquée sur votre commande\n"
+        "du 2 mars afin que nous puissions relancer le transporteur ?\n"
+        "> Cordialement"
+    )
+    assert split_reply(body).text == "Oui, c'est bien celle-là."

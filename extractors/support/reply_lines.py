@@ -343,11 +343,17 @@ def _is_decoration(line: str) -> bool:
 
 
 def _links_inside_quotes(lines: list[str], marks: str) -> str:
-    """A long link wrapped out of a quote ('> View (http://x' / ' _nonce=3)') is still quoted."""
+    """A line wrapped out of a quote is still quoted: a long link ('> View (http://x' / ' _nonce=3)'), or the
+    end of a long quoted sentence that a client re-wrapped without its '>' (one line, lower case, no blank)."""
     chars = list(marks)
     for match in re.finditer(r"(?<=m)e*(t)e*(?=m)", marks):
         index = match.start(1)
         previous = lines[match.start() - 1]
-        if _LINK_OPEN.search(previous) or _LINK_OPEN.match(lines[index].strip()):
+        line = lines[index].strip()
+        if _LINK_OPEN.search(previous) or _LINK_OPEN.match(line):
+            chars[index] = "m"
+        elif (
+            match.start() == index and match.end() == index + 1 and len(previous) >= 60 and line[:1].islower()
+        ):
             chars[index] = "m"
     return "".join(chars)
