@@ -332,3 +332,9 @@ def test_quoted_sentence_rewrapped_without_its_mark_stays_quoted() -> None:
         "> Cordialement"
     )
     assert split_reply(body).text == "Oui, c'est bien celle-là."
+
+
+def test_html_whose_only_text_is_in_a_blockquote_keeps_it() -> None:
+    """A template that indents its whole message with <blockquote> quotes nothing."""
+    html = "<html><body><blockquote><p>Votre colis est en route.</p><p>Suivi : 1Z999</p></blockquote></body></html>"
+    assert split_reply("", html).text == "Votre colis est en route.\n\nSuivi : 1Z999"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from extractors.mail.html import tree_to_text
+from extractors.mail.html import html_to_text, tree_to_text
 from extractors.support.names import VALEDICTION, clean_name
 from extractors.support.reply_lines import mark, new_lines, opens_with_header, prepare
 
@@ -129,7 +129,12 @@ def split_reply(body_text: str, body_html: str | None = None, sender_name: str |
         if body_html and (
             not "".join(lines).strip() or (not re.search("[smh]", marks) and _has_html_quote(body_html))
         ):
-            lines = _lines(strip_html_quotes(body_html[:_MAX_CHARS]))
+            stripped = _lines(strip_html_quotes(body_html[:_MAX_CHARS]))
+            if any(line.strip() for line in stripped):
+                lines = stripped
+            elif not any(line.strip() for line in lines):
+                # Nothing outside the quote markup: a template that indents with <blockquote>, not a quote.
+                lines = _lines(html_to_text(body_html[:_MAX_CHARS]))
             marks = mark(lines)
         return _split_lines(lines, marks, sender_name)
     except Exception:
