@@ -338,3 +338,12 @@ def test_html_whose_only_text_is_in_a_blockquote_keeps_it() -> None:
     """A template that indents its whole message with <blockquote> quotes nothing."""
     html = "<html><body><blockquote><p>Votre colis est en route.</p><p>Suivi : 1Z999</p></blockquote></body></html>"
     assert split_reply("", html).text == "Votre colis est en route.\n\nSuivi : 1Z999"
+
+
+def test_bordered_div_without_a_quoted_header_is_content() -> None:
+    """Outlook's quote is a bordered div opening on a header block; a desk's bordered summary is not one."""
+    html = (
+        "<p>Votre remboursement est validé.</p>"
+        '<div style="border-top:solid #E1E1E1 1.0pt"><p>Date : 03/03/2026</p><p>Montant : 42,00 €</p></div>'
+    )
+    assert split_reply("", html).text.endswith("Montant : 42,00 €")

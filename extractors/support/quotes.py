@@ -12,9 +12,10 @@ on the peer parsers' own suites, bench/bench_journal_accuracy.py on the labelled
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from extractors.mail.html import html_to_text, tree_to_text
 from extractors.support.names import VALEDICTION, clean_name
@@ -102,6 +103,9 @@ _HTML_MARKERS = (
     "<hr",
 )
 _NO_TEXT = ("style", "script", "title", "head")
+# Outlook's bordered quote div opens on the sender's label ("From:", "De :"); a desk's summary opens otherwise.
+_OUTLOOK_FROM = re.compile(r"^\s*\*?(?:de|from|von|van|fra|från|od)\s*\*?\s*:", re.I)
+_HEADER_STRINGS = 40  # strings read after a rule or in a bordered div to recognise a header block
 # The first words of a quoted header as HTML renders them: "From:", "De :", "Date:", "*Envoyé :*".
 _HTML_HEADER = re.compile(
     r"^\s*\*?(?:de|from|envoyé(?:\s+le)?|sent|date|à|a|to|objet|subject|message\s+du)\s*\*?\s*:", re.I
@@ -170,7 +174,7 @@ def strip_html_quotes(html: str) -> str:
             rules.append(node)
         elif node.name == "div" and "border-top" in str(node.get("style") or "").lower():
             # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
-            if _HTML_HEADER.match(_leading_text(node)):
+            if _OUTLOOK_FROM.match(_SPACES.sub(" ", next((t for t in node.stripped_strings), ""))):
                 cut_points.append(node)
     for node in cut_points:
         if node.decomposed:
@@ -189,30 +193,26 @@ def strip_html_quotes(html: str) -> str:
     return tree_to_text(soup)
 
 
-def _leading_text(node: Tag, size: int = 80) -> str:
-    """The first words inside `node`, without walking all of it (nested bordered divs would be quadratic)."""
-    parts: list[str] = []
-    for string in node.strings:
-        parts.append(string)
-        if sum(map(len, parts)) >= size:
-            break
-    return _SPACES.sub(" ", " ".join(part.strip() for part in parts if part.strip()))
-
-
 def _header_follows(rule: Tag) -> bool:
     """A rule (Hotmail, Outlook 2003, webmails) opens the quote when a header block comes right after it."""
-    strings = [
-        _SPACES.sub(" ", str(string))
-        for string in rule.find_all_next(string=True, limit=40)
-        if type(string) is NavigableString and string.parent.name not in _NO_TEXT
-    ]
-    # A label and its value are separate strings ("<b>From:</b> x@y"): glue each value to its label.
+    return _header_in(rule.find_all_next(string=True, limit=_HEADER_STRINGS))
+
+
+def _header_in(strings: Iterable[PageElement]) -> bool:
+    """Whether these strings (the next ones in the tree) start with a quoted mail's header block: the
+    text classifier decides, so a desk's own "Date : … / Montant : …" under a rule is no header."""
     lines: list[str] = []
-    for string in (s.strip() for s in strings if s.strip()):
-        if lines and lines[-1].endswith(":") and not _HTML_HEADER.match(string):
-            lines[-1] = f"{lines[-1]} {string}"
+    for count, string in enumerate(strings):
+        if count >= _HEADER_STRINGS:
+            break
+        text = _SPACES.sub(" ", str(string)).strip()
+        if type(string) is not NavigableString or not text or string.parent.name in _NO_TEXT:
+            continue
+        # A label and its value are separate strings ("<b>From:</b> x@y"): glue each value to its label.
+        if lines and lines[-1].endswith(":") and not _HTML_HEADER.match(text):
+            lines[-1] = f"{lines[-1]} {text}"
         else:
-            lines.append(string)
+            lines.append(text)
     return opens_with_header(lines)
 
 
