@@ -4,7 +4,8 @@ Every line gets one marker — `e` empty, `t` text, `m` quoted (`>`), `s` attrib
 header, `f` forward separator — and the rules read the marker string, not the words:
 
 - an attribution is "On … wrote:", "Le … a écrit :", "---- X wrote ----", "2026-03-03 9:14 GMT+01:00
-  X <x@y>:" and their wrapped forms;
+  X <x@y>:", the verb-first forms of other languages, and their wrapped forms (each with a year, a time
+  or an address, so a sentence is never one), or any "X wrote:" / "X a écrit :" right above a quote;
 - a quoted header is an "-----Original Message-----" / "-----Message d'origine-----" separator or a
   header block ("From: / Sent: / To:", "De : / Envoyé le : / À :", Yahoo and Orange "Message du : / De :
   / A :"), with the rule of dashes or underscores drawn just above it. Outlook quotes that way, without
@@ -13,7 +14,8 @@ header, `f` forward separator — and the rules read the marker string, not the 
 - an attribution followed by `>` lines is a quote: the quoted lines go, the unquoted lines after and
   between them stay (a reply written under or between the quoted paragraphs);
 - a mail whose first marker other than text is a forward separator is a forward: it is all content;
-- a line framed with arrows (">>> Visit us <<<") is decoration, not a quote.
+- a line framed with arrows (">>> Visit us <<<") is decoration, not a quote, and a link or a sentence
+  wrapped out of a quote without its `>` is still quoted.
 
 Attributions wrapped over several lines count as one splitter, and an attribution glued to the end of
 the reply's last line ("Noted. On Tue, … wrote:") is moved to its own line first. Everything here is
