@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,6 +65,26 @@ def passes(case: dict, reply: Reply) -> bool:
     return False
 
 
+def _median_ms(cases: list[dict], folder: Path) -> float:
+    """Median over the cases of the best of five split_reply runs (the MIME parse left out)."""
+    timings: list[float] = []
+    for case in cases:
+        data = (folder / case["file"]).read_bytes()
+        if case["input"] == "eml":
+            parsed = parse_message(data)
+            args = (parsed.body_text, parsed.body_html, parsed.from_name)
+        else:
+            text = data.decode("utf-8", errors="replace")
+            args = ("", text, None) if case["input"] == "html" else (text, None, None)
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            split_reply(*args)
+            runs.append(time.perf_counter() - start)
+        timings.append(min(runs) * 1000)
+    return statistics.median(timings)
+
+
 def main() -> int:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     if not (folder / "cases.json").exists():
@@ -94,6 +116,8 @@ def main() -> int:
     good, total = totals[True]
     print(f"{'all suites':<20} en/fr {good:>3}/{total:<3} {good / total:.3f}   other languages "
           f"{totals[False][0]}/{totals[False][1]}")  # fmt: skip
+    cases = [case for suite in suites.values() for case in suite["cases"]]
+    print(f"split_reply: median {_median_ms(cases, folder):.3f} ms per reply over {len(cases)} cases")
     for line in misses:
         print(line)
     return 0

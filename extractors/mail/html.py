@@ -43,6 +43,11 @@ def html_to_text(html: str) -> str:
         soup = BeautifulSoup(html, "lxml")
     except Exception:
         soup = BeautifulSoup(html, "html.parser")
+    return tree_to_text(soup)
+
+
+def tree_to_text(soup: PageElement) -> str:
+    """Readable text of an already parsed tree (the quote stripper edits the tree first: no second parse)."""
     out: list[str] = []
     # Stack items: a node to visit, or a string to emit once its element's children are done.
     stack: list[PageElement | str] = [soup]

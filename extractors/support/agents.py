@@ -21,7 +21,7 @@ def agent_from_display_name(from_name: str | None, brands: set[str] | None = Non
 
 def agent_from_signature(signature: str, brands: set[str] | None = None) -> str | None:
     """The first name-like line of a sign-off block ('Cordialement,\\nJulie\\nConseillère')."""
-    lines = [line.strip() for line in signature.split("\n") if line.strip()]
+    lines = [line.strip() for line in signature.split("\n") if line.strip() not in ("", "--")]
     if not lines:
         return None
     first = VALEDICTION.match(lines[0])

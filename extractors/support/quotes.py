@@ -1,43 +1,37 @@
 """The new text of a reply: without quoted history, helpdesk banners, footers or signature.
 
-Splitting a reply from the history it quotes is a solved problem for the common
-clients, so the header-based split is mail-parser-reply's (its FR + EN rules for
-"Le … a écrit :", "On … wrote:" and Outlook "De : / Envoyé : / À : / Objet :"
-blocks). We normalise its input first (no-break spaces, which Outlook puts before
-French colons and which its patterns do not expect; Gmail attributions wrapped over
-two lines) and add what it lacks: "-----Message d'origine-----" separators,
-helpdesk banners and footers, HTML quotes (gmail_quote, blockquote, divRplyFwdMsg)
-and a sign-off detector that returns the signature separately, since the agent's
-name is in it. bench/bench_journal_accuracy.py measures this against quotequail and
-the bare library on the labelled fixtures.
+Which lines are quoted history is `extractors.support.reply_lines`' job (a line classifier in the
+spirit of talon: attributions and header blocks of every common client, FR and EN, bottom-posted and
+interleaved replies). Here come the rest: the HTML quote markup (gmail_quote, blockquote, Outlook's
+divRplyFwdMsg or bordered header, a rule followed by a header block), helpdesk banners and the
+"full thread" notifications of Zendesk, app and list footers, and a sign-off detector that returns
+the signature separately, since the agent's name is in it. bench/bench_quote_suites.py measures this
+on the peer parsers' own suites, bench/bench_journal_accuracy.py on the labelled fixtures.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Tag
-from mailparser_reply import EmailReplyParser
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
-from extractors.mail.html import html_to_text
+from extractors.mail.html import html_to_text, tree_to_text
 from extractors.support.names import VALEDICTION, clean_name
+from extractors.support.reply_lines import mark, new_lines, opens_with_header, prepare
 
-_PARSER = EmailReplyParser(languages=["fr", "en"])
 _MAX_CHARS = 200_000  # new text comes first: past this, a body is history or an attachment pasted in
 
-_SPACES = re.compile(r"[\u00a0\u202f\u2007\t]")
+_SPACES = re.compile(r"[\u00a0\u202f\u2007\t\u200e\u200f]")  # no-break spaces, tabs, direction marks
 # "##- Veuillez répondre au-dessus de cette ligne -##", "## Please type your reply above this line ##".
 _BANNER = re.compile(
     r"^\s*[#\-=*]*\s*(?:[\w'’]+\s+){1,6}(?:above\s+this\s+line|au[- ]dessus\s+de\s+cette\s+ligne)\s*[#\-=*]*\s*$",
     re.I,
 )
-# Lines after which everything is history or boilerplate, never new text.
+# Helpdesk lines after which everything is boilerplate or the desk's own copy of the thread.
 _CUT_LINE = re.compile(
-    r"^\s*(?:-{3,}\s*(?:message\s+d'origine|original\s+message|message\s+original|message\s+transféré|"
-    r"forwarded\s+message)\s*-{3,}"
-    r"|_{20,}"
-    r"|this\s+email\s+is\s+a\s+service\s+from\b.*"
+    r"^\s*(?:this\s+email\s+is\s+a\s+service\s+from\b.*"
     r"|ce\s+(?:message|courriel|e-mail)\s+est\s+un\s+service\s+de\b.*"
     r"|\[[0-9A-Z]{6}-[0-9A-Z]{4,5}\]"
     r"|\[?\s*ref:\S+:ref\s*\]?|thread::[0-9A-Za-z_\-]+::"
@@ -54,19 +48,9 @@ _FOOTER = re.compile(
     r"obtenir\s+outlook\s+pour|télécharger\s+outlook\s+pour)\s+[\w'’.\- ]{1,50}$",
     re.I,
 )
-# Lines that open the quoted history whatever the client, besides "On … wrote:" (which the library knows):
-# "-----Reply Message-----", "*-------- Original Message --------*", "---- John Smith wrote ----",
-# Zoho "---- On … wrote ----", "------On 12/29 …, X wrote-----", "On … sent:", "2014-10-17 11:28 GMT+03:00 X <x@y>:",
-# "2011/4/7 X <x@y>", Yahoo/Orange "Message du : …".
-_SPLIT_LINE = re.compile(
-    r"^[\s*_>]*(?:-{2,}\s*(?:(?:original|reply|forwarded)\s+message|message\s+(?:d'origine|original|initial|"
-    r"transféré|de\s+réponse)|réponse)\s*-{2,}"
-    r"|-{2,}.*\b(?:wrote|a\s+écrit)\s*:?\s*-{2,}"
-    r"|(?:on|le)\s+.{5,200}\b(?:wrote|sent|a\s+écrit|a\s+envoyé)\s*:"
-    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,60}<?[\w.+\-]+@[\w.\-]+>?\s*:?"
-    r"|message\s+du\s*:.*)[\s*_]*$",
-    re.I,
-)
+_RULE = re.compile(r"^[-_=*\s]{5,}$")
+# "-Abhishek Kona", "-- Julie", "/John": a dash or a slash and a name alone on the last line sign the mail.
+_DASH_NAME = re.compile(r"^(?:-{1,2}|/)\s?(?P<name>[A-ZÀ-Ý][\w'’.\-]*(?:\s+[A-ZÀ-Ý][\w'’.\-]*){0,3})$")
 _LIST_FOOTER = re.compile(r"^\S+\s+mailing\s+list$|/mailman/listinfo/|^to\s+unsubscribe\b", re.I)
 _UPDATE_LINE = re.compile(
     r"^(?:your\s+request\s+\(\d+\)\s+has\s+been\s+updated|votre\s+demande\s+\(\d+\)\s+a\s+été\s+mise\s+à\s+jour)\b.*$",
@@ -75,13 +59,6 @@ _UPDATE_LINE = re.compile(
 _COMMENT_STAMP = re.compile(
     r"^(?:\d{1,2}\s+[a-zéû]{3,9}\.?\s+\d{4}|[a-z]{3,9}\.?\s+\d{1,2},\s+\d{4}),?\s+\d{1,2}:\d{2}(?:\s*[ap]m)?"
     r"(?:\s+(?:utc|gmt)\s*(?:[+-]\d{1,2}(?::\d{2})?)?)?$",
-    re.I,
-)
-_ATTRIBUTION_END = re.compile(r"(?:a\s+écrit|wrote)\s*:\s*$", re.I)
-_ATTRIBUTION_START = re.compile(r"^\s*(?:>\s*)*(?:le|on)\s+\S", re.I)
-_OUTLOOK_FIELD = re.compile(
-    r"^\s*\*?(?:de|from|envoyé(?:\s+le)?|sent|date|à|a|to|objet|subject|cc|message\s+du|répondre\s+à|reply-to)"
-    r"\s*\*?\s*:",
     re.I,
 )
 _MAX_SIGNATURE_LINES = 6
@@ -108,15 +85,31 @@ _GREETING = re.compile(
     r"^(?:bonjour|bonsoir|hello|hi|hey|dear|cher|chère|madame|monsieur)\b[^.!?]{0,40}[,!]?$", re.I
 )
 
-# HTML elements that hold quoted history, and those after which everything is quoted.
-_HTML_QUOTE_SELECTORS = (
-    "div.gmail_quote",
-    "blockquote",
-    "div.moz-cite-prefix",
-    "div.yahoo_quoted",
-    "div#appendonsend",
+# HTML elements that hold quoted history (class or tag), and those after which everything is quoted (id).
+_HTML_QUOTE_CLASSES = {"gmail_quote", "moz-cite-prefix", "yahoo_quoted"}
+_HTML_QUOTE_IDS = {"appendonsend"}
+_HTML_CUT_IDS = {"divrplyfwdmsg", "mail-editor-reference-message-container", "olk_src_body_section"}
+_MAX_RULES = 20  # rules looked at for a quoted header: history follows one of the first, never the 500th
+_HTML_MARKERS = (
+    "gmail_quote",
+    "<blockquote",
+    "divrplyfwdmsg",
+    "moz-cite-prefix",
+    "yahoo_quoted",
+    "appendonsend",
+    "border-top:solid",
+    "olk_src_body_section",
+    "mail-editor-reference-message-container",
+    "<hr",
 )
-_HTML_CUT_SELECTORS = ("div#divRplyFwdMsg", "div#mail-editor-reference-message-container")
+_NO_TEXT = ("style", "script", "title", "head")
+# Outlook's bordered quote div opens on the sender's label ("From:", "De :"); a desk's summary opens otherwise.
+_OUTLOOK_FROM = re.compile(r"^\s*\*?(?:de|from|von|van|fra|från|od)\s*\*?\s*:", re.I)
+_HEADER_STRINGS = 40  # strings read after a rule or in a bordered div to recognise a header block
+# The first words of a quoted header as HTML renders them: "From:", "De :", "Date:", "*Envoyé :*".
+_HTML_HEADER = re.compile(
+    r"^\s*\*?(?:de|from|envoyé(?:\s+le)?|sent|date|à|a|to|objet|subject|message\s+du)\s*\*?\s*:", re.I
+)
 
 
 @dataclass
@@ -130,42 +123,59 @@ class Reply:
 def split_reply(body_text: str, body_html: str | None = None, sender_name: str | None = None) -> Reply:
     """New text and signature of a message body; never raises (worst case: the whole body).
 
+    The text part is read first; the HTML part only when the text part is empty or shows no quote
+    while the markup does (a client that sends the whole thread as HTML and a flat text copy).
     `sender_name` (the From display name) lets a bare name closing the mail count as its signature.
     """
     try:
-        source = body_text or ""
-        if body_html and _has_html_quote(body_html):
-            source = strip_html_quotes(body_html[:_MAX_CHARS])
-        return _split_text(source[:_MAX_CHARS], sender_name)
+        lines = _lines(body_text or "")
+        marks = mark(lines)
+        if body_html and (
+            not "".join(lines).strip() or (not re.search("[smh]", marks) and _has_html_quote(body_html))
+        ):
+            stripped = _lines(strip_html_quotes(body_html[:_MAX_CHARS]))
+            if any(line.strip() for line in stripped):
+                lines = stripped
+            elif not any(line.strip() for line in lines):
+                # Nothing outside the quote markup: a template that indents with <blockquote>, not a quote.
+                lines = _lines(html_to_text(body_html[:_MAX_CHARS]))
+            marks = mark(lines)
+        return _split_lines(lines, marks, sender_name)
     except Exception:
         return Reply(text=(body_text or "").strip())
 
 
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in prepare(_SPACES.sub(" ", text[:_MAX_CHARS]))]
+
+
 def _has_html_quote(html: str) -> bool:
     lowered = html.lower()
-    return any(
-        marker in lowered
-        for marker in (
-            "gmail_quote",
-            "<blockquote",
-            "divrplyfwdmsg",
-            "moz-cite-prefix",
-            "appendonsend",
-            "border-top:solid",
-        )  # fmt: skip
-    )
+    return any(marker in lowered for marker in _HTML_MARKERS)
 
 
 def strip_html_quotes(html: str) -> str:
     """Text of an HTML body with its quoted history removed (the markup says what is quoted)."""
     soup = BeautifulSoup(html, "lxml")
-    cut_points = [node for selector in _HTML_CUT_SELECTORS for node in soup.select(selector)]
-    # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
-    cut_points += [
-        node
-        for node in soup.select('div[style*="border-top"]')
-        if _OUTLOOK_FIELD.match(node.get_text(" ", strip=True).replace("\u00a0", " "))
-    ]
+    quotes: list[Tag] = []
+    cut_points: list[Tag] = []
+    rules: list[Tag] = []
+    for node in soup.find_all(True):  # one walk, not one CSS query per client (soupsieve is slow on big mail)
+        ident = str(node.get("id") or "").lower()
+        if ident in _HTML_CUT_IDS:
+            cut_points.append(node)
+        elif (
+            node.name == "blockquote"
+            or ident in _HTML_QUOTE_IDS
+            or _HTML_QUOTE_CLASSES & set(node.get("class") or ())
+        ):
+            quotes.append(node)
+        elif node.name == "hr":
+            rules.append(node)
+        elif node.name == "div" and "border-top" in str(node.get("style") or "").lower():
+            # Outlook desktop: no id, a div with a top border holding "From: … Sent: …" / "De : … Envoyé : …".
+            if _OUTLOOK_FROM.match(_SPACES.sub(" ", next((t for t in node.stripped_strings), ""))):
+                cut_points.append(node)
     for node in cut_points:
         if node.decomposed:
             continue
@@ -173,115 +183,96 @@ def strip_html_quotes(html: str) -> str:
         if previous is not None and previous.name == "hr":
             previous.decompose()
         _cut_from(node)
-    for selector in _HTML_QUOTE_SELECTORS:
-        for node in soup.select(selector):
+    for node in quotes:
+        if not node.decomposed:
             node.decompose()
-    return html_to_text(str(soup))
+    for rule in rules[:_MAX_RULES]:
+        if not rule.decomposed and _header_follows(rule):
+            _cut_from(_quote_container(rule, soup))
+            break
+    return tree_to_text(soup)
+
+
+def _header_follows(rule: Tag) -> bool:
+    """A rule (Hotmail, Outlook 2003, webmails) opens the quote when a header block comes right after it."""
+    return _header_in(rule.find_all_next(string=True, limit=_HEADER_STRINGS))
+
+
+def _header_in(strings: Iterable[PageElement]) -> bool:
+    """Whether these strings (the next ones in the tree) start with a quoted mail's header block: the
+    text classifier decides, so a desk's own "Date : … / Montant : …" under a rule is no header."""
+    lines: list[str] = []
+    for count, string in enumerate(strings):
+        if count >= _HEADER_STRINGS:
+            break
+        text = _SPACES.sub(" ", str(string)).strip()
+        if type(string) is not NavigableString or not text or string.parent.name in _NO_TEXT:
+            continue
+        # A label and its value are separate strings ("<b>From:</b> x@y"): glue each value to its label.
+        if lines and lines[-1].endswith(":") and not _HTML_HEADER.match(text):
+            lines[-1] = f"{lines[-1]} {text}"
+        else:
+            lines.append(text)
+    return opens_with_header(lines)
+
+
+def _quote_container(rule: Tag, soup: BeautifulSoup) -> Tag:
+    """The block that holds the rule, unless it also holds the reply's first words: clients wrap the
+    separator, the header and the quoted mail in one element."""
+    parent = rule.parent
+    if parent is None or parent.name in ("body", "html", "[document]"):
+        return rule
+    root = soup.body or soup
+    first = next(
+        (
+            string
+            for string in root.descendants  # a generator: stops at the first words
+            if type(string) is NavigableString and string.strip() and string.parent.name not in _NO_TEXT
+        ),
+        None,
+    )
+    inside = first is not None and any(ancestor is parent for ancestor in first.parents)
+    return rule if inside else parent
 
 
 def _cut_from(node: Tag) -> None:
     """Remove `node` and everything after it in document order: the quoted header and the history below."""
     current: Tag | None = node
     while current is not None and current.name not in ("body", "html", "[document]"):
-        for sibling in list(current.find_next_siblings()):
-            sibling.decompose()
+        for sibling in list(current.next_siblings):
+            sibling.extract()  # strings too: find_next_siblings() returns only tags
         current = current.parent
     node.decompose()
 
 
-def normalise(text: str) -> str:
-    """Line endings, exotic spaces, and Gmail attributions wrapped over two or three lines."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SPACES.sub(" ", text)
-    lines = [line.rstrip() for line in text.split("\n")]
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if (
-            _ATTRIBUTION_START.match(line)
-            and not _ATTRIBUTION_END.search(line)
-            and not line.endswith((".", "!", "?"))  # a sentence that starts with "Le …" is no attribution
-        ):
-            for span in (1, 2, 3, 4, 5):
-                joined = " ".join(part.strip() for part in lines[i : i + span + 1])
-                short = all(len(part) <= 80 for part in lines[i + 1 : i + span + 1])
-                if i + span < len(lines) and short and _ATTRIBUTION_END.search(joined) and len(joined) < 300:
-                    line, i = joined, i + span
-                    break
-        out.append(line)
-        i += 1
-    return "\n".join(out)
-
-
-def _split_text(text: str, sender_name: str | None = None) -> Reply:
-    lines = normalise(text).split("\n")
+def _split_lines(lines: list[str], marks: str, sender_name: str | None = None) -> Reply:
     lines = _latest_comment(_drop_banner(lines))
-    below = _bottom_posted(lines)
-    text = "\n".join(below if below is not None else lines)
-    if below is None:
-        text = _before_history(text)
-        latest = _PARSER.parse_reply(text)
-        if latest is not None and latest.strip():
-            text = latest
+    if len(lines) != len(marks):
+        marks = mark(lines)
     kept: list[str] = []
     footer: list[str] = []
-    for line in text.split("\n"):
-        if _FOOTER.match(line.strip()):
-            footer = [line.strip()]
+    for line in new_lines(lines, marks):
+        stripped = line.strip()
+        if _FOOTER.match(stripped):
+            footer = [stripped]
             break
-        if _CUT_LINE.match(line) or _SPLIT_LINE.match(line):
+        if _CUT_LINE.match(line):
             break
-        if _OUTLOOK_FIELD.match(line) and _outlook_block_follows(line, text):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line.strip())
+        kept.append(stripped)
     kept = _drop_list_footer(kept)
-    while kept and (not kept[-1] or _ATTRIBUTION_END.search(kept[-1])):
+    while kept and (not kept[-1] or _RULE.match(kept[-1])):
         kept.pop()
     body, signature = _split_signature(kept, _name_forms(sender_name))
     return Reply(text=_tidy(body), signature=_tidy([*signature, *footer]))
 
 
-def _is_history_line(line: str) -> bool:
-    return bool(
-        _ATTRIBUTION_END.search(line) or _SPLIT_LINE.match(line) or _CUT_LINE.match(line)
-    ) and not _BANNER.match(line)
-
-
-def _before_history(text: str) -> str:
-    """Cut at the first line that opens quoted history in a form the library does not know."""
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if index and (
-            _SPLIT_LINE.match(line) or (_OUTLOOK_FIELD.match(line) and _outlook_block_follows(line, text))
-        ):
-            return "\n".join(lines[:index])
-    return text
-
-
-def _bottom_posted(lines: list[str]) -> list[str] | None:
-    """A reply written under the quote ("Le … a écrit :" / "> …" first, then the answer): the unquoted lines
-    after the quote, or None when the mail does not open on quoted history."""
-    filled = [i for i, line in enumerate(lines) if line.strip()]
-    if not filled:
-        return None
-    first = lines[filled[0]]
-    if not (first.lstrip().startswith(">") or _is_history_line(first)):
-        return None
-    after = [
-        line
-        for line in lines[filled[0] :]
-        if not line.lstrip().startswith(">") and not _is_history_line(line)
-    ]
-    return after if any(line.strip() for line in after) else None
-
-
 def _drop_list_footer(lines: list[str]) -> list[str]:
     """A mailing list's footer paragraph ("riak-users mailing list", a listinfo URL) is not the sender's text."""
     for index, line in enumerate(lines):
-        if _LIST_FOOTER.search(line):
+        lowered = line.lower()
+        if (
+            "mailing" in lowered or "listinfo" in lowered or "unsubscribe" in lowered
+        ) and _LIST_FOOTER.search(line):
             start = index
             while start > 0 and lines[start - 1] and not re.fullmatch(r"[_\-=]{10,}", lines[start - 1]):
                 start -= 1
@@ -309,9 +300,12 @@ def _latest_comment(lines: list[str]) -> list[str]:
         return lines
     updated = any(_UPDATE_LINE.match(line.strip()) for line in lines[: stamps[0]])
     if len(stamps) < 2 and not updated:
-        if any(line.strip() for line in lines[: stamps[0] - 1]):
-            # the desk's text above, then an earlier comment under its author and time: that comment is history
-            return lines[: stamps[0] - 1]
+        end = _above(lines, stamps[0])  # the author's line
+        if any(line.strip() for line in lines[:end]):
+            # the desk's text above, then an earlier comment under its author and time: that comment is history,
+            # and so is the rule the desk draws between them
+            rule = _above(lines, end)
+            return lines[: rule if rule < end and _RULE.match(lines[rule]) else end]
         return lines
     end = len(lines)
     if len(stamps) > 1:
@@ -322,10 +316,12 @@ def _latest_comment(lines: list[str]) -> list[str]:
     return lines[stamps[0] + 1 : max(end, stamps[0] + 1)]
 
 
-def _outlook_block_follows(line: str, text: str) -> bool:
-    """A 'De :' line starts quoted history only if more header fields follow it."""
-    after = [candidate for candidate in text.split(line, 1)[1].split("\n")[1:8] if candidate.strip()][:3]
-    return sum(bool(_OUTLOOK_FIELD.match(candidate)) for candidate in after) >= 2
+def _above(lines: list[str], index: int) -> int:
+    """Index of the last non-blank line before `index` (or `index` itself when there is none)."""
+    above = index - 1
+    while above >= 0 and not lines[above].strip():
+        above -= 1
+    return above if above >= 0 else index
 
 
 def _name_forms(sender_name: str | None) -> set[str]:
@@ -339,7 +335,12 @@ def _split_signature(lines: list[str], names: set[str]) -> tuple[list[str], list
     """Cut at '-- ', at the last sign-off followed only by a few short lines, at a team line or my name."""
     for index, line in enumerate(lines):
         if line in ("--", "-- "):
-            return lines[:index], lines[index + 1 :]
+            return lines[:index], lines[index:]  # the delimiter stays with the block, as the peers keep it
+    filled = [i for i, line in enumerate(lines) if line]
+    if len(filled) > 1 and filled[-1] - 1 not in filled:
+        dashed = _DASH_NAME.match(lines[filled[-1]])
+        if dashed and clean_name(dashed.group("name")):
+            return lines[: filled[-1]], lines[filled[-1] :]
     closing: list[str] = []
     while True:
         filled = [i for i, line in enumerate(lines) if line]
