@@ -151,6 +151,9 @@ def decode_header(value: object) -> str:
     text = str(value)
     if "=?" not in text:
         return _clean(text)
+    # Unfold first (RFC 5322: drop the line break, keep the space): the stdlib decodes line by line and
+    # strips each line's leading space, which glued "Rejet de votre" to a folded "=?UTF-8?Q?pr=C3=A9l...".
+    text = _FOLD.sub("", text)
     try:
         chunks = email.header.decode_header(text)
     except Exception:  # one malformed encoded word must not leave the others undecoded
@@ -165,6 +168,7 @@ def decode_header(value: object) -> str:
     return _clean("".join(out))
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[qQbB]\?[^?\s]*\?=")
 _BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t\r\n]+(?==\?)")
 
@@ -203,7 +207,8 @@ _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _clean(text: str) -> str:
-    text = text.replace("\r", "").replace("\n", " ")
+    """One line of header text: unfolded, a folding tab read as the space it stands for."""
+    text = _FOLD.sub("", text).replace("\t", " ").replace("\r", "").replace("\n", " ")
     return _CTRL.sub("", text).strip()
 
 
