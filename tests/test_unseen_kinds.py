@@ -102,3 +102,20 @@ def test_news_about_someone_elses_price_is_no_price_change() -> None:
     )
     result = run("The Daily Byte <hello@dailybyte.example>", "Streaming prices are going up", body)
     assert result.events == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Vous avez reçu 18,00 € EUR de Marie Perrin", "Nous avons bien reçu votre demande",
+     "Tu as reçu un paiement de Léo"],
+)  # fmt: skip
+def test_recu_the_verb_is_not_a_receipt(subject: str) -> None:
+    result = run("Walletly <service@walletly.example>", subject, "Marie Perrin vous a envoyé 18,00 €.\n")
+    assert result.kind != "receipt" and not result.events
+
+
+def test_recu_the_noun_is_a_receipt() -> None:
+    result = run(
+        "Quillbox <no-reply@quillbox.example>", "Votre reçu Quillbox", "Quillbox Pro\nTotal : 12,00 €\n"
+    )
+    assert result.kind == "receipt"

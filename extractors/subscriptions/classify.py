@@ -118,7 +118,9 @@ SUBJECT_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "receipt",
         _any(
-            r"\breçu\b",
+            # "reçu" the noun (a receipt), not the verb: "vous avez reçu 23,50 € de Antoine" is money in,
+            # "nous avons bien reçu votre demande" an acknowledgement
+            r"(?<!\bavez )(?<!\bavons )(?<!\bai )(?<!\bas )(?<!\ba )(?<!\bont )(?<!\bbien )\breçu\b",
             r"\bfacture\b",
             r"receipt",
             r"invoice",
