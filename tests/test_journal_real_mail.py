@@ -123,3 +123,24 @@ def test_app_footer_goes_with_the_signature(footer: str) -> None:
 def test_mailing_list_footer_is_not_text() -> None:
     body = "Hi all\n\nA question.\n\n_______________\nfoo-users mailing list\nhttp://lists.x.org/mailman/listinfo/foo"
     assert split_reply(body).text == "Hi all\n\nA question."
+
+
+@pytest.mark.parametrize(
+    "desk",
+    [
+        {"Reply_To": "Kettleworks <reply+7781@intercom-mail.kettleworks.io>"},
+        {"Message_ID": "<conv.7781.part.2@kettleworks.zendesk.com>"},
+    ],
+)
+def test_an_agent_replying_from_a_hosted_desk_is_support(desk: dict[str, str]) -> None:
+    """Named by first name under the brand's address, no case number, no desk word in From: still the desk."""
+    headers = {"From": "Léa de Kettleworks <hello@kettleworks.io>", "Subject": "Re: Remboursement non reçu",
+               "In_Reply_To": "<a1@example.org>", **desk}  # fmt: skip
+    body = "Bonjour Alice,\n\nPourriez-vous nous renvoyer la facture ?\n\nLéa, de l'équipe Kettleworks"
+    assert extract(parse_message(_mail(body, **headers)), ME).kind == "support"
+
+
+def test_a_desk_newsletter_that_is_no_reply_is_not_support() -> None:
+    headers = {"From": "Kettleworks <hello@kettleworks.io>", "Subject": "Nouveautés de novembre",
+               "Reply_To": "Kettleworks <reply+1@intercom-mail.kettleworks.io>"}  # fmt: skip
+    assert extract(parse_message(_mail("Découvrez nos nouveautés.", **headers)), ME).kind != "support"

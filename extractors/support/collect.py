@@ -272,9 +272,27 @@ def _looks_like_support(
         return False  # newsletters and marketing
     if acked or desk_sender:
         return True
+    if is_reply and _desk_conversation(parsed):
+        return True  # an agent answering from a hosted help desk, under the brand's own From:
     if refs and is_reply and result.provider:
         return True  # a provider's reply quoting a reference
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
+
+
+# Help desks thread their conversations through their own host even when the From: is the brand's
+# (reply+123@intercom-mail.brand.com, <…@brand.zendesk.com>).
+_DESK_WORDS = ("zendesk", "freshdesk", "helpscout", "intercom", "gorgias", "kayako", "kustomer", "zohodesk",
+               "helpshift", "gladly", "frontapp")  # fmt: skip
+
+
+def _desk_conversation(parsed: ParsedMessage) -> bool:
+    """Sent from a hosted help desk's conversation (its threading hosts), whoever's name is on it."""
+    hosts = [
+        addr.rsplit("@", 1)[-1].lower()
+        for addr in (parsed.reply_to, parsed.message_id)
+        if addr and "@" in addr
+    ]
+    return any(word in label for host in hosts for label in host.split(".") for word in _DESK_WORDS)
 
 
 def _hosted_desk(addr: str) -> bool:
