@@ -88,6 +88,10 @@ def test_http_drafts_are_linked_and_unknown_ones_are_404(site: tuple[str, dict[s
         'href="/provider/deezer/draft/cancel"' in provider
         and 'href="/provider/deezer/draft/claim"' in provider
     )
+    netflix = httpx.get(
+        f"{url}/provider/netflix"
+    ).text  # nothing to claim from Netflix: no formal notice offered
+    assert 'href="/provider/netflix/draft/cancel"' in netflix and "/draft/claim" not in netflix
     assert f'href="/journal/{ids["spotify"]}/draft"' in httpx.get(f"{url}/journal/{ids['spotify']}").text
     for path in (
         "/provider/free/draft/follow-up",

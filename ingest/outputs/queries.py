@@ -17,6 +17,7 @@ from typing import Any
 from ingest.bank import findings
 from ingest.derived.periods import per_month
 from ingest.outputs.fx import Converted, Rates, to_main
+from ingest.store import today
 
 RUNNING = ("trial", "active", "payment_failed")  # shown first; all but trials count in the totals
 STATUS_ORDER = {"payment_failed": 0, "active": 1, "trial": 2, "cancelled": 3, "unknown": 4, "expired": 5}
@@ -240,4 +241,8 @@ def provider(conn: sqlite3.Connection, slug: str, main: str, rates: Rates | None
     info["cancel_steps_list"] = [
         line.split(". ", 1)[-1] for line in (info.get("cancel_steps") or "").splitlines() if line.strip()
     ]
-    return {"info": info, "subscriptions": subs, "tickets": tickets, "messages": messages}
+    # A formal notice is offered only with something to claim: a debit after a cancellation, a refund overdue
+    owed = findings.bank_findings(conn, slug).get("after_cancellation")
+    overdue = [p for p in overdue_promises(conn, today()) if p["provider"] == slug]
+    return {"info": info, "subscriptions": subs, "tickets": tickets, "messages": messages,
+            "claimable": bool(owed or overdue)}  # fmt: skip
