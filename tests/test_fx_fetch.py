@@ -140,3 +140,25 @@ def test_the_web_pages_use_the_rates_status_fetched(ecb: ECB, db: Database, db_p
 
     assert "ECB rate of Nov 26, 2026" in asyncio.run(overview())
     assert ecb.hits == 1
+
+
+def test_serve_fetches_the_rates_in_the_background_for_its_pages(
+    ecb: ECB, db: Database, db_path: Path
+) -> None:
+    """A real `subtrail serve`: the rates are fetched at start (not by a page), kept, and shown."""
+    import time
+
+    import httpx
+
+    from tests.serve_helpers import running_server
+
+    build_case(db)
+    db.close()
+    env = {"SUBTRAIL_ECB_URL": ecb.url, "SUBTRAIL_TODAY": TODAY}
+    with running_server(db_path, env=env) as url:
+        deadline = time.monotonic() + 10
+        while not (db_path.parent / CACHE_NAME).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ecb.hits == 1, "fetched once at start"
+        assert "ECB rate of Nov 26, 2026" in httpx.get(f"{url}/").text
+        assert ecb.hits == 1, "the page read the kept rates, not the network"

@@ -7,7 +7,9 @@ configured (see `ingest.web.serve`).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -86,6 +88,7 @@ def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, 
         fail(str(exc))
     poller = _poller(ctx, interval) if poll else None
     ctx.db(create=poll).close()  # migrate before Datasette opens it read-only; --poll may start empty
+    _keep_rates_fresh(Path(ctx.db_path).resolve().parent)
     try:
         run_server(
             ctx.db_path,
@@ -98,3 +101,23 @@ def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, 
         )
     except ServeError as exc:
         fail(str(exc))
+
+
+RATES_CHECK_S = 6 * 3600  # the fetch itself happens at most once a day (fx.current_rates remembers the try)
+
+
+def _keep_rates_fresh(cache_dir: Path) -> None:
+    """The pages read the kept ECB rates and never wait on the network: a background thread fetches them
+    at start and then once a day (off when SUBTRAIL_TODAY pins the day or SUBTRAIL_ECB_URL=off)."""
+    from ingest.outputs.fx import current_rates, fetch_url
+    from ingest.store import today
+
+    if fetch_url() is None:
+        return
+
+    def loop() -> None:
+        while True:
+            current_rates(cache_dir, today(), fetch_url())
+            time.sleep(RATES_CHECK_S)
+
+    threading.Thread(target=loop, name="ecb-rates", daemon=True).start()
