@@ -149,13 +149,14 @@ def with_auth(metadata: dict[str, Any], auth: AuthConfig | None) -> dict[str, An
 
 
 def _plugin_modules() -> list[tuple[str, Any]]:
-    """Our Datasette plugins: the core one, the pages and their drafts, and the dossier page when that
-    module is installed."""
-    from ingest.web import draft_pages, pages
+    """Our Datasette plugins: the core one, sort mistakes as 400s, the pages and their drafts, and the
+    dossier page when that module is installed."""
+    from ingest.web import bad_sort, draft_pages, pages
     from ingest.web import plugin as datasette_plugin
 
     modules: list[tuple[str, Any]] = [
         ("subtrail", datasette_plugin),
+        ("subtrail-bad-sort", bad_sort),
         ("subtrail-pages", pages),
         ("subtrail-drafts", draft_pages),
     ]
