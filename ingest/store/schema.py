@@ -296,8 +296,26 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "merchant": str,
             "provider": str,
             "imported_at": str,
+            # ingest/bank/accounts.py: the number the file gave (IBAN, OFX ACCTID), which ties formats
+            "account_number": str,
         },
         "id",
+    ),
+    # ingest/bank/store.py: each statement file as imported, the evidence behind its lines
+    "bank_statements": (
+        {
+            "sha256": str,
+            "name": str,
+            "kind": str,
+            "account": str,
+            "account_number": str,
+            "first_on": str,
+            "last_on": str,
+            "lines": int,
+            "raw": bytes,
+            "imported_at": str,
+        },
+        "sha256",
     ),
     "recurring_charges": (
         {
