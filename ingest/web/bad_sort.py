@@ -51,7 +51,7 @@ async def _explain(datasette: Any, request: Request, exception: DatasetteError) 
             columns = ", ".join(await sortable_columns(datasette, request))
         except Exception:  # the 400 matters more than the list; never fail the error page
             columns = ""
-        message = "Cannot sort by that column: _sort and _sort_desc take one of this table's columns"
+        message = "Cannot sort by that column: _sort and _sort_desc take one of the columns here"
         message += f" ({columns})." if columns else "."
     exception.status = 400
     exception.message = message
