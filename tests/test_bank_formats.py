@@ -140,3 +140,45 @@ def test_other_accounts_stay_apart(db_path: Path, monkeypatch: pytest.MonkeyPatc
 )
 def test_same_account(a: str, b: str, same: bool) -> None:
     assert same_account(a, b) is same and same_account(b, a) is same
+
+
+def _store_as_before(db: Database, path: Path) -> None:
+    """What `bank import` stored before formats were tied: the file's own account name, no number."""
+    from ingest.bank.statements import read_statement
+
+    rows = [
+        {"account": t.account, "booked_on": t.booked_on, "label": t.label, "amount_minor": t.amount_minor,
+         "currency": t.currency, "source": t.source, "txn_key": t.key, "fitid": t.fitid}
+        for t in read_statement(path).transactions
+    ]  # fmt: skip
+    db["bank_transactions"].insert_all(rows)
+
+
+def test_an_account_stored_twice_before_is_merged_once_on_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that already holds both files twice over (one account per format) is repaired
+    when opened: one account, each line once, the FITID kept; done once, like every migration."""
+    from ingest.store.schema import ensure_db_shape, open_db
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "old.db"
+    db = open_db(path)
+    _store_as_before(db, CSV)
+    _store_as_before(db, OFX)
+    _store_as_before(db, OTHER_ACCOUNT)
+    assert db["bank_transactions"].count == 21 + 15 + 19
+    db.execute("delete from _sqlite_migrations where name = '0003_bank_lines_once'")
+    db.conn.commit()
+    ensure_db_shape(db)
+    db.close()
+    stored = lines(path)
+    assert len(stored) == UNION + 19
+    assert Counter(account for account, _, _ in stored) == {IBAN: UNION, "00012345678": 19}
+    with Database(path) as again:
+        fitids = again.execute(
+            "select count(*) from bank_transactions where account = ? and fitid is not null", [IBAN]
+        ).fetchone()[0]
+    assert fitids == 15  # every OFX line still answers to its FITID
+    run(path, str(OFX), str(CSV))  # and importing the files again adds nothing
+    assert len(lines(path)) == UNION + 19

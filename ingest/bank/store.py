@@ -23,14 +23,17 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
 from ingest.bank import Transaction
 from ingest.bank.accounts import compact, same_account
 from ingest.bank.merchants import clean, normalise
-from ingest.bank.statements import Statement
 from ingest.store import now_iso
+
+if TYPE_CHECKING:  # the readers (ofxtools) stay out of the migration that imports this module
+    from ingest.bank.statements import Statement
 
 Group = tuple[str, str, int, str]  # account, booked_on, amount_minor, currency
 MIN_PREFIX = 8  # a label cut to fewer characters says too little to be the same line
@@ -128,35 +131,50 @@ def _not_stored(db: Database, txns: list[Transaction]) -> tuple[list[Transaction
     """The lines of `txns` with no stored counterpart, and (FITID, id) for counterparts lacking one."""
     if not txns:
         return [], []
-    pool = _stored_lines(db, txns)
-    if not pool:
-        return txns, []
+    found = _match(_stored_lines(db, txns), txns)
+    fresh = [t for t, row in zip(txns, found, strict=True) if row is None]
+    fitids = [
+        (t.fitid, row.id) for t, row in zip(txns, found, strict=True) if row and t.fitid and not row.fitid
+    ]
+    return fresh, fitids
+
+
+def _group(t: Transaction) -> Group:
+    return (t.account, t.booked_on, t.amount_minor, t.currency)
+
+
+def _match(pool: dict[Group, list[_Stored]], txns: list[Transaction]) -> list[_Stored | None]:
+    """For each line of one file, the stored line it is, or None; a stored line answers once."""
+    found: list[_Stored | None] = [None] * len(txns)
     claimed: set[int] = set()
-    by_key = {row.txn_key: row for rows in pool.values() for row in rows}
-    by_fitid = {(g[0], row.fitid): row for g, rows in pool.items() for row in rows if row.fitid}
-    pending: list[Transaction] = []
-    for t in txns:  # the same line of the same kind of file, by its key or FITID
-        row = by_key.get(t.key) or (by_fitid.get((t.account, t.fitid)) if t.fitid else None)
-        if row is not None and row.id not in claimed:
-            claimed.add(row.id)
+    pending = []
+    for i, t in enumerate(txns):  # the same line of the same kind of file: its key, or its FITID
+        row = next(
+            (
+                r
+                for r in pool.get(_group(t), [])
+                if r.id not in claimed and (r.txn_key == t.key or (t.fitid and r.fitid == t.fitid))
+            ),
+            None,
+        )
+        if row is None:
+            pending.append(i)
         else:
-            pending.append(t)
-    fitids: list[tuple[str, int]] = []
+            claimed.add(row.id)
+            found[i] = row
     for same in _LABEL_TESTS:  # then from the other format, the closest wording first
         left = []
-        for t in pending:
-            group = (t.account, t.booked_on, t.amount_minor, t.currency)
-            row = next(
-                (r for r in pool.get(group, []) if r.id not in claimed and same(t.label, r.label)), None
-            )
+        for i in pending:
+            t = txns[i]
+            candidates = pool.get(_group(t), [])
+            row = next((r for r in candidates if r.id not in claimed and same(t.label, r.label)), None)
             if row is None:
-                left.append(t)
-                continue
-            claimed.add(row.id)
-            if t.fitid and not row.fitid:
-                fitids.append((t.fitid, row.id))
+                left.append(i)
+            else:
+                claimed.add(row.id)
+                found[i] = row
         pending = left
-    return pending, fitids
+    return found
 
 
 def _stored_lines(db: Database, txns: list[Transaction]) -> dict[Group, list[_Stored]]:
@@ -172,6 +190,57 @@ def _stored_lines(db: Database, txns: list[Transaction]) -> dict[Group, list[_St
     ):
         pool[(row[1], row[2], row[3], row[4])].append(_Stored(row[0], row[5] or "", row[6] or "", row[7]))
     return pool
+
+
+def merge_stored_twice(db: Database) -> int:
+    """Repair lines stored before formats were tied (one account as CSV and as OFX, stored twice).
+
+    The accounts that are one by their numbers get the oldest one's name; then the files are
+    replayed in the order they were imported, each matched against the lines kept from the files
+    before it, as `save_transactions` matches a new file. A line found again goes (its FITID is
+    kept on the line that stays). Recurring charges are rebuilt by the next import. Returns the
+    number of lines removed.
+    """
+    _merge_numbered_accounts(db)
+    files: dict[str, list[tuple[int, Transaction]]] = {}
+    for row in db.execute(
+        """select id, account, booked_on, label, amount_minor, currency, source, txn_key, fitid
+           from bank_transactions order by id"""
+    ):
+        t = Transaction(row[1], row[2], row[3] or "", row[4], row[5], row[6] or "", row[7] or "", row[8])
+        files.setdefault(t.source, []).append((row[0], t))
+    pool: dict[Group, list[_Stored]] = defaultdict(list)
+    gone: list[tuple[int]] = []
+    fitids: list[tuple[str, int]] = []
+    for lines in files.values():
+        found = _match(pool, [t for _, t in lines])
+        for (row_id, t), row in zip(lines, found, strict=True):
+            if row is None:
+                pool[_group(t)].append(_Stored(row_id, t.label, t.key, t.fitid))
+                continue
+            gone.append((row_id,))
+            if t.fitid and not row.fitid:
+                row.fitid = t.fitid
+                fitids.append((t.fitid, row.id))
+    db.conn.executemany("delete from bank_transactions where id = ?", gone)
+    db.conn.executemany("update bank_transactions set fitid = ? where id = ? and fitid is null", fitids)
+    return len(gone)
+
+
+def _merge_numbered_accounts(db: Database) -> None:
+    """Rename each account whose number names an older account to that account's name."""
+    stored = db.execute(
+        """select account, coalesce(account_number, account) from bank_transactions
+           group by account order by min(id)"""
+    ).fetchall()
+    kept: list[tuple[str, str]] = []
+    for account, number in stored:
+        older = next((name for name, known in kept if same_account(number, known)), None)
+        if older is None:
+            kept.append((account, number))
+            continue
+        for table in ("bank_transactions", "bank_statements"):
+            db.execute(f"update {table} set account = ? where account = ?", [older, account])
 
 
 def _same_words(a: str, b: str) -> bool:

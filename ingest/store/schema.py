@@ -467,6 +467,15 @@ def _link_copies(db: Database) -> None:
         )
 
 
+@MIGRATIONS(name="0003_bank_lines_once")
+def _bank_lines_once(db: Database) -> None:
+    """One account imported as CSV and as OFX was stored twice: keep each line once."""
+    from ingest.bank.store import merge_stored_twice
+
+    if db.table("bank_transactions").exists():
+        merge_stored_twice(db)
+
+
 class WriterDatabase(Database):
     """A `Database` whose `atomic()` transactions take the write lock when they begin.
 
