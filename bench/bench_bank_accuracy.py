@@ -3,6 +3,7 @@
 Usage:
     python bench/bench_bank_accuracy.py                  # 120 accounts, 18 months, seed 8
     python bench/bench_bank_accuracy.py --accounts 40 --months 12 --seed 3 --show 10
+    python bench/bench_bank_accuracy.py --both-formats   # each account exported as CSV and OFX too
 
 Each account gets a statement file in a real format (a Crédit Agricole-like CSV
 in ISO-8859-1 for two accounts in three, an OFX file otherwise) mixing:
@@ -14,7 +15,11 @@ references that change every month, PayPal; and one-off noise: shops at random
 days and amounts, bakeries with a few fixed prices, app-store purchases and
 marketplace orders under the same label as a subscription, salary credits.
 
-The files go through the real path (`read_statement` -> `save_transactions`
+With `--both-formats`, each account's statement is also exported in the other
+format over the last half of the period (OFX cuts labels at 32 characters): the
+same lines, which must be stored once, so the figures must not change.
+
+The files go through the real path (`read_statement` -> `save_statement`
 -> `reconcile.refresh`) into a real SQLite file. A detected series is a true
 positive when most of its charges belong to one labelled series not matched
 before; a labelled series (two charges or more in the window) is found when
@@ -38,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest.bank.reconcile import refresh  # noqa: E402
 from ingest.bank.statements import read_statement  # noqa: E402
-from ingest.bank.store import save_transactions  # noqa: E402
+from ingest.bank.store import save_statement  # noqa: E402
 from ingest.store.schema import open_db  # noqa: E402
 
 # (label template, period, amounts in cents, variable bill?) -- {ref} changes every charge, {dd} is the card date
@@ -238,6 +243,9 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--show", type=int, default=5, help="examples of errors to print")
+    parser.add_argument(
+        "--both-formats", action="store_true", help="also import each account in the other format"
+    )
     args = parser.parse_args()
     rnd = random.Random(args.seed)
     end = date(2026, 2, 28)
@@ -251,10 +259,17 @@ def main() -> None:
             path = Path(tmp) / (f"{account.name}.ofx" if i % 3 == 2 else f"{account.name}.csv")
             (write_ofx if path.suffix == ".ofx" else write_csv)(path, account, start, end)
             files.append(path)
+        if args.both_formats:  # the same account in the other format, over the last half
+            middle = start + (end - start) / 2
+            for path, account in zip(list(files), accounts, strict=True):
+                half = Account(account.name, [line for line in account.lines if line.booked >= middle])
+                other = path.with_name(f"{path.stem}-other{'.csv' if path.suffix == '.ofx' else '.ofx'}")
+                (write_ofx if other.suffix == ".ofx" else write_csv)(other, half, middle, end)
+                files.append(other)
         db = open_db(Path(tmp) / "bench.db")
         started = time.perf_counter()
         for path in files:
-            save_transactions(db, read_statement(path).transactions)
+            save_statement(db, read_statement(path))
         imported = time.perf_counter()
         with db.atomic():
             refresh(db)
@@ -305,7 +320,8 @@ def main() -> None:
     charges_true = sum(true_count[s] for s in labelled)
     print(
         f"bank recurring-charge detection: {len(accounts)} generated statements over {args.months} months "
-        f"({len(rows):,} lines, {len(labelled)} labelled series, seed {args.seed})"
+        f"({len(rows):,} lines stored of {sum(len(a.lines) for a in accounts):,} generated, "
+        f"{len(files)} files, {len(labelled)} labelled series, seed {args.seed})"
     )
     print(
         f"  series:  precision {precision:.3f}  recall {recall:.3f}  ({tp} found, {len(false_pos)} false, {len(missed)} missed)"

@@ -43,7 +43,7 @@ def auth() -> Iterator[AuthConfig]:
     """The config `subtrail serve` builds; the plugin reads the hash from the environment."""
     from datasette_auth_passwords.utils import hash_password
 
-    # Few iterations: basic auth re-hashes on every request, and the sweep makes hundreds.
+    # Few iterations: each test builds its own instance, which checks each credential once.
     config = AuthConfig(username=USER, password_hash=hash_password(PASSWORD, iterations=1000))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(HASH_ENV, config.password_hash)

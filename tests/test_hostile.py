@@ -748,8 +748,8 @@ REFLECTED = "<script>alert('reflected')</script>"
 
 def test_hostile_query_strings_are_not_reflected(shown: tuple[Path, Path]) -> None:
     """A link a stranger sends (`?_sort=<script>…`, a bad `_search`, a dossier slug) never runs in
-    the page it opens, error pages included. (Some answer 500: Datasette's own handling of an
-    unknown sort column or a garbled `_next`; the text is still escaped.)"""
+    the page it opens, error pages included. (A garbled `_next` may still answer 500, Datasette's
+    own handling; the text is escaped. An unknown sort column is a 400: `ingest/web/bad_sort.py`.)"""
     import asyncio
     from urllib.parse import quote
 

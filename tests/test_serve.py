@@ -447,3 +447,59 @@ def test_serve_help() -> None:
     result = subprocess.run(subtrail_command("serve", "--help"), capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "--host" in result.stdout and "SUBTRAIL_PASSWORD_HASH" in result.stdout
+
+
+SORT_PAYLOAD = "<script>alert('sort')</script>"
+
+
+def _sort_urls(base: str) -> tuple[list[str], list[str]]:
+    """Every table and view (and the canned queries) of the served database, by kind."""
+    from ingest.store.schema import VIEWS
+
+    index = httpx.get(f"{base}/subtrail.json", timeout=10).json()
+    relations = [t["name"] for t in index["tables"]] + [v["name"] for v in index.get("views", [])]
+    assert set(VIEWS) <= set(relations), "every view of the schema is served"
+    return relations, [q["name"] for q in index.get("queries", [])]
+
+
+def test_unknown_sort_on_a_view_or_table_is_a_400_not_a_500(sample_url: str) -> None:
+    """`?_sort=nope` (or `_sort_desc`, or both at once) on any table or view says what is wrong,
+    as a 400 in every format, and never echoes the value; canned queries ignore it."""
+    from urllib.parse import quote
+
+    from ingest.store.schema import VIEWS
+
+    relations, queries = _sort_urls(sample_url)
+    payload = quote(SORT_PAYLOAD)
+    cases = [("", q) for q in ("_sort=nope", "_sort_desc=nope", "_sort=nope&_sort_desc=nope")]
+    cases += [
+        (ext, q) for ext in ("", ".json", ".csv") for q in (f"_sort={payload}", f"_sort_desc={payload}")
+    ]
+    cases += [("", f"_sort={payload}&_sort_by_desc=1")]  # the HTML form's "descending" box
+    urls = [(name, f"/subtrail/{name}{ext}?{query}") for name in relations + queries for ext, query in cases]
+    urls += [(view, f"/subtrail/{view}?_sort=rowid") for view in VIEWS]  # a view has no rowid
+    for name, path in urls:
+        response = httpx.get(f"{sample_url}{path}", timeout=10, follow_redirects=True)
+        expected = 200 if name in queries else 400
+        assert response.status_code == expected, (path, response.status_code, response.text[:300])
+        if response.headers["content-type"].startswith("text/html"):  # query JSON echoes its args
+            assert SORT_PAYLOAD not in response.text, path
+        if name in relations:  # not even escaped: the error says which columns would do
+            assert SORT_PAYLOAD not in response.text and "&lt;script" not in response.text, path
+            assert "sort" in response.text.lower(), path
+            if ".json" in path:
+                assert response.json()["ok"] is False and "sort" in response.json()["error"], path
+
+
+def test_a_known_sort_column_on_every_view_still_sorts(sample_url: str) -> None:
+    from ingest.store.schema import VIEWS
+
+    for name in VIEWS:
+        columns = httpx.get(f"{sample_url}/subtrail/{name}.json", params={"_size": "1"}, timeout=10).json()
+        refused = httpx.get(f"{sample_url}/subtrail/{name}.json", params={"_sort": "nope"}, timeout=10)
+        assert f"({', '.join(columns['columns'])})" in refused.json()["error"], "the 400 lists them"
+        column = columns["columns"][0]
+        for arg in ("_sort", "_sort_desc"):
+            response = httpx.get(f"{sample_url}/subtrail/{name}.json", params={arg: column}, timeout=10)
+            assert response.status_code == 200, (name, arg, response.text[:300])
+            assert response.json().get("ok") is not False and "rows" in response.json()

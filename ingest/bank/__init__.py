@@ -2,7 +2,8 @@
 
 A bank statement misses no subscription: mail does (receipts turned off, paper
 bills, old addresses). The readers here are pure functions of a file that
-return `Transaction`s; `store.save_transactions` writes them idempotently and
+return `Transaction`s; `store.save_statement` writes them idempotently (each line once, when
+one account is exported in two formats too; `accounts` tells which files are one account) and
 `reconcile.refresh` (a pipeline deriver) rebuilds `recurring_charges` and
 links them to the mail-derived inventory.
 """
@@ -32,6 +33,7 @@ class Transaction:
     key: str = ""
     fitid: str | None = None
     line: int | None = None
+    account_number: str | None = None  # as the file gives it (IBAN, ACCTID): what identifies the account
 
 
 def clean_label(label: str) -> str:

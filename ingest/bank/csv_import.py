@@ -301,7 +301,8 @@ def read_csv(
     rows, start, roles = table.rows, table.start, table.roles
     header = rows[start - 1] if start else []
     preamble = rows[: max(start - 1, 0)]
-    file_account = _find_account(preamble) or DEFAULT_ACCOUNT
+    file_number = _find_account(preamble)
+    file_account = file_number or DEFAULT_ACCOUNT
     currency = (currency or _file_currency(header, preamble) or "EUR").upper()
 
     def cells(row: list[str], role: str) -> list[str]:
@@ -331,7 +332,8 @@ def read_csv(
                 result.skipped += 1
             continue
         row_currency = next((v.strip().upper() for v in cells(row, "currency") if v.strip()), currency)
-        row_account = account or next((v.strip() for v in cells(row, "account") if v.strip()), file_account)
+        row_number = next((v.strip() for v in cells(row, "account") if v.strip()), file_number)
+        row_account = account or row_number or DEFAULT_ACCOUNT
         label = clean_label(" ".join(row[c] for c in label_cols if c < len(row)))
         parsed.append(
             Transaction(
@@ -342,6 +344,7 @@ def read_csv(
                 currency=row_currency,
                 source=f"csv:{path.name}",
                 line=number,
+                account_number=row_number,
             )
         )
     result.transactions = content_keys(parsed, "csv")

@@ -65,6 +65,7 @@ def read_ofx(path: str | Path, account: str | None = None) -> list[Transaction]:
                     source=f"ofx:{path.name}",
                     key=f"ofx|{acct}|{txn.fitid}",
                     fitid=str(txn.fitid),
+                    account_number=str(statement.account.acctid),
                 )
             )
     return out

@@ -30,7 +30,9 @@ def import_(
 ) -> None:
     """Import CSV and OFX/QFX statements and detect recurring charges.
 
-    Lines already stored (an overlapping statement) are skipped. Recurring
+    Lines already stored (an overlapping statement, or the same account's
+    statement in the other format: same account number, day, amount and
+    label) are skipped; every file is kept in bank_statements. Recurring
     charges are then rebuilt and linked to the subscriptions found in mail;
     see the bank_* views in Datasette. A file that cannot be read is recorded
     in ingest_errors and the others are imported; the exit status is then 1.
@@ -41,7 +43,7 @@ def import_(
     from ingest.bank.csv_import import parse_columns
     from ingest.bank.reconcile import refresh
     from ingest.bank.statements import read_statement
-    from ingest.bank.store import save_transactions
+    from ingest.bank.store import save_statement
     from ingest.store import record_error
 
     if columns:
@@ -61,9 +63,10 @@ def import_(
             continue
         for problem in statement.problems:
             record_error(db, "bank", problem, source=name)
-        saved = save_transactions(db, statement.transactions)
+        saved = save_statement(db, statement)
+        filed = ", ".join(saved.accounts) or statement.account
         click.echo(
-            f"{name}: {len(statement.transactions)} lines ({statement.kind}, account {statement.account}): "
+            f"{name}: {len(statement.transactions)} lines ({statement.kind}, account {filed}): "
             f"{saved.new} new, {saved.duplicates} already stored"
             + (f", {len(statement.problems)} unreadable" if statement.problems else "")
         )

@@ -298,8 +298,26 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "merchant": str,
             "provider": str,
             "imported_at": str,
+            # ingest/bank/accounts.py: the number the file gave (IBAN, OFX ACCTID), which ties formats
+            "account_number": str,
         },
         "id",
+    ),
+    # ingest/bank/store.py: each statement file as imported, the evidence behind its lines
+    "bank_statements": (
+        {
+            "sha256": str,
+            "name": str,
+            "kind": str,
+            "account": str,
+            "account_number": str,
+            "first_on": str,
+            "last_on": str,
+            "lines": int,
+            "raw": bytes,
+            "imported_at": str,
+        },
+        "sha256",
     ),
     "recurring_charges": (
         {
@@ -449,6 +467,15 @@ def _link_copies(db: Database) -> None:
             f"delete from [{table}] where [{column}] in "
             "(select sha256 from messages where canonical_sha256 != sha256)"
         )
+
+
+@MIGRATIONS(name="0003_bank_lines_once")
+def _bank_lines_once(db: Database) -> None:
+    """One account imported as CSV and as OFX was stored twice: keep each line once."""
+    from ingest.bank.store import merge_stored_twice
+
+    if db.table("bank_transactions").exists():
+        merge_stored_twice(db)
 
 
 class WriterDatabase(Database):

@@ -6,9 +6,10 @@ canned query can write. It is always mounted as `subtrail` whatever the file is
 called, so URLs, saved queries and the dashboard config stay the same.
 
 Exposure: loopback by default. Any other address needs password auth
-(datasette-auth-passwords, HTTP basic auth over every URL: pages, JSON, CSV,
-blobs, the `.eml` and `.ics` routes) with a hashed password from the
-environment and a fixed `DATASETTE_SECRET`.
+(`ingest.web.auth`, HTTP basic auth over every URL: pages, JSON, CSV, blobs,
+the `.eml` and `.ics` routes) with a hashed password from the environment
+(made by datasette-auth-passwords' `datasette hash-password`) and a fixed
+`DATASETTE_SECRET`.
 """
 
 from __future__ import annotations
@@ -137,27 +138,29 @@ def resolve_queries(metadata: dict[str, Any], names: set[str]) -> dict[str, Any]
 
 
 def with_auth(metadata: dict[str, Any], auth: AuthConfig | None) -> dict[str, Any]:
-    """Add the datasette-auth-passwords config (basic auth on every request) and an instance `allow`."""
+    """Add our basic-auth config (`ingest.web.auth`: a login on every request; the hash stays in the
+    environment, so /-/metadata never shows it) and an instance `allow`."""
     if auth is None:
         return metadata
+    from ingest.web.auth import PLUGIN
+
     metadata = copy.deepcopy(metadata)
     plugins = metadata.setdefault("plugins", {})
-    plugins["datasette-auth-passwords"] = {
-        f"{auth.username}_password_hash": {"$env": HASH_ENV},
-        "http_basic_auth": True,
-    }
+    plugins[PLUGIN] = {"username": auth.username, "password_hash": {"$env": HASH_ENV}}
     metadata["allow"] = {"id": auth.username}
     return metadata
 
 
 def _plugin_modules() -> list[tuple[str, Any]]:
-    """Our Datasette plugins: the core one, the pages and their drafts, and the dossier page when that
-    module is installed."""
-    from ingest.web import draft_pages, pages
+    """Our Datasette plugins: the core one, basic auth, sort mistakes as 400s, the pages and their drafts, and the
+    dossier page when that module is installed."""
+    from ingest.web import auth, bad_sort, draft_pages, pages
     from ingest.web import plugin as datasette_plugin
 
     modules: list[tuple[str, Any]] = [
         ("subtrail", datasette_plugin),
+        ("subtrail-auth", auth),
+        ("subtrail-bad-sort", bad_sort),
         ("subtrail-pages", pages),
         ("subtrail-drafts", draft_pages),
     ]
@@ -206,20 +209,13 @@ def with_display(
     return metadata
 
 
-def _login_only_with_auth(pm: Any, auth: AuthConfig | None) -> None:
-    """datasette-auth-passwords offers "Log in" to everyone; without a password configured it leads
-    nowhere, so the plugin is only registered when auth is on."""
-    global _AUTH_PLUGIN
-    current = pm.get_plugin("auth_passwords")
-    if current is not None:
-        _AUTH_PLUGIN = current
-    if auth is None and current is not None:
-        pm.unregister(current)
-    elif auth is not None and current is None and _AUTH_PLUGIN is not None:
-        pm.register(_AUTH_PLUGIN, name="auth_passwords")
-
-
-_AUTH_PLUGIN: Any = None
+def _without_password_plugin(pm: Any) -> None:
+    """datasette-auth-passwords (installed for `datasette hash-password`) is not what serves: it
+    re-checks the password hash on every request and offers a "Log in" form that basic auth makes
+    pointless; `ingest.web.auth` does the login instead."""
+    plugin = pm.get_plugin("auth_passwords")
+    if plugin is not None:
+        pm.unregister(plugin)
 
 
 def build_datasette(
@@ -240,7 +236,7 @@ def build_datasette(
         if not pm.is_registered(module):
             pm.register(module, name=name)
     _drop_markdown_cells(pm)
-    _login_only_with_auth(pm, auth)
+    _without_password_plugin(pm)
     metadata = resolve_queries(load_metadata(metadata_path), existing_names(db_path))
     metadata = with_display(with_auth(metadata, auth), display, auth, drafts)
     ds = Datasette(
