@@ -66,18 +66,6 @@ def served(db_path: Path, password_hash: str) -> Iterator[str]:
         yield url
 
 
-def test_logged_in_requests_do_not_pay_the_key_derivation_each_time(served: str, kdf_seconds: float) -> None:
-    with httpx.Client(auth=(USER, PASSWORD), timeout=60) as client:
-        assert client.get(f"{served}/subtrail/messages").status_code == 200
-        started = time.perf_counter()
-        for _ in range(20):
-            assert client.get(f"{served}/robots.txt").status_code == 200
-        elapsed = time.perf_counter() - started
-    assert elapsed < 5 * kdf_seconds, (
-        f"20 requests took {elapsed:.2f}s; one password check {kdf_seconds:.2f}s"
-    )
-
-
 @pytest.mark.parametrize(
     "credentials",
     [(USER, "wrong"), ("mallory", PASSWORD), (USER, PASSWORD + " "), (USER, ""), (USER.upper(), PASSWORD)],
