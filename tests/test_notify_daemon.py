@@ -24,11 +24,9 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.config import load_config, parse_config
+from ingest.config import parse_config
 from ingest.outputs.notify import notifier_for
-from ingest.pipeline.importer import import_paths
-from ingest.store.schema import open_db
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO, copy_db
 from tests.dovecot import Dovecot, make_message
 from tests.poll_helpers import account_for, toml_for
 
@@ -37,19 +35,6 @@ pytest_plugins = ["tests.dovecot"]
 TODAY = "2026-12-07"  # a Monday: Netflix renews on the 14th; Spotify's refund was due on the 2nd
 SECRET = "s3cr3t-daemon-token"
 RENEWAL, PROMISE, CHARGE = "Netflix renews in 7 days", "promise overdue", "after the cancellation"
-
-
-@pytest.fixture(scope="module")
-def sample_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    path = tmp_path_factory.mktemp("notify-daemon") / "sample.db"
-    db = open_db(path)
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-    db.close()
-    csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
-    result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -76,12 +61,6 @@ def receiver() -> Iterator[tuple[int, list[dict]]]:
     yield server.server_address[1], Receiver.posts
     server.shutdown()
     server.server_close()
-
-
-def _db_copy(source: Path, target: Path) -> Path:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)  # the WAL's content too
-    return target
 
 
 def _notify_section(port: int, digest: bool = False) -> str:
@@ -129,7 +108,7 @@ def test_daemon_sends_each_reminder_once_across_a_kill_and_restart(
     server, user, _ = mailbox
     server.seed(user, "INBOX", [make_message(1)])  # the account works: the daemon polls for real
     port, posts = receiver
-    db = _db_copy(sample_db_path, tmp_path / "subtrail.db")
+    db = copy_db(sample_db_path, tmp_path / "subtrail.db")
     config = toml_for(tmp_path / "subtrail.toml", db, account_for(server, user, folders=["INBOX"]))
     base = config.read_text()
     config.write_text(base + _notify_section(port))
@@ -188,7 +167,7 @@ def test_notify_is_one_pass_with_or_without_once(
 ) -> None:
     """The contract's `subtrail notify [--once]`: always one pass, then exit; `--once` is the same."""
     port, posts = receiver
-    db = _db_copy(sample_db_path, tmp_path / "subtrail.db")
+    db = copy_db(sample_db_path, tmp_path / "subtrail.db")
     config = tmp_path / "subtrail.toml"
     config.write_text(f'db = "{db}"\n' + _notify_section(port))
     plain = _notify(config)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,31 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlite_utils import Database
 
-from ingest.cli import cli
-from ingest.config import ConfigError, load_config, parse_config
+from ingest.config import ConfigError, parse_config
 from ingest.outputs.drafts import build_draft, render_eml, render_pdf
 from ingest.outputs.notify import mask_url
-from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO, copy_db
 
 TODAY = "2026-12-07"  # Netflix and Basic-Fit renew on the 14th; Spotify's refund was due on the 2nd
-
-
-@pytest.fixture(scope="module")
-def sample_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    path = tmp_path_factory.mktemp("sample") / "subtrail.db"
-    db = open_db(path)
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-    db.close()
-    csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
-    result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +68,7 @@ def test_notify_once_across_two_processes_sends_each_reminder_once(
 ) -> None:
     port, posts = receiver
     db_copy = tmp_path / "notify.db"
-    with sqlite3.connect(sample_db_path) as source, sqlite3.connect(db_copy) as target:
-        source.backup(target)  # the WAL's content too
+    copy_db(sample_db_path, db_copy)
     config = tmp_path / "subtrail.toml"
     config.write_text(
         f'db = "{db_copy}"\n[identity]\naddresses = ["alice.martin@example.org"]\n'
