@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from datetime import date
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,8 @@ from ingest.outputs.notify import mask_url
 from ingest.store.schema import open_db
 from tests.conftest import REPO, copy_db
 
+pytest_plugins = ["tests.webhook"]
+
 TODAY = "2026-12-07"  # Netflix and Basic-Fit renew on the 14th; Spotify's refund was due on the 2nd
 
 
@@ -30,29 +29,6 @@ def sample_db(sample_db_path: Path) -> Database:
     db = open_db(sample_db_path)
     yield db
     db.close()
-
-
-class Receiver(BaseHTTPRequestHandler):
-    posts: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        length = int(self.headers.get("Content-Length") or 0)
-        Receiver.posts.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> list[dict]:
-    Receiver.posts = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], Receiver.posts
-    server.shutdown()
 
 
 def _notify(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
