@@ -26,7 +26,7 @@ from ingest.outputs.notify import notifier_for
 from tests.conftest import REPO, copy_db
 from tests.dovecot import Dovecot, make_message
 from tests.poll_helpers import account_for, toml_for
-from tests.webhook import titles
+from tests.webhook import run_notify, titles
 
 pytest_plugins = ["tests.dovecot", "tests.webhook"]
 
@@ -122,11 +122,7 @@ def test_daemon_sends_each_reminder_once_across_a_kill_and_restart(
 
 
 def _notify(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NOTIFY_SECRET": SECRET, "SUBTRAIL_TODAY": TODAY}
-    return subprocess.run(
-        [sys.executable, "-m", "ingest", "notify", "--config", str(config), *args],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
-    )  # fmt: skip
+    return run_notify(config, *args, secret=SECRET, today=TODAY, timeout=60)
 
 
 def test_notify_is_one_pass_with_or_without_once(

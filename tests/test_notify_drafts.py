@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 from email import message_from_bytes
 from pathlib import Path
@@ -17,7 +15,8 @@ from ingest.config import ConfigError, parse_config
 from ingest.outputs.drafts import build_draft, render_eml, render_pdf
 from ingest.outputs.notify import mask_url
 from ingest.store.schema import open_db
-from tests.conftest import REPO, copy_db
+from tests.conftest import copy_db
+from tests.webhook import run_notify
 
 pytest_plugins = ["tests.webhook"]
 
@@ -32,11 +31,7 @@ def sample_db(sample_db_path: Path) -> Database:
 
 
 def _notify(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NOTIFY_SECRET": "s3cr3t-token", "SUBTRAIL_TODAY": TODAY}
-    return subprocess.run(
-        [sys.executable, "-m", "ingest", "notify", "--config", str(config), *args],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
-    )  # fmt: skip
+    return run_notify(config, *args, secret="s3cr3t-token", today=TODAY)
 
 
 def test_notify_once_across_two_processes_sends_each_reminder_once(

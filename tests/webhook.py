@@ -2,7 +2,8 @@
 
 Use it from a test module with ``pytest_plugins = ["tests.webhook"]``: the ``receiver`` fixture
 gives its port and the list of posts (decoded JSON) as they arrive; ``titles`` reads that list
-under the lock the server threads append under.
+under the lock the server threads append under. ``run_notify`` runs `subtrail notify` in its own
+process, with the secret a config's URL names and the day pinned.
 
 PYTEST_DONT_REWRITE (helpers, not tests: test modules import it before pytest registers it.)
 """
@@ -10,11 +11,17 @@ PYTEST_DONT_REWRITE (helpers, not tests: test modules import it before pytest re
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import REPO
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -47,3 +54,14 @@ def titles(posts: list[dict]) -> list[str]:
     """The titles posted so far, read while no server thread is appending."""
     with Receiver.lock:
         return [p["title"] for p in posts]
+
+
+def run_notify(
+    config: Path, *args: str, secret: str, today: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`subtrail notify --config CONFIG ARGS` with $NOTIFY_SECRET and $SUBTRAIL_TODAY set."""
+    env = {**os.environ, "NOTIFY_SECRET": secret, "SUBTRAIL_TODAY": today}
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", "notify", "--config", str(config), *args],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout,
+    )  # fmt: skip
