@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 from click.testing import CliRunner
 from sqlite_utils import Database
 
@@ -25,6 +24,7 @@ from ingest.outputs.humanize import Humanizer
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
+from tests.catalogue import translated_ids
 from tests.conftest import REPO, SAMPLE, import_sample
 
 TODAY = date(2026, 11, 27)
@@ -233,14 +233,7 @@ def _messages_in(path: Path) -> set[str]:
 def test_every_status_dossier_and_export_label_is_in_the_one_catalogue() -> None:
     wanted = set().union(*(_messages_in(REPO / "ingest/outputs" / name) for name in OUTPUTS))
     assert "Account identifiers" in wanted and "Your corrections (%(count)d)" in wanted  # the scan sees them
-    with (REPO / "ingest/locale/fr/LC_MESSAGES/subtrail.po").open("rb") as fh:
-        catalogue = read_po(fh, locale="fr")
-    translated = set()
-    for message in catalogue:
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        texts = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.id and all(texts):
-            translated.update(ids)
+    translated = translated_ids()
     assert sorted(wanted - translated) == []
 
 
