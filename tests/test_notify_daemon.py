@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from ingest.config import parse_config
 from ingest.outputs.notify import notifier_for
 from tests.conftest import REPO, copy_db
 from tests.dovecot import Dovecot, make_message
-from tests.poll_helpers import account_for, toml_for
+from tests.poll_helpers import account_for, toml_for, wait_until
 from tests.webhook import run_notify, titles
 
 pytest_plugins = ["tests.dovecot", "tests.webhook"]
@@ -44,15 +43,6 @@ def _notify_section(port: int, digest: bool = False) -> str:
     if digest:
         lines.append('weekly_digest = "monday 08:00"')
     return "\n".join(lines) + "\n"
-
-
-def _wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def _daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -84,11 +74,13 @@ def test_daemon_sends_each_reminder_once_across_a_kill_and_restart(
     first = _daemon(config, log)
     try:
         wanted = (RENEWAL, PROMISE, CHARGE)
-        arrived = _wait(lambda: all(any(w in t for t in titles(posts)) for w in wanted), timeout=60)
+        arrived = wait_until(
+            lambda: all(any(w in t for t in titles(posts)) for w in wanted), timeout=60, every=0.1
+        )
         assert arrived, (titles(posts), log.read_text()[-3000:])
-        assert _wait(lambda: sqlite3.connect(db).execute(
+        assert wait_until(lambda: sqlite3.connect(db).execute(
             "select count(*) from message_locations where folder = 'INBOX' and account = 'test'"
-        ).fetchone()[0] == 1, timeout=30), "the daemon polled the account"  # fmt: skip
+        ).fetchone()[0] == 1, timeout=30, every=0.1), "the daemon polled the account"  # fmt: skip
         time.sleep(1.5)  # any second send would come now (a pass is a minute apart, a race is not)
     finally:
         _kill(first)
@@ -109,7 +101,8 @@ def test_daemon_sends_each_reminder_once_across_a_kill_and_restart(
     config.write_text(base + _notify_section(port, digest=True))
     second = _daemon(config, log)
     try:
-        assert _wait(lambda: len(titles(posts)) > len(sent), timeout=60), log.read_text()[-3000:]
+        digest_sent = wait_until(lambda: len(titles(posts)) > len(sent), timeout=60, every=0.1)
+        assert digest_sent, log.read_text()[-3000:]
         time.sleep(1.5)
     finally:
         _kill(second)
