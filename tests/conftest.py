@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,43 @@ def db(db_path: Path) -> Database:
     database = open_db(db_path)
     yield database
     database.close()
+
+
+def import_sample(path: Path, *, bank: bool = True) -> Path:
+    """The bundled sample mailbox imported into `path`, then (`bank`) its bank statements through
+    `subtrail bank import`, as a person runs them. Judged as of today: pin `SUBTRAIL_TODAY` around
+    the call for a fixed day."""
+    from click.testing import CliRunner
+
+    from ingest.cli import cli
+    from ingest.config import load_config
+    from ingest.pipeline.importer import import_paths
+
+    config = load_config(str(SAMPLE / "subtrail.toml"))
+    db = open_db(path)
+    try:
+        import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
+    finally:
+        db.close()
+    if bank:
+        csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
+        result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
+        assert result.exit_code == 0, result.output
+    return path
+
+
+def copy_db(source: Path, target: Path) -> Path:
+    """A copy of a database to write into, through SQLite's backup API: the WAL's content too."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample mailbox and bank statements, imported once for the session: read it only; a test
+    that writes works on `copy_db(sample_db_path, tmp_path / ...)`."""
+    return import_sample(tmp_path_factory.mktemp("sample") / "subtrail.db")
 
 
 @pytest.fixture(autouse=True)

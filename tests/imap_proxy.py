@@ -298,13 +298,3 @@ def _close(*sockets: socket.socket) -> None:
         except OSError:
             pass
         sock.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll `condition` every 10 ms until it holds or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()

@@ -1,9 +1,11 @@
-"""Shared helpers for the poller tests: configs pointing at the test Dovecot, row counts."""
+"""Shared helpers for the poller tests: configs pointing at the test Dovecot, row counts, waiting."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,13 @@ def stored_count(db_path: Path, table: str = "messages") -> int:
         return 0
     finally:
         conn.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, every: float = 0.01) -> bool:
+    """Poll `condition` every `every` seconds until it holds or `timeout` passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()

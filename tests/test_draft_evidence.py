@@ -8,7 +8,6 @@ the evidence ZIP of `export evidence` beside the PDF; `[support] email` in a pro
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import zipfile
 from datetime import date
 from email import message_from_bytes
@@ -20,32 +19,10 @@ from sqlite_utils import Database
 
 from extractors.registry import ProviderFileError, provider_from_mapping, registry
 from ingest.cli import cli
-from ingest.config import load_config
 from ingest.outputs.drafts import build_draft, render_eml
-from ingest.pipeline.importer import import_paths
-from ingest.store.schema import open_db
-from tests.conftest import SAMPLE
+from tests.conftest import copy_db
 
 TODAY = "2026-12-07"
-
-
-@pytest.fixture(scope="module")
-def sample_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    path = tmp_path_factory.mktemp("evidence") / "subtrail.db"
-    db = open_db(path)
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-    db.close()
-    csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
-    result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
-
-
-def _copy(source: Path, target: Path) -> Path:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return target
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -149,7 +126,7 @@ def test_support_email_key_is_read_and_checked() -> None:
 def test_eml_goes_to_the_provider_file_address_before_the_desk_seen(
     sample_db_path: Path, tmp_path: Path
 ) -> None:
-    db = Database(_copy(sample_db_path, tmp_path / "copy.db"))
+    db = Database(copy_db(sample_db_path, tmp_path / "copy.db"))
     day = date.fromisoformat(TODAY)
     assert build_draft(db, "follow-up", "613377", today=day).to_addr == "support@spotify.com"
     db.execute(

@@ -7,7 +7,6 @@ with its facts and its placeholders, and mail text in it stays text.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,9 @@ import httpx
 import pytest
 from sqlite_utils import Database
 
+from tests.chromium import CHROMIUM, open_page, persistent_context
 from tests.conftest import SAMPLE
 from tests.serve_helpers import make_sample_db, running_server, subtrail_command
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 TODAY = "2026-12-07"  # Spotify's refund was due on the 2nd
 HOSTILE = "</textarea><script>alert(1)</script>"
@@ -112,32 +111,14 @@ def test_http_mail_text_in_a_draft_stays_text(site: tuple[str, dict[str, int]]) 
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright import sync_api
-
-    profile = tmp_path_factory.mktemp("chromium-draft")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with persistent_context(tmp_path_factory.mktemp("chromium-draft")) as context:
         yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def _open(browser: Any, url: str) -> tuple[Any, list[str]]:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-    page.goto(url, wait_until="networkidle")
-    return page, errors
 
 
 @pytest.mark.browser
 def test_browser_cancel_draft_from_the_provider_page(browser: Any, site: tuple[str, dict[str, int]]) -> None:
     url, _ = site
-    page, errors = _open(browser, f"{url}/provider/free")
+    page, errors = open_page(browser, f"{url}/provider/free")
     page.get_by_role("link", name="Rédiger une résiliation").click()
     page.wait_for_url("**/provider/free/draft/cancel")
     text = page.locator("#st-draft-text").input_value()
@@ -149,7 +130,7 @@ def test_browser_cancel_draft_from_the_provider_page(browser: Any, site: tuple[s
 @pytest.mark.browser
 def test_browser_follow_up_draft_from_the_case_page(browser: Any, site: tuple[str, dict[str, int]]) -> None:
     url, ids = site
-    page, errors = _open(browser, f"{url}/journal/{ids['spotify']}")
+    page, errors = open_page(browser, f"{url}/journal/{ids['spotify']}")
     page.get_by_role("link", name="rédiger une relance").click()
     page.wait_for_url(f"**/journal/{ids['spotify']}/draft")
     text = page.locator("#st-draft-text").input_value()

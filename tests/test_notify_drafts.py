@@ -2,44 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import sqlite3
 import subprocess
-import sys
-import threading
 from datetime import date
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlite_utils import Database
 
-from ingest.cli import cli
-from ingest.config import ConfigError, load_config, parse_config
+from ingest.config import ConfigError, parse_config
 from ingest.outputs.drafts import build_draft, render_eml, render_pdf
 from ingest.outputs.notify import mask_url
-from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import copy_db
+from tests.webhook import run_notify
+
+pytest_plugins = ["tests.webhook"]
 
 TODAY = "2026-12-07"  # Netflix and Basic-Fit renew on the 14th; Spotify's refund was due on the 2nd
-
-
-@pytest.fixture(scope="module")
-def sample_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    path = tmp_path_factory.mktemp("sample") / "subtrail.db"
-    db = open_db(path)
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-    db.close()
-    csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
-    result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -49,35 +30,8 @@ def sample_db(sample_db_path: Path) -> Database:
     db.close()
 
 
-class Receiver(BaseHTTPRequestHandler):
-    posts: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        length = int(self.headers.get("Content-Length") or 0)
-        Receiver.posts.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> list[dict]:
-    Receiver.posts = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], Receiver.posts
-    server.shutdown()
-
-
 def _notify(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NOTIFY_SECRET": "s3cr3t-token", "SUBTRAIL_TODAY": TODAY}
-    return subprocess.run(
-        [sys.executable, "-m", "ingest", "notify", "--config", str(config), *args],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
-    )  # fmt: skip
+    return run_notify(config, *args, secret="s3cr3t-token", today=TODAY)
 
 
 def test_notify_once_across_two_processes_sends_each_reminder_once(
@@ -85,8 +39,7 @@ def test_notify_once_across_two_processes_sends_each_reminder_once(
 ) -> None:
     port, posts = receiver
     db_copy = tmp_path / "notify.db"
-    with sqlite3.connect(sample_db_path) as source, sqlite3.connect(db_copy) as target:
-        source.backup(target)  # the WAL's content too
+    copy_db(sample_db_path, db_copy)
     config = tmp_path / "subtrail.toml"
     config.write_text(
         f'db = "{db_copy}"\n[identity]\naddresses = ["alice.martin@example.org"]\n'

@@ -12,13 +12,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 from click.testing import CliRunner
 from sqlite_utils import Database
 
 from ingest.bank.findings import bank_findings
 from ingest.cli import cli
-from ingest.config import load_config
 from ingest.derived.corrections import Correction, record_corrections
 from ingest.outputs.dossier import build_dossier, render_html, render_markdown
 from ingest.outputs.export import Filters, export_evidence
@@ -26,7 +24,8 @@ from ingest.outputs.humanize import Humanizer
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
-from tests.conftest import REPO, SAMPLE
+from tests.catalogue import translated_ids
+from tests.conftest import REPO, SAMPLE, import_sample
 
 TODAY = date(2026, 11, 27)
 PARIS_FR = Humanizer(language="fr", timezone="Europe/Paris")
@@ -43,14 +42,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Database, Path]:
     """The sample mailbox and bank statement, imported through the real commands, on a pinned day."""
     pinned = pytest.MonkeyPatch()
     pinned.setenv("SUBTRAIL_TODAY", TODAY.isoformat())
-    folder = tmp_path_factory.mktemp("sample")
-    db_path = folder / "subtrail.db"
-    config = load_config(str(SAMPLE / "subtrail.toml"))
+    db_path = import_sample(tmp_path_factory.mktemp("sample") / "subtrail.db")
     db = open_db(db_path)
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-    statements = sorted(str(p) for p in (SAMPLE / "bank").glob("*.csv"))
-    result = CliRunner().invoke(cli, ["bank", "import", *statements, "--db", str(db_path)])
-    assert result.exit_code == 0, result.output
     yield db, db_path
     db.close()
     pinned.undo()
@@ -240,14 +233,7 @@ def _messages_in(path: Path) -> set[str]:
 def test_every_status_dossier_and_export_label_is_in_the_one_catalogue() -> None:
     wanted = set().union(*(_messages_in(REPO / "ingest/outputs" / name) for name in OUTPUTS))
     assert "Account identifiers" in wanted and "Your corrections (%(count)d)" in wanted  # the scan sees them
-    with (REPO / "ingest/locale/fr/LC_MESSAGES/subtrail.po").open("rb") as fh:
-        catalogue = read_po(fh, locale="fr")
-    translated = set()
-    for message in catalogue:
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        texts = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.id and all(texts):
-            translated.update(ids)
+    translated = translated_ids()
     assert sorted(wanted - translated) == []
 
 

@@ -12,21 +12,17 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from ingest.config import load_config
 from ingest.outputs.dossier import build_dossier, render_markdown
 from ingest.outputs.export import Filters, evidence_rows, export_evidence
 from ingest.outputs.humanize import Humanizer
 from ingest.outputs.status import build_status, render_status
-from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
-from tests.conftest import SAMPLE
+from tests.conftest import import_sample
 
 
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    db = open_db(tmp_path_factory.mktemp("sample") / "subtrail.db")
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
+    db = open_db(import_sample(tmp_path_factory.mktemp("sample") / "subtrail.db", bank=False))
     yield db
     db.close()
 

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -44,13 +45,18 @@ def _daemon_thread(db_path: Path, config: object, stop: threading.Event, **setti
     return thread, result
 
 
+def _password_prints_nothing(account: dict[str, Any]) -> dict[str, Any]:
+    """The account with its password from a command that prints nothing: a problem no retry can fix."""
+    del account["password_env"]
+    account["password_command"] = "true"
+    return account
+
+
 def test_daemon_stops_at_once_on_a_password_source_that_gives_nothing(
     mailbox: Mailbox, tmp_path: Path, db_path: Path
 ) -> None:
     server, user, _ = mailbox
-    account = account_for(server, user)
-    del account["password_env"]
-    account["password_command"] = "true"  # prints nothing
+    account = _password_prints_nothing(account_for(server, user))
     config = toml_for(tmp_path / "subtrail.toml", db_path, account)
     started = time.monotonic()
     proc = subprocess.run(
@@ -69,9 +75,7 @@ def test_a_config_problem_in_one_account_stops_the_whole_daemon(mailbox: Mailbox
     server, user, _ = mailbox
     other, _ = server.add_user()
     server.seed(user, "INBOX", [make_message(1)])
-    broken = account_for(server, other, name="broken")
-    del broken["password_env"]
-    broken["password_command"] = "true"
+    broken = _password_prints_nothing(account_for(server, other, name="broken"))
     open_db(db_path).close()
     stop = threading.Event()
     thread, result = _daemon_thread(db_path, config_for(account_for(server, user), broken), stop)
@@ -128,9 +132,7 @@ def test_check_with_a_password_command_that_prints_nothing_exits_2(
     mailbox: Mailbox, tmp_path: Path, db_path: Path
 ) -> None:
     server, user, _ = mailbox
-    account = account_for(server, user)
-    del account["password_env"]
-    account["password_command"] = "true"
+    account = _password_prints_nothing(account_for(server, user))
     config = toml_for(tmp_path / "subtrail.toml", db_path, account)
     result = CliRunner().invoke(cli, ["check", "--config", str(config)])
     assert result.exit_code == 2, result.output

@@ -25,7 +25,7 @@ from ingest.pipeline.queue import CHUNK
 from ingest.pipeline.steps import STEPS, Step
 from ingest.store.schema import open_db
 from tests.dovecot import SENT, Dovecot, make_message, require_dovecot
-from tests.poll_helpers import ME, account_for, config_for, count, stored_count, toml_for
+from tests.poll_helpers import ME, account_for, config_for, count, stored_count, toml_for, wait_until
 
 pytest_plugins = ["tests.dovecot"]
 pytestmark = pytest.mark.dovecot
@@ -34,12 +34,7 @@ Mailbox = tuple[Dovecot, str, str]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+    return wait_until(condition, timeout, every=0.05)
 
 
 @contextmanager

@@ -19,8 +19,8 @@ from sqlite_utils import Database
 from ingest.imap.poller import poll_once
 from ingest.imap.sync import BATCH_MESSAGES
 from tests.dovecot import Dovecot, make_message
-from tests.imap_proxy import Faults, RewritingProxy, wait_until
-from tests.poll_helpers import account_for, config_for, count, stored_count, stored_uids, toml_for
+from tests.imap_proxy import Faults, RewritingProxy
+from tests.poll_helpers import account_for, config_for, count, stored_count, stored_uids, toml_for, wait_until
 
 pytest_plugins = ["tests.dovecot"]
 

@@ -21,14 +21,13 @@ from sqlite_utils import Database
 from extractors import Identity
 from extractors.support.confirmations import Confirmation, find_confirmations
 from extractors.support.promises import local_date
-from ingest.config import load_config
 from ingest.outputs.calendar import build_calendar
 from ingest.outputs.dossier import build_dossier, render_markdown
 from ingest.outputs.status import build_status, render_status
 from ingest.pipeline.importer import import_paths
 from ingest.pipeline.reprocess import reprocess_all
 from ingest.store.schema import open_db
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, import_sample
 
 TODAY = date(2026, 11, 27)
 SENT = date(2026, 11, 23)
@@ -343,9 +342,7 @@ def test_which_of_two_accounts_a_reply_cancels_is_never_guessed(db: Database, tm
 
 @pytest.fixture
 def sample_db(tmp_path: Path) -> Database:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    db = open_db(tmp_path / "subtrail.db")
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
+    db = open_db(import_sample(tmp_path / "subtrail.db", bank=False))
     yield db
     db.close()
 

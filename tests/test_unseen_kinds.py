@@ -5,22 +5,15 @@ Synthetic mail in the shapes real senders use, never copies of a development-cor
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
-from extractors import Extraction, Identity, extract
-from extractors.mail.parse import parse_message
-
-ME = Identity(frozenset({"me@example.org"}))
+from extractors import Extraction
+from tests import unseen
+from tests.unseen import mail
 
 
 def run(sender: str, subject: str, body: str) -> Extraction:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, "me@example.org", subject
-    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<k@example>"
-    msg.set_content(body)
-    return extract(parse_message(msg.as_bytes()), ME)
+    return unseen.run(mail(sender, subject, body, message_id="<k@example>"))
 
 
 @pytest.mark.parametrize(

@@ -6,26 +6,9 @@ Synthetic FR/EN mail, never copies of a development-corpus message.
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
-from extractors import Extraction, Identity, extract
-from extractors.mail.parse import parse_message
-
-ME = Identity(frozenset({"me@example.org"}))
-
-
-def mail(sender: str, subject: str, body: str, to: str = "me@example.org") -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<x@example>"
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
-def run(raw: bytes) -> Extraction:
-    return extract(parse_message(raw), ME)
+from tests.unseen import mail, run
 
 
 @pytest.mark.parametrize(

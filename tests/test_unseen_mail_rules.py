@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
-from extractors import Extraction, Identity, extract
-from extractors.mail.parse import parse_message
+from extractors import Extraction, Identity
 from extractors.subscriptions.labelled import role_of_label
+from tests import unseen
+from tests.unseen import mail
 
 ME = Identity(frozenset({"me@example.org", "me.too@example.net"}))
 
 
-def mail(sender: str, subject: str, body: str, to: str = "me@example.org") -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<x@example>"
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
 def run(raw: bytes) -> Extraction:
-    return extract(parse_message(raw), ME)
+    return unseen.run(raw, ME)
 
 
 @pytest.mark.parametrize(
@@ -135,20 +126,16 @@ def test_labelled_plan_and_next_charge_for_an_unknown_sender(
 
 
 def test_labelled_plan_from_an_html_table_cell() -> None:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = (
+    raw = mail(
         "Quillbox <hello@quillbox.example>",
-        "me@example.org",
         "Votre reçu Quillbox",
-    )
-    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<t@example>"
-    msg.set_content(
         "<html><body><p>Votre abonnement a été renouvelé.</p><table>"
         "<tr><td>Formule</td><td>Pro Famille</td></tr><tr><td>Montant</td><td>9,99&nbsp;€ par mois</td></tr>"
         "<tr><td>Prochain prélèvement</td><td>12/12/2026</td></tr></table></body></html>",
+        message_id="<t@example>",
         subtype="html",
     )
-    [event] = run(msg.as_bytes()).events
+    [event] = run(raw).events
     assert (event.amount_minor, event.plan, event.next_renewal_on) == (999, "Pro Famille", "2026-12-12")
 
 

@@ -6,27 +6,9 @@ a price-change notice naming the subscription), never copies of a development-co
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
-from extractors import Extraction, Identity, extract
-from extractors.mail.parse import parse_message
-
-ME = Identity(frozenset({"me@example.org"}))
-
-
-def mail(sender: str, subject: str, body: str, to: str = "me@example.org") -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<x@example>"
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
-def run(raw: bytes) -> Extraction:
-    return extract(parse_message(raw), ME)
-
+from tests.unseen import mail, run
 
 PLAY = "Google Play <googleplay-noreply@google.com>"
 
@@ -171,21 +153,17 @@ def test_a_stripe_hosted_receipt_for_a_ticket_is_no_subscription() -> None:
 
 
 def test_a_google_play_item_names_the_app_even_when_the_developer_differs() -> None:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = (
+    raw = mail(
         PLAY,
-        "me@example.org",
         "Your Google Play Order Receipt from Nov 3, 2026",
-    )
-    msg["Date"], msg["Message-ID"] = "Tue, 03 Nov 2026 10:00:00 +0100", "<g@example>"
-    msg.set_content(
         "<html><body><p>You've made a purchase from Quill Labs, LLC on Google Play.</p><table>"
         "<tr><td>Item</td><td>Price</td></tr><tr><td>Tunefox Studio (Tunefox: Music)</td><td>€4.99/month</td></tr>"
         "<tr><td>Auto-renewing subscription</td><td></td></tr><tr><td>Total:</td><td>€4.99/month</td></tr>"
         "</table></body></html>",
+        message_id="<g@example>",
         subtype="html",
     )
-    [event] = run(msg.as_bytes()).events
+    [event] = run(raw).events
     assert (event.provider, event.platform, event.amount_minor) == ("tunefox", "google_play", 499)
 
 

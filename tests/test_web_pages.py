@@ -10,20 +10,18 @@ Screenshots go to `artifacts/web/` (gitignored).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 from sqlite_utils import Database
 
 from ingest.outputs.humanize import Humanizer
+from tests.chromium import CHROMIUM, open_page, persistent_context
 from tests.conftest import REPO, SAMPLE
 from tests.serve_helpers import make_sample_db, running_server, subtrail_command
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = REPO / "artifacts" / "web"
 ZONES = {"fr": "Europe/Paris", "en": "America/New_York"}
@@ -69,25 +67,8 @@ def _config(folder: Path, language: str) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    profile = tmp_path_factory.mktemp("chromium-web")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with persistent_context(tmp_path_factory.mktemp("chromium-web")) as context:
         yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def open_page(browser: Any, url: str, width: int) -> tuple[Any, list[str]]:
-    page = browser.new_page()
-    page.set_viewport_size({"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-    page.goto(url, wait_until="networkidle")
-    return page, errors
 
 
 def shoot(page: Any, name: str) -> None:

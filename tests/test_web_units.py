@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from babel.messages.pofile import read_po
 from sqlite_utils import Database
 
 from ingest.derived.corrections import Correction, CorrectionError, add_subscription, record_corrections
 from ingest.outputs.fx import Rates, shipped_rates, to_main
 from ingest.outputs.humanize import Humanizer, available_languages, translations
 from ingest.store.schema import open_db
+from tests.catalogue import translated_ids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,14 +59,7 @@ def test_every_label_has_a_french_translation() -> None:
         text = path.read_text(encoding="utf-8")
         singles |= {m.group(2) for m in TRANSLATED.finditer(text)}
         plurals |= {(m.group(2), m.group(4)) for m in PLURAL.finditer(text)}
-    with (REPO / "ingest/locale/fr/LC_MESSAGES/subtrail.po").open("rb") as fh:
-        catalogue = read_po(fh, locale="fr")
-    translated = set()
-    for message in catalogue:
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        texts = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.id and all(texts):
-            translated.update(ids)
+    translated = translated_ids()
     wanted = singles | {part for pair in plurals for part in pair}
     assert sorted(wanted - translated) == []
     assert translations("fr").ngettext("%(count)d week", "%(count)d weeks", 4) == "%(count)d semaines"

@@ -148,31 +148,31 @@ def renewals(subs: list[dict[str, Any]], on: date, days: int = RENEWAL_DAYS) -> 
     return sorted(due, key=lambda s: s["on_day"])
 
 
-def open_cases(conn: sqlite3.Connection, provider: str | None = None) -> list[dict[str, Any]]:
-    where, params = ("and t.provider = ?", [provider]) if provider else ("", [])
-    return rows(
-        conn,
-        f"""select t.*, coalesce(p.name, t.provider, t.correspondent) as provider_name,
+_CASES = """select t.*, coalesce(p.name, t.provider, t.correspondent) as provider_name,
                    (select count(*) from promises pr join ticket_messages tm on tm.id = pr.ticket_message_id
                      where tm.ticket_id = t.id and pr.status in ('pending', 'overdue')) as open_promises
-              from tickets t left join providers p on p.slug = t.provider
-             where t.status != 'resolved' {where}
-             order by t.last_activity_at desc""",
-        params,
-    )
+              from tickets t left join providers p on p.slug = t.provider"""
+
+
+def open_cases(conn: sqlite3.Connection, provider: str | None = None) -> list[dict[str, Any]]:
+    """The cases not resolved (of one provider), the latest activity first."""
+    return _cases(conn, provider, ["t.status != 'resolved'"], "t.last_activity_at desc")
 
 
 def cases(conn: sqlite3.Connection, provider: str | None = None) -> list[dict[str, Any]]:
-    where, params = ("where t.provider = ?", [provider]) if provider else ("", [])
-    return rows(
-        conn,
-        f"""select t.*, coalesce(p.name, t.provider, t.correspondent) as provider_name,
-                   (select count(*) from promises pr join ticket_messages tm on tm.id = pr.ticket_message_id
-                     where tm.ticket_id = t.id and pr.status in ('pending', 'overdue')) as open_promises
-              from tickets t left join providers p on p.slug = t.provider {where}
-             order by t.status = 'resolved', t.last_activity_at desc""",
-        params,
-    )
+    """Every case (of one provider), the resolved ones last, the latest activity first."""
+    return _cases(conn, provider, [], "t.status = 'resolved', t.last_activity_at desc")
+
+
+def _cases(
+    conn: sqlite3.Connection, provider: str | None, conditions: list[str], order: str
+) -> list[dict[str, Any]]:
+    """One query for both lists, with its counts of promises still open: they differ in filter and order."""
+    params: list[str] = []
+    if provider:
+        conditions, params = [*conditions, "t.provider = ?"], [provider]
+    where = f" where {' and '.join(conditions)}" if conditions else ""
+    return rows(conn, f"{_CASES}{where} order by {order}", params)
 
 
 def overdue_promises(conn: sqlite3.Connection, on: date) -> list[dict[str, Any]]:
