@@ -213,8 +213,11 @@ def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
     # Address headers are split into addresses *before* RFC 2047 decoding: an encoded display
     # name may decode to "Netflix <billing@netflix.com>" and must not become the address.
     undecoded: dict[str, str] = {}
+    first: dict[str, object] = {}  # msg.get(name) for every name at once: get() scans all headers per call
+    for key, value in msg.items():
+        first.setdefault(key.lower(), value)
     for name in _WANTED:
-        raw_value = msg.get(name)
+        raw_value = first.get(name)
         if raw_value is not None:
             if isinstance(raw_value, email.header.Header):
                 raw_value = _header_bytes_to_text(raw_value)
