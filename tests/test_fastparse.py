@@ -155,3 +155,26 @@ def structures(draw: st.DrawFn, depth: int = 0) -> str:
 @given(structures())
 def test_fast_tree_is_the_stdlib_tree_on_generated_structures(text: str) -> None:
     check(text.encode())
+
+
+MUTATIONS = [b"-", b"--", b"\r", b"\n", b"\r\n", b" ", b":", b"\t", b"From ", b"\n\n", b'"', b";", b"\xff"]
+MUTATIONS += [b"\n--x\n", b"\n--x--\n", b"Content-Type: multipart/mixed; boundary=x\n"]
+
+
+def test_fast_tree_is_the_stdlib_tree_on_mutated_mail() -> None:
+    """Corpus messages with bytes inserted, cut and lines repeated: same tree, or the stdlib's."""
+    import random
+
+    rng = random.Random(19)
+    raws = corpus()
+    fast = 0
+    for _ in range(4000):
+        raw = bytearray(rng.choice(raws)[:20_000])
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(raw) + 1)
+            if rng.random() < 0.5:
+                raw[at:at] = rng.choice(MUTATIONS)
+            else:
+                del raw[at : at + rng.randint(1, 30)]
+        fast += check(bytes(raw))
+    assert fast > 1000
