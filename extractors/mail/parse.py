@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.message import Message
+from functools import lru_cache
 
 from extractors.mail import fastmime, fastparse
 from extractors.mail.html import html_to_text
@@ -265,12 +266,28 @@ def _first_msgid(value: str) -> str:
     return f"<{value}>" if value and " " not in value and len(value) < 900 else ""
 
 
-def _getaddresses(value: str) -> list[tuple[str, str]]:
+_CACHED_ADDRESS_CHARS = 512  # the owner's and each sender's address header recur in every message
+
+
+def _getaddresses(value: str) -> tuple[tuple[str, str], ...]:
+    """(name, address) pairs of an undecoded address header; short values come from a cache
+    (the stdlib's address parser is a tenth of `parse_message`, and a mailbox repeats them)."""
+    if len(value) <= _CACHED_ADDRESS_CHARS:
+        return _cached_addresses(value)
+    return _parse_addresses(value)
+
+
+@lru_cache(maxsize=4096)
+def _cached_addresses(value: str) -> tuple[tuple[str, str], ...]:
+    return _parse_addresses(value)
+
+
+def _parse_addresses(value: str) -> tuple[tuple[str, str], ...]:
     """`email.utils.getaddresses` recurses on nested comments: `(a(a(a...` raised RecursionError."""
     try:
-        return email.utils.getaddresses([value])
+        return tuple(email.utils.getaddresses([value]))
     except Exception:
-        return []
+        return ()
 
 
 _ANGLE_ADDR = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
