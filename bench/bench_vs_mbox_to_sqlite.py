@@ -3,6 +3,7 @@
 Usage:
     python bench/bench_vs_mbox_to_sqlite.py                       # 5,000 and 50,000 messages, 3 runs each
     python bench/bench_vs_mbox_to_sqlite.py --counts 5000 --runs 5
+    python bench/bench_vs_mbox_to_sqlite.py --counts 10000 100000 --runs 1 --subtrail-only  # memory
 
 `mbox-to-sqlite` (PyPI) stores headers and bodies with a full-text index and extracts nothing; it is
 the simplest tool people compare subtrail with. It is installed into this interpreter's environment
@@ -107,7 +108,7 @@ def count_rows(db: Path, table: str) -> int:
         conn.close()
 
 
-def compare(count: int, runs: int, work: Path, tool: Path) -> dict[str, float]:
+def compare(count: int, runs: int, work: Path, tool: Path | None) -> dict[str, float]:
     mbox = work / f"bench-{count}.mbox"
     size = write_mbox(mbox, count)
     print(f"\nmbox: {count:,} messages, {size / 1e6:.0f} MB, cores={os.cpu_count()}", flush=True)
@@ -116,6 +117,8 @@ def compare(count: int, runs: int, work: Path, tool: Path) -> dict[str, float]:
         "subtrail": lambda db: [str(BIN / "subtrail"), "import", "--db", str(db), str(mbox)],
         "mbox-to-sqlite": lambda db: [str(tool), "mbox", str(db), str(mbox)],
     }
+    if tool is None:  # --subtrail-only: a memory run at a size where the peer is not the question
+        del commands["mbox-to-sqlite"]
     results: dict[str, list[tuple[float, int, int]]] = {name: [] for name in commands}
     for run in range(runs):
         for name, argv in commands.items():
@@ -135,6 +138,12 @@ def compare(count: int, runs: int, work: Path, tool: Path) -> dict[str, float]:
                 stale.unlink()
     medians = {name: statistics.median(count / r[0] for r in rs) for name, rs in results.items()}
     peaks = {name: max(r[1] for r in rs) for name, rs in results.items()}
+    if tool is None:
+        print(
+            f"median: subtrail {medians['subtrail']:,.0f} msg/s (peak PSS {peaks['subtrail'] / 1e6:.0f} MB)"
+        )
+        mbox.unlink()
+        return dict(medians)
     ratio = medians["subtrail"] / medians["mbox-to-sqlite"]
     print(
         f"median: subtrail {medians['subtrail']:,.0f} msg/s (peak PSS {peaks['subtrail'] / 1e6:.0f} MB), "
@@ -150,8 +159,9 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[5000, 50000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--subtrail-only", action="store_true", help="time and measure subtrail alone")
     args = parser.parse_args()
-    tool = ensure_mbox_to_sqlite()
+    tool = None if args.subtrail_only else ensure_mbox_to_sqlite()
     work = Path(tempfile.mkdtemp(prefix="subtrail-vs-mbox-"))
     try:
         for count in args.counts:

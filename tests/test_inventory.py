@@ -324,3 +324,24 @@ def test_add_period(day: str, period: str | None, expected: str | None) -> None:
 )
 def test_monthly_amount(amount: int | None, period: str, monthly: int | None) -> None:
     assert monthly_minor(amount, period) == monthly
+
+
+def test_rebuild_holds_one_subscriptions_events_at_a_time(fixture_db: Database) -> None:
+    """The rebuild's memory does not grow with the mailbox: 15,000 events cost what a few do."""
+    import tracemalloc
+
+    columns = [c for c in fixture_db["subscription_events"].columns_dict if c not in ("id", "natural_key")]
+    cols = ", ".join(f"[{c}]" for c in columns)
+    for copy in range(400):
+        fixture_db.execute(
+            f"insert into subscription_events ({cols}, natural_key) "
+            f"select {cols}, natural_key || ':copy{copy}' from subscription_events where natural_key not like '%:copy%'"
+        )
+    assert fixture_db["subscription_events"].count > 15_000
+    tracemalloc.start()
+    try:
+        rebuild_subscriptions(fixture_db, AS_OF)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3_000_000, f"peak {peak / 1e6:.1f} MB"

@@ -2,9 +2,9 @@
 
 Parsing never raises for bad input. Whatever could not be understood is listed
 in `ParsedMessage.problems` so the store can record it in `ingest_errors` while
-the raw bytes are kept untouched. The hot path is the stdlib `email` parser
-(compat32 policy: it is the fastest and the most forgiving with broken mail);
-see docs/design.md for the measurements behind that choice.
+the raw bytes are kept untouched. The tree is the stdlib `email` parser's (compat32
+policy: it is the fastest and the most forgiving with broken mail; see docs/design.md),
+built by `fastparse` for well-formed mail (4x faster) and by the stdlib for the rest.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.message import Message
+from functools import lru_cache
 
-from extractors.mail import fastmime
+from extractors.mail import fastmime, fastparse
 from extractors.mail.html import html_to_text
 
 fastmime.install()
@@ -79,7 +80,9 @@ def parse_message(raw: bytes, sha256: str | None = None) -> ParsedMessage:
         )
         raw = raw[:MAX_PARSE_BYTES]
     try:
-        msg = email.message_from_bytes(raw)
+        msg = fastparse.message_from_bytes(raw)
+        if msg is None:  # not plain well-formed MIME: the stdlib's own parser
+            msg = email.message_from_bytes(raw)
     except Exception as exc:  # the stdlib parser is lenient, but not infallible
         # e.g. RecursionError on thousands of nested multiparts: keep at least the headers.
         parsed.problems.append(f"parse: {type(exc).__name__}: {exc}")
@@ -216,8 +219,11 @@ def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
     # Address headers are split into addresses *before* RFC 2047 decoding: an encoded display
     # name may decode to "Netflix <billing@netflix.com>" and must not become the address.
     undecoded: dict[str, str] = {}
+    first: dict[str, object] = {}  # msg.get(name) for every name at once: get() scans all headers per call
+    for key, value in msg.items():
+        first.setdefault(key.lower(), value)
     for name in _WANTED:
-        raw_value = msg.get(name)
+        raw_value = first.get(name)
         if raw_value is not None:
             if isinstance(raw_value, email.header.Header):
                 raw_value = _header_bytes_to_text(raw_value)
@@ -265,12 +271,28 @@ def _first_msgid(value: str) -> str:
     return f"<{value}>" if value and " " not in value and len(value) < 900 else ""
 
 
-def _getaddresses(value: str) -> list[tuple[str, str]]:
+_CACHED_ADDRESS_CHARS = 512  # the owner's and each sender's address header recur in every message
+
+
+def _getaddresses(value: str) -> tuple[tuple[str, str], ...]:
+    """(name, address) pairs of an undecoded address header; short values come from a cache
+    (the stdlib's address parser is a tenth of `parse_message`, and a mailbox repeats them)."""
+    if len(value) <= _CACHED_ADDRESS_CHARS:
+        return _cached_addresses(value)
+    return _parse_addresses(value)
+
+
+@lru_cache(maxsize=4096)
+def _cached_addresses(value: str) -> tuple[tuple[str, str], ...]:
+    return _parse_addresses(value)
+
+
+def _parse_addresses(value: str) -> tuple[tuple[str, str], ...]:
     """`email.utils.getaddresses` recurses on nested comments: `(a(a(a...` raised RecursionError."""
     try:
-        return email.utils.getaddresses([value])
+        return tuple(email.utils.getaddresses([value]))
     except Exception:
-        return []
+        return ()
 
 
 _ANGLE_ADDR = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")

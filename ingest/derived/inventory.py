@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlite_utils import Database
@@ -321,12 +323,12 @@ def rebuild_subscriptions(db: Database, as_of: date | None = None) -> None:
         "order by natural_key, coalesce(message_date, occurred_on), message_sha256, id"
     )
     columns = [d[0] for d in cursor.description]
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for values in cursor:
-        event = dict(zip(columns, values, strict=True))
-        groups.setdefault(event["natural_key"], []).append(event)
     assignments = ", ".join(f"[{c}] = :{c}" for c in _STATE_COLUMNS)
-    for key, events in groups.items():
+    # One subscription's events at a time (the query is ordered by key): holding every event
+    # made this rebuild the import's memory peak, growing with the mailbox (+12 MB at 21,000 events).
+    rows = (dict(zip(columns, values, strict=True)) for values in cursor)
+    for key, group in groupby(rows, key=itemgetter("natural_key")):
+        events = list(group)
         row = fold(events, as_of)
         row["natural_key"] = key
         db.execute(f"update subscriptions set {assignments} where natural_key = :natural_key", row)

@@ -2,7 +2,7 @@
 
 Each yields `RawMail` items (the exact bytes plus where they were found) or
 `SourceProblem` items for files that are not mail, so the importer can record
-them and go on. mbox files are streamed line by line: memory is bounded by the
+them and go on. mbox files are streamed block by block: memory is bounded by the
 largest single message, not by the file (a Takeout mbox can be 10 GB).
 """
 
@@ -172,46 +172,74 @@ def _mbox_or_single(path: Path) -> Iterator[SourceItem]:
     yield from messages
 
 
-def iter_mbox(path: Path) -> Iterator[SourceItem]:
+MBOX_BLOCK = 1024 * 1024  # bytes read at a time from an mbox
+
+
+def iter_mbox(path: Path, block: int = MBOX_BLOCK) -> Iterator[SourceItem]:
     """Stream an mbox: a message starts at a 'From ' line that follows a blank line (or the file start).
 
     The bytes kept are the message as stored between separators, without the
     'From ' envelope line and without the blank line mbox puts before the next one.
     '>From ' quoting is left as it is in the file (mboxo and mboxrd can't be told apart).
+    The file is read in blocks and searched with `bytes.find`: a loop over its lines cost a
+    third of the importer's own time. Memory: one block plus the message being read (a message
+    past `MAX_MESSAGE_BYTES` is let go as it is read, and reported).
     """
     index = 0
-    lines: list[bytes] = []
-    size = 0
-    too_big = False
-    previous_blank = True
-    started = False
     with path.open("rb") as fh:
-        for line in fh:
-            if line.startswith(b"From ") and previous_blank:
-                if started:
-                    yield _mbox_message(path, index, lines, too_big, size)
-                    index += 1
-                started = True
-                lines, size, too_big = [], 0, False
-                previous_blank = False
+        buf = b"\n\n"  # a blank line before the file: its first line may be a separator
+        body = -1  # where the current message's bytes start in `buf`; -1 before the first separator
+        dropped = 0  # bytes of the current message already let go (it is too big)
+        scan = 0  # where the next separator search starts
+        eof = False
+        while True:
+            sep = _next_separator(buf, scan)
+            line_end = buf.find(b"\n", sep) if sep >= 0 else -1
+            if sep < 0 or (line_end < 0 and not eof):
+                if eof:
+                    break
+                # Search on from here once more is read: a separator may straddle two blocks.
+                scan = max(scan, len(buf) - 6) if sep < 0 else sep - 1
+                if sep < 0 and body >= 0 and dropped + scan - body > MAX_MESSAGE_BYTES:
+                    cut = max(body, scan - 2)  # too big (all before `scan` is its): let its bytes go
+                    dropped, body = dropped + cut - body, cut
+                keep = max(0, min(scan - 2, body) if body >= 0 else scan - 2)  # 2 bytes of lookbehind
+                data = fh.read(block)
+                eof = not data
+                buf = buf[keep:] + data
+                scan -= keep
+                if body >= 0:
+                    body -= keep
                 continue
-            previous_blank = line in (b"\n", b"\r\n")
-            if not started:
-                continue
-            size += len(line)
-            if size > MAX_MESSAGE_BYTES:
-                too_big, lines = True, []
-            elif not too_big:
-                lines.append(line)
-    if started:
-        yield _mbox_message(path, index, lines, too_big, size)
+            if body >= 0:
+                yield _mbox_message(path, index, buf[body:sep], dropped)
+                index += 1
+            body = len(buf) if line_end < 0 else line_end + 1
+            dropped = 0
+            scan = body
+        if body >= 0:
+            yield _mbox_message(path, index, buf[body:], dropped)
 
 
-def _mbox_message(path: Path, index: int, lines: list[bytes], too_big: bool, size: int) -> SourceItem:
-    if too_big:
+def _next_separator(buf: bytes, scan: int) -> int:
+    """Where the next 'From ' line that follows a blank line ('\\n' or '\\r\\n') starts, or -1."""
+    at = buf.find(b"\nFrom ", scan)
+    while at >= 0:
+        if buf[at - 1 : at] == b"\n" or buf[at - 2 : at] == b"\n\r":
+            return at + 1
+        at = buf.find(b"\nFrom ", at + 1)
+    return -1
+
+
+def _mbox_message(path: Path, index: int, content: bytes, dropped: int) -> SourceItem:
+    size = dropped + len(content)
+    if size > MAX_MESSAGE_BYTES:
         return SourceProblem(
             f"{path}#{index}", f"message of {size} bytes is larger than the {MAX_MESSAGE_BYTES} limit"
         )
-    if lines and lines[-1] in (b"\n", b"\r\n"):
-        lines = lines[:-1]  # the separator blank line belongs to the mbox, not the message
-    return RawMail(b"".join(lines), folder=str(path), path=str(path), index=index)
+    # The separator blank line belongs to the mbox, not the message.
+    if content.endswith(b"\n\n") or content == b"\n":
+        content = content[:-1]
+    elif content.endswith(b"\n\r\n") or content == b"\r\n":
+        content = content[:-2]
+    return RawMail(content, folder=str(path), path=str(path), index=index)
