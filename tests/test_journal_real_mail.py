@@ -130,6 +130,8 @@ def test_mailing_list_footer_is_not_text() -> None:
     [
         {"Reply_To": "Kettleworks <reply+7781@intercom-mail.kettleworks.io>"},
         {"Message_ID": "<conv.7781.part.2@kettleworks.zendesk.com>"},
+        {"X_Freshdesk_Ticket_Id": "7781"},
+        {"X_HelpScout_Thread_Id": "7781"},
     ],
 )
 def test_an_agent_replying_from_a_hosted_desk_is_support(desk: dict[str, str]) -> None:

@@ -120,6 +120,8 @@ def _collect_defects(msg: Message, parsed: ParsedMessage) -> None:
 
 # --- headers ---------------------------------------------------------------
 
+HELPDESK_HEADER_PREFIXES = ("x-zendesk-", "x-freshdesk-", "x-helpscout-", "x-intercom-", "x-gorgias-",
+                            "x-kayako-", "x-kustomer-", "x-zoho-desk", "x-front-", "x-helpshift-")  # fmt: skip
 _WANTED = (
     "message-id",
     "date",
@@ -231,6 +233,9 @@ def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
             if name in ("from", "to", "cc", "reply-to"):
                 undecoded[name] = _clean(text)
             parsed.headers[name] = decode_header(text)[:10_000]
+    for name in first:  # a help desk's own stamp (X-Zendesk-*, X-Freshdesk-*...): the journal reads it
+        if name.startswith(HELPDESK_HEADER_PREFIXES):
+            parsed.headers[name] = decode_header(str(first[name])[:MAX_HEADER_CHARS])[:1_000]
     parsed.message_id = _first_msgid(parsed.headers.get("message-id", "")) or None
     if not parsed.message_id:
         parsed.problems.append("headers: no Message-ID")

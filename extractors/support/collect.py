@@ -18,6 +18,7 @@ import re
 from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
+from extractors.mail.parse import HELPDESK_HEADER_PREFIXES
 from extractors.model import Promise, SupportFacts, TicketToken
 from extractors.support.agents import agent_from_display_name, agent_from_signature, brand_words
 from extractors.support.brand import HELPDESK_HOSTS, correspondent_domain, provider_slug, registrable
@@ -279,14 +280,16 @@ def _looks_like_support(
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
 
 
-# Help desks thread their conversations through their own host even when the From: is the brand's
-# (reply+123@intercom-mail.brand.com, <…@brand.zendesk.com>).
+# Help desks stamp their conversations with their own headers and thread them through their own host
+# even when the From: is the brand's (reply+123@intercom-mail.brand.com, <…@brand.zendesk.com>).
 _DESK_WORDS = ("zendesk", "freshdesk", "helpscout", "intercom", "gorgias", "kayako", "kustomer", "zohodesk",
                "helpshift", "gladly", "frontapp")  # fmt: skip
 
 
 def _desk_conversation(parsed: ParsedMessage) -> bool:
-    """Sent from a hosted help desk's conversation (its threading hosts), whoever's name is on it."""
+    """Sent from a hosted help desk's conversation (its own headers or threading hosts), whoever's name is on it."""
+    if any(name.startswith(HELPDESK_HEADER_PREFIXES) for name in parsed.headers):
+        return True
     hosts = [
         addr.rsplit("@", 1)[-1].lower()
         for addr in (parsed.reply_to, parsed.message_id)
