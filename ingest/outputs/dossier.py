@@ -242,6 +242,7 @@ def _tickets(
                 sent = h.local(exchange["sent_at"])  # the day it was said, on the reader's clock
                 promise["made_on"] = sent.date().isoformat() if sent else None
                 promise["agent_name"] = exchange["agent_name"]
+                promise["channel"] = exchange["channel"]  # said on the phone, or written
                 promise["ticket_ref"] = ticket["ticket_ref"]
                 exchange["promises"].append(promise)
                 all_promises.append(promise)

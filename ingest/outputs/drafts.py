@@ -28,6 +28,7 @@ from sqlite_utils import Database
 from extractors.registry import registry
 from ingest.outputs.dossier import Dossier, DossierError, build_dossier
 from ingest.outputs.export import Filters
+from ingest.store import today as pinned_today
 
 TEMPLATES = Path(__file__).with_name("draft_templates")
 KINDS = ("cancel", "follow-up", "claim")
@@ -164,7 +165,8 @@ def _ticket_facts(
     dossier = build_dossier(db, rows[0]["provider"], today=today, my_addresses=mine)
     ticket = next(t for t in dossier.tickets if t["id"] == rows[0]["id"])
     promises = [p for ex in ticket["exchanges"] for p in ex["promises"]]
-    open_promises = [p for p in promises if p["verdict"] in ("pending", "overdue")] or promises
+    # Only what is still owed: a kept promise is not chased (the template then leaves a placeholder).
+    open_promises = [p for p in promises if p["verdict"] in ("pending", "overdue")]
     evidence = [
         {"date": ex["sent_at"], "direction": ex["direction"], "channel": ex["channel"],
          "subject": ex.get("subject"), "agent": ex["agent_name"], "sha256": ex["message_sha256"]}
@@ -217,7 +219,7 @@ def build_draft(
         raise DraftError(f"unknown draft {kind!r}: one of {', '.join(KINDS)}")
     if lang not in LANGUAGES:
         raise DraftError(f"language {lang!r}: drafts exist in {', '.join(LANGUAGES)}")
-    today = today or date.today()
+    today = today or pinned_today()  # SUBTRAIL_TODAY dates the letter and its deadline too
     mine = frozenset(a.lower() for a in my_addresses)
     try:
         if kind == "follow-up":
