@@ -158,7 +158,7 @@ def test_a_correction_is_shown_as_the_users_statement(tmp_path: Path) -> None:
     db.execute("update corrections set at = '2026-03-03T08:15:00+00:00'")
     text = plain(render_status(build_status(db, today=date(2026, 3, 10), h=PARIS_FR)))
     sentence = "Corrigé par vous le 3 mars 2026 : résilié — par téléphone"
-    assert "Vos corrections (1)" in text and f"Freebox: {sentence}" in text
+    assert "Vos corrections (1)" in text and f"Freebox : {sentence}" in text
     dossier = plain(render_markdown(build_dossier(db, "free", today=date(2026, 3, 10), h=PARIS_FR)))
     assert "Vos déclarations :" in dossier and sentence in dossier
     english = render_markdown(build_dossier(db, "free", today=date(2026, 3, 10), h=NEW_YORK_EN))

@@ -5,7 +5,7 @@ The sample mailbox and bank statement are imported once; tests that change the d
 
 from __future__ import annotations
 
-import shutil
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -42,7 +42,8 @@ def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def copy(sample_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the sample database, with a French config beside it and today pinned."""
     path = tmp_path / "subtrail.db"
-    shutil.copy(sample_path, path)
+    with sqlite3.connect(sample_path) as source, sqlite3.connect(path) as target:
+        source.backup(target)  # the WAL's pages too, which a file copy would miss
     (tmp_path / "subtrail.toml").write_text(
         'db = "subtrail.db"\nlanguage = "fr"\ntimezone = "Europe/Paris"\n\n'
         '[identity]\naddresses = ["alice.martin@example.org"]\n'
@@ -88,3 +89,60 @@ def test_a_follow_up_says_a_promise_made_on_the_phone_was_said_not_written(copy:
     assert "Sarah m'a dit par téléphone : « remboursement sous 5 jours ouvrés »" in letter
     assert "Sarah m'a écrit" not in letter
     assert "26 novembre 2026 — appel téléphonique (Sarah)" in letter
+
+
+def test_corrections_are_stamped_on_the_pinned_day_not_the_clock(copy: Path) -> None:
+    _run(copy, "edit", "subscription", "8", "--amount", "79,00 €")
+    _run(copy, "add", "subscription", "--provider", "audible", "--amount", "9,95 €", "--period", "P1M")
+    status = _run(copy, "status")
+    assert "Corrigé par vous le 27 nov. 2026" in status and "Ajouté par vous le 27 nov. 2026" in status
+    db = open_db(copy)
+    started = db.execute("select started_on from subscriptions where provider = 'audible'").fetchone()[0]
+    db.close()
+    assert started == TODAY  # an added subscription without --started-on starts "today", the pinned one
+
+
+def test_an_end_date_still_ahead_is_worded_as_coming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUBTRAIL_TODAY", TODAY)
+    ahead = {"field": "ended_on", "value": "2026-12-31", "at": "2026-11-27T09:00:00+00:00"}
+    past = {**ahead, "value": "2026-11-20"}
+    assert FR.statement_text(ahead) == "se termine le 31 déc. 2026"
+    assert EN.statement_text(ahead) == "ends on Dec 31, 2026"
+    assert FR.statement_text(past) == "terminé le 20 nov. 2026"
+
+
+def test_status_lists_corrections_with_the_french_colon(copy: Path) -> None:
+    _run(copy, "edit", "subscription", "8", "--amount", "79,00 €")
+    status = _run(copy, "status")
+    assert "Électricité EDF : Corrigé par vous" in status and "Électricité EDF: " not in status
+
+
+def test_a_debit_one_day_after_the_cancellation_is_one_day_not_one_days() -> None:
+    row = {"service_name": "Deezer", "amount_minor": 1199, "currency": "EUR", "booked_on": "2026-10-26",
+           "label": "CB DEEZER", "days_after_cancellation": 1, "cancelled_on": "2026-10-25"}  # fmt: skip
+    assert "1 jour après la résiliation" in FR.charge_after_cancellation(row)
+    assert "1 day after the cancellation" in EN.charge_after_cancellation(row)
+    assert "16 jours après" in FR.charge_after_cancellation({**row, "days_after_cancellation": 16})
+
+
+def test_a_subscription_added_by_hand_explains_its_bank_debits_at_once(copy: Path) -> None:
+    assert "aucun courrier n'explique : Audible" in _run(copy, "status")
+    _run(copy, "add", "subscription", "--provider", "audible", "--amount", "9,95 €", "--period", "P1M",
+         "--started-on", "2025-11-27")  # fmt: skip
+    assert "aucun courrier n'explique : Audible" not in _run(copy, "status")  # without a reprocess
+
+
+def test_a_price_mismatch_with_a_price_you_entered_does_not_say_the_mail_announced_it() -> None:
+    row = {"service_name": "Basic-Fit", "charged_minor": 3299, "announced_minor": 2999, "currency": "EUR",
+           "announced_by": "you"}  # fmt: skip
+    said = FR.price_mismatch(row).replace("\u00a0", " ")
+    assert said == "Basic-Fit : la banque débite 32,99 €, vous avez indiqué 29,99 €."
+    mail = FR.price_mismatch({**row, "announced_by": "mail"}).replace("\u00a0", " ")
+    assert mail == "Basic-Fit : la banque débite 32,99 €, le courrier annonce 29,99 €."
+
+
+def test_status_says_a_price_you_entered_is_yours(copy: Path) -> None:
+    _run(copy, "add", "subscription", "--provider", "basic-fit", "--amount", "29,99 €", "--period", "P4W",
+         "--started-on", "2026-01-05")  # fmt: skip
+    status = " ".join(_run(copy, "status").replace("\u00a0", " ").split())
+    assert "Basic-Fit : la banque débite 32,99 €, vous avez indiqué 29,99 €." in status

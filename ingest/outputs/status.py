@@ -268,5 +268,5 @@ def render_status(status: Status) -> str:
     if status.statements:
         lines += ["", _("Your corrections (%(count)d)") % {"count": len(status.statements)}]
         for statement in status.statements:
-            lines += wrap(f"{statement['name'] or '?'}: {h.statement(statement)}")
+            lines += wrap(f"{statement['name'] or '?'}{h.colon}{h.statement(statement)}")
     return "\n".join(line.rstrip() for line in lines) + "\n"
