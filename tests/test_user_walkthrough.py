@@ -5,10 +5,13 @@ The sample mailbox and bank statement are imported once; tests that change the d
 
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -19,6 +22,7 @@ from ingest.outputs.humanize import Humanizer
 from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
 from tests.conftest import SAMPLE
+from tests.serve_helpers import running_server
 
 TODAY = "2026-11-27"  # Spotify's refund (due 2 Dec) is not due yet; Free Mobile's was kept late on the 23rd
 FR = Humanizer(language="fr", timezone="Europe/Paris")
@@ -146,3 +150,26 @@ def test_status_says_a_price_you_entered_is_yours(copy: Path) -> None:
          "--started-on", "2026-01-05")  # fmt: skip
     status = " ".join(_run(copy, "status").replace("\u00a0", " ").split())
     assert "Basic-Fit : la banque débite 32,99 €, vous avez indiqué 29,99 €." in status
+
+
+def test_the_french_pages_use_french_punctuation_and_words_not_keys(copy: Path) -> None:
+    _run(copy, "edit", "subscription", "8", "--amount", "79,00 €", "--note", "échéancier révisé")
+    config = str(copy.parent / "subtrail.toml")
+    env = {"SUBTRAIL_TODAY": TODAY, "SUBTRAIL_ECB_URL": "off"}
+    with running_server(copy, env=env, extra_args=("--config", config)) as base:
+        overview = _text(httpx.get(f"{base}/").text)
+        inventory = _text(httpx.get(f"{base}/inventory").text)
+        free = _text(httpx.get(f"{base}/provider/free").text)
+        free_en = _text(httpx.get(f"{base}/provider/free", cookies={"subtrail_lang": "en"}).text)
+    assert "Chaque année : " in overview and "Promesses en retard : 0" in overview
+    assert "Fuseau horaire : Europe/Paris" in overview
+    assert "27 nov. 2026, 01:00 : prix : 79,00 € — « échéancier révisé »" in inventory
+    assert "Médiateur de la consommation : " in free and "mediator:" not in free
+    assert "Consumer mediator: " in free_en
+
+
+def _text(page: str) -> str:
+    """The words of a page as a person reads them: tags and entities gone, spaces collapsed."""
+    page = re.sub(r"(?s)<(script|style).*?</\1>", " ", page)
+    words = html.unescape(re.sub(r"<[^>]+>", "", page)).replace("\u00a0", " ").replace("\u202f", " ")
+    return " ".join(words.split())
