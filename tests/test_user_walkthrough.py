@@ -173,3 +173,22 @@ def _text(page: str) -> str:
     page = re.sub(r"(?s)<(script|style).*?</\1>", " ", page)
     words = html.unescape(re.sub(r"<[^>]+>", "", page)).replace("\u00a0", " ").replace("\u202f", " ")
     return " ".join(words.split())
+
+
+def test_the_dossier_quotes_a_promise_in_french_quotes_without_a_stray_comma(copy: Path) -> None:
+    dossier = " ".join(_run(copy, "dossier", "spotify").replace("\u00a0", " ").split())
+    assert (
+        "Promesse : « You will receive a refund within 5-7 business days. », pour le 2 déc. 2026" in dossier
+    )
+    assert "(Kevin) : « You will receive a refund within 5-7 business days. », pour le" in dossier
+    assert "days., pour" not in dossier
+
+
+def test_the_case_page_quotes_a_promise_in_french_quotes(copy: Path) -> None:
+    config = str(copy.parent / "subtrail.toml")
+    env = {"SUBTRAIL_TODAY": TODAY, "SUBTRAIL_ECB_URL": "off"}
+    with running_server(copy, env=env, extra_args=("--config", config)) as base:
+        case = _text(httpx.get(f"{base}/journal/2").text)
+        case_en = _text(httpx.get(f"{base}/journal/2", cookies={"subtrail_lang": "en"}).text)
+    assert "Promesse « You will receive a refund within 5-7 business days. »" in case
+    assert "Promise “You will receive a refund within 5-7 business days.”" in case_en
