@@ -217,7 +217,15 @@ def test_dossier_audible_works_from_bank_lines_alone(sample: tuple[Database, Pat
 
 # --- one catalogue ------------------------------------------------------------------------------------
 
-OUTPUTS = ("status.py", "dossier.py", "dossier_templates.py", "export.py", "humanize.py", "fx.py")
+OUTPUTS = (
+    "status.py",
+    "dossier.py",
+    "dossier_templates.py",
+    "export.py",
+    "humanize.py",
+    "fx.py",
+    "calendar.py",
+)
 IN_TEMPLATE = re.compile(r"""(?<![\w.])(?:_|gettext)\(\s*"((?:[^"\\]|\\.)+)"\s*\)""")
 PLURAL_IN_TEMPLATE = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"((?:[^"\\]|\\.)+)\"""")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from icalendar import Calendar
 
 from ingest.cli import cli
 from ingest.config import load_config
@@ -161,6 +162,9 @@ def test_the_french_pages_use_french_punctuation_and_words_not_keys(copy: Path) 
         inventory = _text(httpx.get(f"{base}/inventory").text)
         free = _text(httpx.get(f"{base}/provider/free").text)
         free_en = _text(httpx.get(f"{base}/provider/free", cookies={"subtrail_lang": "en"}).text)
+        feed = httpx.get(f"{base}/calendar.ics").content.decode()
+        feed_en = httpx.get(f"{base}/calendar.ics", cookies={"subtrail_lang": "en"}).content.decode()
+    assert "SUMMARY:Renouvellement : " in feed and "SUMMARY:Renewal: " in feed_en
     assert "Chaque année : " in overview and "Promesses en retard : 0" in overview
     assert "Fuseau horaire : Europe/Paris" in overview
     assert "27 nov. 2026, 01:00 : prix : 79,00 € — « échéancier révisé »" in inventory
@@ -192,3 +196,22 @@ def test_the_case_page_quotes_a_promise_in_french_quotes(copy: Path) -> None:
         case_en = _text(httpx.get(f"{base}/journal/2", cookies={"subtrail_lang": "en"}).text)
     assert "Promesse « You will receive a refund within 5-7 business days. »" in case
     assert "Promise “You will receive a refund within 5-7 business days.”" in case_en
+
+
+def test_the_calendar_speaks_the_readers_language_and_writes_money_as_people_do(copy: Path) -> None:
+    out = copy.parent / "subtrail.ics"
+    _run(copy, "export", "calendar", "-o", str(out))
+    events = {str(e["UID"]): e for e in Calendar.from_ical(out.read_bytes()).walk("VEVENT")}
+    renewal = events["renewal-13@subtrail"]  # Le Monde
+    summary = str(renewal["SUMMARY"]).replace("\u00a0", " ")
+    assert summary == "Renouvellement : Le Monde Intégral — 12,99 €"
+    description = str(renewal["DESCRIPTION"]).replace("\u00a0", " ")
+    assert "se renouvelle à 12,99 €" in description and "Statut : actif" in description
+    duolingo = str(events["renewal-12@subtrail"]["DESCRIPTION"])
+    assert "Facturé par : Google Play" in duolingo and "google_play" not in duolingo
+    promise = next(e for uid, e in events.items() if uid.startswith("promise-"))
+    assert str(promise["SUMMARY"]).startswith("Promesse à tenir : Spotify (Kevin)")
+    assert "Statut : en attente" in str(promise["DESCRIPTION"])
+    body = out.read_text()
+    for code in (" EUR", "Renewal", "Status:", "Promise due", "Provider:"):
+        assert code not in body, code

@@ -10,6 +10,7 @@ import click
 
 from ingest.cli.context import Context, fail, with_context, write_output, write_output_with
 from ingest.cli.slugs import check_provider
+from ingest.outputs.humanize import Humanizer
 
 
 @click.group()
@@ -78,5 +79,5 @@ def calendar(ctx: Context, output: str | None) -> None:
         from ingest.outputs.calendar import build_calendar
     except ImportError:
         fail("calendar export is not available in this version")
-    data = build_calendar(ctx.db())
+    data = build_calendar(ctx.db(), h=Humanizer.of(ctx.config.display))
     write_output(data.encode("utf-8") if isinstance(data, str) else data, output)
