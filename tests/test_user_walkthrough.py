@@ -215,3 +215,10 @@ def test_the_calendar_speaks_the_readers_language_and_writes_money_as_people_do(
     body = out.read_text()
     for code in (" EUR", "Renewal", "Status:", "Promise due", "Provider:"):
         assert code not in body, code
+
+
+def test_note_add_says_the_case_status_in_words_not_its_code(copy: Path) -> None:
+    said = _run(copy, "note", "add", "--provider", "spotify", "--channel", "phone", "--at", "2026-11-26 14:30",
+                "--text", "Rappel du service client")  # fmt: skip
+    assert "note 1 added to ticket 2 (613377, waiting for their answer)" in said
+    assert "awaiting_provider" not in said
