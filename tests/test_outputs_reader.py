@@ -225,6 +225,7 @@ OUTPUTS = (
     "humanize.py",
     "fx.py",
     "calendar.py",
+    "notify.py",
 )
 IN_TEMPLATE = re.compile(r"""(?<![\w.])(?:_|gettext)\(\s*"((?:[^"\\]|\\.)+)"\s*\)""")
 PLURAL_IN_TEMPLATE = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"((?:[^"\\]|\\.)+)\"""")

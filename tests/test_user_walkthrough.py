@@ -222,3 +222,12 @@ def test_note_add_says_the_case_status_in_words_not_its_code(copy: Path) -> None
                 "--text", "Rappel du service client")  # fmt: skip
     assert "note 1 added to ticket 2 (613377, waiting for their answer)" in said
     assert "awaiting_provider" not in said
+
+
+def test_reminders_speak_the_readers_language_with_dates_and_money_as_people_write_them(copy: Path) -> None:
+    dry = _run(copy, "notify", "--dry-run", "--today", "2026-12-01").replace("\u00a0", " ")
+    assert "Électricité EDF se renouvelle dans 4 jours (5 déc. 2026), 86,00 €." in dry
+    assert "Spotify : promesse à tenir demain, dossier 613377" in dry
+    assert "Deezer a prélevé 11,99 € le 26 oct. 2026 (CB DEEZER 25/10), 16 jours après" in dry
+    for code in (" EUR", "2026-12-05", "renews", "promise due", "spotify:"):
+        assert code not in dry, code
