@@ -107,6 +107,14 @@ def test_corrections_are_stamped_on_the_pinned_day_not_the_clock(copy: Path) -> 
     assert started == TODAY  # an added subscription without --started-on starts "today", the pinned one
 
 
+def test_a_correction_on_a_pinned_day_is_that_day_in_new_york_too(copy: Path) -> None:
+    toml = copy.parent / "subtrail.toml"
+    toml.write_text(toml.read_text().replace('language = "fr"', 'language = "en"').replace(
+        "Europe/Paris", "America/New_York"))  # fmt: skip
+    _run(copy, "edit", "subscription", "9", "--ended-on", "2026-12-31")
+    assert "Corrected by you on Nov 27, 2026: ends on Dec 31, 2026" in _run(copy, "status")
+
+
 def test_an_end_date_still_ahead_is_worded_as_coming(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUBTRAIL_TODAY", TODAY)
     ahead = {"field": "ended_on", "value": "2026-12-31", "at": "2026-11-27T09:00:00+00:00"}
@@ -167,7 +175,7 @@ def test_the_french_pages_use_french_punctuation_and_words_not_keys(copy: Path) 
     assert "SUMMARY:Renouvellement : " in feed and "SUMMARY:Renewal: " in feed_en
     assert "Chaque année : " in overview and "Promesses en retard : 0" in overview
     assert "Fuseau horaire : Europe/Paris" in overview
-    assert "27 nov. 2026, 01:00 : prix : 79,00 € — « échéancier révisé »" in inventory
+    assert "27 nov. 2026, 13:00 : prix : 79,00 € — « échéancier révisé »" in inventory
     assert "Médiateur de la consommation : " in free and "mediator:" not in free
     assert "Consumer mediator: " in free_en
 

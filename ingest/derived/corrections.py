@@ -50,10 +50,11 @@ class Correction:
 
 
 def now_iso() -> str:
-    """When a statement is made: now, or midnight UTC of a pinned `SUBTRAIL_TODAY` (as the calendar's
-    DTSTAMP), so a pinned run never says "corrected on" a day after the one it is judged as of."""
+    """When a statement is made: now, or noon UTC of a pinned `SUBTRAIL_TODAY` (that day on every clock
+    from UTC-11 to UTC+11), so a pinned run never says "corrected on" another day than the one it is
+    judged as of."""
     if os.environ.get("SUBTRAIL_TODAY", "").strip():
-        return datetime.combine(today(), time(0, 0), tzinfo=UTC).isoformat()
+        return datetime.combine(today(), time(12, 0), tzinfo=UTC).isoformat()
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
