@@ -239,3 +239,15 @@ def test_reminders_speak_the_readers_language_with_dates_and_money_as_people_wri
     assert "Deezer a prélevé 11,99 € le 26 oct. 2026 (CB DEEZER 25/10), 16 jours après" in dry
     for code in (" EUR", "2026-12-05", "renews", "promise due", "spotify:"):
         assert code not in dry, code
+
+
+def test_the_dossier_says_a_past_end_of_service_in_the_past(copy: Path) -> None:
+    fr = " ".join(_run(copy, "dossier", "deezer").split())
+    assert "Résilié le : 10 oct. 2026, service terminé le 25 oct. 2026" in fr
+    toml = copy.parent / "subtrail.toml"
+    toml.write_text(toml.read_text().replace('language = "fr"', 'language = "en"'))
+    en = " ".join(_run(copy, "dossier", "deezer").split())
+    assert "Cancelled on: Oct 10, 2026, service ended on Oct 25, 2026" in en and "service ends on" not in en
+    _run(copy, "edit", "subscription", "9", "--ended-on", "2026-12-31")
+    figaro = " ".join(_run(copy, "dossier", "le-figaro").split())
+    assert "service ends on Dec 31, 2026" in figaro  # still ahead

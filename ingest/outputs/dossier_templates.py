@@ -84,7 +84,7 @@ MARKDOWN = """\
 {% endif %}
 {% if s.last_charged_on %}- {{ _("Last charged on") }}{{ h.colon }}{{ h.date(s.last_charged_on) }}
 {% endif %}
-{% if s.cancelled_on %}- {{ _("Cancelled on") }}{{ h.colon }}{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ _("service ends on %(day)s") % {"day": h.date(s.ends_on)} }}{% endif %}
+{% if s.cancelled_on %}- {{ _("Cancelled on") }}{{ h.colon }}{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ (_("service ended on %(day)s") if s.ends_on < d.today else _("service ends on %(day)s")) % {"day": h.date(s.ends_on)} }}{% endif %}
 
 {% endif %}
 {% for c in s.statements %}
@@ -270,7 +270,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 <tr><th>{{ _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
 {% if s.next_renewal_on %}<tr><th>{{ _("Next renewal") }}</th><td>{{ h.date(s.next_renewal_on) }}</td></tr>{% endif %}
 {% if s.last_charged_on %}<tr><th>{{ _("Last charged on") }}</th><td>{{ h.date(s.last_charged_on) }}</td></tr>{% endif %}
-{% if s.cancelled_on %}<tr><th>{{ _("Cancelled on") }}</th><td>{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ _("service ends on %(day)s") % {"day": h.date(s.ends_on)} }}{% endif %}</td></tr>{% endif %}
+{% if s.cancelled_on %}<tr><th>{{ _("Cancelled on") }}</th><td>{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ (_("service ended on %(day)s") if s.ends_on < d.today else _("service ends on %(day)s")) % {"day": h.date(s.ends_on)} }}{% endif %}</td></tr>{% endif %}
 </table>
 {% if s.statements %}<p>{{ _("Your statements:") }}</p>
 <ul>{% for c in s.statements %}<li class="statement">{{ h.statement(c) }}</li>{% endfor %}</ul>{% endif %}
