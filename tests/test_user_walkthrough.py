@@ -251,3 +251,12 @@ def test_the_dossier_says_a_past_end_of_service_in_the_past(copy: Path) -> None:
     _run(copy, "edit", "subscription", "9", "--ended-on", "2026-12-31")
     figaro = " ".join(_run(copy, "dossier", "le-figaro").split())
     assert "service ends on Dec 31, 2026" in figaro  # still ahead
+
+
+def test_what_you_dismissed_gets_no_reminder_and_no_calendar_event(copy: Path) -> None:
+    _run(copy, "edit", "subscription", "16", "--dismiss", "--note", "a one-off purchase")  # Netflix
+    dry = _run(copy, "notify", "--dry-run", "--today", "2026-12-07")
+    assert "Netflix" not in dry
+    out = copy.parent / "subtrail.ics"
+    _run(copy, "export", "calendar", "-o", str(out))
+    assert "renewal-16@subtrail" not in out.read_text()

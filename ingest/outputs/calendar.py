@@ -137,6 +137,7 @@ def _subscription_entries(conn: sqlite3.Connection, h: Humanizer) -> list[Calend
         """select s.id, s.provider, p.name, s.service_name, s.plan, s.amount_minor, s.currency, s.status,
                   s.platform, s.trial_ends_on, s.next_renewal_on, s.ends_on, s.billing_period, p.cancel_url
            from subscriptions s left join providers p on p.slug = s.provider
+           where coalesce(s.dismissed, 0) = 0  -- "not a subscription": nothing to remind
            order by s.id"""
     ).fetchall()
     for row in rows:

@@ -115,7 +115,7 @@ def _renewals(
     db: Database, today: date, days_before: list[int], routes: dict, h: Humanizer
 ) -> Iterable[Reminder]:
     subs = db.query(
-        """select * from subscriptions where status in ('active', 'trial')
+        """select * from subscriptions where status in ('active', 'trial') and coalesce(dismissed, 0) = 0
            and (next_renewal_on is not null or trial_ends_on is not null) order by id"""
     )
     for sub in subs:
@@ -248,7 +248,10 @@ def _digest_due(now: datetime, spec: str) -> str | None:
 
 def _digest(db: Database, today: date, key: str, routes: dict, h: Humanizer) -> Reminder:
     active = list(
-        db.query("select * from subscriptions where status in ('active', 'trial') order by provider")
+        db.query(
+            "select * from subscriptions where status in ('active', 'trial') and coalesce(dismissed, 0) = 0"
+            " order by provider"
+        )
     )
     monthly: dict[str, float] = {}
     for sub in active:
