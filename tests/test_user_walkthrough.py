@@ -260,3 +260,8 @@ def test_what_you_dismissed_gets_no_reminder_and_no_calendar_event(copy: Path) -
     out = copy.parent / "subtrail.ics"
     _run(copy, "export", "calendar", "-o", str(out))
     assert "renewal-16@subtrail" not in out.read_text()
+
+
+def test_serve_help_does_not_claim_read_only_while_its_forms_write_corrections() -> None:
+    said = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
+    assert "read-only" not in said and "your corrections" in said
