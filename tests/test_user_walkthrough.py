@@ -176,6 +176,8 @@ def test_the_french_pages_use_french_punctuation_and_words_not_keys(copy: Path) 
     assert "Chaque année : " in overview and "Promesses en retard : 0" in overview
     assert "Fuseau horaire : Europe/Paris" in overview
     assert "27 nov. 2026, 13:00 : prix : 79,00 € — « échéancier révisé »" in inventory
+    # the second group holds cancelled rows still running to their end and rows without news, not only ended ones
+    assert "Résiliés, terminés ou sans nouvelles" in inventory
     assert "Médiateur de la consommation : " in free and "mediator:" not in free
     assert "Consumer mediator: " in free_en
 
