@@ -267,3 +267,10 @@ def test_what_you_dismissed_gets_no_reminder_and_no_calendar_event(copy: Path) -
 def test_serve_help_does_not_claim_read_only_while_its_forms_write_corrections() -> None:
     said = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
     assert "read-only" not in said and "your corrections" in said
+
+
+def test_an_ended_subscription_has_a_last_price_not_a_current_one(copy: Path) -> None:
+    deezer = " ".join(_run(copy, "dossier", "deezer").replace("\u00a0", " ").split())
+    assert "Dernier prix : 11,99 € / mois" in deezer and "Prix actuel" not in deezer
+    netflix = " ".join(_run(copy, "dossier", "netflix").replace("\u00a0", " ").split())
+    assert "Prix actuel : 14,99 € / mois" in netflix

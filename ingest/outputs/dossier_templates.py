@@ -79,7 +79,7 @@ MARKDOWN = """\
 - {{ _("Started on") }}{{ h.colon }}{{ h.date(s.started_on) or _("unknown") }}
 {% if s.trial_ends_on %}- {{ _("Trial ends on") }}{{ h.colon }}{{ h.date(s.trial_ends_on) }}
 {% endif %}
-- {{ _("Current price") }}{{ h.colon }}{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}
+- {{ _("Last price") if s.status in ("cancelled", "expired", "unknown") else _("Current price") }}{{ h.colon }}{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}
 {% if s.next_renewal_on %}- {{ _("Next renewal") }}{{ h.colon }}{{ h.date(s.next_renewal_on) }}
 {% endif %}
 {% if s.last_charged_on %}- {{ _("Last charged on") }}{{ h.colon }}{{ h.date(s.last_charged_on) }}
@@ -267,7 +267,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 <tr><th>{{ _("Account e-mail") }}</th><td>{{ s.account_email or _("unknown") }}</td></tr>
 <tr><th>{{ _("Started on") }}</th><td>{{ h.date(s.started_on) or _("unknown") }}</td></tr>
 {% if s.trial_ends_on %}<tr><th>{{ _("Trial ends on") }}</th><td>{{ h.date(s.trial_ends_on) }}</td></tr>{% endif %}
-<tr><th>{{ _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
+<tr><th>{{ _("Last price") if s.status in ("cancelled", "expired", "unknown") else _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
 {% if s.next_renewal_on %}<tr><th>{{ _("Next renewal") }}</th><td>{{ h.date(s.next_renewal_on) }}</td></tr>{% endif %}
 {% if s.last_charged_on %}<tr><th>{{ _("Last charged on") }}</th><td>{{ h.date(s.last_charged_on) }}</td></tr>{% endif %}
 {% if s.cancelled_on %}<tr><th>{{ _("Cancelled on") }}</th><td>{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ (_("service ended on %(day)s") if s.ends_on < d.today else _("service ends on %(day)s")) % {"day": h.date(s.ends_on)} }}{% endif %}</td></tr>{% endif %}
