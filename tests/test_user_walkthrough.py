@@ -274,3 +274,14 @@ def test_an_ended_subscription_has_a_last_price_not_a_current_one(copy: Path) ->
     assert "Dernier prix : 11,99 € / mois" in deezer and "Prix actuel" not in deezer
     netflix = " ".join(_run(copy, "dossier", "netflix").replace("\u00a0", " ").split())
     assert "Prix actuel : 14,99 € / mois" in netflix
+
+
+def test_the_weekly_digest_gives_the_same_total_as_status(copy: Path) -> None:
+    toml = copy.parent / "subtrail.toml"
+    toml.write_text(toml.read_text() + '\n[notify]\nweekly_digest = "monday 08:00"\n')
+    status = " ".join(_run(copy, "status").replace("\u00a0", " ").split())
+    dry = " ".join(_run(copy, "notify", "--dry-run", "--today", "2026-11-30").replace("\u00a0", " ").split())
+    monthly = re.search(r"Total mensuel : ([\d ,]+ €)", status)
+    active = re.search(r"Abonnements actifs \((\d+)\)", status)
+    assert monthly and active
+    assert f"{active.group(1)} abonnements actifs, environ {monthly.group(1)} par mois." in dry

@@ -28,6 +28,8 @@ from sqlite_utils import Database
 
 from extractors.registry import registry
 from ingest.config import Config, Notify, parse_weekly
+from ingest.outputs import queries
+from ingest.outputs.fx import shipped_rates
 from ingest.outputs.humanize import Humanizer
 from ingest.store import now_iso
 from ingest.store.schema import connect_db
@@ -35,7 +37,6 @@ from ingest.store.schema import connect_db
 log = logging.getLogger("subtrail.notify")
 
 RECENT_DAYS = 14  # a price change or payment failure older than this is history, not news
-PERIOD_MONTHS = {"P1W": 12 / 52, "P1M": 1, "P2M": 2, "P3M": 3, "P6M": 6, "P1Y": 12}
 
 
 @dataclass(frozen=True)
@@ -247,22 +248,20 @@ def _digest_due(now: datetime, spec: str) -> str | None:
 
 
 def _digest(db: Database, today: date, key: str, routes: dict, h: Humanizer) -> Reminder:
-    active = list(
-        db.query(
-            "select * from subscriptions where status in ('active', 'trial') and coalesce(dismissed, 0) = 0"
-            " order by provider"
-        )
+    """The week at a glance, with the count and monthly total `subtrail status` shows (one currency:
+    a foreign price at its bank debit, else the ECB rate shipped with subtrail)."""
+    running = queries.subscriptions(
+        db.conn,
+        h.currency,
+        shipped_rates(),
+        f"s.status in ({','.join('?' * len(queries.RUNNING))}) and coalesce(s.dismissed, 0) = 0",
+        queries.RUNNING,
     )
-    monthly: dict[str, float] = {}
-    for sub in active:
-        months = PERIOD_MONTHS.get(sub["billing_period"] or "")
-        if sub["amount_minor"] is not None and months:
-            monthly[sub["currency"]] = monthly.get(sub["currency"], 0) + sub["amount_minor"] / months
-    totals = ", ".join(h.money(round(v), c) for c, v in sorted(monthly.items())) or h.gettext("unknown")
+    total = queries.totals(running, h.currency)
     week = (today + timedelta(days=7)).isoformat()
     coming = [
         f"- {_name(s, routes)}{h.colon}{h.date(s['next_renewal_on'] or s['trial_ends_on'])}"
-        for s in active
+        for s in running
         if today.isoformat() <= (s["next_renewal_on"] or s["trial_ends_on"] or "") <= week
     ]
     open_cases = db.execute("select count(*) from tickets where status != 'resolved'").fetchone()[0]
@@ -271,9 +270,9 @@ def _digest(db: Database, today: date, key: str, routes: dict, h: Humanizer) -> 
         h.ngettext(
             "%(count)d active subscription, about %(total)s a month.",
             "%(count)d active subscriptions, about %(total)s a month.",
-            len(active),
+            len(running),
         )
-        % {"count": len(active), "total": totals},
+        % {"count": len(running), "total": h.money(total.monthly_minor, total.currency)},
         h.gettext("Open support cases: %(cases)d; promises waiting: %(promises)d.")
         % {"cases": open_cases, "promises": pending},
     ]
