@@ -18,6 +18,7 @@ from icalendar import Calendar
 
 from ingest.cli import cli
 from ingest.config import load_config
+from ingest.outputs.dossier import find_identifiers
 from ingest.outputs.drafts import build_draft
 from ingest.outputs.humanize import Humanizer
 from ingest.pipeline.importer import import_paths
@@ -285,3 +286,14 @@ def test_the_weekly_digest_gives_the_same_total_as_status(copy: Path) -> None:
     active = re.search(r"Abonnements actifs \((\d+)\)", status)
     assert monthly and active
     assert f"{active.group(1)} abonnements actifs, environ {monthly.group(1)} par mois." in dry
+
+
+@pytest.mark.parametrize(
+    "text", ["Numéro d'abonné : 12345678", "N° d’abonné : 12345678", "Subscriber number: 12345678"]
+)
+def test_a_subscriber_number_is_the_customer_number(text: str) -> None:
+    assert find_identifiers(text) == [("customer_number", "12345678")]
+
+
+def test_the_canal_plus_cancellation_carries_the_subscriber_number_of_its_mail(copy: Path) -> None:
+    assert "Numéro de client : 12345678" in _run(copy, "draft", "cancel", "canal-plus")
