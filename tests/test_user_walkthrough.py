@@ -297,3 +297,15 @@ def test_a_subscriber_number_is_the_customer_number(text: str) -> None:
 
 def test_the_canal_plus_cancellation_carries_the_subscriber_number_of_its_mail(copy: Path) -> None:
     assert "Numéro de client : 12345678" in _run(copy, "draft", "cancel", "canal-plus")
+
+
+def test_export_refuses_a_date_that_does_not_exist(copy: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["export", "evidence", "--since", "2026-13-01", "--config", str(copy.parent / "subtrail.toml")]
+    )
+    assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_export_reads_a_date_as_people_write_it_like_today_does(copy: Path) -> None:
+    written = _run(copy, "export", "evidence", "--provider", "deezer", "--since", "1 octobre 2026")
+    assert "cancellation_confirmed" in written and "Votre facture Deezer" not in written  # 25 Sept is before
