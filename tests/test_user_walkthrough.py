@@ -309,3 +309,12 @@ def test_export_refuses_a_date_that_does_not_exist(copy: Path) -> None:
 def test_export_reads_a_date_as_people_write_it_like_today_does(copy: Path) -> None:
     written = _run(copy, "export", "evidence", "--provider", "deezer", "--since", "1 octobre 2026")
     assert "cancellation_confirmed" in written and "Votre facture Deezer" not in written  # 25 Sept is before
+
+
+def test_verify_counts_one_problem_in_the_singular(copy: Path) -> None:
+    with sqlite3.connect(copy) as conn:
+        conn.execute(
+            "update raw_messages set raw = raw || x'20' where rowid = (select min(rowid) from raw_messages)"
+        )
+    result = CliRunner().invoke(cli, ["verify", "--config", str(copy.parent / "subtrail.toml")])
+    assert result.exit_code == 1 and "42 raw messages checked, 1 problem\n" in result.output

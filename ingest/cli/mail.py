@@ -114,6 +114,7 @@ def verify(ctx: Context) -> None:
     report = verify_store(ctx.db())
     for problem in report.problems:
         click.echo(f"MISMATCH {problem}")
-    click.echo(f"{report.checked} raw messages checked, {len(report.problems)} problems")
+    count = len(report.problems)
+    click.echo(f"{report.checked} raw messages checked, {count} problem{'' if count == 1 else 's'}")
     if report.problems:
         sys.exit(1)
