@@ -318,3 +318,12 @@ def test_verify_counts_one_problem_in_the_singular(copy: Path) -> None:
         )
     result = CliRunner().invoke(cli, ["verify", "--config", str(copy.parent / "subtrail.toml")])
     assert result.exit_code == 1 and "42 raw messages checked, 1 problem\n" in result.output
+
+
+def test_the_status_example_of_the_usage_doc_is_what_the_sample_prints(copy: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs/usage.md").read_text(encoding="utf-8")
+    block = doc.split("```\nsubtrail status — 27 nov. 2026\n", 1)[1].split("```", 1)[0]
+    printed = _run(copy, "status").replace("\u00a0", " ").replace("\u202f", " ").splitlines()
+    for line in block.splitlines():
+        if line.strip() and line.strip() != "…":
+            assert line.rstrip() in printed, line
