@@ -104,7 +104,7 @@ def test_status_in_french_for_a_paris_reader(sample: tuple[Database, Path]) -> N
     assert "14,99 € / mois" in text and "69,90 € / an" in text
     assert "Total mensuel : " in text and "par an" in text
     assert "Renouvellements dans les 30 prochains jours" in text and "1 déc. 2026" in text
-    assert "en attente de leur réponse" in text  # a ticket status in words
+    assert "en attente de leur part" in text  # a ticket status in words
     assert "awaiting_provider" not in text and "P1M" not in text and " EUR" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
 
@@ -113,7 +113,7 @@ def test_status_in_english_for_a_new_york_reader(sample: tuple[Database, Path]) 
     db, _ = sample
     text = plain(render_status(build_status(db, today=TODAY, h=NEW_YORK_EN)))
     assert "Active subscriptions (15)" in text and "€14.99 / month" in text and "€69.90 / year" in text
-    assert "waiting for their answer" in text and "Dec 1, 2026" in text
+    assert "waiting on them" in text and "Dec 1, 2026" in text
     assert "awaiting_provider" not in text and "P1M" not in text
 
 

@@ -231,7 +231,7 @@ def test_the_calendar_speaks_the_readers_language_and_writes_money_as_people_do(
 def test_note_add_says_the_case_status_in_words_not_its_code(copy: Path) -> None:
     said = _run(copy, "note", "add", "--provider", "spotify", "--channel", "phone", "--at", "2026-11-26 14:30",
                 "--text", "Rappel du service client")  # fmt: skip
-    assert "note 1 added to ticket 2 (613377, waiting for their answer)" in said
+    assert "note 1 added to ticket 2 (613377, waiting on them)" in said
     assert "awaiting_provider" not in said
 
 
@@ -327,3 +327,11 @@ def test_the_status_example_of_the_usage_doc_is_what_the_sample_prints(copy: Pat
     for line in block.splitlines():
         if line.strip() and line.strip() != "…":
             assert line.rstrip() in printed, line
+
+
+def test_a_case_they_answered_with_a_promise_is_not_waiting_for_their_answer(copy: Path) -> None:
+    status = _run(
+        copy, "status"
+    )  # Spotify answered on the 23rd and promised a refund: the next move is theirs
+    assert "en attente de leur part" in status and "en attente de leur réponse" not in status
+    assert EN.ticket_status("awaiting_provider") == "waiting on them"

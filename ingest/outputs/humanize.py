@@ -2,7 +2,7 @@
 
 Pure: a `Humanizer` is built from the three display settings (`language`, `timezone`,
 `currency`) and turns stored values (`1499` `EUR` `P1M`, `awaiting_provider`, UTC
-ISO timestamps) into text ("14,99 € / mois", "waiting for their answer", "12 mars 2026,
+ISO timestamps) into text ("14,99 € / mois", "waiting on them", "12 mars 2026,
 11:02"), and says the user's corrections and the bank findings as sentences, one way
 for the web pages, `status`, the dossier and the exports. Every label goes through gettext: English is the source language, and each
 other language is one `ingest/locale/<lang>/LC_MESSAGES/subtrail.po` file, compiled with
@@ -50,7 +50,7 @@ SUBSCRIPTION_STATUS = {
     "unknown": N_("no recent news"),
 }
 TICKET_STATUS = {
-    "awaiting_provider": N_("waiting for their answer"),
+    "awaiting_provider": N_("waiting on them"),  # to answer, or to do what they promised
     "awaiting_me": N_("waiting for my answer"),
     "resolved": N_("resolved"),
 }
