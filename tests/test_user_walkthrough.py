@@ -335,3 +335,10 @@ def test_a_case_they_answered_with_a_promise_is_not_waiting_for_their_answer(cop
     )  # Spotify answered on the 23rd and promised a refund: the next move is theirs
     assert "en attente de leur part" in status and "en attente de leur réponse" not in status
     assert EN.ticket_status("awaiting_provider") == "waiting on them"
+
+
+def test_a_draft_email_is_dated_the_day_its_letter_is(copy: Path) -> None:
+    out = copy.parent / "cancel.eml"
+    _run(copy, "draft", "cancel", "netflix", "--eml", "-o", str(out))
+    message = out.read_text()
+    assert "Date: Fri, 27 Nov 2026" in message and "Le 27 novembre 2026" in message.replace("=\n", "")

@@ -12,9 +12,10 @@ package; a `draft_templates/` folder beside the config file overrides any of the
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -265,6 +266,13 @@ def evidence_zip_path(pdf_output: str | None, draft: Draft) -> Path:
     return Path(f"{draft.kind}-{draft.provider}-evidence.zip")
 
 
+def _written_at() -> datetime:
+    """When the draft is written: now, or noon UTC of a pinned `SUBTRAIL_TODAY`, the day its letter is dated."""
+    if os.environ.get("SUBTRAIL_TODAY", "").strip():
+        return datetime.combine(pinned_today(), time(12, 0), tzinfo=UTC)
+    return datetime.now(UTC)
+
+
 def render_eml(draft: Draft) -> bytes:
     """An unsent message (`X-Unsent: 1`) a mail client opens as a draft, to the support address found."""
     msg = EmailMessage()
@@ -273,7 +281,7 @@ def render_eml(draft: Draft) -> bytes:
         msg["To"] = draft.to_addr
     if (me := draft.facts.get("my_email")) and "@" in me:
         msg["From"] = me
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(_written_at())
     msg["Message-ID"] = make_msgid(domain="subtrail.invalid")
     msg["X-Unsent"] = "1"
     msg["Content-Language"] = draft.lang
