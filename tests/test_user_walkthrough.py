@@ -342,3 +342,9 @@ def test_a_draft_email_is_dated_the_day_its_letter_is(copy: Path) -> None:
     _run(copy, "draft", "cancel", "netflix", "--eml", "-o", str(out))
     message = out.read_text()
     assert "Date: Fri, 27 Nov 2026" in message and "Le 27 novembre 2026" in message.replace("=\n", "")
+
+
+def test_status_and_the_web_name_open_cases_the_same_way_in_english(copy: Path) -> None:
+    toml = copy.parent / "subtrail.toml"
+    toml.write_text(toml.read_text().replace('language = "fr"', 'language = "en"'))
+    assert "Open cases (1)" in _run(copy, "status")  # the overview's "Open cases", not "Open tickets"
