@@ -348,3 +348,8 @@ def test_status_and_the_web_name_open_cases_the_same_way_in_english(copy: Path) 
     toml = copy.parent / "subtrail.toml"
     toml.write_text(toml.read_text().replace('language = "fr"', 'language = "en"'))
     assert "Open cases (1)" in _run(copy, "status")  # the overview's "Open cases", not "Open tickets"
+
+
+def test_import_of_one_message_says_one_message(copy: Path) -> None:
+    said = _run(copy, "import", str(SAMPLE / "mailbox" / "inbox" / "sub-netflix-fr-receipt-nov.eml"))
+    assert said.startswith("1 message read in ") and "0 new, 1 already stored" in said
