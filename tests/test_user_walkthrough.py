@@ -353,3 +353,11 @@ def test_status_and_the_web_name_open_cases_the_same_way_in_english(copy: Path) 
 def test_import_of_one_message_says_one_message(copy: Path) -> None:
     said = _run(copy, "import", str(SAMPLE / "mailbox" / "inbox" / "sub-netflix-fr-receipt-nov.eml"))
     assert said.startswith("1 message read in ") and "0 new, 1 already stored" in said
+
+
+def test_a_letter_dates_an_exchange_on_the_readers_clock_not_utc(copy: Path) -> None:
+    _run(copy, "note", "add", "--provider", "spotify", "--channel", "phone", "--at", "2026-11-26 00:30",
+         "--agent", "Sarah", "--text", "Rappel", "--promise", "remboursement sous 5 jours ouvrés")  # fmt: skip
+    letter = _run(copy, "draft", "follow-up", "613377")  # 00:30 in Paris is 23:30 UTC the day before
+    assert "Le 26 novembre 2026, Sarah m'a dit par téléphone" in letter
+    assert "- 26 novembre 2026 — appel téléphonique (Sarah)" in letter and "25 novembre" not in letter
