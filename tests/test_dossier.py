@@ -75,12 +75,12 @@ def test_markdown_dossier_for_provider_with_subscription_and_ticket(case_db: Dat
     assert "**Mar 3, 2026, 13:30** ← Free (Freebox) (e-mail, agent Julien) sha256 511766e18a87" in timeline
     assert "(phone, agent @Sophie)" in timeline
     promises = text[positions[4] : positions[5]]
-    assert "Un technicien passera sous 48 heures, due Mar 5, 2026: **overdue**" in promises
-    assert "Avoir de 10 € sur la prochaine facture, due Apr 30, 2026: **kept**" in promises
+    assert "“Un technicien passera sous 48 heures”, due Mar 5, 2026: **overdue**" in promises
+    assert "“Avoir de 10 € sur la prochaine facture”, due Apr 30, 2026: **kept**" in promises
     resolution = text[positions[5] : positions[6]]
     assert "What I ask for" in resolution
     assert (
-        "Promises not kept, to cite:\n    - Un technicien passera sous 48 heures (promised Mar 3, 2026 by Julien"
+        "Promises not kept, to cite:\n    - “Un technicien passera sous 48 heures” (promised Mar 3, 2026 by Julien"
         in resolution
     )
     assert "Avoir de 10 €" not in resolution  # kept, nothing to cite

@@ -108,7 +108,7 @@ def test_daemon_sends_each_reminder_once_across_a_kill_and_restart(
         _kill(second)
     again = titles(posts)
     assert again[: len(sent)] == sent and len(again) == len(sent) + 1, again
-    assert again[-1].startswith("subtrail: your week (2026-12-07)")
+    assert again[-1].startswith("subtrail: your week (Dec 7, 2026)")
     keys = [r[0] for r in sqlite3.connect(db).execute("select key from notifications order by key")]
     assert len(keys) == len(again) and len(set(keys)) == len(keys)
     assert SECRET not in log.read_text()

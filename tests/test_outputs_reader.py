@@ -97,7 +97,7 @@ def test_status_in_french_for_a_paris_reader(sample: tuple[Database, Path]) -> N
     assert "14,99 € / mois" in text and "69,90 € / an" in text
     assert "Total mensuel : " in text and "par an" in text
     assert "Renouvellements dans les 30 prochains jours" in text and "1 déc. 2026" in text
-    assert "en attente de leur réponse" in text  # a ticket status in words
+    assert "en attente de leur part" in text  # a ticket status in words
     assert "awaiting_provider" not in text and "P1M" not in text and " EUR" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
 
@@ -106,7 +106,7 @@ def test_status_in_english_for_a_new_york_reader(sample: tuple[Database, Path]) 
     db, _ = sample
     text = plain(render_status(build_status(db, today=TODAY, h=NEW_YORK_EN)))
     assert "Active subscriptions (15)" in text and "€14.99 / month" in text and "€69.90 / year" in text
-    assert "waiting for their answer" in text and "Dec 1, 2026" in text
+    assert "waiting on them" in text and "Dec 1, 2026" in text
     assert "awaiting_provider" not in text and "P1M" not in text
 
 
@@ -151,7 +151,7 @@ def test_a_correction_is_shown_as_the_users_statement(tmp_path: Path) -> None:
     db.execute("update corrections set at = '2026-03-03T08:15:00+00:00'")
     text = plain(render_status(build_status(db, today=date(2026, 3, 10), h=PARIS_FR)))
     sentence = "Corrigé par vous le 3 mars 2026 : résilié — par téléphone"
-    assert "Vos corrections (1)" in text and f"Freebox: {sentence}" in text
+    assert "Vos corrections (1)" in text and f"Freebox : {sentence}" in text
     dossier = plain(render_markdown(build_dossier(db, "free", today=date(2026, 3, 10), h=PARIS_FR)))
     assert "Vos déclarations :" in dossier and sentence in dossier
     english = render_markdown(build_dossier(db, "free", today=date(2026, 3, 10), h=NEW_YORK_EN))
@@ -210,7 +210,16 @@ def test_dossier_audible_works_from_bank_lines_alone(sample: tuple[Database, Pat
 
 # --- one catalogue ------------------------------------------------------------------------------------
 
-OUTPUTS = ("status.py", "dossier.py", "dossier_templates.py", "export.py", "humanize.py", "fx.py")
+OUTPUTS = (
+    "status.py",
+    "dossier.py",
+    "dossier_templates.py",
+    "export.py",
+    "humanize.py",
+    "fx.py",
+    "calendar.py",
+    "notify.py",
+)
 IN_TEMPLATE = re.compile(r"""(?<![\w.])(?:_|gettext)\(\s*"((?:[^"\\]|\\.)+)"\s*\)""")
 PLURAL_IN_TEMPLATE = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"((?:[^"\\]|\\.)+)\"""")
 

@@ -76,7 +76,7 @@ def test_render_fits_80_columns(db: Database) -> None:
     assert "  Monthly total: €75.39, every year €904.65" in lines
     assert "  Foreign prices converted at the ECB rate of Oct 30, 2026." in lines  # the rate's date beside it
     assert any("Dropbox Plus wi… " in line for line in lines)
-    assert "Open tickets (2)" in lines and "Overdue promises (1)" in lines
+    assert "Open cases (2)" in lines and "Overdue promises (1)" in lines
     assert any(line.startswith("  Apr 10, 2026  netflix") and "€13.49" in line for line in lines)
 
 

@@ -366,7 +366,7 @@ def test_spotify_cancellation_confirmed_by_support_ends_the_subscription(sample_
     dossier = render_markdown(build_dossier(sample_db, "spotify", today=TODAY))
     assert "- Status: ended" in dossier  # the charge of the 5th was the renewal that should not have happened
     assert "Next renewal" not in dossier
-    assert "Cancelled on: Nov 3, 2026, service ends on Nov 5, 2026" in dossier
+    assert "Cancelled on: Nov 3, 2026, service ended on Nov 5, 2026" in dossier
 
     events = Calendar.from_ical(build_calendar(sample_db)).walk("VEVENT")
     spotify = [str(e["SUMMARY"]) for e in events if "Spotify" in str(e["SUMMARY"])]

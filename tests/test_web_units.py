@@ -41,7 +41,7 @@ def test_local_times_and_words() -> None:
     en = Humanizer(language="en", timezone="America/New_York")
     assert fr.datetime("2026-03-12T10:02:00+00:00") == "12 mars 2026, 11:02"
     assert en.datetime("2026-03-12T10:02:00+00:00") == "Mar 12, 2026, 06:02"
-    assert fr.ticket_status("awaiting_provider") == "en attente de leur réponse"
+    assert fr.ticket_status("awaiting_provider") == "en attente de leur part"
     assert en.subscription_status("expired") == "ended"
     assert fr.days_from("2026-03-15", date(2026, 3, 12)) == "dans 3 jours"
 

@@ -46,10 +46,22 @@ def bank_findings(
         "after_cancellation": _rows(
             conn, f"select * from bank_charges_after_cancellation {where} limit ?", [*params, limit]
         ),
-        "price_mismatches": _rows(
-            conn, f"select * from bank_price_mismatches {where} limit ?", [*params, limit]
-        ),
+        "price_mismatches": [
+            {**row, "announced_by": _announced_by(conn, row["subscription_id"])}
+            for row in _rows(conn, f"select * from bank_price_mismatches {where} limit ?", [*params, limit])
+        ],
     }
+
+
+def _announced_by(conn: sqlite3.Connection, subscription_id: int | None) -> str:
+    """Whose price the debit is compared with: "you" when the user entered it (added by hand or a
+    corrected amount), else "mail"; a sentence must not say the mail announced a price it never showed."""
+    row = conn.execute(
+        "select corrected, added_by_correction from subscriptions where id = ?", [subscription_id]
+    ).fetchone()
+    if row and (row[1] is not None or '"amount"' in (row[0] or "")):
+        return "you"
+    return "mail"
 
 
 def provider_debits(conn: sqlite3.Connection, provider: str, limit: int = 12) -> dict[str, Any]:

@@ -77,6 +77,7 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
             today=parse_day(today, "--today"),
             my_addresses=ctx.config.identity.addresses,
             user_templates=user_templates(ctx.config.path),
+            timezone=ctx.config.display.timezone,
         )
     except DraftError as exc:
         fail(str(exc))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import click
 
-from ingest.cli.context import Context, fail, with_context, write_output, write_output_with
+from ingest.cli.context import Context, fail, parse_day, with_context, write_output, write_output_with
 from ingest.cli.slugs import check_provider
+from ingest.outputs.humanize import Humanizer
 
 
 @click.group()
@@ -20,8 +21,8 @@ def export() -> None:
 @export.command()
 @click.option("--provider", metavar="SLUG", help="Only this provider (e.g. netflix, free-mobile).")
 @click.option("--ticket", metavar="REF", help="Only this support case (its ticket_ref, or #id).")
-@click.option("--since", metavar="YYYY-MM-DD", help="From this day (inclusive).")
-@click.option("--until", metavar="YYYY-MM-DD", help="Up to this day (inclusive).")
+@click.option("--since", metavar="DAY", help='From this day (inclusive): "2026-10-01", "1 octobre 2026".')
+@click.option("--until", metavar="DAY", help="Up to this day (inclusive).")
 @click.option(
     "--format",
     "fmt",
@@ -58,7 +59,13 @@ def evidence(
     db = ctx.db()
     if provider:
         provider = check_provider(db, provider, "--provider")
-    filters = Filters(provider=provider, ticket=ticket, since=since, until=until)
+    since_day, until_day = parse_day(since, "--since"), parse_day(until, "--until")  # as --today reads them
+    filters = Filters(
+        provider=provider,
+        ticket=ticket,
+        since=since_day.isoformat() if since_day else None,
+        until=until_day.isoformat() if until_day else None,
+    )
     reader = Humanizer.of(ctx.config.display)
     try:
         write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom, h=reader))
@@ -78,5 +85,5 @@ def calendar(ctx: Context, output: str | None) -> None:
         from ingest.outputs.calendar import build_calendar
     except ImportError:
         fail("calendar export is not available in this version")
-    data = build_calendar(ctx.db())
+    data = build_calendar(ctx.db(), h=Humanizer.of(ctx.config.display))
     write_output(data.encode("utf-8") if isinstance(data, str) else data, output)

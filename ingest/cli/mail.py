@@ -72,7 +72,8 @@ def import_(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     db = ctx.db(create=True)
     summary = import_paths(db, paths, identity=ctx.config.identity, workers=workers)
     click.echo(
-        f"{summary.seen} messages read in {summary.seconds:.1f}s ({summary.rate:,.0f}/s): "
+        f"{summary.seen} message{'' if summary.seen == 1 else 's'} read in {summary.seconds:.1f}s "
+        f"({summary.rate:,.0f}/s): "
         f"{summary.new} new, {summary.duplicates} already stored, {summary.errors} with errors"
     )
     for line in summary.error_sources[:10]:
@@ -114,6 +115,7 @@ def verify(ctx: Context) -> None:
     report = verify_store(ctx.db())
     for problem in report.problems:
         click.echo(f"MISMATCH {problem}")
-    click.echo(f"{report.checked} raw messages checked, {len(report.problems)} problems")
+    count = len(report.problems)
+    click.echo(f"{report.checked} raw messages checked, {count} problem{'' if count == 1 else 's'}")
     if report.problems:
         sys.exit(1)

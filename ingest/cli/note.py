@@ -9,6 +9,7 @@ import click
 from ingest.cli.context import Context, fail, with_context
 from ingest.cli.slugs import check_provider
 from ingest.cli.when import EXAMPLES, local_text, parse_day_text, parse_moment
+from ingest.outputs.humanize import Humanizer
 
 CHANNELS = ("phone", "chat", "letter", "email", "other")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9.+-]{0,62}")
@@ -105,7 +106,8 @@ def note_add(
         " where tm.manual_note_id = ?",
         [note_id],
     ).fetchone()
-    where = f"ticket {row[0]} ({row[1] or 'no reference'}, {row[2]})" if row else "the journal"
+    status = Humanizer().ticket_status(row[2]) if row else ""  # words, as the line's own language says
+    where = f"ticket {row[0]} ({row[1] or 'no reference'}, {status})" if row else "the journal"
     click.echo(f"note {note_id} added to {where}")
 
 

@@ -45,7 +45,10 @@ def notify(ctx: Context, once: bool, dry_run: bool, test_: bool, today: str | No
 
     Example: subtrail notify --dry-run --today 2026-12-07
     """
+    from ingest.outputs.humanize import Humanizer
     from ingest.outputs.notify import due_reminders, local_now, send_due, test_urls, unsent
+
+    reader = Humanizer.of(ctx.config.display)
 
     settings = ctx.config.notify
     if test_:
@@ -58,13 +61,13 @@ def notify(ctx: Context, once: bool, dry_run: bool, test_: bool, today: str | No
     db = providers_db(ctx)
     now = local_now(parse_day(today, "--today"), config_timezone(ctx.config))
     if dry_run:
-        for reminder in unsent(db, due_reminders(db, settings, now)):
+        for reminder in unsent(db, due_reminders(db, settings, now, reader)):
             click.echo(f"[{reminder.kind}] {reminder.title}")
             click.echo("    " + reminder.body.replace("\n", "\n    "))
         return
     if not settings.urls:
         fail("no [notify] urls in the config: nothing to send to (see --dry-run)")
-    report = send_due(db, settings, now)
+    report = send_due(db, settings, now, h=reader)
     for reminder in report.sent:
         click.echo(f"sent [{reminder.kind}] {reminder.title}")
     for reminder in report.failed:

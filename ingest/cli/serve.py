@@ -71,7 +71,7 @@ def _drafts(ctx: Context) -> dict[str, object]:
 )
 @with_context
 def serve(ctx: Context, host: str, port: int, metadata: str | None, poll: bool, interval: float) -> None:
-    """Serve the inventory and the journal with Datasette (read-only, loopback by default).
+    """Serve the inventory and the journal with Datasette (loopback by default); the pages write only your corrections.
 
     To listen on another address, set SUBTRAIL_PASSWORD_HASH (make one with
     `datasette hash-password`), optionally SUBTRAIL_USERNAME (default "subtrail"),

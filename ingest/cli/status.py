@@ -14,7 +14,7 @@ from ingest.cli.context import Context, parse_day, with_context
 @with_context
 def status(ctx: Context, today: str | None) -> None:
     """Show active subscriptions with the monthly total, renewals in the next 30 days,
-    open tickets and overdue promises (fits 80 columns).
+    open cases and overdue promises (fits 80 columns).
 
     Example: subtrail status
     """

@@ -18,13 +18,15 @@ provider files give one), else `other`, unless a correction says otherwise.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlite_utils import Database
 
 from extractors.money import parse_money
+from ingest.bank.reconcile import refresh as refresh_bank
 from ingest.derived.periods import add_period, monthly_minor
 from ingest.store import today
 
@@ -48,6 +50,11 @@ class Correction:
 
 
 def now_iso() -> str:
+    """When a statement is made: now, or noon UTC of a pinned `SUBTRAIL_TODAY` (that day on every clock
+    from UTC-11 to UTC+11), so a pinned run never says "corrected on" another day than the one it is
+    judged as of."""
+    if os.environ.get("SUBTRAIL_TODAY", "").strip():
+        return datetime.combine(today(), time(12, 0), tzinfo=UTC).isoformat()
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
@@ -133,6 +140,7 @@ def record_corrections(
         for row in rows:
             ids.append(int(db.table("corrections").insert(row).last_pk))
         apply_corrections(db)
+        refresh_bank(db)  # a price or an end the user states re-links the bank debits now, not next import
     return ids
 
 
@@ -178,6 +186,7 @@ def add_subscription(
             .last_pk
         )
         apply_corrections(db)
+        refresh_bank(db)  # its bank debits are explained at once, not after the next import
     row = db.execute("select id from subscriptions where added_by_correction = ?", [correction_id]).fetchone()
     return int(row[0])
 

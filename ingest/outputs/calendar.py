@@ -22,7 +22,7 @@ from typing import Any
 from icalendar import Alarm, Calendar, Event, vRecur
 from sqlite_utils import Database
 
-from ingest.outputs.humanize import parse_period
+from ingest.outputs.humanize import Humanizer, parse_period
 
 PRODID = "-//subtrail//subscriptions and customer service//EN"
 UID_DOMAIN = "subtrail"
@@ -130,30 +130,43 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return found is not None
 
 
-def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
+def _subscription_entries(conn: sqlite3.Connection, h: Humanizer) -> list[CalendarItem]:
+    _ = h.gettext
     entries: list[CalendarItem] = []
     rows = conn.execute(
         """select s.id, s.provider, p.name, s.service_name, s.plan, s.amount_minor, s.currency, s.status,
                   s.platform, s.trial_ends_on, s.next_renewal_on, s.ends_on, s.billing_period, p.cancel_url
            from subscriptions s left join providers p on p.slug = s.provider
+           where coalesce(s.dismissed, 0) = 0  -- "not a subscription": nothing to remind
            order by s.id"""
     ).fetchall()
     for row in rows:
         sub_id, slug, name, service, plan, amount, currency, status, platform, trial, renewal, ends = row[:12]
         period, cancel = row[12:]
-        label = display_name(name, service, plan, slug) or f"subscription {sub_id}"
-        price = format_money(amount, currency)
-        how = f"\nCancel: {cancel}" if cancel else ""
-        via = f"\nBilled through: {platform}" if platform and platform not in ("direct", "unknown") else ""
-        details = f"Provider: {slug}\nStatus: {status}{via}{how}"
+        label = display_name(name, service, plan, slug) or f"#{sub_id}"
+        price = h.money(amount, currency)  # "12,99 €" / "€12.99", as the reader writes it
+        lines = [
+            _("Provider: %(name)s") % {"name": name or slug},
+            _("Status: %(status)s") % {"status": h.subscription_status(status)},
+        ]
+        if platform and platform not in ("direct", "unknown"):
+            lines.append(_("Billed through: %(platform)s") % {"platform": h.platform(platform)})
+        if cancel:
+            lines.append(_("Cancel: %(url)s") % {"url": cancel})
+        details = "\n".join(lines)
         day = _day(renewal)
         if day and status in RENEWING:
+            renews = (
+                _("%(name)s renews at %(price)s.") % {"name": label, "price": price}
+                if price
+                else _("%(name)s renews.") % {"name": label}
+            )
             entries.append(
                 CalendarItem(
                     uid=f"renewal-{sub_id}@{UID_DOMAIN}",  # one series: it moves, it does not multiply
                     day=day,
-                    summary=f"Renewal: {label}" + (f" — {price}" if price else ""),
-                    description=f"{label} renews{' at ' + price if price else ''}.\n{details}",
+                    summary=_("Renewal: %(name)s") % {"name": label} + (f" — {price}" if price else ""),
+                    description=f"{renews}\n{details}",
                     category="renewal",
                     remind=RENEWAL_REMINDER,
                     repeat=recurrence(period, day, _day(ends)),
@@ -161,12 +174,15 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
             )
         day = _day(trial)
         if day and status in RENEWING:
+            then = " — " + _("then %(price)s") % {"price": price} if price else ""
             entries.append(
                 CalendarItem(
                     uid=f"trial-end-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
                     day=day,
-                    summary=f"Trial ends: {label}" + (f" — then {price}" if price else ""),
-                    description=f"The free trial of {label} ends; cancel before to avoid a charge.\n{details}",
+                    summary=_("Trial ends: %(name)s") % {"name": label} + then,
+                    description=_("The free trial of %(name)s ends; cancel before to avoid a charge.")
+                    % {"name": label}
+                    + f"\n{details}",
                     category="trial_end",
                     remind=TRIAL_REMINDER,
                 )
@@ -177,21 +193,25 @@ def _subscription_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
                 CalendarItem(
                     uid=f"service-ends-{sub_id}-{day.isoformat()}@{UID_DOMAIN}",
                     day=day,
-                    summary=f"Service ends: {label}",
-                    description=f"{label} was cancelled and stops on this day; "
-                    f"no charge should follow.\n{details}",
+                    summary=_("Service ends: %(name)s") % {"name": label},
+                    description=_("%(name)s was cancelled and stops on this day; no charge should follow.")
+                    % {"name": label}
+                    + f"\n{details}",
                     category="service_end",
                 )
             )
     return entries
 
 
-def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
+def _promise_entries(conn: sqlite3.Connection, h: Humanizer) -> list[CalendarItem]:
+    _ = h.gettext
     rows = conn.execute(
-        """select pr.id, pr.text, pr.due_on, pr.status, t.provider, t.ticket_ref, t.subject, tm.agent_name
+        """select pr.id, pr.text, pr.due_on, pr.status, coalesce(p.name, t.provider), t.ticket_ref, t.subject,
+                  tm.agent_name
            from promises pr
            left join ticket_messages tm on tm.id = pr.ticket_message_id
            left join tickets t on t.id = tm.ticket_id
+           left join providers p on p.slug = t.provider
            where pr.status is null or pr.status not in ('kept', 'kept_late')
            order by pr.id"""
     ).fetchall()
@@ -201,13 +221,26 @@ def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
         if not day:
             continue
         who = f" ({agent})" if agent else ""
-        ticket = f"Ticket {ref}: {subject}" if ref else (subject or "")
+        case = (
+            _("Case %(ref)s: %(subject)s") % {"ref": ref, "subject": subject or ""} if ref else subject or ""
+        )
+        said = _("“%(note)s”") % {"note": text} if text else ""
         entries.append(
             CalendarItem(
                 uid=f"promise-{promise_id}-{day.isoformat()}@{UID_DOMAIN}",
                 day=day,
-                summary=f"Promise due: {provider or 'provider'}{who} — {text or ''}".strip(" —"),
-                description=f"Promised{who}: {text or ''}\n{ticket}\nStatus: {status}".strip(),
+                summary=(
+                    _("Promise due: %(name)s") % {"name": f"{provider or '?'}{who}"} + f" — {said}"
+                ).strip(" —"),
+                description="\n".join(
+                    line
+                    for line in (
+                        _("Promised%(who)s: %(text)s") % {"who": who, "text": said},
+                        case,
+                        _("Status: %(status)s") % {"status": h.promise_status(status or "pending")},
+                    )
+                    if line
+                ),
                 category="promise_due",
                 remind=PROMISE_REMINDER,
             )
@@ -215,27 +248,31 @@ def _promise_entries(conn: sqlite3.Connection) -> list[CalendarItem]:
     return entries
 
 
-def calendar_entries(db: Database | sqlite3.Connection) -> list[CalendarItem]:
-    """Every dated reminder the database knows of, in a stable order."""
+def calendar_entries(db: Database | sqlite3.Connection, h: Humanizer | None = None) -> list[CalendarItem]:
+    """Every dated reminder the database knows of, in a stable order, worded for reader `h`."""
     conn = _connection(db)
+    h = h or Humanizer()
     entries: list[CalendarItem] = []
     if _has_table(conn, "subscriptions"):
-        entries += _subscription_entries(conn)
+        entries += _subscription_entries(conn, h)
     if _has_table(conn, "promises"):
-        entries += _promise_entries(conn)
+        entries += _promise_entries(conn, h)
     return sorted(entries, key=lambda e: (e.day, e.uid))
 
 
-def build_calendar(db: Database | sqlite3.Connection, now: dt.datetime | None = None) -> bytes:
-    """The whole feed as iCalendar bytes (RFC 5545), stamped with `export_time(now)`; for the same data
-    and the same stamp, the same bytes."""
+def build_calendar(
+    db: Database | sqlite3.Connection, now: dt.datetime | None = None, h: Humanizer | None = None
+) -> bytes:
+    """The whole feed as iCalendar bytes (RFC 5545), stamped with `export_time(now)`, in the language of
+    reader `h` (English by default); for the same data, stamp and reader, the same bytes."""
     stamp = export_time(now)
+    h = h or Humanizer()
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", "subtrail: renewals, trials and promises")
-    for entry in calendar_entries(db):
+    cal.add("x-wr-calname", h.gettext("subtrail: renewals, trials and promises"))
+    for entry in calendar_entries(db, h):
         event = Event()
         event.add("uid", entry.uid)
         event.add("dtstamp", stamp)

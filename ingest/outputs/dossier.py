@@ -36,6 +36,8 @@ _ID_LABELS: list[tuple[str, str]] = [
     (r"num[ée]ro\s+(?:de\s+)?client|n[°ºo]\.?\s*(?:de\s+)?client|identifiant\s+client|r[ée]f[ée]rence\s+client", "customer_number"),
     (r"num[ée]ro\s+(?:de\s+)?contrat|n[°ºo]\.?\s*(?:de\s+)?contrat|r[ée]f[ée]rence\s+(?:du\s+)?contrat", "contract_number"),
     (r"customer\s+(?:id|number|no\.?)", "customer_number"),
+    # a subscriber number is how press, TV and telecom desks know their customer (Canal+, Le Monde...)
+    (r"num[ée]ro\s+d['’]\s*abonn[ée]e?|n[°ºo]\.?\s*d['’]\s*abonn[ée]e?|subscriber\s+(?:id|number|no\.?)", "customer_number"),
     (r"account\s+(?:id|number|no\.?)", "account_number"),
     (r"contract\s+(?:id|number|no\.?)", "contract_number"),
     (r"identifiant(?:\s+(?:freebox|internet|abonn[ée]))?|login|user\s*name", "login"),
@@ -242,6 +244,7 @@ def _tickets(
                 sent = h.local(exchange["sent_at"])  # the day it was said, on the reader's clock
                 promise["made_on"] = sent.date().isoformat() if sent else None
                 promise["agent_name"] = exchange["agent_name"]
+                promise["channel"] = exchange["channel"]  # said on the phone, or written
                 promise["ticket_ref"] = ticket["ticket_ref"]
                 exchange["promises"].append(promise)
                 all_promises.append(promise)

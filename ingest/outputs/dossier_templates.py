@@ -79,12 +79,12 @@ MARKDOWN = """\
 - {{ _("Started on") }}{{ h.colon }}{{ h.date(s.started_on) or _("unknown") }}
 {% if s.trial_ends_on %}- {{ _("Trial ends on") }}{{ h.colon }}{{ h.date(s.trial_ends_on) }}
 {% endif %}
-- {{ _("Current price") }}{{ h.colon }}{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}
+- {{ _("Last price") if s.status in ("cancelled", "expired", "unknown") else _("Current price") }}{{ h.colon }}{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}
 {% if s.next_renewal_on %}- {{ _("Next renewal") }}{{ h.colon }}{{ h.date(s.next_renewal_on) }}
 {% endif %}
 {% if s.last_charged_on %}- {{ _("Last charged on") }}{{ h.colon }}{{ h.date(s.last_charged_on) }}
 {% endif %}
-{% if s.cancelled_on %}- {{ _("Cancelled on") }}{{ h.colon }}{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ _("service ends on %(day)s") % {"day": h.date(s.ends_on)} }}{% endif %}
+{% if s.cancelled_on %}- {{ _("Cancelled on") }}{{ h.colon }}{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ (_("service ended on %(day)s") if s.ends_on < d.today else _("service ends on %(day)s")) % {"day": h.date(s.ends_on)} }}{% endif %}
 
 {% endif %}
 {% for c in s.statements %}
@@ -192,7 +192,7 @@ MARKDOWN = """\
 
   > {{ e.excerpt | md }}
 {% for p in e.promises %}
-  - {{ _("Promise: %(text)s") % {"text": p.text | md} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}**{{ h.promise_status(p.verdict) }}**
+  - {{ _("Promise: %(text)s") % {"text": _("“%(note)s”") % {"note": p.text | md}} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}**{{ h.promise_status(p.verdict) }}**
 {% endfor %}
 {% endfor %}
 
@@ -203,7 +203,7 @@ MARKDOWN = """\
 ## {{ _("Promises") }}
 
 {% for p in d.promises %}
-- {{ h.date(p.made_on) or "?" }}{% if p.agent_name %} ({{ p.agent_name | md }}){% endif %}{{ h.colon }}{{ p.text | md }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}**{{ h.promise_status(p.verdict) }}**
+- {{ h.date(p.made_on) or "?" }}{% if p.agent_name %} ({{ p.agent_name | md }}){% endif %}{{ h.colon }}{{ _("“%(note)s”") % {"note": p.text | md} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}**{{ h.promise_status(p.verdict) }}**
 {% else %}
 - {{ _("No promise recorded.") }}
 {% endfor %}
@@ -216,7 +216,7 @@ MARKDOWN = """\
 {% for p in d.promises if p.verdict == "overdue" %}
 {% if loop.first %}- {{ _("Promises not kept, to cite:") }}
 {% endif %}
-    - {{ p.text | md }} ({{ _("promised %(day)s") % {"day": h.date(p.made_on) or "?"} }}{% if p.agent_name %} {{ _("by %(agent)s") % {"agent": p.agent_name | md} }}{% endif %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }})
+    - {{ _("“%(note)s”") % {"note": p.text | md} }} ({{ _("promised %(day)s") % {"day": h.date(p.made_on) or "?"} }}{% if p.agent_name %} {{ _("by %(agent)s") % {"agent": p.agent_name | md} }}{% endif %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }})
 {% endfor %}
 
 ## {{ _("Evidence") }}
@@ -267,10 +267,10 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 <tr><th>{{ _("Account e-mail") }}</th><td>{{ s.account_email or _("unknown") }}</td></tr>
 <tr><th>{{ _("Started on") }}</th><td>{{ h.date(s.started_on) or _("unknown") }}</td></tr>
 {% if s.trial_ends_on %}<tr><th>{{ _("Trial ends on") }}</th><td>{{ h.date(s.trial_ends_on) }}</td></tr>{% endif %}
-<tr><th>{{ _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
+<tr><th>{{ _("Last price") if s.status in ("cancelled", "expired", "unknown") else _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
 {% if s.next_renewal_on %}<tr><th>{{ _("Next renewal") }}</th><td>{{ h.date(s.next_renewal_on) }}</td></tr>{% endif %}
 {% if s.last_charged_on %}<tr><th>{{ _("Last charged on") }}</th><td>{{ h.date(s.last_charged_on) }}</td></tr>{% endif %}
-{% if s.cancelled_on %}<tr><th>{{ _("Cancelled on") }}</th><td>{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ _("service ends on %(day)s") % {"day": h.date(s.ends_on)} }}{% endif %}</td></tr>{% endif %}
+{% if s.cancelled_on %}<tr><th>{{ _("Cancelled on") }}</th><td>{{ h.date(s.cancelled_on) }}{% if s.ends_on %}, {{ (_("service ended on %(day)s") if s.ends_on < d.today else _("service ends on %(day)s")) % {"day": h.date(s.ends_on)} }}{% endif %}</td></tr>{% endif %}
 </table>
 {% if s.statements %}<p>{{ _("Your statements:") }}</p>
 <ul>{% for c in s.statements %}<li class="statement">{{ h.statement(c) }}</li>{% endfor %}</ul>{% endif %}
@@ -331,7 +331,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 {% for e in t.exchanges %}
 <li><strong>{{ h.datetime(e.sent_at) or "?" }}</strong> {{ _("me →") if e.direction == "outbound" else "← " ~ d.name }} ({{ h.channel(e.channel) or "?" }}{% if e.agent_name %}, {{ _("agent %(name)s") % {"name": e.agent_name} }}{% endif %}){% if e.message_sha256 %} <span class="hash">{{ e.message_sha256[:12] }}</span>{% endif %}
 <blockquote>{{ e.excerpt }}</blockquote>
-{% for p in e.promises %}<div>{{ _("Promise: %(text)s") % {"text": p.text} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}<span class="{{ p.verdict }}">{{ h.promise_status(p.verdict) }}</span></div>{% endfor %}
+{% for p in e.promises %}<div>{{ _("Promise: %(text)s") % {"text": _("“%(note)s”") % {"note": p.text}} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}<span class="{{ p.verdict }}">{{ h.promise_status(p.verdict) }}</span></div>{% endfor %}
 </li>
 {% endfor %}
 </ul>
@@ -341,7 +341,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 
 <h2 id="promises">{{ _("Promises") }}</h2>
 <ul>
-{% for p in d.promises %}<li>{{ h.date(p.made_on) or "?" }}{% if p.agent_name %} ({{ p.agent_name }}){% endif %}{{ h.colon }}{{ p.text }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}<span class="{{ p.verdict }}">{{ h.promise_status(p.verdict) }}</span></li>
+{% for p in d.promises %}<li>{{ h.date(p.made_on) or "?" }}{% if p.agent_name %} ({{ p.agent_name }}){% endif %}{{ h.colon }}{{ _("“%(note)s”") % {"note": p.text} }}{% if p.due_on %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }}{% endif %}{{ h.colon }}<span class="{{ p.verdict }}">{{ h.promise_status(p.verdict) }}</span></li>
 {% else %}<li>{{ _("No promise recorded.") }}</li>{% endfor %}
 </ul>
 
@@ -350,7 +350,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 <p>{{ _("By when:") }}</p><div class="fill"></div>
 <p>{{ _("What I will do otherwise (formal notice, mediator, DGCCRF / SignalConso report):") }}</p><div class="fill"></div>
 {% for p in d.promises if p.verdict == "overdue" %}{% if loop.first %}<p>{{ _("Promises not kept, to cite:") }}</p><ul>{% endif %}
-<li>{{ p.text }} ({{ _("promised %(day)s") % {"day": h.date(p.made_on) or "?"} }}{% if p.agent_name %} {{ _("by %(agent)s") % {"agent": p.agent_name} }}{% endif %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }})</li>
+<li>{{ _("“%(note)s”") % {"note": p.text} }} ({{ _("promised %(day)s") % {"day": h.date(p.made_on) or "?"} }}{% if p.agent_name %} {{ _("by %(agent)s") % {"agent": p.agent_name} }}{% endif %}, {{ _("due %(day)s") % {"day": h.date(p.due_on)} }})</li>
 {% if loop.last %}</ul>{% endif %}{% endfor %}
 
 <h2 id="evidence">{{ _("Evidence") }}</h2>

@@ -12,13 +12,15 @@ package; a `draft_templates/` folder beside the config file overrides any of the
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_date
@@ -28,6 +30,8 @@ from sqlite_utils import Database
 from extractors.registry import registry
 from ingest.outputs.dossier import Dossier, DossierError, build_dossier
 from ingest.outputs.export import Filters
+from ingest.outputs.humanize import Humanizer
+from ingest.store import today as pinned_today
 
 TEMPLATES = Path(__file__).with_name("draft_templates")
 KINDS = ("cancel", "follow-up", "claim")
@@ -61,7 +65,7 @@ def _placeholder(value: Any, label: str) -> Any:
     return value if value not in (None, "", []) else f"[{label}]"
 
 
-def _environment(user_templates: Path | None, lang: str) -> jinja2.Environment:
+def _environment(user_templates: Path | None, lang: str, zone: str = "UTC") -> jinja2.Environment:
     folders = [str(p / lang) for p in (user_templates, TEMPLATES) if p is not None and (p / lang).is_dir()]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
@@ -72,11 +76,23 @@ def _environment(user_templates: Path | None, lang: str) -> jinja2.Environment:
         autoescape=False,  # plain text for a letter; nothing here is rendered as HTML
     )
     env.filters["ph"] = _placeholder
-    env.filters["day"] = lambda v: format_date(date.fromisoformat(v[:10]), "long", locale=lang) if v else v
+    env.filters["day"] = lambda v: _local_day(v, zone, lang)
     env.filters["money"] = lambda minor, cur: (
         format_currency(minor / 100, cur, locale=lang) if minor is not None and cur else None
     )
     return env
+
+
+def _local_day(value: str | None, zone: str, lang: str) -> str | None:
+    """ "12 mars 2026": a date as it is, a UTC timestamp on the reader's clock (00:30 in Paris is the
+    day after 23:30 UTC), so a letter dates every exchange the way its writer lived it."""
+    if not value:
+        return value
+    day = date.fromisoformat(value[:10])
+    if len(value) > 10:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        day = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone)).date()
+    return format_date(day, "long", locale=lang)
 
 
 def _first(dossier: Dossier, kind: str) -> str | None:
@@ -151,7 +167,7 @@ def _cancel_facts(dossier: Dossier, facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ticket_facts(
-    db: Database, ref: str, today: date, mine: frozenset[str]
+    db: Database, ref: str, today: date, mine: frozenset[str], reader: Humanizer
 ) -> tuple[Dossier, dict[str, Any]]:
     by_id = ref.removeprefix("#")
     rows = [] if ref.startswith("#") else list(
@@ -161,10 +177,11 @@ def _ticket_facts(
         rows = list(db.query("select id, provider from tickets where id = ?", [int(by_id)]))
     if not rows:
         raise DraftError(f"no ticket {ref!r} (see: select ticket_ref, provider, subject from tickets)")
-    dossier = build_dossier(db, rows[0]["provider"], today=today, my_addresses=mine)
+    dossier = build_dossier(db, rows[0]["provider"], today=today, my_addresses=mine, h=reader)
     ticket = next(t for t in dossier.tickets if t["id"] == rows[0]["id"])
     promises = [p for ex in ticket["exchanges"] for p in ex["promises"]]
-    open_promises = [p for p in promises if p["verdict"] in ("pending", "overdue")] or promises
+    # Only what is still owed: a kept promise is not chased (the template then leaves a placeholder).
+    open_promises = [p for p in promises if p["verdict"] in ("pending", "overdue")]
     evidence = [
         {"date": ex["sent_at"], "direction": ex["direction"], "channel": ex["channel"],
          "subject": ex.get("subject"), "agent": ex["agent_name"], "sha256": ex["message_sha256"]}
@@ -211,26 +228,29 @@ def build_draft(
     today: date | None = None,
     my_addresses: frozenset[str] | set[str] | tuple[str, ...] = (),
     user_templates: Path | None = None,
+    timezone: str = "UTC",
 ) -> Draft:
-    """Draft `kind` for `target` (a provider slug, or for a follow-up a ticket reference or `#id`)."""
+    """Draft `kind` for `target` (a provider slug, or for a follow-up a ticket reference or `#id`);
+    every day it names is on the writer's `timezone`."""
     if kind not in KINDS:
         raise DraftError(f"unknown draft {kind!r}: one of {', '.join(KINDS)}")
     if lang not in LANGUAGES:
         raise DraftError(f"language {lang!r}: drafts exist in {', '.join(LANGUAGES)}")
-    today = today or date.today()
+    today = today or pinned_today()  # SUBTRAIL_TODAY dates the letter and its deadline too
     mine = frozenset(a.lower() for a in my_addresses)
     try:
+        reader = Humanizer(language=lang, timezone=timezone)
         if kind == "follow-up":
-            dossier, facts = _ticket_facts(db, target, today, mine)
+            dossier, facts = _ticket_facts(db, target, today, mine, reader)
         else:
-            dossier = build_dossier(db, target, today=today, my_addresses=mine)
+            dossier = build_dossier(db, target, today=today, my_addresses=mine, h=reader)
             facts = _common(dossier, today, mine)
             facts = (
                 _cancel_facts(dossier, facts) if kind == "cancel" else _claim_facts(db, dossier, facts, today)
             )
     except DossierError as exc:
         raise DraftError(str(exc)) from None
-    text = _environment(user_templates, lang).get_template(f"{kind}.txt.j2").render(**facts)
+    text = _environment(user_templates, lang, timezone).get_template(f"{kind}.txt.j2").render(**facts)
     subject = _SUBJECT.search(text)
     return Draft(
         kind=kind,
@@ -263,6 +283,13 @@ def evidence_zip_path(pdf_output: str | None, draft: Draft) -> Path:
     return Path(f"{draft.kind}-{draft.provider}-evidence.zip")
 
 
+def _written_at() -> datetime:
+    """When the draft is written: now, or noon UTC of a pinned `SUBTRAIL_TODAY`, the day its letter is dated."""
+    if os.environ.get("SUBTRAIL_TODAY", "").strip():
+        return datetime.combine(pinned_today(), time(12, 0), tzinfo=UTC)
+    return datetime.now(UTC)
+
+
 def render_eml(draft: Draft) -> bytes:
     """An unsent message (`X-Unsent: 1`) a mail client opens as a draft, to the support address found."""
     msg = EmailMessage()
@@ -271,7 +298,7 @@ def render_eml(draft: Draft) -> bytes:
         msg["To"] = draft.to_addr
     if (me := draft.facts.get("my_email")) and "@" in me:
         msg["From"] = me
-    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Date"] = format_datetime(_written_at())
     msg["Message-ID"] = make_msgid(domain="subtrail.invalid")
     msg["X-Unsent"] = "1"
     msg["Content-Language"] = draft.lang

@@ -24,6 +24,7 @@ import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, BinaryIO
 
 from babel.numbers import get_currency_precision
@@ -94,7 +95,15 @@ def format_amount(amount_minor: int | None, currency: str | None) -> str:
 
 
 def _check_date(value: str | None, name: str) -> None:
-    if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    """A real calendar day (2026-13-01 is not one), written YYYY-MM-DD."""
+    try:
+        ok = (
+            bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""))
+            and date.fromisoformat(value or "") is not None
+        )
+    except ValueError:
+        ok = False
+    if value and not ok:
         raise ExportError(f"--{name} must be a date YYYY-MM-DD, not {value!r}")
 
 

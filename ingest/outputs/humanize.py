@@ -2,7 +2,7 @@
 
 Pure: a `Humanizer` is built from the three display settings (`language`, `timezone`,
 `currency`) and turns stored values (`1499` `EUR` `P1M`, `awaiting_provider`, UTC
-ISO timestamps) into text ("14,99 € / mois", "waiting for their answer", "12 mars 2026,
+ISO timestamps) into text ("14,99 € / mois", "waiting on them", "12 mars 2026,
 11:02"), and says the user's corrections and the bank findings as sentences, one way
 for the web pages, `status`, the dossier and the exports. Every label goes through gettext: English is the source language, and each
 other language is one `ingest/locale/<lang>/LC_MESSAGES/subtrail.po` file, compiled with
@@ -50,7 +50,7 @@ SUBSCRIPTION_STATUS = {
     "unknown": N_("no recent news"),
 }
 TICKET_STATUS = {
-    "awaiting_provider": N_("waiting for their answer"),
+    "awaiting_provider": N_("waiting on them"),  # to answer, or to do what they promised
     "awaiting_me": N_("waiting for my answer"),
     "resolved": N_("resolved"),
 }
@@ -342,7 +342,9 @@ class Humanizer:
         if field_ == "status":
             return self.gettext("status: %(value)s") % {"value": self.subscription_status(value)}
         if field_ == "ended_on":
-            return self.gettext("ended on %(day)s") % {"day": self.date(value)}
+            ahead = bool(value) and str(value)[:10] > self.today().isoformat()  # a notice: it ends later
+            words = self.gettext("ends on %(day)s") if ahead else self.gettext("ended on %(day)s")
+            return words % {"day": self.date(value)}
         if field_ == "amount" and value:
             money = json.loads(value) if isinstance(value, str) else value
             amount = self.money(money.get("amount_minor"), money.get("currency"))
@@ -397,9 +399,12 @@ class Humanizer:
 
     def charge_after_cancellation(self, row: dict[str, Any]) -> str:
         """The claim, in the reader's words: what, when, how long after the cancellation."""
-        return self.gettext(
+        return self.ngettext(
+            "%(name)s charged %(amount)s on %(day)s (%(label)s), %(days)s day after the cancellation "
+            "confirmed on %(cancelled)s: money to claim back.",
             "%(name)s charged %(amount)s on %(day)s (%(label)s), %(days)s days after the cancellation "
-            "confirmed on %(cancelled)s: money to claim back."
+            "confirmed on %(cancelled)s: money to claim back.",
+            int(row.get("days_after_cancellation") or 0),
         ) % {
             "name": row.get("service_name") or row.get("provider"),
             "amount": self.money(row.get("amount_minor"), row.get("currency")),
@@ -410,7 +415,12 @@ class Humanizer:
         }
 
     def price_mismatch(self, row: dict[str, Any]) -> str:
-        return self.gettext("%(name)s: the bank debits %(charged)s, the mail says %(announced)s.") % {
+        said = (
+            self.gettext("%(name)s: the bank debits %(charged)s, you entered %(announced)s.")
+            if row.get("announced_by") == "you"
+            else self.gettext("%(name)s: the bank debits %(charged)s, the mail says %(announced)s.")
+        )
+        return said % {
             "name": row.get("service_name") or row.get("provider"),
             "charged": self.money(row.get("charged_minor"), row.get("currency")),
             "announced": self.money(row.get("announced_minor"), row.get("currency")),

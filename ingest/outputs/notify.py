@@ -28,14 +28,15 @@ from sqlite_utils import Database
 
 from extractors.registry import registry
 from ingest.config import Config, Notify, parse_weekly
-from ingest.outputs.calendar import format_money
+from ingest.outputs import queries
+from ingest.outputs.fx import shipped_rates
+from ingest.outputs.humanize import Humanizer
 from ingest.store import now_iso
 from ingest.store.schema import connect_db
 
 log = logging.getLogger("subtrail.notify")
 
 RECENT_DAYS = 14  # a price change or payment failure older than this is history, not news
-PERIOD_MONTHS = {"P1W": 12 / 52, "P1M": 1, "P2M": 2, "P3M": 3, "P6M": 6, "P1Y": 12}
 
 
 @dataclass(frozen=True)
@@ -87,33 +88,41 @@ def _routes(db: Database) -> dict[str, dict[str, str | None]]:
     return {r["slug"]: r for r in db.query("select slug, name, cancel_url, platform_route from providers")}
 
 
-def cancel_route(sub: dict, routes: dict[str, dict]) -> str:
+def cancel_route(sub: dict, routes: dict[str, dict], h: Humanizer | None = None) -> str:
     """Where this subscription is cancelled: the billing platform's page when a store bills it."""
+    h = h or Humanizer()
     platform = sub.get("platform") or "direct"
     platform_slug = registry().platform_providers.get(platform)
     if platform_slug and platform_slug != sub["provider"]:
         route = routes.get(platform_slug) or {}
-        where = route.get("cancel_url") or "the platform's subscription settings"
-        return (
-            f"billed through {route.get('name') or platform}: cancel there ({where}), not with the provider"
-        )
+        where = route.get("cancel_url") or h.gettext("the platform's subscription settings")
+        return h.gettext("billed through %(platform)s: cancel there (%(where)s), not with the provider") % {
+            "platform": route.get("name") or h.platform(platform),
+            "where": where,
+        }
     own = routes.get(sub["provider"]) or {}
-    return f"cancel: {own['cancel_url']}" if own.get("cancel_url") else "cancel: see `subtrail dossier`"
+    if own.get("cancel_url"):
+        return h.gettext("cancel: %(url)s") % {"url": own["cancel_url"]}
+    return h.gettext("cancel: see `subtrail dossier %(slug)s`") % {"slug": sub["provider"]}
 
 
 def _name(sub: dict, routes: dict[str, dict]) -> str:
-    return (routes.get(sub["provider"]) or {}).get("name") or sub.get("service_name") or sub["provider"]
+    """The name `status` and the pages show: the service's own ("Électricité EDF", "Freebox"), else the
+    provider's."""
+    return sub.get("service_name") or (routes.get(sub["provider"]) or {}).get("name") or sub["provider"]
 
 
-def _renewals(db: Database, today: date, days_before: list[int], routes: dict) -> Iterable[Reminder]:
+def _renewals(
+    db: Database, today: date, days_before: list[int], routes: dict, h: Humanizer
+) -> Iterable[Reminder]:
     subs = db.query(
-        """select * from subscriptions where status in ('active', 'trial')
+        """select * from subscriptions where status in ('active', 'trial') and coalesce(dismissed, 0) = 0
            and (next_renewal_on is not null or trial_ends_on is not null) order by id"""
     )
     for sub in subs:
-        for column, kind, word in (
-            ("trial_ends_on", "trial_end", "trial ends"),
-            ("next_renewal_on", "renewal", "renews"),
+        for column, kind, words in (
+            ("trial_ends_on", "trial_end", h.gettext("%(name)s: free trial ends %(when)s (%(day)s)")),
+            ("next_renewal_on", "renewal", h.gettext("%(name)s renews %(when)s (%(day)s)")),
         ):
             when = _day(sub[column])
             if when is None or (kind == "renewal" and sub["trial_ends_on"] == sub["next_renewal_on"]):
@@ -122,15 +131,14 @@ def _renewals(db: Database, today: date, days_before: list[int], routes: dict) -
             if not reached:
                 continue
             nearest = min(reached)
-            left = (when - today).days
-            price = format_money(sub["amount_minor"], sub["currency"])
-            within = "today" if left == 0 else f"in {left} day{'s' if left != 1 else ''}"
-            title = f"{_name(sub, routes)} {word} {within} ({when.isoformat()})"
+            price = h.money(sub["amount_minor"], sub["currency"])
+            within = h.days_from(when.isoformat(), today)  # "in 4 days", "dans 4 jours", "today"
+            title = words % {"name": _name(sub, routes), "when": within, "day": h.date(when)}
             body = "\n".join(
                 line
                 for line in (
                     f"{title}{f', {price}' if price and kind == 'renewal' else ''}.",
-                    cancel_route(dict(sub), routes),
+                    cancel_route(dict(sub), routes, h),
                     f"subtrail draft cancel {sub['provider']}",
                 )
                 if line
@@ -138,7 +146,7 @@ def _renewals(db: Database, today: date, days_before: list[int], routes: dict) -
             yield Reminder(f"{kind}:{sub['id']}:{when.isoformat()}:{nearest}", kind, title, body)
 
 
-def _events(db: Database, today: date, routes: dict) -> Iterable[Reminder]:
+def _events(db: Database, today: date, routes: dict, h: Humanizer) -> Iterable[Reminder]:
     since = (today - timedelta(days=RECENT_DAYS)).isoformat()
     rows = db.query(
         """select e.subscription_id, e.event_type, e.occurred_on, e.message_sha256, e.amount_minor, e.currency,
@@ -153,17 +161,27 @@ def _events(db: Database, today: date, routes: dict) -> Iterable[Reminder]:
         name = _name(row, routes)
         key = f"{row['event_type']}:{row['subscription_id']}:{row['message_sha256'] or row['occurred_on']}"
         if row["event_type"] == "price_change":
-            price = format_money(row["amount_minor"], row["currency"])
-            title = f"{name}: price increase announced" + (f" ({price})" if price else "")
-            body = f"{title}, mail of {row['occurred_on']}.\nTo leave instead: subtrail draft cancel {row['provider']}"
+            price = h.money(row["amount_minor"], row["currency"])
+            title = h.gettext("%(name)s: price increase announced") % {"name": name} + (
+                f" ({price})" if price else ""
+            )
+            body = "\n".join(
+                (
+                    h.gettext("%(title)s, mail of %(day)s.") % {"title": title, "day": h.date(row["occurred_on"])},
+                    h.gettext("To leave instead: %(command)s") % {"command": f"subtrail draft cancel {row['provider']}"},
+                )
+            )  # fmt: skip
             yield Reminder(key, "price_change", title, body)
         elif row["status"] == "payment_failed":
-            title = f"{name}: payment failed ({row['occurred_on']})"
-            body = f"{title}. Update the payment method, or the service may stop."
+            title = h.gettext("%(name)s: payment failed (%(day)s)") % {
+                "name": name,
+                "day": h.date(row["occurred_on"]),
+            }
+            body = f"{title}. " + h.gettext("Update the payment method, or the service may stop.")
             yield Reminder(key, "payment_failed", title, body)
 
 
-def _promises(db: Database, today: date) -> Iterable[Reminder]:
+def _promises(db: Database, today: date, routes: dict, h: Humanizer) -> Iterable[Reminder]:
     rows = db.query(
         """select t.id as ticket_id, t.provider, t.ticket_ref, p.text, p.due_on, p.status, tm.agent_name
            from promises p join ticket_messages tm on tm.id = p.ticket_message_id
@@ -176,16 +194,22 @@ def _promises(db: Database, today: date) -> Iterable[Reminder]:
         ref = row["ticket_ref"] or str(row["ticket_id"])
         who = f" ({row['agent_name']})" if row["agent_name"] else ""
         key = f"{row['ticket_id']}:{row['due_on']}:{_short_hash(row['text'] or '')}"
+        name = (routes.get(row["provider"]) or {}).get("name") or row["provider"]
+        said = f"{who}{h.colon}" + h.gettext("“%(note)s”") % {"note": row["text"] or ""}
         if row["due_on"] == tomorrow:
-            title = f"{row['provider']}: promise due tomorrow, case {ref}"
-            yield Reminder(f"promise_due:{key}", "promise_due", title, f"{title}{who}: «{row['text']}»")
+            title = h.gettext("%(name)s: promise due tomorrow, case %(ref)s") % {"name": name, "ref": ref}
+            yield Reminder(f"promise_due:{key}", "promise_due", title, f"{title}{said}")
         elif row["due_on"] < today.isoformat():
-            title = f"{row['provider']}: promise overdue since {row['due_on']}, case {ref}"
-            body = f"{title}{who}: «{row['text']}»\nsubtrail draft follow-up {ref}"
+            title = h.gettext("%(name)s: promise overdue since %(day)s, case %(ref)s") % {
+                "name": name,
+                "day": h.date(row["due_on"]),
+                "ref": ref,
+            }
+            body = f"{title}{said}\nsubtrail draft follow-up {ref}"
             yield Reminder(f"promise_overdue:{key}", "promise_overdue", title, body)
 
 
-def _charges_after_cancel(db: Database, today: date) -> Iterable[Reminder]:
+def _charges_after_cancel(db: Database, today: date, h: Humanizer) -> Iterable[Reminder]:
     if not db.table("bank_transactions").exists():
         return
     rows = db.query(
@@ -195,9 +219,12 @@ def _charges_after_cancel(db: Database, today: date) -> Iterable[Reminder]:
         [today.isoformat()],
     )
     for row in rows:
-        price = format_money(row["amount_minor"], row["currency"])
-        title = f"{row['service_name'] or row['provider']}: charged {price} after the cancellation"
-        body = f"{row['claim']}\nsubtrail draft claim {row['provider']}"
+        price = h.money(row["amount_minor"], row["currency"])
+        title = h.gettext("%(name)s: charged %(amount)s after the cancellation") % {
+            "name": row["service_name"] or row["provider"],
+            "amount": price,
+        }
+        body = f"{h.charge_after_cancellation(dict(row))}\nsubtrail draft claim {row['provider']}"
         yield Reminder(
             f"charge_after_cancel:{row['txn_key'] or row['transaction_id']}",
             "charge_after_cancel",
@@ -220,45 +247,57 @@ def _digest_due(now: datetime, spec: str) -> str | None:
     return f"digest:{year}-W{week:02d}" if now >= at else None
 
 
-def _digest(db: Database, today: date, key: str, routes: dict) -> Reminder:
-    active = list(
-        db.query("select * from subscriptions where status in ('active', 'trial') order by provider")
+def _digest(db: Database, today: date, key: str, routes: dict, h: Humanizer) -> Reminder:
+    """The week at a glance, with the count and monthly total `subtrail status` shows (one currency:
+    a foreign price at its bank debit, else the ECB rate shipped with subtrail)."""
+    running = queries.subscriptions(
+        db.conn,
+        h.currency,
+        shipped_rates(),
+        f"s.status in ({','.join('?' * len(queries.RUNNING))}) and coalesce(s.dismissed, 0) = 0",
+        queries.RUNNING,
     )
-    monthly: dict[str, float] = {}
-    for sub in active:
-        months = PERIOD_MONTHS.get(sub["billing_period"] or "")
-        if sub["amount_minor"] is not None and months:
-            monthly[sub["currency"]] = monthly.get(sub["currency"], 0) + sub["amount_minor"] / months
-    totals = ", ".join(format_money(round(v), c) for c, v in sorted(monthly.items())) or "unknown"
+    total = queries.totals(running, h.currency)
     week = (today + timedelta(days=7)).isoformat()
     coming = [
-        f"- {_name(s, routes)}: {s['next_renewal_on'] or s['trial_ends_on']}"
-        for s in active
+        f"- {_name(s, routes)}{h.colon}{h.date(s['next_renewal_on'] or s['trial_ends_on'])}"
+        for s in running
         if today.isoformat() <= (s["next_renewal_on"] or s["trial_ends_on"] or "") <= week
     ]
     open_cases = db.execute("select count(*) from tickets where status != 'resolved'").fetchone()[0]
     pending = db.execute("select count(*) from promises where status in ('pending', 'overdue')").fetchone()[0]
     lines = [
-        f"{len(active)} active subscriptions, about {totals} a month.",
-        f"{open_cases} open support case(s), {pending} promise(s) waiting.",
+        h.ngettext(
+            "%(count)d active subscription, about %(total)s a month.",
+            "%(count)d active subscriptions, about %(total)s a month.",
+            len(running),
+        )
+        % {"count": len(running), "total": h.money(total.monthly_minor, total.currency)},
+        h.gettext("Open support cases: %(cases)d; promises waiting: %(promises)d.")
+        % {"cases": open_cases, "promises": pending},
     ]
     if coming:
-        lines += ["Renewing in the next 7 days:", *coming]
-    return Reminder(key, "digest", f"subtrail: your week ({today.isoformat()})", "\n".join(lines))
+        lines += [h.gettext("Renewing in the next 7 days:"), *coming]
+    title = h.gettext("subtrail: your week (%(day)s)") % {"day": h.date(today)}
+    return Reminder(key, "digest", title, "\n".join(lines))
 
 
-def due_reminders(db: Database, settings: Notify, now: datetime) -> list[Reminder]:
-    """Everything due at `now` (local time), whether sent already or not."""
+def due_reminders(
+    db: Database, settings: Notify, now: datetime, h: Humanizer | None = None
+) -> list[Reminder]:
+    """Everything due at `now` (local time), whether sent already or not, worded for reader `h` (their
+    language, dates and money as they write them; English by default)."""
+    h = h or Humanizer()
     today = now.date()
     routes = _routes(db)
     found = [
-        *_renewals(db, today, settings.days_before, routes),
-        *_events(db, today, routes),
-        *_promises(db, today),
-        *_charges_after_cancel(db, today),
+        *_renewals(db, today, settings.days_before, routes, h),
+        *_events(db, today, routes, h),
+        *_promises(db, today, routes, h),
+        *_charges_after_cancel(db, today, h),
     ]
     if settings.weekly_digest and (key := _digest_due(now, settings.weekly_digest)):
-        found.append(_digest(db, today, key, routes))
+        found.append(_digest(db, today, key, routes, h))
     return found
 
 
@@ -287,12 +326,14 @@ def apprise_sender(urls: list[str], reminder: Reminder) -> bool:
     return delivered
 
 
-def send_due(db: Database, settings: Notify, now: datetime, sender: Sender = apprise_sender) -> SendReport:
+def send_due(
+    db: Database, settings: Notify, now: datetime, sender: Sender = apprise_sender, h: Humanizer | None = None
+) -> SendReport:
     """Send every due reminder not sent before, each claimed first so no two processes send it."""
     report = SendReport()
     if not settings.urls:
         return report
-    for reminder in due_reminders(db, settings, now):
+    for reminder in due_reminders(db, settings, now, h):
         with db.atomic():
             claimed = db.execute(
                 "insert or ignore into notifications (key, sent_at, kind, title) values (?, ?, ?, ?)",
@@ -329,14 +370,22 @@ def local_now(today: date | None, tz: tzinfo | None) -> datetime:
 def notifier_for(db_path: str, config: Config) -> Notifier:
     """The daemon's hook for this config: its `[notify]`, and the person's `timezone` for the digest's
     local time and the day a reminder is judged on (not the server's zone)."""
-    return Notifier(db_path, config.notify, ZoneInfo(config.display.timezone))
+    return Notifier(db_path, config.notify, ZoneInfo(config.display.timezone), h=Humanizer.of(config.display))
 
 
 class Notifier:
     """The daemon's hook: a pass at most every `every` seconds, on its own connection; never raises."""
 
-    def __init__(self, db_path: str, settings: Notify, tz: tzinfo | None, every: float = 60.0) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        settings: Notify,
+        tz: tzinfo | None,
+        every: float = 60.0,
+        h: Humanizer | None = None,
+    ) -> None:
         self.db_path, self.settings, self.tz, self.every = db_path, settings, tz, every
+        self.h = h or Humanizer()
         self._next = 0.0
 
     def tick(self) -> None:
@@ -345,7 +394,7 @@ class Notifier:
         self._next = time.monotonic() + self.every
         db = connect_db(self.db_path)
         try:
-            report = send_due(db, self.settings, local_now(None, self.tz))
+            report = send_due(db, self.settings, local_now(None, self.tz), h=self.h)
             if report.sent or report.failed:
                 log.info("notify sent=%d failed=%d", len(report.sent), len(report.failed))
         except Exception as exc:  # a reminder must never stop the poller

@@ -244,7 +244,7 @@ def render_status(status: Status) -> str:
             f"  {cut(h.date(item['on_day']), 13)} {cut(item['provider'], 14)} {cut(item['name'], 18)} "
             f"{cut(what, 15)} {cut(price, 14)}"
         )
-    lines += ["", _("Open tickets (%(count)d)") % {"count": len(status.tickets)}]
+    lines += ["", _("Open cases (%(count)d)") % {"count": len(status.tickets)}]
     for ticket in status.tickets:
         since = h.local(ticket["last_activity_at"] or ticket["opened_at"])
         lines.append(
@@ -268,5 +268,5 @@ def render_status(status: Status) -> str:
     if status.statements:
         lines += ["", _("Your corrections (%(count)d)") % {"count": len(status.statements)}]
         for statement in status.statements:
-            lines += wrap(f"{statement['name'] or '?'}: {h.statement(statement)}")
+            lines += wrap(f"{statement['name'] or '?'}{h.colon}{h.statement(statement)}")
     return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -32,7 +32,8 @@ def draft_language(language: str) -> str:
 
 async def _draft_page(request: Request, datasette: Any, kind: str, target: str, back: str) -> Response:
     db = await _check(request, datasette)
-    lang = draft_language(humanizer(request, datasette).language)
+    reader = humanizer(request, datasette)
+    lang = draft_language(reader.language)
     on = today()
     drafts = settings(datasette).get("drafts") or {}
     templates = Path(drafts["templates"]) if drafts.get("templates") else None
@@ -43,8 +44,9 @@ async def _draft_page(request: Request, datasette: Any, kind: str, target: str, 
 
         try:
             return build_draft(
-                Database(conn), kind, target, lang=lang, today=on, my_addresses=mine, user_templates=templates
-            )
+                Database(conn), kind, target, lang=lang, today=on, my_addresses=mine, user_templates=templates,
+                timezone=reader.timezone,
+            )  # fmt: skip
         except DraftError:
             return None
 

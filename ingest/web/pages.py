@@ -36,6 +36,7 @@ from ingest.derived.corrections import (
     record_corrections,
 )
 from ingest.outputs import queries
+from ingest.outputs.dossier_templates import CHANNELS
 from ingest.outputs.fx import current_rates
 from ingest.outputs.humanize import Humanizer, available_languages, system_language, system_timezone
 from ingest.store import today
@@ -123,6 +124,7 @@ async def _render(
             "can_write": may_write(request, datasette),
             "initial_hue": initial_hue,
             "categories": CATEGORIES,
+            "channel_labels": CHANNELS,  # support_channels keys in words ("mediator" -> "Consumer mediator")
             "statuses": STATUSES,
             "platforms": PLATFORMS,
             "periods": PERIODS,

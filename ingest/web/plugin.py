@@ -20,6 +20,7 @@ from datasette.utils.asgi import NotFound, Request, Response
 from markupsafe import Markup, escape
 
 from ingest.outputs.calendar import build_calendar
+from ingest.web.pages import humanizer
 
 DB_NAME = "subtrail"
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -90,12 +91,14 @@ async def calendar(request: Request, datasette: Any) -> Response:
     await datasette.ensure_permissions(request.actor, [("view-database", DB_NAME), "view-instance"])
     db = datasette.get_database(DB_NAME)
     version = _lookup(datasette).data_version()
-    cached = _CALENDAR_CACHE.get(str(db.path))
+    h = humanizer(request, datasette)  # the config's language, or the FR/EN switch's
+    key = f"{db.path}|{h.language}|{h.timezone}|{h.currency}"
+    cached = _CALENDAR_CACHE.get(key)
     if cached and cached[0] == version:
         body = cached[1]
     else:  # rebuilt only after a write by another connection (the poller, an import)
-        body = await db.execute_fn(build_calendar)
-        _CALENDAR_CACHE[str(db.path)] = (version, body)
+        body = await db.execute_fn(lambda conn: build_calendar(conn, h=h))
+        _CALENDAR_CACHE[key] = (version, body)
     return Response(
         body,
         content_type="text/calendar; charset=utf-8",
