@@ -52,6 +52,7 @@ def test_claim_pdf_writes_the_evidence_zip_beside_it(sample_db_path: Path, tmp_p
     assert str(archive) in err, "says where the evidence is"
     sums = _checked_sums(archive)
     assert any(name.endswith(".eml") for name in sums), sums
+    assert any(name.startswith("bank/") for name in sums), "the debit the letter cites, in its statement"
     exported = tmp_path / "export.zip"
     export = ["export", "evidence", "--provider", "deezer", "--format", "zip", "-o", str(exported)]
     assert CliRunner().invoke(cli, [*export, "--db", str(sample_db_path)]).exit_code == 0

@@ -13,6 +13,11 @@ The ZIP adds every raw message exactly as stored (named by date and short hash),
 a `SHA256SUMS` that `sha256sum -c SHA256SUMS` verifies, and a README. The same
 database and filters give the same bytes: rows and entries are sorted, the zip
 timestamps and permissions are fixed, and nothing depends on the clock.
+
+A letter cites bank debits too ("11.99 EUR on 26 October"), so with bank statements imported
+each debit of the provider is a row (`bank debit`: the line's day, amount and label, its sha256
+the statement file's) and the ZIP holds those statement files under `bank/`, byte-exact as
+`subtrail bank import` kept them. Without statements none of this appears: the bytes of before.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ HEADINGS = {
     "sha256": N_("sha256"), "location": N_("location"),
 }  # fmt: skip
 CSV_NAME = "evidence.csv"
+BANK_RECORD = "bank debit"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no clock in the bytes
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -221,12 +227,68 @@ def _corrections(db: Database, filters: Filters, h: Humanizer) -> list[dict[str,
     return rows
 
 
+@dataclass(frozen=True)
+class _StatementFile:
+    sha256: str
+    source: str  # as the lines name their file: "csv:NAME", "ofx:NAME"
+    first_on: str
+    last_on: str
+    entry: str  # its name in the ZIP
+
+
+def bank_entry(sha256: str, name: str | None) -> str:
+    """`bank/c2270c255684_releve.csv`: unique by hash (two exports may share a name), safe on every OS."""
+    safe = re.sub(r"[^\w.-]+", "_", name or "") or "statement"
+    return f"bank/{sha256[:12]}_{safe}"
+
+
+def _statement_files(db: Database) -> list[_StatementFile]:
+    return [
+        _StatementFile(sha, f"{kind}:{name}", first or "", last or "9999", bank_entry(sha, name))
+        for sha, kind, name, first, last in db.execute(
+            "select sha256, kind, name, first_on, last_on from bank_statements order by imported_at, sha256"
+        )
+    ]
+
+
+def _bank_debits(db: Database, filters: Filters) -> list[dict[str, Any]]:
+    """The provider's debits (by the series' subscription, else the merchant), each with the file it came from."""
+    if "bank_transactions" not in db.table_names():
+        return []
+    files = _statement_files(db) if "bank_statements" in db.table_names() else []
+    provider = "coalesce(s.provider, t.provider)"
+    where, params = (
+        (f"{provider} = ?", [filters.provider]) if filters.provider else (f"{provider} is not null", [])
+    )
+    rows = []
+    for r in db.query(
+        f"""select t.booked_on, t.label, t.amount_minor, t.currency, t.account, t.source, t.source_line,
+                   {provider} as provider
+            from bank_transactions t
+            left join recurring_charges rc on rc.id = t.recurring_charge_id
+            left join subscriptions s on s.id = rc.subscription_id
+            where t.amount_minor < 0 and {where}""",
+        params,
+    ):
+        day = r["booked_on"]
+        kept = next((f for f in files if f.source == r["source"] and f.first_on <= day <= f.last_on), None)
+        line = f":{r['source_line']}" if r["source_line"] is not None else ""
+        rows.append(
+            {"date_time": day, "record": BANK_RECORD, "provider": r["provider"], "channel": "bank",
+             "subject": r["label"], "amount": format_amount(r["amount_minor"], r["currency"]),
+             "currency": r["currency"], "sha256": kept.sha256 if kept else None,
+             "location": f"{r['account']}/{kept.entry}{line}" if kept else r["account"]}
+        )  # fmt: skip
+    return rows
+
+
 def evidence_rows(
     db: Database, filters: Filters = Filters(), h: Humanizer | None = None
 ) -> list[dict[str, Any]]:
     """The rows of the evidence CSV (not yet neutralised), sorted by time, then kind, then every column.
 
-    A ticket filter selects exchanges only: subscription events and corrections belong to no ticket.
+    A ticket filter selects exchanges only: subscription events, corrections and bank debits belong
+    to no ticket.
     `h` is the reader (their clock for `date_time_local`, their words for the statements).
     """
     h = h or Humanizer()
@@ -234,11 +296,12 @@ def evidence_rows(
     _check_date(filters.until, "until")
     rows = _exchanges(db, filters)
     if not filters.ticket:
-        rows += _events(db, filters) + _corrections(db, filters, h)
+        rows += _events(db, filters) + _corrections(db, filters, h) + _bank_debits(db, filters)
     rows = [r for r in rows if _in_range(r["date_time"], filters)]
-    locations = _locations(db, (r["sha256"] for r in rows if r["sha256"]))
+    locations = _locations(db, (r["sha256"] for r in rows if r["sha256"] and r["record"] != BANK_RECORD))
     for row in rows:
-        row["location"] = locations.get(row["sha256"] or "", "")
+        if row["record"] != BANK_RECORD:  # a bank line's place is its statement file, set above
+            row["location"] = locations.get(row["sha256"] or "", "")
         row["date_time_local"] = h.local_iso(row["date_time"])
     rows.sort(key=lambda r: tuple(str(r.get(c) or "") for c in ("date_time", "record", *CSV_COLUMNS)))
     return rows
@@ -269,7 +332,7 @@ subtrail evidence bundle
 Filters: {filters}
 Records: {records} rows in {csv_name} ({exchanges} exchanges, {events} subscription events, {corrections} of your statements)
 Messages: {messages} raw e-mails in messages/, byte-exact as received
-
+{bank_summary}
 {csv_name}
   One row per exchange with customer service, per subscription fact and per
   correction you made, in time order. "date_time" is UTC, "date_time_local" your
@@ -282,13 +345,24 @@ messages/*.eml
   Open them with any mail program. Their headers (Received, DKIM-Signature)
   are as the mail server delivered them.
 
-SHA256SUMS
+{bank_files}SHA256SUMS
   The SHA-256 of every other file here. To check that nothing was changed:
       sha256sum -c SHA256SUMS          (Linux; macOS: shasum -a 256 -c SHA256SUMS)
   The name of each .eml file contains the start of its own hash, as stored by
   subtrail when the message was first imported.
 
 Generated by subtrail from the user's own mailbox; the same data gives the same bytes.
+""")
+# Filled into README_TEMPLATE only when bank lines are in the bundle (otherwise empty: the same bytes).
+README_BANK_SUMMARY = N_(
+    "Bank: {debits} debits in {csv_name}, from {statements} statement files in bank/, byte-exact as imported\n"
+)
+README_BANK_FILES = N_("""\
+bank/*
+  The bank statements you imported (subtrail bank import), byte-exact. Each
+  "bank debit" row gives its account, file and line in "location"; its "sha256"
+  is that file's.
+
 """)
 
 
@@ -298,6 +372,16 @@ def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     info.create_system = 3  # Unix, whatever the machine
     info.external_attr = 0o100644 << 16
     zf.writestr(info, data, compresslevel=9)
+
+
+def _raw_statement(db: Database, sha: str) -> tuple[str, bytes]:
+    """The ZIP entry and stored bytes of one statement file, refusing bytes that no longer match their hash."""
+    found = db.execute("select name, raw from bank_statements where sha256 = ?", [sha]).fetchone()
+    name, raw = found if found else (None, None)
+    raw = raw if isinstance(raw, bytes) or raw is None else str(raw).encode("utf-8")
+    if raw is None or hashlib.sha256(raw).hexdigest() != sha:
+        raise ExportError(f"stored bytes of bank statement {sha} are missing or no longer match their hash")
+    return bank_entry(sha, name), raw
 
 
 def _raw_message(db: Database, sha: str) -> tuple[bytes, str | None]:
@@ -329,8 +413,12 @@ def write_zip(
     then to write) rather than held in memory, so a large export stays small in RAM.
     """
     h = h or Humanizer()
-    shas = sorted({r["sha256"] for r in rows if r.get("sha256")})
+    mails = [r for r in rows if r["record"] != BANK_RECORD]
+    debits = [r for r in rows if r["record"] == BANK_RECORD]
+    shas = sorted({r["sha256"] for r in mails if r.get("sha256")})
     small: dict[str, bytes] = {CSV_NAME: render_csv(rows, bom=bom, h=h)}
+    statements = dict(_raw_statement(db, sha) for sha in sorted({r["sha256"] for r in debits if r["sha256"]}))
+    small.update(statements)  # a few statement files: small enough to hold
     small["README.txt"] = (
         h.gettext(README_TEMPLATE)
         .format(
@@ -342,6 +430,12 @@ def write_zip(
             messages=len(shas),
             csv_name=CSV_NAME,
             timezone=h.timezone,
+            bank_summary=h.gettext(README_BANK_SUMMARY).format(
+                debits=len(debits), csv_name=CSV_NAME, statements=len(statements)
+            )
+            if debits
+            else "",
+            bank_files=h.gettext(README_BANK_FILES) if statements else "",
         )
         .encode("utf-8")
     )
