@@ -95,7 +95,7 @@ def test_french_readme_says_what_the_bank_files_are(sample_db_path: Path) -> Non
         io.BytesIO(export_evidence(db, Filters(provider="deezer"), "zip", h=PARIS_FR))
     ) as zf:
         readme = zf.read("README.txt").decode("utf-8")
-    assert "relevés bancaires" in readme and "bank/" in readme
+    assert "Débits bancaires dans evidence.csv : " in readme and "bank/" in readme
     assert "bank statements" not in readme
 
 
