@@ -172,6 +172,34 @@ def test_note_for_a_new_provider_needs_the_explicit_flag(tmp_path: Path) -> None
     assert code == 0, output
 
 
+ADD_SUBSCRIPTION = ["add", "subscription", "--amount", "9,99 €", "--period", "P1M", "--provider"]
+
+
+def _subscriptions(db: Path) -> list[str]:
+    return [row[0] for row in open_db(db).execute("select provider from subscriptions order by id")]
+
+
+def test_add_subscription_refuses_a_typo_with_did_you_mean(tmp_path: Path) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, *ADD_SUBSCRIPTION, "nteflix")
+    assert code == 2, output
+    assert output.count("\n") == 1 and "`nteflix`" in output and "did you mean `netflix`?" in output
+    assert "--new-provider" in output and "the mail never shows" in output
+    assert _subscriptions(db) == []
+    code, output = _run(config, db, *ADD_SUBSCRIPTION, "netflix")
+    assert code == 0, output
+    assert _subscriptions(db) == ["netflix"]
+
+
+def test_add_subscription_for_a_provider_the_mail_never_shows_needs_new_provider(tmp_path: Path) -> None:
+    config, db = _home(tmp_path)
+    code, output = _run(config, db, *ADD_SUBSCRIPTION, "piscine-municipale")
+    assert code == 2 and "--new-provider" in output and _subscriptions(db) == []
+    code, output = _run(config, db, *ADD_SUBSCRIPTION, "piscine-municipale", "--new-provider")
+    assert code == 0, output
+    assert _subscriptions(db) == ["piscine-municipale"]
+
+
 def test_a_known_provider_without_mail_takes_a_note(tmp_path: Path) -> None:
     config, db = _home(tmp_path)
     code, output = _run(config, db, "note", "add", "--at", "2026-03-03 10:02", "--text", "Appel",

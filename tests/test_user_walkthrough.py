@@ -215,9 +215,10 @@ def test_the_calendar_speaks_the_readers_language_and_writes_money_as_people_do(
     events = {str(e["UID"]): e for e in Calendar.from_ical(out.read_bytes()).walk("VEVENT")}
     renewal = events["renewal-13@subtrail"]  # Le Monde
     summary = str(renewal["SUMMARY"]).replace("\u00a0", " ")
-    assert summary == "Renouvellement : Le Monde Intégral — 12,99 €"
+    assert summary == "Renouvellement : Le Monde — 12,99 €"  # the name `status` gives it; the plan below
     description = str(renewal["DESCRIPTION"]).replace("\u00a0", " ")
     assert "se renouvelle à 12,99 €" in description and "Statut : actif" in description
+    assert "Offre : Le Monde Intégral" in description
     duolingo = str(events["renewal-12@subtrail"]["DESCRIPTION"])
     assert "Facturé par : Google Play" in duolingo and "google_play" not in duolingo
     promise = next(e for uid, e in events.items() if uid.startswith("promise-"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from ingest.cli.context import Context, fail, with_context
+from ingest.cli.slugs import check_provider
 from ingest.derived.corrections import (
     CATEGORIES,
     PLATFORMS,
@@ -84,6 +85,11 @@ def edit_subscription(
 
 @add.command(name="subscription")
 @click.option("--provider", required=True, help="Provider slug, e.g. basic-fit.")
+@click.option(
+    "--new-provider",
+    is_flag=True,
+    help="The provider is one subtrail does not know yet (no mail, not in the provider files): record it.",
+)
 @click.option("--amount", required=True, help='The price charged, as written: "9,99 €".')
 @click.option("--period", required=True, help="Billing period: P1M (monthly), P4W, P3M, P1Y (yearly).")
 @click.option("--started-on", help="First day (YYYY-MM-DD); renewals are counted from it.")
@@ -94,6 +100,7 @@ def edit_subscription(
 def add_subscription_command(
     ctx: Context,
     provider: str,
+    new_provider: bool,
     amount: str,
     period: str,
     started_on: str | None,
@@ -106,6 +113,10 @@ def add_subscription_command(
     Example: subtrail add subscription --provider basic-fit --amount "29,99 €" --period P4W --started-on 2026-01-05
     """
     db = ctx.db()
+    if not new_provider:  # a typo would otherwise become a provider of its own, silently
+        provider = check_provider(
+            db, provider, "--provider", "; add --new-provider for a provider the mail never shows"
+        )
     try:
         sub_id = add_subscription(
             db,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from icalendar import Alarm, Calendar, Event, vRecur
 from sqlite_utils import Database
 
-from ingest.outputs.humanize import Humanizer, parse_period
+from ingest.outputs.humanize import Humanizer, parse_period, subscription_name
 
 PRODID = "-//subtrail//subscriptions and customer service//EN"
 UID_DOMAIN = "subtrail"
@@ -82,26 +81,6 @@ def recurrence(period: str | None, first: dt.date, until: dt.date | None = None)
     return rule
 
 
-def display_name(name: str | None, service: str | None, plan: str | None, slug: str | None) -> str:
-    """A subscription's name, each part once: "OpenAI (ChatGPT Plus)", "Netflix (Standard)", "Deezer Premium".
-
-    The provider's name may carry its usual plan in brackets ("OpenAI (ChatGPT Plus)"): the actual plan
-    takes its place. A plan that already names the brand ("Deezer Premium") is the whole name."""
-    base = (name or service or slug or "").strip()
-    bracket = re.fullmatch(r"(.+?)\s*\((.+)\)", base)
-    default = None
-    if bracket:
-        base, default = bracket.group(1).strip(), bracket.group(2).strip()
-    detail = (plan or "").strip() or default
-    if not detail:
-        return base
-    if not base or base.lower() in detail.lower():
-        return detail
-    if detail.lower() in base.lower():
-        return base
-    return f"{base} ({detail})"
-
-
 def format_money(amount_minor: int | None, currency: str | None) -> str:
     """`1349, "EUR"` -> `13.49 EUR`; empty when the amount is unknown."""
     if amount_minor is None:
@@ -143,10 +122,11 @@ def _subscription_entries(conn: sqlite3.Connection, h: Humanizer) -> list[Calend
     for row in rows:
         sub_id, slug, name, service, plan, amount, currency, status, platform, trial, renewal, ends = row[:12]
         period, cancel = row[12:]
-        label = display_name(name, service, plan, slug) or f"#{sub_id}"
+        label = subscription_name(service, name, slug) or f"#{sub_id}"  # as `status` and the pages say it
         price = h.money(amount, currency)  # "12,99 €" / "€12.99", as the reader writes it
         lines = [
             _("Provider: %(name)s") % {"name": name or slug},
+            *([_("Plan: %(plan)s") % {"plan": plan}] if plan else []),
             _("Status: %(status)s") % {"status": h.subscription_status(status)},
         ]
         if platform and platform not in ("direct", "unknown"):

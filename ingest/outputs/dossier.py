@@ -25,7 +25,7 @@ from sqlite_utils import Database
 from extractors.registry import registry
 from ingest.bank.findings import bank_findings, provider_debits
 from ingest.derived.knowledge import get_provider
-from ingest.outputs.humanize import Humanizer
+from ingest.outputs.humanize import Humanizer, name_with_plan, subscription_name
 from ingest.store import today as today_
 
 EXCERPT_CHARS = 600
@@ -268,6 +268,9 @@ def build_dossier(
     dossier = Dossier(slug=slug, today=today_iso, provider=get_provider(db, slug), h=h)
     messages = _provider_messages(db, slug)
     dossier.subscriptions = _subscriptions(db, slug, h)
+    for sub in dossier.subscriptions:  # named as `status`, the pages and the calendar name it
+        sub["name"] = subscription_name(sub["service_name"], dossier.name, slug)
+        sub["heading"] = name_with_plan(sub["name"], sub["plan"])
     dossier.tickets, dossier.promises = _tickets(db, slug, today_iso, h)
     findings = bank_findings(db.conn, provider=slug)
     dossier.bank = findings if any(findings.values()) else {}

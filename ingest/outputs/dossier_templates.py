@@ -70,7 +70,7 @@ MARKDOWN = """\
 ## {{ _("Subscription history") }}
 
 {% for s in d.subscriptions %}
-### {{ (s.service_name or d.name) | md }}{% if s.plan %} ({{ s.plan | md }}){% endif %}
+### {{ s.heading | md }}
 
 
 - {{ _("Status") }}{{ h.colon }}{{ h.subscription_status(s.status) or _("unknown") }}
@@ -260,7 +260,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 
 <h2 id="subscriptions">{{ _("Subscription history") }}</h2>
 {% for s in d.subscriptions %}
-<h3>{{ s.service_name or d.name }}{% if s.plan %} ({{ s.plan }}){% endif %}</h3>
+<h3>{{ s.heading }}</h3>
 <table>
 <tr><th>{{ _("Status") }}</th><td>{{ h.subscription_status(s.status) or _("unknown") }}</td></tr>
 <tr><th>{{ _("Platform") }}</th><td>{{ h.platform(s.platform) or _("unknown") }}</td></tr>

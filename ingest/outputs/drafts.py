@@ -103,7 +103,9 @@ def _subscription(dossier: Dossier) -> dict[str, Any]:
     order = {"active": 0, "trial": 1, "payment_failed": 2, "cancelled": 3}
     subs = sorted(dossier.subscriptions, key=lambda s: (order.get(s["status"], 9), -(s["id"] or 0)))
     # No subscription seen (a provider known only from its file): every fact stays a placeholder.
-    return subs[0] if subs else dict.fromkeys(("id", "service_name", "plan", "started_on", "platform"))
+    return (
+        subs[0] if subs else dict.fromkeys(("id", "name", "service_name", "plan", "started_on", "platform"))
+    )
 
 
 def _support_address(dossier: Dossier) -> str | None:

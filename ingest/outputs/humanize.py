@@ -166,6 +166,26 @@ def is_timezone(name: str) -> bool:
     return True
 
 
+def subscription_name(service_name: str | None, provider_name: str | None, slug: str | None) -> str:
+    """The one name every output gives a subscription (status, pages, calendar, reminders, dossier,
+    drafts): the service's own ("ChatGPT", "Électricité EDF"), else the provider's, else its slug."""
+    for name in (service_name, provider_name, slug):
+        if name and name.strip():
+            return name.strip()
+    return ""
+
+
+def name_with_plan(name: str, plan: str | None) -> str:
+    """The name then the plan where an output shows both, no word said twice: "Netflix — Standard", but
+    "ChatGPT Plus" (the plan already names it) and "Amazon Prime" (the name already says the plan)."""
+    plan = (plan or "").strip()
+    if not plan or plan.casefold() in name.casefold():
+        return name
+    if not name or name.casefold() in plan.casefold():
+        return plan
+    return f"{name} — {plan}"
+
+
 def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-get_currency_precision(currency))
 

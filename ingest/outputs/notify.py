@@ -30,7 +30,7 @@ from extractors.registry import registry
 from ingest.config import Config, Notify, parse_weekly
 from ingest.outputs import queries
 from ingest.outputs.fx import shipped_rates
-from ingest.outputs.humanize import Humanizer
+from ingest.outputs.humanize import Humanizer, subscription_name
 from ingest.store import now_iso
 from ingest.store.schema import connect_db
 
@@ -107,9 +107,10 @@ def cancel_route(sub: dict, routes: dict[str, dict], h: Humanizer | None = None)
 
 
 def _name(sub: dict, routes: dict[str, dict]) -> str:
-    """The name `status` and the pages show: the service's own ("Électricité EDF", "Freebox"), else the
-    provider's."""
-    return sub.get("service_name") or (routes.get(sub["provider"]) or {}).get("name") or sub["provider"]
+    """The name `status`, the pages and the calendar show (`subscription_name`)."""
+    return subscription_name(
+        sub.get("service_name"), (routes.get(sub["provider"]) or {}).get("name"), sub["provider"]
+    )
 
 
 def _renewals(
@@ -209,7 +210,7 @@ def _promises(db: Database, today: date, routes: dict, h: Humanizer) -> Iterable
             yield Reminder(f"promise_overdue:{key}", "promise_overdue", title, body)
 
 
-def _charges_after_cancel(db: Database, today: date, h: Humanizer) -> Iterable[Reminder]:
+def _charges_after_cancel(db: Database, today: date, routes: dict, h: Humanizer) -> Iterable[Reminder]:
     if not db.table("bank_transactions").exists():
         return
     rows = db.query(
@@ -221,7 +222,7 @@ def _charges_after_cancel(db: Database, today: date, h: Humanizer) -> Iterable[R
     for row in rows:
         price = h.money(row["amount_minor"], row["currency"])
         title = h.gettext("%(name)s: charged %(amount)s after the cancellation") % {
-            "name": row["service_name"] or row["provider"],
+            "name": _name(dict(row), routes),
             "amount": price,
         }
         body = f"{h.charge_after_cancellation(dict(row))}\nsubtrail draft claim {row['provider']}"
@@ -294,7 +295,7 @@ def due_reminders(
         *_renewals(db, today, settings.days_before, routes, h),
         *_events(db, today, routes, h),
         *_promises(db, today, routes, h),
-        *_charges_after_cancel(db, today, h),
+        *_charges_after_cancel(db, today, routes, h),
     ]
     if settings.weekly_digest and (key := _digest_due(now, settings.weekly_digest)):
         found.append(_digest(db, today, key, routes, h))

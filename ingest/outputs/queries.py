@@ -17,6 +17,7 @@ from typing import Any
 from ingest.bank import findings
 from ingest.derived.periods import per_month
 from ingest.outputs.fx import Converted, Rates, to_main
+from ingest.outputs.humanize import subscription_name
 from ingest.store import today
 
 RUNNING = ("trial", "active", "payment_failed")  # shown first; all but trials count in the totals
@@ -83,7 +84,7 @@ def subscriptions(
     )
     statements = _statements(conn)
     for sub in found:
-        sub["name"] = sub["service_name"] or sub["provider_name"] or sub["provider"]
+        sub["name"] = subscription_name(sub["service_name"], sub["provider_name"], sub["provider"])
         sub["statements"] = statements.get(sub["id"], [])
         sub["corrected_fields"] = json.loads(sub["corrected"]) if sub.get("corrected") else []
         converted: Converted = to_main(
