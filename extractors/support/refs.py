@@ -90,14 +90,19 @@ _NEEDLES: dict[str, tuple[str, ...]] = {
 }
 
 
+_ALL_NEEDLES = tuple(sorted({needle for needles in _NEEDLES.values() for needle in needles}))
+_NEEDLE_SETS = {family: frozenset(needles) for family, needles in _NEEDLES.items()}
+
+
 def find_refs(subject: str, body: str) -> list[TicketRef]:
     """Every ticket token in the subject then the body, deduplicated, in order of appearance."""
     found: dict[tuple[str, str], TicketRef] = {}
     for text in (subject or "", body or ""):
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
         lowered = text.lower()
+        present = {needle for needle in _ALL_NEEDLES if needle in lowered}  # each needle searched once
         for family, pattern, is_global in _PATTERNS:
-            if not any(needle in lowered for needle in _NEEDLES[family]):
+            if _NEEDLE_SETS[family].isdisjoint(present):
                 continue
             for match in pattern.finditer(text):
                 value, system = match.group(1), family
