@@ -139,3 +139,13 @@ def test_without_a_language_the_same_lines_stay_english(
     listed = run(config, "note", "list")
     assert "2026-11-26 14:30" in listed and " phone " in listed
     assert "[promise: refund within 5 business days by 2026-12-03]" in listed
+
+
+def test_a_bank_file_that_cannot_be_read_is_said_in_french(french: Path) -> None:
+    junk = french.parent / "pas-un-releve.csv"
+    junk.write_text("rien à lire ici\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["bank", "import", str(junk), "--config", str(french)])
+    assert result.exit_code == 1, result.output
+    assert f"fichier ignoré : {junk} : " in result.output
+    assert "détails : select * from ingest_errors where stage = 'bank'" in result.output
+    assert "skipped" not in result.output and "details:" not in result.output

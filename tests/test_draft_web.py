@@ -169,3 +169,22 @@ def test_http_draft_uses_the_templates_beside_the_config(site: tuple[str, dict[s
     page = httpx.get(f"{url}/provider/deezer/draft/claim", cookies={"subtrail_lang": "en"})
     assert _textarea(page.text) == "Subject: my own notice\nDeezer [ref]\n"
     assert "my own notice" in page.text.split('class="st-draft-subject">', 1)[1]
+
+
+def test_a_cancellation_is_offered_only_while_a_subscription_may_still_run(tmp_path: Path) -> None:
+    """What the provider page reads: any running or silent subscription, never one the user dismissed."""
+    from ingest.outputs.queries import provider
+    from ingest.store.schema import open_db
+
+    db = open_db(tmp_path / "t.db")
+    db["subscriptions"].insert({"id": 1, "provider": "free", "status": "expired", "dismissed": 0})
+
+    def offered() -> bool:
+        return provider(db.conn, "free", "EUR", None)["cancellable"]
+
+    assert offered() is False
+    for status in ("cancelled", "active", "trial", "payment_failed", "unknown"):
+        db.execute("update subscriptions set status = ?", [status])
+        assert offered() is (status != "cancelled"), status
+    db.execute("update subscriptions set dismissed = 1")  # "not a subscription", said the user
+    assert offered() is False
