@@ -33,6 +33,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     subprocess.run(subtrail_command("bank", "import", *statements, "--db", str(path)), check=True)
     with Database(path) as db:
         spotify = db.execute("select id from tickets where ticket_ref = '613377'").fetchone()[0]
+        resolved = db.execute("select id from tickets where ticket_ref = '51190342'").fetchone()[0]
         db.execute("update tickets set subject = ? where id = ?", [HOSTILE, seeded.ticket_id])
         db.conn.commit()
     config = folder / "fr.toml"
@@ -44,7 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     )
     env = {"SUBTRAIL_TODAY": TODAY}
     with running_server(path, env=env, extra_args=("--config", str(config))) as url:
-        yield url, {"spotify": spotify, "hostile": seeded.ticket_id}
+        yield url, {"spotify": spotify, "hostile": seeded.ticket_id, "resolved": resolved}
 
 
 def _textarea(html: str) -> str:
@@ -83,10 +84,7 @@ def test_http_claim_and_follow_up_drafts(site: tuple[str, dict[str, int]]) -> No
 def test_http_drafts_are_linked_and_unknown_ones_are_404(site: tuple[str, dict[str, int]]) -> None:
     url, ids = site
     provider = httpx.get(f"{url}/provider/deezer").text
-    assert (
-        'href="/provider/deezer/draft/cancel"' in provider
-        and 'href="/provider/deezer/draft/claim"' in provider
-    )
+    assert 'href="/provider/deezer/draft/claim"' in provider
     netflix = httpx.get(
         f"{url}/provider/netflix"
     ).text  # nothing to claim from Netflix: no formal notice offered
@@ -98,6 +96,33 @@ def test_http_drafts_are_linked_and_unknown_ones_are_404(site: tuple[str, dict[s
         "/journal/99999/draft",
     ):
         assert httpx.get(url + path).status_code == 404, path
+
+
+def test_http_a_resolved_case_offers_no_follow_up_but_its_draft_still_answers(
+    site: tuple[str, dict[str, int]],
+) -> None:
+    url, ids = site
+    case = httpx.get(f"{url}/journal/{ids['resolved']}")
+    assert case.status_code == 200 and "st-status-resolved" in case.text
+    assert "/draft" not in case.text and "rédiger une relance" not in case.text
+    waiting = httpx.get(f"{url}/journal/{ids['spotify']}").text  # still waiting on them: offered
+    assert f'href="/journal/{ids["spotify"]}/draft"' in waiting
+    typed = httpx.get(f"{url}/journal/{ids['resolved']}/draft")
+    assert typed.status_code == 200 and _textarea(typed.text)
+
+
+def test_http_a_provider_whose_subscriptions_all_ended_offers_no_cancellation(
+    site: tuple[str, dict[str, int]],
+) -> None:
+    url, _ = site
+    for slug in ("deezer", "disney-plus"):  # expired only
+        page = httpx.get(f"{url}/provider/{slug}")
+        assert page.status_code == 200, slug
+        assert "/draft/cancel" not in page.text and "Rédiger une résiliation" not in page.text, slug
+        typed = httpx.get(f"{url}/provider/{slug}/draft/cancel")
+        assert typed.status_code == 200 and _textarea(typed.text), slug
+    for slug in ("spotify", "basic-fit", "canal-plus"):  # a trial, no recent news, one still active
+        assert f'href="/provider/{slug}/draft/cancel"' in httpx.get(f"{url}/provider/{slug}").text, slug
 
 
 def test_http_mail_text_in_a_draft_stays_text(site: tuple[str, dict[str, int]]) -> None:
@@ -144,3 +169,22 @@ def test_http_draft_uses_the_templates_beside_the_config(site: tuple[str, dict[s
     page = httpx.get(f"{url}/provider/deezer/draft/claim", cookies={"subtrail_lang": "en"})
     assert _textarea(page.text) == "Subject: my own notice\nDeezer [ref]\n"
     assert "my own notice" in page.text.split('class="st-draft-subject">', 1)[1]
+
+
+def test_a_cancellation_is_offered_only_while_a_subscription_may_still_run(tmp_path: Path) -> None:
+    """What the provider page reads: any running or silent subscription, never one the user dismissed."""
+    from ingest.outputs.queries import provider
+    from ingest.store.schema import open_db
+
+    db = open_db(tmp_path / "t.db")
+    db["subscriptions"].insert({"id": 1, "provider": "free", "status": "expired", "dismissed": 0})
+
+    def offered() -> bool:
+        return provider(db.conn, "free", "EUR", None)["cancellable"]
+
+    assert offered() is False
+    for status in ("cancelled", "active", "trial", "payment_failed", "unknown"):
+        db.execute("update subscriptions set status = ?", [status])
+        assert offered() is (status != "cancelled"), status
+    db.execute("update subscriptions set dismissed = 1")  # "not a subscription", said the user
+    assert offered() is False

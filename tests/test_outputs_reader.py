@@ -220,6 +220,7 @@ OUTPUTS = (
     "calendar.py",
     "notify.py",
 )
+CLI = ("bank.py", "context.py", "draft.py", "export.py", "mail.py", "note.py")  # what commands say
 IN_TEMPLATE = re.compile(r"""(?<![\w.])(?:_|gettext)\(\s*"((?:[^"\\]|\\.)+)"\s*\)""")
 PLURAL_IN_TEMPLATE = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"((?:[^"\\]|\\.)+)\"""")
 
@@ -241,7 +242,9 @@ def _messages_in(path: Path) -> set[str]:
 
 def test_every_status_dossier_and_export_label_is_in_the_one_catalogue() -> None:
     wanted = set().union(*(_messages_in(REPO / "ingest/outputs" / name) for name in OUTPUTS))
+    wanted |= set().union(*(_messages_in(REPO / "ingest/cli" / name) for name in CLI))
     assert "Account identifiers" in wanted and "Your corrections (%(count)d)" in wanted  # the scan sees them
+    assert "note %(note)d deleted" in wanted and "yyyy-MM-dd" in wanted
     translated = translated_ids()
     assert sorted(wanted - translated) == []
 

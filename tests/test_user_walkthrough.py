@@ -229,10 +229,18 @@ def test_the_calendar_speaks_the_readers_language_and_writes_money_as_people_do(
         assert code not in body, code
 
 
+def _in_english(copy: Path) -> None:
+    toml = copy.parent / "subtrail.toml"
+    toml.write_text(toml.read_text().replace('language = "fr"', 'language = "en"'))
+
+
 def test_note_add_says_the_case_status_in_words_not_its_code(copy: Path) -> None:
-    said = _run(copy, "note", "add", "--provider", "spotify", "--channel", "phone", "--at", "2026-11-26 14:30",
-                "--text", "Rappel du service client")  # fmt: skip
-    assert "note 1 added to ticket 2 (613377, waiting on them)" in said
+    args = ("note", "add", "--provider", "spotify", "--channel", "phone", "--at", "2026-11-26 14:30", "--text")  # fmt: skip
+    said = _run(copy, *args, "Rappel du service client")
+    assert "note 1 ajoutée au dossier 2 (613377, en attente de leur part)" in said
+    _in_english(copy)
+    said = _run(copy, *args, "Customer service called back")
+    assert "note 2 added to ticket 2 (613377, waiting on them)" in said
     assert "awaiting_provider" not in said
 
 
@@ -318,6 +326,9 @@ def test_verify_counts_one_problem_in_the_singular(copy: Path) -> None:
             "update raw_messages set raw = raw || x'20' where rowid = (select min(rowid) from raw_messages)"
         )
     result = CliRunner().invoke(cli, ["verify", "--config", str(copy.parent / "subtrail.toml")])
+    assert result.exit_code == 1 and "42 messages bruts vérifiés, 1 problème\n" in result.output
+    _in_english(copy)
+    result = CliRunner().invoke(cli, ["verify", "--config", str(copy.parent / "subtrail.toml")])
     assert result.exit_code == 1 and "42 raw messages checked, 1 problem\n" in result.output
 
 
@@ -352,7 +363,11 @@ def test_status_and_the_web_name_open_cases_the_same_way_in_english(copy: Path) 
 
 
 def test_import_of_one_message_says_one_message(copy: Path) -> None:
-    said = _run(copy, "import", str(SAMPLE / "mailbox" / "inbox" / "sub-netflix-fr-receipt-nov.eml"))
+    one = str(SAMPLE / "mailbox" / "inbox" / "sub-netflix-fr-receipt-nov.eml")
+    said = _run(copy, "import", one)
+    assert said.startswith("1 message lu en ") and "nouveaux : 0, déjà enregistrés : 1" in said
+    _in_english(copy)
+    said = _run(copy, "import", one)
     assert said.startswith("1 message read in ") and "0 new, 1 already stored" in said
 
 

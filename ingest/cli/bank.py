@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ingest.cli.context import Context, fail, with_context
+
+if TYPE_CHECKING:
+    from ingest.bank.statements import Statement
+    from ingest.bank.store import SaveResult
+    from ingest.outputs.humanize import Humanizer
 
 
 @click.group()
@@ -52,24 +58,20 @@ def import_(
         except BankError as exc:
             fail(str(exc))
     db = ctx.db(create=True)
+    h = ctx.reader()
     failed = 0
     for name in files:
         try:
             statement = read_statement(Path(name), account=account, columns=columns, currency=currency)
         except BankError as exc:
             record_error(db, "bank", str(exc), source=name)
-            click.echo(f"skipped {name}: {exc}", err=True)
+            click.echo(h.gettext("skipped %(file)s: %(problem)s") % {"file": name, "problem": exc}, err=True)
             failed += 1
             continue
         for problem in statement.problems:
             record_error(db, "bank", problem, source=name)
         saved = save_statement(db, statement)
-        filed = ", ".join(saved.accounts) or statement.account
-        click.echo(
-            f"{name}: {len(statement.transactions)} lines ({statement.kind}, account {filed}): "
-            f"{saved.new} new, {saved.duplicates} already stored"
-            + (f", {len(statement.problems)} unreadable" if statement.problems else "")
-        )
+        click.echo(_statement_line(h, name, statement, saved))
         failed += bool(statement.problems)
     with db.atomic():
         refresh(db)
@@ -80,10 +82,33 @@ def import_(
                select 'unknown', count(*) from recurring_charges where subscription_id is null"""
         ).fetchall()
     )
-    click.echo(
-        f"{counts['all']} recurring charges ({counts['confirmed']} confirmed), "
-        f"{counts['unknown']} with no known subscription: select * from bank_unknown_recurring"
+    said = h.ngettext(
+        "%(count)d recurring charge (%(confirmed)d confirmed), %(unknown)d with no known subscription: %(sql)s",
+        "%(count)d recurring charges (%(confirmed)d confirmed), %(unknown)d with no known subscription: %(sql)s",
+        counts["all"],
     )
+    click.echo(said % {"count": counts["all"], "confirmed": counts["confirmed"], "unknown": counts["unknown"],
+                       "sql": "select * from bank_unknown_recurring"})  # fmt: skip
     if failed:
-        click.echo("details: select * from ingest_errors where stage = 'bank'", err=True)
+        details = h.gettext("details: %(sql)s") % {"sql": "select * from ingest_errors where stage = 'bank'"}
+        click.echo(details, err=True)
         sys.exit(1)
+
+
+def _statement_line(h: Humanizer, name: str, statement: Statement, saved: SaveResult) -> str:
+    """ "releve.csv: 358 lines (csv, account 0004…): 358 new, 0 already stored", in the reader's words."""
+    lines = len(statement.transactions)
+    head = h.ngettext(
+        "%(file)s: %(count)d line (%(kind)s, account %(account)s): ",
+        "%(file)s: %(count)d lines (%(kind)s, account %(account)s): ",
+        lines,
+    )
+    filed = ", ".join(saved.accounts) or statement.account
+    said = head % {"file": name, "count": lines, "kind": statement.kind, "account": filed}
+    said += h.gettext("%(new)d new, %(stored)d already stored") % {
+        "new": saved.new,
+        "stored": saved.duplicates,
+    }
+    if statement.problems:
+        said += h.gettext(", %(count)d unreadable") % {"count": len(statement.problems)}
+    return said

@@ -21,6 +21,7 @@ import click
 from sqlite_utils import Database
 
 from ingest.config import Config, ConfigError, load_config
+from ingest.outputs.humanize import Humanizer
 from ingest.store.schema import database_problem, open_db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,6 +33,10 @@ class Context:
     def __init__(self, config: Config, db_path: str) -> None:
         self.config = config
         self.db_path = db_path
+
+    def reader(self) -> Humanizer:
+        """The person the command's words are for: the config's language and clock, as `status` reads them."""
+        return Humanizer.of(self.config.display)
 
     def db(self, create: bool = False) -> Database:
         """The database; only commands that store mail `create` it, the others refuse a missing one.
@@ -78,8 +83,11 @@ def with_context(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def write_output_with(output: str | None, produce: Callable[[BinaryIO], None]) -> None:
-    """Let `produce` write a seekable file, then move it to `output` or copy it to stdout.
+def write_output_with(
+    output: str | None, produce: Callable[[BinaryIO], None], h: Humanizer | None = None
+) -> None:
+    """Let `produce` write a seekable file, then move it to `output` or copy it to stdout
+    (and say so to `h`, the reader: English by default).
 
     Seekable, so a ZIP has the same bytes whether written to a file or piped; through a
     `.part` file renamed at the end, so a failed export never leaves a half-written one.
@@ -106,11 +114,14 @@ def write_output_with(output: str | None, produce: Callable[[BinaryIO], None]) -
                 shutil.copyfileobj(fh, stdout)
             stdout.flush()
         else:
-            click.echo(f"wrote {target} ({target.stat().st_size:,} bytes)", err=True)
+            h = h or Humanizer()
+            size = target.stat().st_size
+            said = h.ngettext("wrote %(path)s (%(size)s byte)", "wrote %(path)s (%(size)s bytes)", size)
+            click.echo(said % {"path": target, "size": h.number(size)}, err=True)
 
 
-def write_output(data: bytes, output: str | None) -> None:
-    write_output_with(output, lambda fh: fh.write(data))
+def write_output(data: bytes, output: str | None, h: Humanizer | None = None) -> None:
+    write_output_with(output, lambda fh: fh.write(data), h)
 
 
 def providers_db(ctx: Context) -> Database:

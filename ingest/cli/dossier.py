@@ -37,4 +37,4 @@ def dossier(ctx: Context, slug: str, as_html: bool, output: str | None, today: s
     except DossierError as exc:
         fail(str(exc))
     text = render_html(case) if as_html else render_markdown(case)
-    write_output(text.encode("utf-8"), output)
+    write_output(text.encode("utf-8"), output, reader)

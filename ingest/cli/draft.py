@@ -87,7 +87,7 @@ def _write(ctx: Context, kind: str, subject: str, eml: bool, pdf: bool, lang: st
         data = render_pdf(letter)
     else:
         data = letter.text.encode("utf-8")
-    write_output(data, output)
+    write_output(data, output, ctx.reader())
     if pdf and (filters := evidence_filters(letter)) is not None:
         _write_evidence(ctx, db, filters, evidence_zip_path(output, letter))
 
@@ -96,14 +96,14 @@ def _write_evidence(ctx: Context, db: Database, filters: Filters, path: Path) ->
     """The evidence ZIP the letter cites (the same bytes as `export evidence`: the same reader, the
     config's language and clock), and where it is."""
     from ingest.outputs.export import ExportError, write_evidence
-    from ingest.outputs.humanize import Humanizer
 
-    reader = Humanizer.of(ctx.config.display)
+    reader = ctx.reader()
     try:
-        write_output_with(str(path), lambda fh: write_evidence(db, fh, filters, fmt="zip", h=reader))
+        write_output_with(str(path), lambda fh: write_evidence(db, fh, filters, fmt="zip", h=reader), reader)
     except ExportError as exc:
         fail(f"evidence ZIP: {exc}", status=1)
-    click.echo(f"evidence for the letter ({filters.describe()}): {path}", err=True)
+    said = reader.gettext("evidence for the letter (%(filters)s): %(path)s")
+    click.echo(said % {"filters": filters.describe(reader), "path": path}, err=True)
 
 
 @draft.command()

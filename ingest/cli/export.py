@@ -10,7 +10,6 @@ import click
 
 from ingest.cli.context import Context, fail, parse_day, with_context, write_output, write_output_with
 from ingest.cli.slugs import check_provider
-from ingest.outputs.humanize import Humanizer
 
 
 @click.group()
@@ -52,7 +51,6 @@ def evidence(
     Example: subtrail export evidence --provider free --format zip -o free-evidence.zip
     """
     from ingest.outputs.export import ExportError, Filters, write_evidence
-    from ingest.outputs.humanize import Humanizer
 
     if fmt == "zip" and (not output or output == "-") and click.get_binary_stream("stdout").isatty():
         fail("refusing to write a ZIP to the terminal: use -o FILE")
@@ -66,9 +64,11 @@ def evidence(
         since=since_day.isoformat() if since_day else None,
         until=until_day.isoformat() if until_day else None,
     )
-    reader = Humanizer.of(ctx.config.display)
+    reader = ctx.reader()
     try:
-        write_output_with(output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom, h=reader))
+        write_output_with(
+            output, lambda fh: write_evidence(db, fh, filters, fmt=fmt, bom=bom, h=reader), reader
+        )
     except ExportError as exc:
         fail(str(exc))
 
@@ -85,5 +85,6 @@ def calendar(ctx: Context, output: str | None) -> None:
         from ingest.outputs.calendar import build_calendar
     except ImportError:
         fail("calendar export is not available in this version")
-    data = build_calendar(ctx.db(), h=Humanizer.of(ctx.config.display))
-    write_output(data.encode("utf-8") if isinstance(data, str) else data, output)
+    reader = ctx.reader()
+    data = build_calendar(ctx.db(), h=reader)
+    write_output(data.encode("utf-8") if isinstance(data, str) else data, output, reader)

@@ -71,15 +71,23 @@ def import_(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
         fail(f"{missing[0]}: no such file or directory (nothing imported)")
     db = ctx.db(create=True)
     summary = import_paths(db, paths, identity=ctx.config.identity, workers=workers)
-    click.echo(
-        f"{summary.seen} message{'' if summary.seen == 1 else 's'} read in {summary.seconds:.1f}s "
-        f"({summary.rate:,.0f}/s): "
-        f"{summary.new} new, {summary.duplicates} already stored, {summary.errors} with errors"
+    h = ctx.reader()
+    said = h.ngettext(
+        "%(count)d message read in %(seconds)ss (%(rate)s/s): "
+        "%(new)d new, %(stored)d already stored, %(errors)d with errors",
+        "%(count)d messages read in %(seconds)ss (%(rate)s/s): "
+        "%(new)d new, %(stored)d already stored, %(errors)d with errors",
+        summary.seen,
     )
+    click.echo(said % {"count": summary.seen, "seconds": h.number(summary.seconds, 1),
+                       "rate": h.number(summary.rate), "new": summary.new, "stored": summary.duplicates,
+                       "errors": summary.errors})  # fmt: skip
     for line in summary.error_sources[:10]:
-        click.echo(f"  skipped {line}", err=True)
+        click.echo(h.gettext("  skipped %(source)s") % {"source": line}, err=True)
     if summary.errors:
-        click.echo("details: select * from ingest_errors order by id desc", err=True)
+        click.echo(
+            h.gettext("details: %(sql)s") % {"sql": "select * from ingest_errors order by id desc"}, err=True
+        )
         sys.exit(1)
 
 
@@ -96,8 +104,14 @@ def reprocess(ctx: Context) -> None:
 
     ctx.config.check_identity()  # directions are decided again: the placeholder would make all inbound
     summary = reprocess_all(ctx.db(), ctx.config.identity)
+    h = ctx.reader()
+    said = h.ngettext(
+        "%(count)d message reprocessed in %(seconds)ss, %(errors)d with errors",
+        "%(count)d messages reprocessed in %(seconds)ss, %(errors)d with errors",
+        summary.messages,
+    )
     click.echo(
-        f"{summary.messages} messages reprocessed in {summary.seconds:.1f}s, {summary.errors} with errors"
+        said % {"count": summary.messages, "seconds": h.number(summary.seconds, 1), "errors": summary.errors}
     )
     if summary.errors:
         sys.exit(1)
@@ -115,7 +129,9 @@ def verify(ctx: Context) -> None:
     report = verify_store(ctx.db())
     for problem in report.problems:
         click.echo(f"MISMATCH {problem}")
-    count = len(report.problems)
-    click.echo(f"{report.checked} raw messages checked, {count} problem{'' if count == 1 else 's'}")
+    h, count = ctx.reader(), len(report.problems)
+    checked = h.ngettext("%(count)d raw message checked", "%(count)d raw messages checked", report.checked)
+    problems = h.ngettext("%(count)d problem", "%(count)d problems", count)
+    click.echo(f"{checked % {'count': report.checked}}, {problems % {'count': count}}")
     if report.problems:
         sys.exit(1)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import date, time
 
 import click
+from babel.dates import format_date
 
 from ingest.cli.context import Context, fail, with_context
 from ingest.cli.slugs import check_provider
-from ingest.cli.when import EXAMPLES, local_text, parse_day_text, parse_moment
-from ingest.outputs.humanize import Humanizer
+from ingest.cli.when import EXAMPLES, parse_day_text, parse_moment
+from ingest.outputs.humanize import N_, Humanizer
 
 CHANNELS = ("phone", "chat", "letter", "email", "other")
+# The day in a note list, as a babel pattern in the reader's catalogue: a form `--at` reads back
+DAY_PATTERN = N_("yyyy-MM-dd")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9.+-]{0,62}")
 
 
@@ -106,9 +110,13 @@ def note_add(
         " where tm.manual_note_id = ?",
         [note_id],
     ).fetchone()
-    status = Humanizer().ticket_status(row[2]) if row else ""  # words, as the line's own language says
-    where = f"ticket {row[0]} ({row[1] or 'no reference'}, {status})" if row else "the journal"
-    click.echo(f"note {note_id} added to {where}")
+    h = ctx.reader()
+    if row is None:
+        click.echo(h.gettext("note %(note)d added to the journal") % {"note": note_id})
+        return
+    said = h.gettext("note %(note)d added to ticket %(ticket)d (%(ref)s, %(status)s)")
+    ref = row[1] or h.gettext("no reference")
+    click.echo(said % {"note": note_id, "ticket": row[0], "ref": ref, "status": h.ticket_status(row[2])})
 
 
 @note.command(name="list")
@@ -125,13 +133,29 @@ def note_list(ctx: Context, provider: str | None) -> None:
     if provider:
         sql += " where provider = ?"
         params.append(check_provider(db, provider, "--provider"))
+    h = ctx.reader()
+    pattern = h.gettext(DAY_PATTERN)
+    width = max(len(h.channel(name)) for name in CHANNELS)
     for row in db.execute(sql + " order by at, id", params):
         note_id, at, slug, channel, agent, body, promise, due = row
-        when = local_text(at, ctx.config.display.timezone)
-        line = f"{note_id:>4}  {when:<16}  {slug:<14} {channel:<6} {agent or '-':<12} {body}"
-        if promise:
-            line += f"  [promise: {promise}{' by ' + due if due else ''}]"
+        when = _when(h, at, pattern)
+        line = f"{note_id:>4}  {when:<16}  {slug:<14} {h.channel(channel):<{width}} {agent or '-':<12} {body}"
+        if promise and due:
+            day = format_date(date.fromisoformat(due), pattern, locale=h.locale)
+            line += "  " + h.gettext("[promise: %(promise)s by %(day)s]") % {"promise": promise, "day": day}
+        elif promise:
+            line += "  " + h.gettext("[promise: %(promise)s]") % {"promise": promise}
         click.echo(line)
+
+
+def _when(h: Humanizer, stamp: str, pattern: str) -> str:
+    """A note's moment on the reader's clock, as they write it and `--at` reads it back
+    ("2026-03-03 10:02", "03/03/2026 10:02"); a local midnight is the date alone (a date typed alone)."""
+    moment = h.local(stamp)
+    if moment is None:
+        return stamp
+    day = format_date(moment.date(), pattern, locale=h.locale)
+    return day if moment.time() == time() else f"{day} {moment:%H:%M}"
 
 
 @note.command(name="delete")
@@ -150,4 +174,4 @@ def note_delete(ctx: Context, note_id: int) -> None:
     with db.atomic():
         db.execute("delete from manual_notes where id = ?", [note_id])
         rebuild_journal(db)
-    click.echo(f"note {note_id} deleted")
+    click.echo(ctx.reader().gettext("note %(note)d deleted") % {"note": note_id})

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date, format_skeleton, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "subtrail"
@@ -245,6 +245,10 @@ class Humanizer:
             return format_currency(minor_to_decimal(amount_minor, currency), currency, locale=self.locale)
         except (ValueError, KeyError):
             return f"{minor_to_decimal(amount_minor, 'XXX')} {currency}"
+
+    def number(self, value: float, decimals: int = 0) -> str:
+        """`9372` -> "9,372" / "9 372", `0.25` with one decimal -> "0.2" / "0,2": counts and sizes."""
+        return format_decimal(value, "#,##0" + ("." + "0" * decimals if decimals else ""), locale=self.locale)
 
     def period(self, period: str | None) -> str:
         """`P1M` -> "month" / "mois", `P4W` -> "4 weeks" / "4 semaines"; an unknown period stays as written."""

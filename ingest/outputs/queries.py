@@ -21,6 +21,7 @@ from ingest.outputs.humanize import subscription_name
 from ingest.store import today
 
 RUNNING = ("trial", "active", "payment_failed")  # shown first; all but trials count in the totals
+CANCELLABLE = (*RUNNING, "unknown")  # no recent news may still be billed: a cancellation still makes sense
 STATUS_ORDER = {"payment_failed": 0, "active": 1, "trial": 2, "cancelled": 3, "unknown": 4, "expired": 5}
 RENEWAL_DAYS = 30
 
@@ -245,5 +246,7 @@ def provider(conn: sqlite3.Connection, slug: str, main: str, rates: Rates | None
     # A formal notice is offered only with something to claim: a debit after a cancellation, a refund overdue
     owed = findings.bank_findings(conn, slug).get("after_cancellation")
     overdue = [p for p in overdue_promises(conn, today()) if p["provider"] == slug]
+    # A cancellation only while something may still run (an ended one's letter stays at its URL)
+    cancellable = any(s["status"] in CANCELLABLE and not s.get("dismissed") for s in subs)
     return {"info": info, "subscriptions": subs, "tickets": tickets, "messages": messages,
-            "claimable": bool(owed or overdue)}  # fmt: skip
+            "claimable": bool(owed or overdue), "cancellable": cancellable}  # fmt: skip
