@@ -218,3 +218,21 @@ def test_card_and_paypal_payments_and_references_without_digits(db: Database) ->
         ("Spotify", "P1M", 6, "confirmed"),
         ("Spotify", "P1M", 6, "confirmed"),
     ]
+
+
+def test_first_debit_on_follows_the_links(bank_db: Database) -> None:
+    """Each linked subscription keeps its series' first debit; a link that goes takes it away."""
+    rows = bank_db.execute(
+        """select s.provider, s.first_debit_on, (select min(first_on) from recurring_charges r
+                  where r.subscription_id = s.id) from subscriptions s order by s.id"""
+    ).fetchall()
+    assert all(first == expected for _, first, expected in rows), rows
+    assert sum(first is not None for _, first, _ in rows) >= 5, rows
+    assert dict((p, f) for p, f, _ in rows)["netflix"] is not None
+    bank_db.execute("update subscriptions set provider = 'nobody' where provider = 'netflix'")
+    with bank_db.atomic():
+        refresh(bank_db)
+    (first,) = bank_db.execute(
+        "select first_debit_on from subscriptions where provider = 'nobody'"
+    ).fetchone()
+    assert first is None

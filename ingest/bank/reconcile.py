@@ -236,3 +236,15 @@ def link_subscriptions(db: Database) -> None:
         "update recurring_charges set subscription_id = ?, match_reason = ? where id = ?",
         [(sid, reason, rid) for rid, (sid, reason) in linked.items()],
     )
+    _store_first_debits(db)
+
+
+def _store_first_debits(db: Database) -> None:
+    """`subscriptions.first_debit_on`: the statements can prove a subscription ran before its first mail.
+
+    Kept apart from `started_on` (what the mails say, which the user may correct); the outputs choose.
+    """
+    db.execute(
+        """update subscriptions set first_debit_on = (
+               select min(first_on) from recurring_charges where subscription_id = subscriptions.id)"""
+    )

@@ -98,6 +98,8 @@ TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
             "dismissed": int,  # 1: the user said this is not a subscription
             "corrected": str,  # JSON list of the fields a correction set
             "added_by_correction": int,  # corrections.id of the `subtrail add subscription` that made this row
+            # ingest/bank/reconcile.py: the first debit of its linked recurring charges (the mails may start later)
+            "first_debit_on": str,
         },
         "id",
     ),
