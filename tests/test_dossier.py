@@ -196,3 +196,74 @@ def test_identity_keeps_other_recipients_out(case_db: Database) -> None:
     )
     assert "bob@example.net" in [i.value for i in everyone.identifiers]
     assert [i.value for i in mine.identifiers if i.kind == "account_email"] == ["alice@example.org"]
+
+
+# --- when a subscription began: the mails' first date, or the bank's first debit when that is earlier ---
+
+
+def _sample_history(db_path: Path, slug: str, language: str) -> tuple[str, str]:
+    """The Markdown and HTML dossier of one sample provider, in `language`."""
+    from ingest.outputs.humanize import Humanizer
+
+    db = Database(db_path)
+    try:
+        case = build_dossier(db, slug, today=date(2026, 11, 27), h=Humanizer(language=language))
+        return render_markdown(case), render_html(case)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "markdown", "html"),
+    [
+        ("en", "- Since: Nov 2025 (first bank debit)", "<tr><th>Since</th><td>Nov 2025 (first bank debit)</td></tr>"),
+        ("fr", "- Depuis : nov. 2025 (premier prélèvement bancaire)",
+         "<tr><th>Depuis</th><td>nov. 2025 (premier prélèvement bancaire)</td></tr>"),
+    ],
+)  # fmt: skip
+def test_the_dossier_says_deezer_ran_since_its_first_bank_debit(
+    sample_db_path: Path, language: str, markdown: str, html: str
+) -> None:
+    for slug in ("deezer", "free-mobile"):  # the mails start in Sept and Nov 2026; the debits in Nov 2025
+        text, page = _sample_history(sample_db_path, slug, language)
+        assert markdown in text, slug
+        assert html in page, slug
+    db = Database(sample_db_path)
+    started, first_debit = db.execute(
+        "select started_on, first_debit_on from subscriptions where provider = 'deezer'"
+    ).fetchone()
+    db.close()
+    assert (started, first_debit) == ("2026-09-25", "2025-11-26")  # the mails' date is kept as they say it
+
+
+def test_a_start_in_the_mail_earlier_than_the_first_debit_is_shown_as_is(sample_db_path: Path) -> None:
+    text, page = _sample_history(sample_db_path, "spotify", "en")  # mail 5 June 2026, first debit 6 July
+    assert "- Started on: Jun 5, 2026" in text
+    assert "first bank debit" not in text and "first bank debit" not in page
+
+
+def test_a_users_correction_of_the_start_wins_over_the_first_debit(
+    sample_db_path: Path, tmp_path: Path
+) -> None:
+    from ingest.derived.corrections import Correction, record_corrections
+    from ingest.store.schema import open_db
+    from tests.conftest import copy_db
+
+    path = copy_db(sample_db_path, tmp_path / "corrected.db")
+    db = open_db(path)
+    (sid,) = db.execute("select id from subscriptions where provider = 'deezer'").fetchone()
+    record_corrections(db, sid, [Correction("started_on", "2026-02-01")])
+    db.close()
+    text, page = _sample_history(path, "deezer", "en")
+    assert "- Started on: Feb 1, 2026" in text and "<td>Feb 1, 2026</td>" in page
+    assert "first bank debit" not in text and "first bank debit" not in page
+
+
+def test_reprocess_keeps_the_first_debit(sample_db_path: Path, tmp_path: Path) -> None:
+    from tests.conftest import copy_db
+
+    path = copy_db(sample_db_path, tmp_path / "again.db")
+    result = CliRunner().invoke(cli, ["reprocess", "--db", str(path)])
+    assert result.exit_code == 0, result.output
+    text, _ = _sample_history(path, "deezer", "en")
+    assert "- Since: Nov 2025 (first bank debit)" in text

@@ -173,3 +173,18 @@ def test_correction_through_the_form_survives_reprocess(
         assert (
             db.execute("select amount_minor from subscriptions where id = ?", [sub_id]).fetchone()[0] == 1649
         )
+
+
+@pytest.mark.parametrize(
+    ("language", "since"),
+    [("fr", "Depuis nov. 2025 (premier prélèvement bancaire)"), ("en", "Since Nov 2025 (first bank debit)")],
+)
+def test_the_web_dossier_says_deezer_ran_since_its_first_bank_debit(
+    browser: Any, sites: dict[str, str], language: str, since: str
+) -> None:
+    """The mails start in Sept 2026; the statement shows Deezer's debits from Nov 2025."""
+    page, errors = open_page(browser, sites[language] + "/dossier/deezer", 1400)
+    text = " ".join(plain(page.inner_text("body")).split())  # a table row reads "Since\tNov 2025..."
+    page.close()
+    assert not errors, errors
+    assert since in text, text[:1500]

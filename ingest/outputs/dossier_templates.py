@@ -76,7 +76,8 @@ MARKDOWN = """\
 - {{ _("Status") }}{{ h.colon }}{{ h.subscription_status(s.status) or _("unknown") }}
 - {{ _("Platform") }}{{ h.colon }}{{ h.platform(s.platform) or _("unknown") }}
 - {{ _("Account e-mail") }}{{ h.colon }}{{ (s.account_email or _("unknown")) | md }}
-- {{ _("Started on") }}{{ h.colon }}{{ h.date(s.started_on) or _("unknown") }}
+{% set start = h.start(s) %}
+- {{ start[0] }}{{ h.colon }}{{ start[1] or _("unknown") }}
 {% if s.trial_ends_on %}- {{ _("Trial ends on") }}{{ h.colon }}{{ h.date(s.trial_ends_on) }}
 {% endif %}
 - {{ _("Last price") if s.status in ("cancelled", "expired", "unknown") else _("Current price") }}{{ h.colon }}{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}
@@ -265,7 +266,8 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .
 <tr><th>{{ _("Status") }}</th><td>{{ h.subscription_status(s.status) or _("unknown") }}</td></tr>
 <tr><th>{{ _("Platform") }}</th><td>{{ h.platform(s.platform) or _("unknown") }}</td></tr>
 <tr><th>{{ _("Account e-mail") }}</th><td>{{ s.account_email or _("unknown") }}</td></tr>
-<tr><th>{{ _("Started on") }}</th><td>{{ h.date(s.started_on) or _("unknown") }}</td></tr>
+{% set start = h.start(s) %}
+<tr><th>{{ start[0] }}</th><td>{{ start[1] or _("unknown") }}</td></tr>
 {% if s.trial_ends_on %}<tr><th>{{ _("Trial ends on") }}</th><td>{{ h.date(s.trial_ends_on) }}</td></tr>{% endif %}
 <tr><th>{{ _("Last price") if s.status in ("cancelled", "expired", "unknown") else _("Current price") }}</th><td>{{ h.price(s.amount_minor, s.currency, s.billing_period) or _("unknown") }}</td></tr>
 {% if s.next_renewal_on %}<tr><th>{{ _("Next renewal") }}</th><td>{{ h.date(s.next_renewal_on) }}</td></tr>{% endif %}

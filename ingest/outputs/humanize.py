@@ -336,6 +336,26 @@ class Humanizer:
                 return day
         return format_date(day, "medium", locale=self.locale)
 
+    def month(self, day: str | None) -> str:
+        """ "2025-11-26" -> "nov. 2025" / "Nov 2025": a bank's booking day is a few days off the real one."""
+        if not day:
+            return ""
+        try:
+            return format_skeleton("yMMM", date.fromisoformat(day[:10]), locale=self.locale)
+        except ValueError:
+            return day
+
+    def start(self, sub: dict[str, Any]) -> tuple[str, str]:
+        """The label and the day a subscription began, for the dossier: the mails' `started_on`, or the
+        bank's first debit when the statements prove it ran earlier ("Since: Nov 2025 (first bank debit)").
+        A start the user corrected is theirs and wins."""
+        started, debit = sub.get("started_on"), sub.get("first_debit_on")
+        corrected = "started_on" in json.loads(sub.get("corrected") or "[]")
+        if debit and not corrected and (not started or debit < started[:10]):
+            since = self.gettext("%(month)s (first bank debit)") % {"month": self.month(debit)}
+            return self.gettext("Since"), since
+        return self.gettext("Started on"), self.date(started)
+
     def days_from(self, day: str | None, today: date) -> str:
         """ "in 3 days" / "dans 3 jours", "3 days ago"; "today" for today."""
         if not day:
