@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from babel.dates import get_day_names, get_month_names
+from babel.dates import get_day_names
 
+from extractors.dates import MONTHS
 from ingest.outputs.humanize import available_languages
 
 EXAMPLES = '"2026-03-03 10:02", "03/03/2026 10h02", "3 mars 2026 10:02", "3 March 2026 10:02" or ISO-8601'
@@ -55,14 +56,8 @@ def _plain(text: str) -> str:
 
 @functools.cache
 def _months() -> dict[str, int]:
-    """Every month name and abbreviation of every language subtrail speaks, plain, -> 1..12."""
-    names: dict[str, int] = {"sept": 9}
-    for language in available_languages():
-        for width in ("wide", "abbreviated"):
-            for context in ("format", "stand-alone"):
-                for number, name in get_month_names(width, context, locale=language).items():
-                    names[_plain(name)] = number
-    return names
+    """Month names and abbreviations, plain, -> 1..12: the extractors' babel tables (one source)."""
+    return {_plain(name): number for table in MONTHS.values() for name, number in table.items()}
 
 
 @functools.cache
