@@ -32,7 +32,7 @@ from sqlite_utils import Database
 from extractors import EventFact
 from ingest.derived.periods import add_period, monthly_minor
 from ingest.derived.support_events import EXTRACTOR as SUPPORT_EXTRACTOR
-from ingest.store import Prepared, today
+from ingest.store import Prepared, insert_rows, today
 from ingest.store.ids import next_free_id, recorded_ids, remember_ids
 
 _STATE_COLUMNS = (
@@ -114,7 +114,7 @@ def record_events(db: Database, batch: list[Prepared]) -> None:
         assignments = ", ".join(f"[{c}] = :{c}" for c in updates[0] if c != "id")
         db.conn.executemany(f"update subscription_events set {assignments} where id = :id", updates)
     if new_rows:
-        db.table("subscription_events").insert_all(new_rows)
+        insert_rows(db, "subscription_events", new_rows)
 
 
 def _event_row(fact: EventFact, sha: str, message_date: str | None, key: str, sub_id: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import extractors
 from extractors import Extraction, Identity
+from extractors.mail.copies import content_key
 from extractors.mail.parse import ParsedMessage, parse_message
 from ingest.store import Location, Prepared
 
@@ -26,4 +27,5 @@ def analyse(parsed: ParsedMessage, identity: Identity) -> tuple[Extraction, list
 def prepare(raw: bytes, location: Location, identity: Identity, sha256: str | None = None) -> Prepared:
     parsed = parse_message(raw, sha256)
     extraction, errors = analyse(parsed, identity)
-    return Prepared(parsed=parsed, extraction=extraction, location=location, extra_errors=errors)
+    # The copy key is hashed here, in the worker, so the single writer process does not hash every message twice.
+    return Prepared(parsed, extraction, location, extra_errors=errors, content_key=content_key(raw))

@@ -69,6 +69,9 @@ class Prepared:
     location: Location
     extra_errors: list[tuple[str, str]] = field(default_factory=list)  # (stage, error)
     copy_of: str | None = None  # another raw copy of this message was stored first: its sha256
+    content_key: str | None = (
+        None  # `extractors.mail.copies.content_key` of the raw bytes, when a worker made it
+    )
 
 
 @dataclass
@@ -149,6 +152,28 @@ def support_facts_from_json(text: str) -> SupportFacts:
 _SUPPORT_FIELDS = frozenset(spec.name for spec in dataclasses.fields(SupportFacts))
 
 
+def insert_rows(db: Database, table: str, rows: list[dict[str, object]], conflict: str = "abort") -> None:
+    """Insert rows that all have the same keys and only SQL values (str, int, float, bytes, None).
+
+    The hot path of every import: sqlite-utils' `insert_all` inspects every value of every row
+    (JSON-encoding lists and dicts), which cost as much CPU as SQLite's own insert. Rows go in
+    multi-row INSERTs of a fixed size, so SQLite's statement cache keeps the compiled statement.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    head = f"insert or {conflict} into [{table}] ({', '.join(f'[{c}]' for c in columns)}) values "
+    one = f"({', '.join('?' * len(columns))})"
+    per_statement = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(columns)))
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        db.conn.execute(head + ", ".join([one] * len(part)), [row[c] for row in part for c in columns])
+
+
+_ROWS_PER_INSERT = 100
+_MAX_VARIABLES = 32_000  # SQLite's limit is 32,766 bound values a statement (since 3.32)
+
+
 def known_shas(db: Database, shas: Iterable[str]) -> set[str]:
     shas = list(dict.fromkeys(shas))
     found: set[str] = set()
@@ -226,7 +251,7 @@ def _canonical_by_key(db: Database, keys: Iterable[str]) -> dict[str, str]:
 def link_copies(db: Database, fresh: list[Prepared]) -> list[str]:
     """Set `copy_of` on the messages another copy of which was stored first (before, or earlier in
     `fresh`); their content keys, in order. Runs inside the caller's transaction."""
-    keys = [content_key(p.parsed.raw) for p in fresh]
+    keys = [p.content_key or content_key(p.parsed.raw) for p in fresh]
     canonical = _canonical_by_key(db, keys)
     for item, key in zip(fresh, keys, strict=True):
         first = canonical.setdefault(key, item.parsed.sha256)
@@ -263,7 +288,7 @@ def store_parsed(db: Database, fresh: list[Prepared], stored_at: str) -> int:
         for p, key in zip(fresh, keys, strict=True)
     ]
     if rows:
-        db.table("messages").insert_all(rows, ignore=True, batch_size=200)
+        insert_rows(db, "messages", rows, conflict="ignore")
     with_problems = 0
     for item in fresh:
         problems = [("parse", problem) for problem in item.parsed.problems] + item.extra_errors
