@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from extractors.money import find_money
+from extractors.text import may_contain
 
 # The instalment to come first ("vos nouvelles mensualités"), then any stated instalment.
 _INSTALMENTS = (
@@ -14,10 +15,13 @@ _INSTALMENTS = (
     ),
     re.compile(r"mensualités?|échéance mensuelle|prélèvement mensuel", re.IGNORECASE),
 )
+_NEEDLES = ("mensualit", "échéance", "prélèvement mensuel")  # one of them is in every match of the above
 
 
 def refine(parsed: Any, fact: Any, text: str) -> None:
     """Use the monthly instalment ("Montant de vos mensualités : 86,00 €") when the mail gives one."""
+    if not may_contain(text, _NEEDLES):
+        return  # spares two case-insensitive scans of the body (~0.7 ms), which no literal prefix speeds up
     for pattern in _INSTALMENTS:
         for match in pattern.finditer(text):
             after = find_money(text[match.end() : match.end() + 40])

@@ -27,6 +27,7 @@ from extractors.subscriptions.classify import (
     without_upsells,
 )
 from extractors.subscriptions.structured import Structured
+from extractors.text import lowered
 
 if TYPE_CHECKING:
     from extractors.mail.parse import ParsedMessage
@@ -287,12 +288,6 @@ def account_email(parsed: ParsedMessage, identity: Identity, text: str = "") -> 
         if identity.is_mine(addr):
             return addr
     return recipients[0] if recipients else None
-
-
-def lowered(text: str) -> str:
-    """`text.lower()` keeping every position (a few characters grow when lowered: "İ")."""
-    low = text.lower()
-    return low if len(low) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 def event_type_for(kind: str, subject: str, text: str) -> str | None:

@@ -16,9 +16,12 @@ Role patterns are lowercase and run on lowered text (positions unchanged); `plan
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from extractors.text import lowered
 
 if TYPE_CHECKING:
     from extractors.money import Money
@@ -154,10 +157,23 @@ def _cell_pairs(text: str) -> list[Field]:
     return [*stacked, *(Field(m.group(1), m.group(2), m.start(2)) for m in _CELL_ROW.finditer(text))]
 
 
+@functools.lru_cache(maxsize=4)
+def _pairs(text: str) -> tuple[Field, ...]:
+    """Every label/value pair of `text`, lines then table cells: `plan_of` and `account_of` read the same."""
+    return (*fields(text), *_cell_pairs(text))
+
+
+# Every label `PLAN_LABEL` accepts holds one of these: without them in the text, no pair need be cut out.
+_PLAN_WORDS = ("formule", "offre", "plan", "forfait", "tier", "niveau", "membership")
+
+
 def plan_of(text: str) -> str | None:
     """The plan a labelled line or table cell names (the first), its price and period cut off; `text`
     keeps its case."""
-    for found in (*fields(text), *_cell_pairs(text)):
+    low = lowered(text)
+    if not any(word in low for word in _PLAN_WORDS):
+        return None
+    for found in _pairs(text):
         if not PLAN_LABEL.match(found.label.lower()):
             continue
         value = _PLAN_CUT.sub("", found.value).strip(" .:-")
@@ -176,8 +192,10 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 def account_of(text: str) -> list[str]:
     """The e-mail addresses labelled lines or table cells name as the account, in order (lowercase)."""
+    if "@" not in text:  # every account is an address
+        return []
     found = []
-    for field in (*fields(text), *_cell_pairs(text)):
+    for field in _pairs(text):
         label = field.label.lower().strip()
         if ACCOUNT_LABEL.match(label) or ACCOUNT_LABEL.match(label.rsplit(" ", 1)[-1]):
             match = _EMAIL.search(field.value)
