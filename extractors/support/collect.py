@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from email.utils import getaddresses
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from extractors.mail.parse import HELPDESK_HEADER_PREFIXES
@@ -24,7 +25,13 @@ from extractors.support.agents import agent_from_display_name, agent_from_signat
 from extractors.support.brand import HELPDESK_HOSTS, correspondent_domain, provider_slug, registrable
 from extractors.support.promises import find_promises, find_requests, is_hedged, sentences
 from extractors.support.quotes import is_greeting, split_reply
-from extractors.support.refs import TicketRef, display_ref, find_refs, normalise_subject
+from extractors.support.refs import (
+    TicketRef,
+    display_ref,
+    find_refs,
+    may_hold_helpdesk_ref,
+    normalise_subject,
+)
 
 if TYPE_CHECKING:
     from extractors.mail.parse import ParsedMessage
@@ -123,22 +130,56 @@ def run(parsed: ParsedMessage, identity: Identity, result: Extraction) -> None:
 _HEAD_CHARS = 5_000  # an acknowledgement says so at the top; no need to scan a long body twice
 
 
+class _Scan:
+    """What the support rules read from the text, each computed once and only when a rule asks for it:
+    most mail (a receipt, a newsletter) is settled before the costly scans (the full ticket search,
+    the acknowledgement phrases) are needed."""
+
+    def __init__(self, parsed: ParsedMessage) -> None:
+        self.parsed = parsed
+
+    @cached_property
+    def body_lower(self) -> str:
+        return self.parsed.body_text.lower()
+
+    @cached_property
+    def refs(self) -> list[TicketRef]:
+        return find_refs(self.parsed.subject, self.parsed.body_text, self.body_lower)
+
+    @cached_property
+    def helpdesk_ref(self) -> bool:
+        parsed = self.parsed
+        return may_hold_helpdesk_ref(parsed.subject, parsed.body_text, self.body_lower) and any(
+            ref.helpdesk for ref in self.refs
+        )
+
+    @cached_property
+    def acked(self) -> bool:
+        lowered = self._head_lower()
+        return any(needle in lowered for needle in _ACK_NEEDLES) and bool(_ACK.search(lowered))
+
+    def _head_lower(self) -> str:
+        """The subject and the body's first characters, lower-cased (the body's lowering is reused when
+        cutting it gives the same text: no character grew in length, no capital sigma took its context)."""
+        body, lowered = self.parsed.body_text, self.body_lower
+        if len(lowered) == len(body) and "\u03a3" not in body:
+            return f"{self.parsed.subject.lower()}\n{lowered[:_HEAD_CHARS]}"
+        return f"{self.parsed.subject}\n{body[:_HEAD_CHARS]}".lower()
+
+
 def _run(parsed: ParsedMessage, result: Extraction) -> None:
     if result.suspicious:
         return  # a phishing mail posing as "Service Client" is no customer-service exchange
     outbound = result.direction == "outbound"
-    refs = find_refs(parsed.subject, parsed.body_text)
-    head = f"{parsed.subject}\n{parsed.body_text[:_HEAD_CHARS]}"
-    lowered = head.lower()
-    acked = any(needle in lowered for needle in _ACK_NEEDLES) and bool(_ACK.search(lowered))
-    is_support = _looks_like_support(parsed, result, refs, acked, outbound)
+    scan = _Scan(parsed)
+    is_support = _looks_like_support(parsed, result, scan, outbound)
     if is_support:
         result.kind = "support"
-        result.support = _collect(parsed, result, refs, is_support=True)
+        result.support = _collect(parsed, result, scan.refs, is_support=True)
     elif parsed.in_reply_to or parsed.references:
         # A reply that may continue a support thread (mine, a provider's, a desk no provider file knows):
         # the journal keeps it only if it joins one.
-        result.support = _collect(parsed, result, refs, is_support=False)
+        result.support = _collect(parsed, result, scan.refs, is_support=False)
 
 
 def _collect(
@@ -250,11 +291,9 @@ def _auto_header(headers: dict[str, str]) -> bool:
     )
 
 
-def _looks_like_support(
-    parsed: ParsedMessage, result: Extraction, refs: list[TicketRef], acked: bool, outbound: bool
-) -> bool:
+def _looks_like_support(parsed: ParsedMessage, result: Extraction, scan: _Scan, outbound: bool) -> bool:
     banner = "above this line" in parsed.body_text or "au-dessus de cette ligne" in parsed.body_text
-    if banner or any(ref.helpdesk for ref in refs):
+    if banner or scan.helpdesk_ref:
         return True
     local = (parsed.from_addr or "").split("@", 1)[0]
     desk_sender = bool(_SUPPORT_LOCALPART.match(local) or _SUPPORT_NAME.search(parsed.from_name or ""))
@@ -269,13 +308,13 @@ def _looks_like_support(
             _SUPPORT_LOCALPART.match(addr.split("@", 1)[0]) or _hosted_desk(addr) for addr in parsed.to_addrs
         )
         return bool(result.provider) or to_desk or bool(_SUPPORT_SUBJECT.search(parsed.subject))
-    if "list-unsubscribe" in parsed.headers and not acked:
+    if "list-unsubscribe" in parsed.headers and not scan.acked:
         return False  # newsletters and marketing
-    if acked or desk_sender:
+    if desk_sender or scan.acked:
         return True
     if is_reply and _desk_conversation(parsed):
         return True  # an agent answering from a hosted help desk, under the brand's own From:
-    if refs and is_reply and result.provider:
+    if is_reply and result.provider and scan.refs:
         return True  # a provider's reply quoting a reference
     return bool(_SUPPORT_SUBJECT.search(parsed.subject)) and bool(result.provider)
 

@@ -10,6 +10,7 @@ unique within one provider's helpdesk, so the journal scopes them by provider.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -25,18 +26,19 @@ def _numbered(words: str) -> re.Pattern[str]:
     )
 
 
-# (system, pattern, global): `global` tokens need no provider to be unique.
-_PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
+# (system, pattern, global, literal): `global` tokens need no provider to be unique; `literal` is text the
+# pattern (case-sensitive) cannot match without, tested on the text as written before the pattern runs.
+_PATTERNS: list[tuple[str, re.Pattern[str], bool, str]] = [
     # Salesforce Email-to-Case: ref:_00Dxx1gEW._500xxYktl:ref, ref:!00Dxx01gEW.!500xx0Yktl:ref, thread::…::
-    ("salesforce", re.compile(r"\bref:([_!][0-9A-Za-z]{5,}\.[_!][0-9A-Za-z]{5,}):ref\b"), True),
-    ("salesforce", re.compile(r"\bthread::([0-9A-Za-z_\-]{10,})::"), True),
+    ("salesforce", re.compile(r"\bref:([_!][0-9A-Za-z]{5,}\.[_!][0-9A-Za-z]{5,}):ref\b"), True, "ref:"),
+    ("salesforce", re.compile(r"\bthread::([0-9A-Za-z_\-]{10,})::"), True, "thread::"),
     # Zendesk encoded id, hidden at the foot of every notification: [DZ7JQE-5MRK]
-    ("zendesk-id", re.compile(r"\[([0-9A-Z]{6}-[0-9A-Z]{4,5})\]"), True),
+    ("zendesk-id", re.compile(r"\[([0-9A-Z]{6}-[0-9A-Z]{4,5})\]"), True, "["),
     # Zoho Desk: [##1234##]
-    ("zoho", re.compile(r"\[##\s*(\d{2,12})\s*##\]"), False),
+    ("zoho", re.compile(r"\[##\s*(\d{2,12})\s*##\]"), False, "[##"),
     # osTicket / Zammad: [Ticket#10045], [#10045] (Freshdesk)
-    ("ticket", re.compile(r"\[\s*Ticket\s*#\s*:?\s*(\d{2,12})\s*\]", re.I), False),
-    ("freshdesk", re.compile(r"\[#(\d{2,12})\]"), False),
+    ("ticket", re.compile(r"\[\s*Ticket\s*#\s*:?\s*(\d{2,12})\s*\]", re.I), False, "["),
+    ("freshdesk", re.compile(r"\[#(\d{2,12})\]"), False, "[#"),
     # Zendesk visible: "Request #482913", "Demande n° 482913", "Ticket #…", "Case #…", "Case Number: 000123"
     (
         "number",
@@ -44,12 +46,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
             r"(?:request|ticket|case)(?:\s+(?:number|id))?|incident|demande|requête|requete|dossier|réclamation|reclamation"
         ),
         False,
+        "",
     ),
     # "Référence : 4410098765": a case number in a support mail, but invoices and orders print references too,
     # so on its own it does not make a mail customer service (`TicketRef.helpdesk` is False).
-    ("reference", _numbered(r"référence|reference|réf\.?|ref\.?"), False),
+    ("reference", _numbered(r"référence|reference|réf\.?|ref\.?"), False, ""),
     # "[Réf. RC-4417298]": an abbreviation's dot then a space, before a prefixed code.
-    ("reference", re.compile(r"\bR[ée]f\.\s+([A-Z]{1,4}-\d{3,12})\b", re.I), False),
+    ("reference", re.compile(r"\bR[ée]f\.\s+([A-Z]{1,4}-\d{3,12})\b", re.I), False, ""),
 ]
 
 _SUBJECT_TAG = re.compile(
@@ -88,21 +91,49 @@ _NEEDLES: dict[str, tuple[str, ...]] = {
     "number": ("request", "ticket", "case", "incident", "demande", "requ", "dossier", "clamation"),
     "reference": ("réf", "ref"),
 }
+_ALL_NEEDLES = frozenset(needle for needles in _NEEDLES.values() for needle in needles)
+# A needle that holds a shorter one ("request" holds "requ") is not searched for when the shorter is absent.
+_SHORTER: dict[str, str | None] = {
+    needle: max(
+        (other for other in _ALL_NEEDLES if other != needle and other in needle), key=len, default=None
+    )
+    for needle in _ALL_NEEDLES
+}
+_HELPDESK_FAMILIES = frozenset(family for family in _NEEDLES if family != "reference")
 
 
-_ALL_NEEDLES = tuple(sorted({needle for needles in _NEEDLES.values() for needle in needles}))
-_NEEDLE_SETS = {family: frozenset(needles) for family, needles in _NEEDLES.items()}
+class _Needles:
+    """`needle in lowered`, each needle searched at most once and only when the shorter needle it holds is there."""
+
+    def __init__(self, lowered: str) -> None:
+        self.lowered = lowered
+        self.found: dict[str, bool] = {}
+
+    def any(self, needles: tuple[str, ...]) -> bool:
+        return any(self.has(needle) for needle in needles)
+
+    def has(self, needle: str) -> bool:
+        hit = self.found.get(needle)
+        if hit is None:
+            shorter = _SHORTER[needle]
+            hit = (shorter is None or self.has(shorter)) and needle in self.lowered
+            self.found[needle] = hit
+        return hit
 
 
-def find_refs(subject: str, body: str) -> list[TicketRef]:
-    """Every ticket token in the subject then the body, deduplicated, in order of appearance."""
-    found: dict[tuple[str, str], TicketRef] = {}
-    for text in (subject or "", body or ""):
+def _tokens(
+    subject: str, body: str, body_lower: str | None, families: frozenset[str] | None = None
+) -> Iterator[tuple[str, str, bool, str]]:
+    """(system, value, is_global, family) of every token in the subject then the body, in order, repeats included."""
+    for text, lowered in ((subject or "", None), (body or "", body_lower)):
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
-        lowered = text.lower()
-        present = {needle for needle in _ALL_NEEDLES if needle in lowered}  # each needle searched once
-        for family, pattern, is_global in _PATTERNS:
-            if _NEEDLE_SETS[family].isdisjoint(present):
+        # No needle holds a space: those of the text as received (`body_lower`) are those of the text here.
+        needles = _Needles(text.lower() if lowered is None else lowered)
+        for family, pattern, is_global, literal in _PATTERNS:
+            if families is not None and family not in families:
+                continue
+            # The literal implies its family's needle: testing it first only skips scans that find nothing.
+            if literal not in text or not needles.any(_NEEDLES[family]):
                 continue
             for match in pattern.finditer(text):
                 value, system = match.group(1), family
@@ -110,9 +141,25 @@ def find_refs(subject: str, body: str) -> list[TicketRef]:
                     value = value.upper()
                     # Case numbers are the same number whatever the desk calls them.
                     system = "number"
-                if (system, value) not in found:
-                    found[(system, value)] = TicketRef(system, value, is_global, family != "reference")
+                yield system, value, is_global, family
+
+
+def find_refs(subject: str, body: str, body_lower: str | None = None) -> list[TicketRef]:
+    """Every ticket token in the subject then the body, deduplicated, in order of appearance.
+
+    `body_lower` is `body.lower()` when the caller has it already (lowering a long body costs more than a scan)."""
+    found: dict[tuple[str, str], TicketRef] = {}
+    for system, value, is_global, family in _tokens(subject, body, body_lower):
+        if (system, value) not in found:
+            found[(system, value)] = TicketRef(system, value, is_global, family != "reference")
     return list(found.values())
+
+
+def may_hold_helpdesk_ref(subject: str, body: str, body_lower: str | None = None) -> bool:
+    """False when no ref of `find_refs` can be a helpdesk one (`TicketRef.helpdesk`), found without the scans
+    for a bare "Référence" (what invoices print). True is no proof: a number seen first as a bare reference
+    stays one, so ask `find_refs`."""
+    return next(_tokens(subject, body, body_lower, _HELPDESK_FAMILIES), None) is not None
 
 
 def display_ref(refs: list[TicketRef]) -> str | None:
@@ -131,7 +178,7 @@ def normalise_subject(subject: str) -> str:
         previous = text
         text = _REPLY_PREFIX.sub("", text).strip()
         text = _BRACKET_PREFIX.sub("", text).strip()
-    for family, pattern, _ in _PATTERNS:
+    for family, pattern, _, _ in _PATTERNS:
         if family in ("number", "reference"):  # "- Demande n° 45821937" is a tag, not the subject
             text = pattern.sub(" ", text)
     text = re.sub(r"[\s:\-–—|]+", " ", text).strip(" .:-").lower()

@@ -45,12 +45,15 @@ _ON_WROTE = re.compile(
 )
 # Other languages put the verb before the sender: "Am 3. März 2026 um 09:14 schrieb X <x@y>:", "Den 3. mar.
 # 2026 kl. 09.14 skrev X:", "W dniu … użytkownik X napisał:", "02.03.2026 14:20 пользователь X написал:".
+_OTHER_OPENING = r"^[\s*_>\-]*(?:am|op|den|på|w\s+dniu|dnia|el|il|em|vào|\d+)\b"
 _OTHER_WROTE = re.compile(
-    rf"^[\s*_>\-]*(?:am|op|den|på|w\s+dniu|dnia|el|il|em|vào|\d+)\b{_STAMP}.{{0,250}}?"
+    rf"{_OTHER_OPENING}{_STAMP}.{{0,250}}?"
     r"\b(?:schrieb|schreef|geschreven|verzond|skrev|napisał|написал|написала|escribió|ha\s+scritto|escreveu|"
     r"đã\s+viết)\b.{0,150}:\s*$",
     re.I,
 )
+# Its first words, which fail at once on most lines: tested before lower-casing a long paragraph for the verbs.
+_OTHER_START = re.compile(_OTHER_OPENING, re.I)
 # Substrings of those verbs, tested with `in` before the pattern runs (a regex search on every line costs more).
 _OTHER_VERBS = (
     "schr",
@@ -214,14 +217,18 @@ def _splitter_span(lines: list[str], index: int) -> int:
 
 
 def _is_splitter_line(line: str, lines: list[str], after: int) -> bool:
-    if ("wrote" in line or "écrit" in line) and _DASHED_WROTE.match(line):
+    wrote = "wrote" in line or "écrit" in line
+    if wrote and _DASHED_WROTE.match(line):
         return True
-    if ("wrote" in line or "écrit" in line or "sent" in line or "envoyé" in line) and (
+    if (wrote or "sent" in line or "envoyé" in line) and (
         _ON_WROTE.match(line) or _ADDRESS_WROTE.match(line)
     ):
         return True
-    lowered = line.lower()
-    if any(verb in lowered for verb in _OTHER_VERBS) and _OTHER_WROTE.match(line):
+    if (
+        _OTHER_START.match(line)
+        and any(verb in line.lower() for verb in _OTHER_VERBS)
+        and _OTHER_WROTE.match(line)
+    ):
         return True
     return "@" in line and _is_date_address(line, lines, after)
 
