@@ -28,7 +28,11 @@ SHARED = ROOT.parent / "shared"
 
 def mails() -> Iterator[tuple[str, bytes]]:
     """(name, raw bytes) of every mail the snapshot covers, in a stable order."""
-    for base in (ROOT / "tests" / "fixtures", SHARED / "corpus-dev" / "mails", SHARED / "quote-suites" / "files"):
+    for base in (
+        ROOT / "tests" / "fixtures",
+        SHARED / "corpus-dev" / "mails",
+        SHARED / "quote-suites" / "files",
+    ):
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
             if path.suffix in {".eml", ".txt", ""} or path.parent.name in {"cur", "new"}:
                 raw = path.read_bytes()
