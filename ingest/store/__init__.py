@@ -124,13 +124,17 @@ def message_row(parsed: ParsedMessage, extraction: Extraction, stored_at: str) -
     }
 
 
+_SUPPORT_FIELD_ORDER = tuple(spec.name for spec in dataclasses.fields(SupportFacts))
+_SUPPORT_FIELDS = frozenset(_SUPPORT_FIELD_ORDER)
+
+
 def support_facts_json(facts: SupportFacts) -> str:
     """`support_facts.facts`: users' SQL and saved queries read this JSON, so its keys stay as they are
     (a token's `is_global` is stored as `global`)."""
-    data = dataclasses.asdict(facts)
-    data["refs"] = [
-        {"system": r["system"], "value": r["value"], "global": r["is_global"]} for r in data["refs"]
-    ]
+    data: dict[str, object] = {name: getattr(facts, name) for name in _SUPPORT_FIELD_ORDER}
+    data["refs"] = [{"system": r.system, "value": r.value, "global": r.is_global} for r in facts.refs]
+    data["promises"] = [{"text": p.text, "due_on": p.due_on} for p in facts.promises]
+    # Not `dataclasses.asdict`: its deep copy of every field was most of the writer's time on support mail.
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -147,9 +151,6 @@ def support_facts_from_json(text: str) -> SupportFacts:
     if not data.keys() <= _SUPPORT_FIELDS:
         data = {key: value for key, value in data.items() if key in _SUPPORT_FIELDS}
     return SupportFacts(**data)
-
-
-_SUPPORT_FIELDS = frozenset(spec.name for spec in dataclasses.fields(SupportFacts))
 
 
 def insert_rows(db: Database, table: str, rows: list[dict[str, object]], conflict: str = "abort") -> None:
