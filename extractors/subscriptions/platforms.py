@@ -17,6 +17,7 @@ import re
 from extractors.registry import Provider, Registry, slugify
 from extractors.subscriptions.event import Target
 from extractors.subscriptions.generic import generic_name
+from extractors.text import may_contain
 
 NAME = "platform@1"
 CONFIDENCE = 0.85
@@ -35,6 +36,7 @@ _PURCHASE_FROM = re.compile(
     r"(?:the |le |l')?(?:Google Play|App Store|Play Store)",
     re.IGNORECASE,
 )
+_STORE_NAMES = ("google play", "app store", "play store")  # in every match of `_PURCHASE_FROM`
 # "Price increase for your Tunefox subscription", "le prix de votre abonnement Tunefox sur Google Play"
 _YOUR_SUBSCRIPTION = re.compile(
     r"\byour\s+([^\n]{2,50}?)\s+(?:subscription|membership)\b|"
@@ -197,18 +199,36 @@ def _first(pattern: re.Pattern[str], text: str) -> str | None:
     return next((g for g in match.groups() if g), None) if match else None
 
 
+# Patterns every match of which starts where a line starts (`^` under MULTILINE).
+_LINE_ANCHORED = frozenset({_APP_LINE, _ITEM_HEADER, _MERCHANT_LINE})
+
+
+def _first_at_line(pattern: re.Pattern[str], text: str) -> str | None:
+    """`_first` for a `_LINE_ANCHORED` pattern: tried at each line start only, which finds the match
+    `search` finds (the first position where it matches) without trying every position of the body."""
+    at = 0
+    while (match := pattern.match(text, at)) is None:
+        at = text.find("\n", at) + 1
+        if not at:
+            return None
+    return next((g for g in match.groups() if g), None)
+
+
 def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
     """The service a store's mail names in a sentence or its item table, never the store itself:
     "a purchase from Tunefox on Google Play", "your Tunefox subscription", "Item / Tunefox: Studio"."""
+    head = text[:2000]
     candidates = (  # the item names the app ("Studio (Tunefox)"); the sentence may name its developer
-        _first(_ITEM_HEADER, text),
-        _first(_PURCHASE_FROM, text[:2000]),
-        _first(_YOUR_SUBSCRIPTION, subject),
-        _first(_SUBSCRIPTION_TO, subject),
-        _first(_YOUR_SUBSCRIPTION, text[:2000]),
-        _first(_SUBSCRIPTION_TO, text[:2000]),
-    )
-    for name in candidates:  # a name is written with a capital in its first word ("iCloud+" too)
+        lambda: _first_at_line(_ITEM_HEADER, text),
+        lambda: _first(_PURCHASE_FROM, head) if may_contain(head, _STORE_NAMES) else None,
+        lambda: _first(_YOUR_SUBSCRIPTION, subject),
+        lambda: _first(_SUBSCRIPTION_TO, subject),
+        lambda: _first(_YOUR_SUBSCRIPTION, head),
+        lambda: _first(_SUBSCRIPTION_TO, head),
+    )  # each searched only when those before it named nobody
+    for name in (
+        candidate() for candidate in candidates
+    ):  # a name is written with a capital in its first word ("iCloud+" too)
         if name and re.match(r"\S*[A-Z0-9]", name) and not any(b in name.lower() for b in platform.brands):
             return name
     return None
@@ -226,17 +246,21 @@ def attribute(
     name: str | None = None
     if kind == "apple":
         name = (
-            _first(_APP_LINE, text) or _item_above_renewal(text) or _named_by_store(platform, subject, text)
+            _first_at_line(_APP_LINE, text)
+            or _item_above_renewal(text)
+            or _named_by_store(platform, subject, text)
         )
     elif kind == "google_play":
         name = (
             _first(_PLAY_SUBJECT, subject)
-            or _first(_APP_LINE, text)
+            or _first_at_line(_APP_LINE, text)
             or _named_by_store(platform, subject, text)
         )
     elif kind == "paypal":
         name = (
-            _first(_MERCHANT_LINE, text) or _first(_PAYMENT_TO, subject) or _first(_PAYMENT_TO, text[:2000])
+            _first_at_line(_MERCHANT_LINE, text)
+            or _first(_PAYMENT_TO, subject)
+            or _first(_PAYMENT_TO, text[:2000])
         )
     elif kind == "stripe":
         name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
