@@ -109,20 +109,55 @@ _NEAR_DAYS = 45
 _YEAR_GROUPS = ("iso_y", "ny", "dm_y", "md_y")
 
 
+def _digitless_utf8_bytes() -> bytes:
+    """The UTF-8 bytes that begin no non-ASCII decimal digit: ASCII, continuation bytes, and the lead bytes of
+    two- and three-byte characters (U+0080-U+FFFF) none of whose characters `\\d` matches."""
+    free = bytearray(range(0xC0))
+    for lead in range(0xC2, 0xF0):
+        low, high = (((lead & 0x1F) << 6), 64) if lead < 0xE0 else (((lead & 0x0F) << 12), 4096)
+        if not _ANY_DIGIT.search("".join(map(chr, range(max(low, 0x80), low + high)))):
+            free.append(lead)
+    return bytes(free)
+
+
+_ANY_DIGIT = re.compile(r"\d")
+_DIGITLESS = _digitless_utf8_bytes()
+_ASCII_DIGITS = "0123456789"
+_ASCII_RUN = re.compile(r"[0-9]*")
+
+
+def _digit_runs(text: str) -> Iterator[int]:
+    """Where each run of `\\d` starts in `text`.
+
+    A text whose characters all begin with `_DIGITLESS` bytes (most mail: Latin letters, €, ’) holds only
+    ASCII digits, found by `str.find` per digit: ~10x cheaper than scanning every character with `\\d`.
+    """
+    if text.encode("utf-8", "surrogatepass").translate(None, _DIGITLESS):
+        yield from (run.start() for run in _DIGITS.finditer(text))
+        return
+    nexts = [text.find(d) for d in _ASCII_DIGITS]
+    while (start := min((p for p in nexts if p >= 0), default=-1)) >= 0:
+        yield start
+        run = _ASCII_RUN.match(text, start)  # always matches: `[0-9]*`
+        end = run.end() if run else start
+        nexts = [
+            p if p < 0 or p >= end else text.find(d, end) for d, p in zip(_ASCII_DIGITS, nexts, strict=True)
+        ]
+
+
 def _candidates(text: str) -> Iterator[int]:
     """Where a date may start: at a number, or at the word just before it ("March 14").
 
     Anchoring the date pattern on the few numbers of a message is ~10x faster than
     letting it scan every position for a month name.
     """
-    for run in _DIGITS.finditer(text):
-        at = run.start()
+    for start in _digit_runs(text):
         # `_WORD_BEFORE` ends in whitespace (`\s` is `str.isspace`): "9,99" or "n°12" needs no search
-        if at and text[at - 1].isspace():
-            word = _WORD_BEFORE.search(text, max(0, at - 14), at)
+        if start and text[start - 1].isspace():
+            word = _WORD_BEFORE.search(text, max(0, start - 14), start)
             if word:
                 yield word.start()
-        yield at
+        yield start
 
 
 def find_dates(text: str, lang: str = "fr", ref: date | None = None) -> list[FoundDate]:
