@@ -139,32 +139,20 @@ class _Scan:
         self.parsed = parsed
 
     @cached_property
-    def body_lower(self) -> str:
-        return self.parsed.body_text.lower()
-
-    @cached_property
     def refs(self) -> list[TicketRef]:
-        return find_refs(self.parsed.subject, self.parsed.body_text, self.body_lower)
+        return find_refs(self.parsed.subject, self.parsed.body_text)
 
     @cached_property
     def helpdesk_ref(self) -> bool:
         parsed = self.parsed
-        return may_hold_helpdesk_ref(parsed.subject, parsed.body_text, self.body_lower) and any(
+        return may_hold_helpdesk_ref(parsed.subject, parsed.body_text) and any(
             ref.helpdesk for ref in self.refs
         )
 
     @cached_property
     def acked(self) -> bool:
-        lowered = self._head_lower()
+        lowered = f"{self.parsed.subject}\n{self.parsed.body_text[:_HEAD_CHARS]}".lower()
         return any(needle in lowered for needle in _ACK_NEEDLES) and bool(_ACK.search(lowered))
-
-    def _head_lower(self) -> str:
-        """The subject and the body's first characters, lower-cased (the body's lowering is reused when
-        cutting it gives the same text: no character grew in length, no capital sigma took its context)."""
-        body, lowered = self.parsed.body_text, self.body_lower
-        if len(lowered) == len(body) and "\u03a3" not in body:
-            return f"{self.parsed.subject.lower()}\n{lowered[:_HEAD_CHARS]}"
-        return f"{self.parsed.subject}\n{body[:_HEAD_CHARS]}".lower()
 
 
 def _run(parsed: ParsedMessage, result: Extraction) -> None:

@@ -102,11 +102,27 @@ _SHORTER: dict[str, str | None] = {
 _HELPDESK_FAMILIES = frozenset(family for family in _NEEDLES if family != "reference")
 
 
-class _Needles:
-    """`needle in lowered`, each needle searched at most once and only when the shorter needle it holds is there."""
+# Lowering a long non-ASCII body costs more than all its needle scans; its UTF-8 bytes lower-cased (A-Z only)
+# hold the same needles, since no other character lowers to ASCII but İ and the Kelvin sign (then: str.lower),
+# and "é" lowers from "é" and "É" alone, so a needle with it is searched in both forms.
+_TO_ASCII = ("\u0130", "\u212a")
+_BYTE_FORMS: dict[str, tuple[bytes, ...]] = {
+    needle: tuple({needle.encode(), needle.replace("é", "É").encode()}) for needle in _ALL_NEEDLES
+}
+# (one "é" a needle at most, every other character ASCII: the two forms are all there are)
+assert all(needle.replace("é", "", 1).isascii() for needle in _ALL_NEEDLES)
 
-    def __init__(self, lowered: str) -> None:
-        self.lowered = lowered
+
+class _Needles:
+    """`needle in text.lower()`, each needle searched at most once and only when the shorter one it holds is there."""
+
+    def __init__(self, text: str) -> None:
+        self.lowered: str | None = None
+        self.lowered_bytes = b""
+        if text.isascii() or any(char in text for char in _TO_ASCII):
+            self.lowered = text.lower()
+        else:
+            self.lowered_bytes = text.encode("utf-8", "surrogatepass").lower()
         self.found: dict[str, bool] = {}
 
     def any(self, needles: tuple[str, ...]) -> bool:
@@ -116,19 +132,22 @@ class _Needles:
         hit = self.found.get(needle)
         if hit is None:
             shorter = _SHORTER[needle]
-            hit = (shorter is None or self.has(shorter)) and needle in self.lowered
+            hit = (shorter is None or self.has(shorter)) and (
+                needle in self.lowered
+                if self.lowered is not None
+                else any(form in self.lowered_bytes for form in _BYTE_FORMS[needle])
+            )
             self.found[needle] = hit
         return hit
 
 
 def _tokens(
-    subject: str, body: str, body_lower: str | None, families: frozenset[str] | None = None
+    subject: str, body: str, families: frozenset[str] | None = None
 ) -> Iterator[tuple[str, str, bool, str]]:
     """(system, value, is_global, family) of every token in the subject then the body, in order, repeats included."""
-    for text, lowered in ((subject or "", None), (body or "", body_lower)):
+    for text in (subject or "", body or ""):
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
-        # No needle holds a space: those of the text as received (`body_lower`) are those of the text here.
-        needles = _Needles(text.lower() if lowered is None else lowered)
+        needles = _Needles(text)
         for family, pattern, is_global, literal in _PATTERNS:
             if families is not None and family not in families:
                 continue
@@ -144,22 +163,20 @@ def _tokens(
                 yield system, value, is_global, family
 
 
-def find_refs(subject: str, body: str, body_lower: str | None = None) -> list[TicketRef]:
-    """Every ticket token in the subject then the body, deduplicated, in order of appearance.
-
-    `body_lower` is `body.lower()` when the caller has it already (lowering a long body costs more than a scan)."""
+def find_refs(subject: str, body: str) -> list[TicketRef]:
+    """Every ticket token in the subject then the body, deduplicated, in order of appearance."""
     found: dict[tuple[str, str], TicketRef] = {}
-    for system, value, is_global, family in _tokens(subject, body, body_lower):
+    for system, value, is_global, family in _tokens(subject, body):
         if (system, value) not in found:
             found[(system, value)] = TicketRef(system, value, is_global, family != "reference")
     return list(found.values())
 
 
-def may_hold_helpdesk_ref(subject: str, body: str, body_lower: str | None = None) -> bool:
+def may_hold_helpdesk_ref(subject: str, body: str) -> bool:
     """False when no ref of `find_refs` can be a helpdesk one (`TicketRef.helpdesk`), found without the scans
     for a bare "Référence" (what invoices print). True is no proof: a number seen first as a bare reference
     stays one, so ask `find_refs`."""
-    return next(_tokens(subject, body, body_lower, _HELPDESK_FAMILIES), None) is not None
+    return next(_tokens(subject, body, _HELPDESK_FAMILIES), None) is not None
 
 
 def display_ref(refs: list[TicketRef]) -> str | None:
