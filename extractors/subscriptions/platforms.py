@@ -36,7 +36,6 @@ _PURCHASE_FROM = re.compile(
     r"(?:the |le |l')?(?:Google Play|App Store|Play Store)",
     re.IGNORECASE,
 )
-_STORE_NAMES = ("google play", "app store", "play store")  # in every match of `_PURCHASE_FROM`
 # "Price increase for your Tunefox subscription", "le prix de votre abonnement Tunefox sur Google Play"
 _YOUR_SUBSCRIPTION = re.compile(
     r"\byour\s+([^\n]{2,50}?)\s+(?:subscription|membership)\b|"
@@ -203,14 +202,17 @@ def _at_newline(pattern: re.Pattern[str]) -> re.Pattern[str]:
 
 
 _AT_NEWLINE = {p: _at_newline(p) for p in (_APP_LINE, _ITEM_HEADER, _MERCHANT_LINE)}
-# Words one of which every match of a pattern holds: a text with none of them cannot match (`may_contain`)
-_NEEDS = {
-    _PURCHASE_FROM: ("purchase", "achat", "achet", "bought"),
-    _YOUR_SUBSCRIPTION: ("subscription", "membership", "abonnement"),
-    _SUBSCRIPTION_TO: tuple(
-        f"{word} {to}"
-        for word in ("subscription", "membership", "abonnement", "adhésion")
-        for to in ("to", "à", "au")
+# For each pattern, groups of words: every match holds one word of each group, so a text lacking every
+# word of a group cannot match (`may_contain`).
+_NEEDS: dict[re.Pattern[str], tuple[tuple[str, ...], ...]] = {
+    _PURCHASE_FROM: (("purchase", "achat", "achet", "bought"), ("google play", "app store", "play store")),
+    _YOUR_SUBSCRIPTION: (("subscription", "membership", "abonnement"),),
+    _SUBSCRIPTION_TO: (
+        tuple(
+            f"{word} {to}"
+            for word in ("subscription", "membership", "abonnement", "adhésion")
+            for to in ("to", "à", "au")
+        ),
     ),
 }
 
@@ -219,25 +221,10 @@ def _first(pattern: re.Pattern[str], text: str) -> str | None:
     """The first non-empty group of the pattern's first match in `text`, if any."""
     if pattern in _AT_NEWLINE:
         pattern, text = _AT_NEWLINE[pattern], "\n" + text
-    elif pattern in _NEEDS and not may_contain(text, _NEEDS[pattern]):
+    elif not all(may_contain(text, words) for words in _NEEDS.get(pattern, ())):
         return None
     match = pattern.search(text)
     return next((g for g in match.groups() if g), None) if match else None
-
-
-# Patterns every match of which starts where a line starts (`^` under MULTILINE).
-_LINE_ANCHORED = frozenset({_APP_LINE, _ITEM_HEADER, _MERCHANT_LINE})
-
-
-def _first_at_line(pattern: re.Pattern[str], text: str) -> str | None:
-    """`_first` for a `_LINE_ANCHORED` pattern: tried at each line start only, which finds the match
-    `search` finds (the first position where it matches) without trying every position of the body."""
-    at = 0
-    while (match := pattern.match(text, at)) is None:
-        at = text.find("\n", at) + 1
-        if not at:
-            return None
-    return next((g for g in match.groups() if g), None)
 
 
 def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
@@ -245,8 +232,8 @@ def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
     "a purchase from Tunefox on Google Play", "your Tunefox subscription", "Item / Tunefox: Studio"."""
     head = text[:2000]
     candidates = (  # the item names the app ("Studio (Tunefox)"); the sentence may name its developer
-        lambda: _first_at_line(_ITEM_HEADER, text),
-        lambda: _first(_PURCHASE_FROM, head) if may_contain(head, _STORE_NAMES) else None,
+        lambda: _first(_ITEM_HEADER, text),
+        lambda: _first(_PURCHASE_FROM, head),
         lambda: _first(_YOUR_SUBSCRIPTION, subject),
         lambda: _first(_SUBSCRIPTION_TO, subject),
         lambda: _first(_YOUR_SUBSCRIPTION, head),
@@ -272,21 +259,17 @@ def attribute(
     name: str | None = None
     if kind == "apple":
         name = (
-            _first_at_line(_APP_LINE, text)
-            or _item_above_renewal(text)
-            or _named_by_store(platform, subject, text)
+            _first(_APP_LINE, text) or _item_above_renewal(text) or _named_by_store(platform, subject, text)
         )
     elif kind == "google_play":
         name = (
             _first(_PLAY_SUBJECT, subject)
-            or _first_at_line(_APP_LINE, text)
+            or _first(_APP_LINE, text)
             or _named_by_store(platform, subject, text)
         )
     elif kind == "paypal":
         name = (
-            _first_at_line(_MERCHANT_LINE, text)
-            or _first(_PAYMENT_TO, subject)
-            or _first(_PAYMENT_TO, text[:2000])
+            _first(_MERCHANT_LINE, text) or _first(_PAYMENT_TO, subject) or _first(_PAYMENT_TO, text[:2000])
         )
     elif kind == "stripe":
         name = _first(_STRIPE_SUBJECT, subject) or (from_name or None)
