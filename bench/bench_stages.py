@@ -42,6 +42,7 @@ def main() -> None:
     from bench.mailgen import generate, write_mbox
     from extractors import Identity
     from extractors.mail import fastparse
+    from extractors.mail.copies import content_key
     from extractors.mail.parse import parse_message
     from extractors.money import find_money
     from ingest.pipeline import prepare
@@ -74,6 +75,8 @@ def main() -> None:
         write_mbox(mbox, n)
         print(f"  mbox split                    {best_ms(k, n, lambda: list(iter_mbox(mbox))):.3f}")
         prepared = [prepare(raw, Location("import", "bench", uid=i), identity) for i, raw in enumerate(raws)]
+        for item, raw in zip(prepared, raws, strict=True):
+            item.content_key = content_key(raw)  # as the pool's workers hash it, outside the writer
 
         def write() -> None:
             db = open_db(Path(tempfile.mkdtemp(dir=tmp)) / "bench.db")

@@ -41,3 +41,21 @@ def test_workers_take_default_signal_handlers_back(monkeypatch: pytest.MonkeyPat
         signal.signal(signal.SIGINT, before[1])
     seen = {p.parsed.subject for chunk in done for p in chunk}
     assert seen == {f"{signal.SIG_DFL}|{signal.SIG_IGN}"}
+
+
+def test_workers_hash_copy_keys_only_when_the_writer_links_copies() -> None:
+    """The import's writer links copies by `content_key`: the workers hash it, so the single writer
+    process does not. Reprocess links none, and its workers skip the hash (~10% of its CPU). What
+    goes back to the parent leaves out what it never reads (raw bytes, HTML, decoded headers)."""
+    from extractors.mail.copies import content_key
+
+    raws = [b"From: a@b.example\r\nSubject: %d\r\nX-Tag: t\r\n\r\n<p>x</p>" % i for i in range(6)]
+    chunks = [[Job(raw, Location(account="", folder="")) for raw in raws]]
+    keyed = [p for chunk in workers.prepare_chunks(chunks, Identity(), workers=2) for p in chunk]
+    assert [p.content_key for p in keyed] == [content_key(raw) for raw in raws]
+    assert [p.parsed.raw for p in keyed] == raws  # the parent's own bytes, put back
+    assert all(p.parsed.headers == {} and p.parsed.subject for p in keyed)
+    unkeyed = [
+        p for chunk in workers.prepare_chunks(chunks, Identity(), workers=2, copy_keys=False) for p in chunk
+    ]
+    assert [p.content_key for p in unkeyed] == [None] * len(raws)

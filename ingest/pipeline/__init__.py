@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import extractors
 from extractors import Extraction, Identity
-from extractors.mail.copies import content_key
 from extractors.mail.parse import ParsedMessage, parse_message
 from ingest.store import Location, Prepared
 
@@ -27,5 +26,4 @@ def analyse(parsed: ParsedMessage, identity: Identity) -> tuple[Extraction, list
 def prepare(raw: bytes, location: Location, identity: Identity, sha256: str | None = None) -> Prepared:
     parsed = parse_message(raw, sha256)
     extraction, errors = analyse(parsed, identity)
-    # The copy key is hashed here, in the worker, so the single writer process does not hash every message twice.
-    return Prepared(parsed, extraction, location, extra_errors=errors, content_key=content_key(raw))
+    return Prepared(parsed, extraction, location, extra_errors=errors)

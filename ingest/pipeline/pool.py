@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import AsyncResult, Pool
 
 from extractors import Extraction, Identity
+from extractors.mail.copies import content_key
 from extractors.mail.parse import ParsedMessage, sha256_of
 from ingest import pipeline
 from ingest.store import Job, Location, Prepared
@@ -27,10 +28,13 @@ WATCH_INTERVAL = 0.2  # seconds between checks that every worker is still alive
 KnownFilter = Callable[[list[str]], set[str]]
 
 
-def _prepare_in_worker(args: tuple[bytes, Location, Identity, str]) -> Prepared:
-    raw, location, identity, sha256 = args
+def _prepare_in_worker(args: tuple[bytes, Location, Identity, str, bool]) -> Prepared:
+    raw, location, identity, sha256, copy_key = args
     prepared = pipeline.prepare(raw, location, identity, sha256)
+    if copy_key:  # hashed here so the single writer process does not (reprocess links no copies: no key)
+        prepared.content_key = content_key(raw)
     prepared.parsed.raw = b""  # the parent still holds the bytes; don't send them back
+    prepared.parsed.headers = {}  # read by the extractors only, never stored: not worth pickling twice
     if prepared.parsed.body_html is not None:
         prepared.parsed.body_html = ""  # the store only needs to know there was HTML
     return prepared
@@ -77,8 +81,8 @@ class _Chunk:
         self.pool: Pool | None = None
         self.workers: frozenset[int] = frozenset()
 
-    def submit(self, pool: Pool, identity: Identity) -> None:
-        args = [(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i]) for i in self.todo]
+    def submit(self, pool: Pool, identity: Identity, copy_keys: bool) -> None:
+        args = [(self.jobs[i][0], self.jobs[i][1], identity, self.shas[i], copy_keys) for i in self.todo]
         self.pool, self.workers = pool, _live_workers(pool)
         self.result = pool.map_async(_prepare_in_worker, args, chunksize=16)
 
@@ -125,10 +129,12 @@ def prepare_chunks(
     identity: Identity,
     workers: int | None = None,
     known: KnownFilter | None = None,
+    copy_keys: bool = True,
 ) -> Iterator[list[Prepared]]:
     """Yield each chunk prepared, in order, keeping the next chunk busy in the pool meanwhile.
 
-    `known(shas)` returns the hashes already stored; those messages are not parsed.
+    `known(shas)` returns the hashes already stored; those messages are not parsed. `copy_keys`:
+    the workers hash each message's `content_key` for the writer (whoever links copies).
     """
     workers = workers or default_workers()
     pool = multiprocessing.get_context("fork").Pool(workers, _worker_start) if workers > 1 else None
@@ -137,7 +143,7 @@ def prepare_chunks(
         for jobs in chunks:
             chunk = _Chunk(jobs, known)
             if pool is not None:
-                chunk.submit(pool, identity)
+                chunk.submit(pool, identity, copy_keys)
             if pending is not None:
                 yield pending.collect(identity)
             pending = chunk

@@ -38,7 +38,9 @@ def reprocess_all(
     # Messages the poller stored but did not process yet get their rows first.
     drain(db, identity, workers=workers, steps=steps)
     reset_derived(db, steps)
-    tally = run.run_jobs(db, _stored_jobs(db), identity, update_processed, steps=steps, workers=workers)
+    tally = run.run_jobs(
+        db, _stored_jobs(db), identity, update_processed, steps=steps, workers=workers, copy_keys=False
+    )
     refresh_derived(db, steps)
     return ReprocessSummary(tally.messages, tally.errors, time.monotonic() - started)
 

@@ -72,6 +72,7 @@ def run_jobs(
     steps: Sequence[Step] = STEPS,
     workers: int | None = None,
     known: KnownFilter | None = None,
+    copy_keys: bool = True,
     chunk_messages: int | None = None,
     stop: threading.Event | None = None,
     describe: Describe | None = None,
@@ -79,12 +80,13 @@ def run_jobs(
 ) -> Tally:
     """Prepare every job in the pool and write it chunk by chunk; stops between chunks when
     `stop` is set. `known(shas)` names the messages already stored, which are not parsed again;
+    `copy_keys`: the workers hash the copy keys `write` links copies by (not reprocess: it links none);
     `chunk_messages` bounds a chunk (a transaction); `describe` words the progress line (none without it)."""
     tally = Tally()
     started = time.monotonic()
     line = ProgressLine(progress if describe is not None else False)
     try:
-        for prepared in prepare_chunks(chunked(jobs, chunk_messages), identity, workers, known):
+        for prepared in prepare_chunks(chunked(jobs, chunk_messages), identity, workers, known, copy_keys):
             with db.atomic():
                 written = write(db, prepared)
                 on_new(db, written.fresh, steps)
