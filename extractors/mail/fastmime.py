@@ -19,7 +19,7 @@ _SUFFIX = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
-class _BoundaryMatch:
+class BoundaryMatch:
     __slots__ = ("_groups",)
 
     def __init__(self, sep: str, end: str | None, ws: str, linesep: str | None) -> None:
@@ -37,7 +37,7 @@ class BoundaryMatcher:
     def __init__(self, separator: str) -> None:
         self.separator = separator
 
-    def match(self, line: str) -> _BoundaryMatch | None:
+    def match(self, line: str) -> BoundaryMatch | None:
         if not line.startswith(self.separator):
             return None
         rest = line[len(self.separator) :]
@@ -52,7 +52,7 @@ class BoundaryMatcher:
                 linesep, stripped = candidate, stripped[len(candidate) :]
                 break
         if stripped in ("", "\n"):  # `$` matches at the end or before a final newline
-            return _BoundaryMatch(self.separator, end, ws, linesep)
+            return BoundaryMatch(self.separator, end, ws, linesep)
         return None
 
 
