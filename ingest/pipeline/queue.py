@@ -15,12 +15,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlite_utils import Database
 
 from extractors import Identity
-from ingest import pipeline
 from ingest.pipeline import run
 from ingest.pipeline.steps import STEPS, Step
 from ingest.store import Job, Location, Prepared, Written, now_iso, store_parsed
@@ -65,8 +63,6 @@ def drain(
     started = time.monotonic()
     with _DRAINING:
         pool_size = workers if total >= POOL_THRESHOLD else 1
-        if pool_size != 1:
-            _warm_up(identity)
 
         def describe(tally: run.Tally, rate: float) -> str:
             return f"processing: {tally.messages}/{total} messages, {rate:,.0f} msg/s"
@@ -107,18 +103,3 @@ def _queued_jobs(db: Database) -> Iterator[Job]:
         last = rows[-1][0]
         for _, sha, raw, account, folder, path in rows:
             yield Job(raw, Location(account=account or "", folder=folder or "", path=path), sha)
-
-
-_WARM_MESSAGE = (
-    b"From: Billing <billing@netflix.com>\r\nTo: me@example.org\r\nSubject: Your receipt\r\n"
-    b"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\nMessage-ID: <warm-up@subtrail>\r\n\r\n"
-    b"Thank you for your payment of 13,49 EUR.\r\n"
-)
-
-
-@lru_cache(maxsize=1)
-def _warm_up(identity: Identity) -> None:
-    """Run the extractors once in this process before the parser pool forks, so the data they
-    load lazily (provider registry, compiled patterns) is shared by the workers, not copied
-    into each: about 20 MB less at peak with two workers (bench/bench_imap.py)."""
-    pipeline.prepare(_WARM_MESSAGE, Location(account="", folder=""), identity)
