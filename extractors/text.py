@@ -69,6 +69,16 @@ def lowered(text: str) -> str:
     return low if len(low) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
+def lowered_tail(low: str, head: str, tail: str) -> str:
+    """`lowered(tail)` cut out of `low`, which is `lowered(f"{head}\\n{tail}")`: a slice, not a second lowering.
+
+    Equal because `lower()` maps each character alone, but for Σ, whose final-sigma context stops at the
+    "\\n" (neither cased nor case-ignorable). The one exception, an İ in `head` (then `low` was lowered
+    character by character, Σ included), lowers `tail` itself.
+    """
+    return lowered(tail) if "\u0130" in head else low[len(head) + 1 :]
+
+
 def may_contain(text: str, words: Iterable[str]) -> bool:
     """False when `text` holds none of the lowercase Latin `words`, case ignored as `re.IGNORECASE` ignores
     it: the proof that a case-insensitive pattern, each of whose matches holds one of `words`, cannot match.

@@ -27,7 +27,7 @@ from extractors.subscriptions.classify import (
     without_upsells,
 )
 from extractors.subscriptions.structured import Structured
-from extractors.text import lowered
+from extractors.text import lowered, lowered_tail
 
 if TYPE_CHECKING:
     from extractors.mail.parse import ParsedMessage
@@ -70,6 +70,10 @@ _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("P1Y", re.compile(r"/ ?an\b|par an\b|annuel|annuelle|yearly|annual|per year|/ ?year|/ ?yr\b|1 an\b|12 mois|a year\b|\b1[- ]year\b")),
     ("P1M", re.compile(rf"{MONTHLY_BILL}|mensualités?\b|monthly instal+ments?|/ ?mois|par mois|mensuel|mensuelle|monthly|per month|/ ?month|/ ?mo\b|a month\b|1 mois\b|\b1[- ]month\b")),
 ]  # fmt: skip
+
+# Every period word in one pattern, its alternatives in the order of the period names: the first match is the
+# earliest word, and of the words starting there, the least period name (what `min` over `_PERIODS` picks).
+_ANY_PERIOD = re.compile("|".join(f"(?P<{period}>{pattern.pattern})" for period, pattern in sorted(_PERIODS)))
 
 DATE_WORDS = {
     "next_renewal_on": re.compile(
@@ -252,10 +256,9 @@ def pick_period(
     """The period written beside the amount ("9,99 €/mois", "prélèvement mensuel de 88,80 €"), else the
     date range a charge covers, else a period word anywhere, else the provider's."""
     if amount is not None:  # the period written first after the amount: "32,99 €/mois pendant 12 mois"
-        near = text[amount.end : amount.end + 30]
-        found = [(m.start(), period) for period, pattern in _PERIODS if (m := pattern.search(near))]
-        if found:
-            return min(found)[1]
+        first = _ANY_PERIOD.search(text[amount.end : amount.end + 30])
+        if first:
+            return first.lastgroup
         line_start = text.rfind("\n", 0, amount.start) + 1
         before = text[max(line_start, amount.start - 40) : amount.start]
         found = [(m.end(), period) for period, pattern in _PERIODS for m in pattern.finditer(before)]
@@ -341,7 +344,7 @@ def build_event(
         platform=target.platform,
         billed_by=target.billed_by,
         account_email=account_email(parsed, identity, text),
-        plan=pick_plan(low, target.plans) or labelled.plan_of(text),
+        plan=pick_plan(low, target.plans) or labelled.plan_of(text, lowered_tail(low, parsed.subject, text)),
     )
     if amount is not None:
         fact.amount_minor, fact.currency = amount.amount_minor, amount.currency

@@ -79,7 +79,10 @@ class Field:
         return role_of_label(self.label)
 
 
+@functools.lru_cache(maxsize=1024)
 def role_of_label(label: str) -> str | None:
+    """The role of a label's words, or None. Cached: a mailbox writes the same few labels ("Total TTC",
+    "Montant", "Sous-total") over and over, and each costs up to eight searches."""
     for role, pattern in LABEL_ROLES:
         if pattern.search(label):
             return role
@@ -167,10 +170,10 @@ def _pairs(text: str) -> tuple[Field, ...]:
 _PLAN_WORDS = ("formule", "offre", "plan", "forfait", "tier", "niveau", "membership")
 
 
-def plan_of(text: str) -> str | None:
+def plan_of(text: str, low: str | None = None) -> str | None:
     """The plan a labelled line or table cell names (the first), its price and period cut off; `text`
-    keeps its case."""
-    low = lowered(text)
+    keeps its case, `low` is `lowered(text)` when the caller has it already."""
+    low = lowered(text) if low is None else low
     if not any(word in low for word in _PLAN_WORDS):
         return None
     for found in _pairs(text):
