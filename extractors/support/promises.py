@@ -97,8 +97,9 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @lru_cache(maxsize=8)
-def _fr_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("FR", years=year)
+def _fr_holidays(year: int) -> frozenset[date]:
+    """A year's French public holidays as plain dates: a `HolidayBase` lookup costs microseconds a day."""
+    return frozenset(holidays.country_holidays("FR", years=year))
 
 
 def is_business_day(day: date) -> bool:

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from extractors.support.needles import NeedleSet
+
 
 def _numbered(words: str) -> re.Pattern[str]:
     """'<word> n° 123', '<word> #123', '<word> : AB-123' (case-insensitive)."""
@@ -91,54 +93,10 @@ _NEEDLES: dict[str, tuple[str, ...]] = {
     "number": ("request", "ticket", "case", "incident", "demande", "requ", "dossier", "clamation"),
     "reference": ("réf", "ref"),
 }
-_ALL_NEEDLES = frozenset(needle for needles in _NEEDLES.values() for needle in needles)
-# A needle that holds a shorter one ("request" holds "requ") is not searched for when the shorter is absent.
-_SHORTER: dict[str, str | None] = {
-    needle: max(
-        (other for other in _ALL_NEEDLES if other != needle and other in needle), key=len, default=None
-    )
-    for needle in _ALL_NEEDLES
-}
 _HELPDESK_FAMILIES = frozenset(family for family in _NEEDLES if family != "reference")
-
-
-# Lowering a long non-ASCII body costs more than all its needle scans; its UTF-8 bytes lower-cased (A-Z only)
-# hold the same needles, since no other character lowers to ASCII but İ and the Kelvin sign (then: str.lower),
-# and "é" lowers from "é" and "É" alone, so a needle with it is searched in both forms.
-_TO_ASCII = ("\u0130", "\u212a")
-_BYTE_FORMS: dict[str, tuple[bytes, ...]] = {
-    needle: tuple({needle.encode(), needle.replace("é", "É").encode()}) for needle in _ALL_NEEDLES
-}
-# (one "é" a needle at most, every other character ASCII: the two forms are all there are)
-assert all(needle.replace("é", "", 1).isascii() for needle in _ALL_NEEDLES)
-
-
-class _Needles:
-    """`needle in text.lower()`, each needle searched at most once and only when the shorter one it holds is there."""
-
-    def __init__(self, text: str) -> None:
-        self.lowered: str | None = None
-        self.lowered_bytes = b""
-        if text.isascii() or any(char in text for char in _TO_ASCII):
-            self.lowered = text.lower()
-        else:
-            self.lowered_bytes = text.encode("utf-8", "surrogatepass").lower()
-        self.found: dict[str, bool] = {}
-
-    def any(self, needles: tuple[str, ...]) -> bool:
-        return any(self.has(needle) for needle in needles)
-
-    def has(self, needle: str) -> bool:
-        hit = self.found.get(needle)
-        if hit is None:
-            shorter = _SHORTER[needle]
-            hit = (shorter is None or self.has(shorter)) and (
-                needle in self.lowered
-                if self.lowered is not None
-                else any(form in self.lowered_bytes for form in _BYTE_FORMS[needle])
-            )
-            self.found[needle] = hit
-        return hit
+_NEEDLE_SET = NeedleSet(needle for needles in _NEEDLES.values() for needle in needles)
+# The literals are searched as written: "[##" and "[#" only where there is a "[".
+_LITERAL_SET = NeedleSet(literal for _, _, _, literal in _PATTERNS)
 
 
 def _tokens(
@@ -147,12 +105,12 @@ def _tokens(
     """(system, value, is_global, family) of every token in the subject then the body, in order, repeats included."""
     for text in (subject or "", body or ""):
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
-        needles = _Needles(text)
+        literals, needles = _LITERAL_SET.in_text(text), _NEEDLE_SET.in_lowered(text)
         for family, pattern, is_global, literal in _PATTERNS:
             if families is not None and family not in families:
                 continue
             # The literal implies its family's needle: testing it first only skips scans that find nothing.
-            if literal not in text or not needles.any(_NEEDLES[family]):
+            if not literals.has(literal) or not needles.any(_NEEDLES[family]):
                 continue
             for match in pattern.finditer(text):
                 value, system = match.group(1), family
