@@ -235,3 +235,23 @@ def test_schema_is_idempotent_and_in_wal(db_path: Path) -> None:
     assert second.journal_mode == "wal"
     applied = [r["name"] for r in second.query("select name from _sqlite_migrations")]
     assert "0001_initial" in applied
+
+
+def test_redundant_message_indexes_are_dropped_and_their_lookups_still_indexed(db_path: Path) -> None:
+    """A database from before 0004 had `messages(kind)` and `messages(provider)` beside the composite
+    indexes that start with those columns: the migration drops them, and the lookups they served
+    (Datasette's kind= and provider= filters) still read an index, not the table."""
+    db = open_db(db_path)
+    db.execute("create index idx_messages_kind on messages (kind)")
+    db.execute("create index idx_messages_provider on messages (provider)")
+    db.execute("delete from _sqlite_migrations where name = '0004_drop_redundant_indexes'")
+    db.close()
+    db = open_db(db_path)
+    names = {r[0] for r in db.execute("select name from sqlite_master where type = 'index'")}
+    assert not names & {"idx_messages_kind", "idx_messages_provider"}
+    for column in ("kind", "provider"):
+        plan = " ".join(
+            str(r[-1])
+            for r in db.execute(f"explain query plan select count(*) from messages where {column} = 'x'")
+        )
+        assert "USING COVERING INDEX idx_messages_" in plan, plan
