@@ -19,7 +19,7 @@ from email._policybase import compat32
 from email.feedparser import FeedParser
 from email.message import Message
 
-from extractors.mail.fastmime import BoundaryMatch, BoundaryMatcher
+from extractors.mail.fastmime import BoundaryMatch, BoundaryMatcher, boundary_of, first_values
 
 _HEADER = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")  # feedparser.headerRE
 MAX_DEPTH = 40  # deeper nesting goes to the stdlib, which reports it (RecursionError) as before
@@ -150,10 +150,11 @@ class _Tree:
         """The parts of `msg` from offset `i`, as feedparser's multipart loop reads them."""
         if ctype == "multipart/digest":
             raise _Fallback  # its parts default to message/rfc822
-        boundary = msg.get_boundary()
+        fields = first_values(msg)
+        boundary = boundary_of(msg, fields)
         if boundary is None:
             raise _Fallback  # NoBoundaryInMultipartDefect
-        if str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+        if str(fields.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
             raise _Fallback  # InvalidMultipartContentTransferEncodingDefect
         text = self.text
         here = _Stop(BoundaryMatcher("--" + boundary))

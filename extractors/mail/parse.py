@@ -223,25 +223,19 @@ def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
     # Address headers are split into addresses *before* RFC 2047 decoding: an encoded display
     # name may decode to "Netflix <billing@netflix.com>" and must not become the address.
     undecoded: dict[str, str] = {}
-    # msg.get(name) for every name at once: get() scans all headers per call. The stored values are
-    # read as they are and only those used go through the policy (items() would fetch every one).
-    first: dict[str, tuple[str, object]] = {}
-    for key, value in msg._headers:  # type: ignore[attr-defined]
-        first.setdefault(key.lower(), (key, value))
-    fetch = msg.policy.header_fetch_parse
+    fields = fastmime.first_values(msg)
     for name in _WANTED:
-        stored = first.get(name)
-        if stored is not None:
-            raw_value = fetch(*stored)
+        if name in fields:
+            raw_value = fields[name]
             if isinstance(raw_value, email.header.Header):
                 raw_value = _header_bytes_to_text(raw_value)
             text = str(raw_value)[:MAX_HEADER_CHARS]
             if name in ("from", "to", "cc", "reply-to"):
                 undecoded[name] = _clean(text)
             parsed.headers[name] = decode_header(text)[:10_000]
-    for name in first:  # a help desk's own stamp (X-Zendesk-*, X-Freshdesk-*...): the journal reads it
+    for name in fields:  # a help desk's own stamp (X-Zendesk-*, X-Freshdesk-*...): the journal reads it
         if name.startswith(HELPDESK_HEADER_PREFIXES):
-            parsed.headers[name] = decode_header(str(fetch(*first[name]))[:MAX_HEADER_CHARS])[:1_000]
+            parsed.headers[name] = decode_header(str(fields[name])[:MAX_HEADER_CHARS])[:1_000]
     parsed.message_id = _first_msgid(parsed.headers.get("message-id", "")) or None
     if not parsed.message_id:
         parsed.problems.append("headers: no Message-ID")
@@ -358,9 +352,10 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
             break
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
-        disposition = str(part.get("content-disposition") or "").lower()  # a Header when 8-bit
-        filename = _part_filename(part)
+        fields = fastmime.first_values(part)  # a part's headers are read six times or more
+        ctype = fastmime.content_type_of(part, fields)
+        disposition = str(fields.get("content-disposition") or "").lower()  # a Header when 8-bit
+        filename = _part_filename(part, fields)
         is_attachment = "attachment" in disposition or (
             filename is not None and not ctype.startswith("text/")
         )
@@ -370,9 +365,9 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
             parsed.attachments.append(Attachment(filename, ctype, size))
             continue
         if ctype == "text/plain" and plain is None:
-            plain = _part_text(part, parsed)
+            plain = _part_text(part, fields, parsed)
         elif ctype == "text/html" and html is None:
-            html = _part_text(part, parsed)
+            html = _part_text(part, fields, parsed)
     if html is not None:
         if len(html) > MAX_HTML_CHARS:
             parsed.problems.append(f"body: HTML longer than {MAX_HTML_CHARS} characters, cut before reading")
@@ -384,7 +379,8 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
         text = html_to_text(html)
     else:
         text = plain or ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:  # a scan for one character is 30x cheaper than a `replace` that finds nothing
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if len(text) > MAX_BODY_CHARS:
         parsed.problems.append(f"body: text longer than {MAX_BODY_CHARS} characters, cut for indexing")
         text = text[:MAX_BODY_CHARS]
@@ -404,12 +400,12 @@ def _without_controls(text: str) -> str:
     return _CTRL.sub("", text)
 
 
-def _part_filename(part: Message) -> str | None:
+def _part_filename(part: Message, fields: fastmime.Fields) -> str | None:
     """`get_filename()` decoded; None at once when neither header can hold a `filename`/`name` parameter
     (the parameter parser costs more than the rest of a text part's reading)."""
     if not any(
         value is not None and "name" in str(value).lower()
-        for value in (part.get("content-disposition"), part.get("content-type"))
+        for value in (fields.get("content-disposition"), fields.get("content-type"))
     ):
         return None
     try:
@@ -419,9 +415,9 @@ def _part_filename(part: Message) -> str | None:
     return decode_header(name)[:500] if name else None
 
 
-def _content_charset(part: Message) -> str | None:
+def _content_charset(part: Message, fields: fastmime.Fields) -> str | None:
     """`part.get_content_charset()`, through a cache of Content-Type values (a mailbox repeats a few)."""
-    value = part.get("content-type")
+    value = fields.get("content-type")
     if isinstance(value, str) and len(value) <= _CACHED_CTYPE_CHARS:
         return _charset_of_ctype(value)
     return part.get_content_charset()
@@ -438,16 +434,16 @@ def _charset_of_ctype(value: str) -> str | None:
     return holder.get_content_charset()
 
 
-def _part_text(part: Message, parsed: ParsedMessage) -> str:
+def _part_text(part: Message, fields: fastmime.Fields, parsed: ParsedMessage) -> str:
     try:
-        data = part.get_payload(decode=True)
+        data = fastmime.decoded_payload(part, fields)
     except Exception as exc:
         parsed.problems.append(f"body: undecodable transfer encoding ({type(exc).__name__})")
         payload = part.get_payload()
         return payload if isinstance(payload, str) else ""
     if not isinstance(data, bytes):
         return ""
-    charset = _content_charset(part)
+    charset = _content_charset(part, fields)
     if charset:
         try:
             "".encode(_charset_alias(charset))
