@@ -69,3 +69,42 @@ def test_insert_rows_splits_wide_rows_under_sqlites_variable_limit() -> None:
     rows = [{name: n for name in columns} for n in range(300)]  # 120,000 values in all
     insert_rows(db, "t", rows)
     assert db["t"].count == 300
+
+
+def test_reprocess_writes_only_the_rows_that_changed_and_keeps_the_search_index_right(tmp_path: Path) -> None:
+    """`update_processed` skips a row whose columns are unchanged (writing the searched ones re-indexed
+    the whole body through the FTS trigger) and still rewrites, and re-indexes, a row that changed."""
+    from ingest.pipeline import prepare
+    from ingest.pipeline.importer import import_paths
+    from ingest.store import Location, update_processed
+    from ingest.store.schema import open_db
+
+    mail = sorted(JOURNAL_MAIL.rglob("*.eml"))[:6]
+    db = open_db(tmp_path / "t.db")
+    import_paths(db, [str(p) for p in mail], workers=1, progress=False)
+    stored = db.execute("select raw from raw_messages order by sha256").fetchall()
+    batch = [prepare(raw, Location(account="", folder=""), Identity()) for (raw,) in stored]
+
+    def search(word: str) -> int:
+        return db.execute("select count(*) from messages_fts where messages_fts match ?", [word]).fetchone()[
+            0
+        ]
+
+    def rows() -> list[tuple]:
+        return db.execute("select * from messages order by id").fetchall()
+
+    before, changes = rows(), db.conn.total_changes
+    with db.atomic():
+        update_processed(db, batch)
+    assert db.conn.total_changes == changes and rows() == before  # nothing written: nothing changed
+
+    target = batch[0].parsed.sha256
+    with db.atomic():  # what an older parser and extractor made of one message
+        db.execute("update messages set body_text = 'zyxwvu', kind = 'other' where sha256 = ?", [target])
+        db.execute("update messages set kind = 'other' where sha256 = ?", [batch[1].parsed.sha256])
+    assert search("zyxwvu") == 1
+    with db.atomic():
+        update_processed(db, batch)
+    assert rows() == before and search("zyxwvu") == 0
+    word = max(batch[0].parsed.body_text.split(), key=len).strip(".,:;!?()«»\"'")
+    assert search(f'"{word}"') >= 1

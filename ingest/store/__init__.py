@@ -91,6 +91,9 @@ class Written(NamedTuple):
     errors: int = 0
 
 
+# The columns of `messages` its full-text index (`messages_fts`, kept by triggers) holds.
+SEARCHED_COLUMNS = ("subject", "from_name", "from_addr", "body_text")
+
 # Columns of `message_row` that describe the stored bytes, not what the parser and extractors made of them.
 _STORED_FACTS = frozenset({"sha256", "size", "stored_at"})
 
@@ -317,8 +320,16 @@ def update_processed(db: Database, batch: list[Prepared]) -> Written:
         item.copy_of = copies.get(item.parsed.sha256)
     rows = [message_row(item.parsed, item.extraction, "") for item in batch]
     if rows:
-        assignments = ", ".join(f"[{c}] = :{c}" for c in rows[0] if c not in _STORED_FACTS)
-        db.conn.executemany(f"update messages set {assignments} where sha256 = :sha256", rows)
+        columns = [c for c in rows[0] if c not in _STORED_FACTS]
+        # The searched columns apart: writing them, even unchanged, re-indexes the row (the FTS trigger deletes
+        # and re-inserts its whole body), which was most of a reprocess's writing. Unchanged rows are not written.
+        searched = [c for c in columns if c in SEARCHED_COLUMNS]
+        for part in (searched, [c for c in columns if c not in searched]):
+            assignments = ", ".join(f"[{c}] = :{c}" for c in part)
+            changed = " or ".join(f"[{c}] is not :{c}" for c in part)
+            db.conn.executemany(
+                f"update messages set {assignments} where sha256 = :sha256 and ({changed})", rows
+            )
     with_problems = 0
     for item in batch:
         for stage, error in item.extra_errors:

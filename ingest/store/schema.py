@@ -18,6 +18,7 @@ from sqlite_utils import Database, Migrations
 
 from extractors.mail.copies import content_key
 from ingest.bank.views import BANK_VIEWS
+from ingest.store import SEARCHED_COLUMNS
 
 # table -> (columns, primary key). Column types are Python types sqlite-utils maps.
 TABLES: dict[str, tuple[dict[str, Any], str | tuple[str, ...]]] = {
@@ -405,7 +406,7 @@ EXTRA_SQL = [
 ]
 
 FTS_CONFIG: dict[str, list[str]] = {
-    "messages": ["subject", "from_name", "from_addr", "body_text"],
+    "messages": list(SEARCHED_COLUMNS),
 }
 
 VIEWS: dict[str, str] = {
