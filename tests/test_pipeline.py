@@ -109,3 +109,26 @@ def test_reprocess_rewrites_every_column_the_parser_fills(db: Database) -> None:
     db.conn.commit()
     reprocess_all(db, ME, workers=1)
     assert db.execute(query).fetchall() == before
+
+
+def test_the_loop_writes_with_a_chunk_sized_page_cache_and_gives_it_back(db: Database) -> None:
+    """A chunk's transaction fits the page cache while the loop writes (SQLite's 2 MB default spilled
+    pages to the WAL and wrote them twice); after it, the connection has its own size again, so the
+    daemon's long-lived connections do not keep the bigger cache."""
+    from ingest.store import save_parsed
+
+    before = db.execute("PRAGMA cache_size").fetchone()[0]
+    seen: list[int] = []
+
+    def write(db: Database, batch: list[Prepared]):  # type: ignore[no-untyped-def]
+        seen.append(db.execute("PRAGMA cache_size").fetchone()[0])
+        return save_parsed(db, batch)
+
+    jobs = [
+        Job(b"From: a@b.example\r\nSubject: %d\r\n\r\nbody" % i, Location("t", "INBOX", uid=i))
+        for i in range(3)
+    ]
+    tally = run.run_jobs(db, jobs, Identity(), write, workers=1)
+    assert tally.new == 3
+    assert seen == [-run.CHUNK_PAGE_CACHE_KB] and before != -run.CHUNK_PAGE_CACHE_KB
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == before

@@ -11,6 +11,7 @@ that chunk and never stores a message twice. The cross-message rebuild
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,9 @@ from ingest.store import Job, Prepared, Written
 # (the parse queue drains in the poller's download batches), and at most this many bytes.
 CHUNK_MESSAGES = 400
 CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_PAGE_CACHE_KB = (
+    16 * 1024
+)  # the writer's SQLite page cache while the loop runs (`_chunk_sized_page_cache`)
 
 Write = Callable[[Database, list[Prepared]], Written]
 
@@ -63,6 +67,22 @@ def chunked(jobs: Iterable[Job], messages: int | None = None) -> Iterator[list[J
         yield chunk
 
 
+@contextlib.contextmanager
+def _chunk_sized_page_cache(db: Database) -> Iterator[None]:
+    """A page cache that holds a whole chunk's transaction while the loop writes, SQLite's own after.
+
+    A chunk dirties ~12 MB of pages: with the default 2 MB cache, pages spilled to the WAL mid-transaction
+    were written again at commit and index pages read back (bench/bench_stages.py's writer: a quarter fewer
+    page writes, 40% fewer reads, -0.04 ms of CPU a message). Only for the loop: the daemon's other
+    connections keep the small default, and SQLite frees the extra pages when the size is set back."""
+    before = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size = {-CHUNK_PAGE_CACHE_KB}")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 def run_jobs(
     db: Database,
     jobs: Iterable[Job],
@@ -86,19 +106,22 @@ def run_jobs(
     started = time.monotonic()
     line = ProgressLine(progress if describe is not None else False)
     try:
-        for prepared in prepare_chunks(chunked(jobs, chunk_messages), identity, workers, known, copy_keys):
-            with db.atomic():
-                written = write(db, prepared)
-                on_new(db, written.fresh, steps)
-            tally.messages += len(prepared)
-            tally.new += len(written.fresh)
-            tally.duplicates += written.duplicates
-            tally.errors += written.errors
-            if describe is not None:
-                line.write(describe(tally, line.rate(tally.messages)))
-            if stop is not None and stop.is_set():
-                tally.stopped = True
-                break
+        with _chunk_sized_page_cache(db):
+            for prepared in prepare_chunks(
+                chunked(jobs, chunk_messages), identity, workers, known, copy_keys
+            ):
+                with db.atomic():
+                    written = write(db, prepared)
+                    on_new(db, written.fresh, steps)
+                tally.messages += len(prepared)
+                tally.new += len(written.fresh)
+                tally.duplicates += written.duplicates
+                tally.errors += written.errors
+                if describe is not None:
+                    line.write(describe(tally, line.rate(tally.messages)))
+                if stop is not None and stop.is_set():
+                    tally.stopped = True
+                    break
     finally:
         line.close()
     tally.seconds = time.monotonic() - started

@@ -517,10 +517,6 @@ def connect_db(path: str | Path) -> Database:
     """A connection to an existing database, for one thread; writers wait up to 30 s for the lock."""
     db = WriterDatabase(path)
     db.execute("PRAGMA busy_timeout = 30000")
-    # A chunk's transaction dirties ~12 MB of pages: with SQLite's default 2 MB cache, pages spilled to the WAL
-    # mid-transaction were written again at commit and index pages read back (bench/bench_stages.py's writer:
-    # a quarter fewer page writes, 40% fewer reads, -0.04 ms of CPU a message). 16 MB bounds what it costs.
-    db.execute("PRAGMA cache_size = -16384")
     return db
 
 
