@@ -29,9 +29,8 @@ from ingest.store import Job, Prepared, Written
 # (the parse queue drains in the poller's download batches), and at most this many bytes.
 CHUNK_MESSAGES = 400
 CHUNK_BYTES = 32 * 1024 * 1024
-CHUNK_PAGE_CACHE_KB = (
-    16 * 1024
-)  # the writer's SQLite page cache while the loop runs (`_chunk_sized_page_cache`)
+# The writer's SQLite page cache while the loop runs (`_chunk_sized_page_cache`), in KiB.
+CHUNK_PAGE_CACHE_KB = 16 * 1024
 
 Write = Callable[[Database, list[Prepared]], Written]
 
