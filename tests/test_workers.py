@@ -59,3 +59,36 @@ def test_workers_hash_copy_keys_only_when_the_writer_links_copies() -> None:
         p for chunk in workers.prepare_chunks(chunks, Identity(), workers=2, copy_keys=False) for p in chunk
     ]
     assert [p.content_key for p in unkeyed] == [None] * len(raws)
+
+
+def test_what_crosses_the_pipe_comes_back_equal() -> None:
+    """Results cross the pool's pipe pickled as their classes' field values (`_pickle_as_fields`):
+    real mail with attachments, events, support facts, tokens and promises comes back equal."""
+    import copyreg
+    import pickle
+    from pathlib import Path
+
+    from extractors.model import Promise, SupportFacts, TicketToken
+
+    assert {
+        Prepared,
+        ParsedMessage,
+        Extraction,
+        SupportFacts,
+        TicketToken,
+        Promise,
+    } <= copyreg.dispatch_table.keys()
+    fixtures = Path(__file__).parent / "fixtures"
+    mail = sorted(fixtures.rglob("*.eml"))
+    assert len(mail) > 100
+    me = Identity(frozenset({"alice.martin@example.org", "moi@example.fr"}))
+    seen = {"attachments": 0, "events": 0, "support": 0, "promises": 0}
+    for path in mail:
+        item = pipeline.prepare(path.read_bytes(), Location("t", "INBOX", uid=1, path=str(path)), me)
+        item.extra_errors.append(("extract", "x"))
+        assert pickle.loads(pickle.dumps(item)) == item, path.name
+        seen["attachments"] += bool(item.parsed.attachments)
+        seen["events"] += bool(item.extraction.events)
+        seen["support"] += item.extraction.support is not None
+        seen["promises"] += bool(item.extraction.support and item.extraction.support.promises)
+    assert all(seen.values()), seen
