@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from multiprocessing.pool import AsyncResult, Pool
@@ -29,7 +28,6 @@ from ingest import pipeline
 from ingest.store import Job, Location, Prepared
 
 WORKER_TIMEOUT = 600  # seconds for one chunk; past that the chunk is redone in-process
-CHUNKS_AHEAD = 1  # chunks in the pool while one is written: each holds up to CHUNK_BYTES of raw mail
 WATCH_INTERVAL = 0.2  # seconds between checks that every worker is still alive
 KnownFilter = Callable[[list[str]], set[str]]
 
@@ -191,24 +189,21 @@ def prepare_chunks(
     the workers hash each message's `content_key` for the writer (whoever links copies).
     """
     workers = workers or default_workers()
+    pool: Pool | None = None
     if workers > 1:
         _warm_up(identity)
-    pool = (
-        _QuietPool(workers, _worker_start, context=multiprocessing.get_context("fork"))
-        if workers > 1
-        else None
-    )
+        pool = _QuietPool(workers, _worker_start, context=multiprocessing.get_context("fork"))
     try:
-        pending: deque[_Chunk] = deque()
+        pending: _Chunk | None = None
         for jobs in chunks:
             chunk = _Chunk(jobs, known)
             if pool is not None:
                 chunk.submit(pool, identity, copy_keys)
-            pending.append(chunk)
-            if len(pending) > CHUNKS_AHEAD:
-                yield pending.popleft().collect(identity)
-        while pending:
-            yield pending.popleft().collect(identity)
+            if pending is not None:
+                yield pending.collect(identity)
+            pending = chunk
+        if pending is not None:
+            yield pending.collect(identity)
     finally:
         if pool is not None:
             pool.terminate()
