@@ -138,8 +138,7 @@ def _digit_runs(text: str) -> Iterator[int]:
     nexts = [text.find(d) for d in _ASCII_DIGITS]
     while (start := min((p for p in nexts if p >= 0), default=-1)) >= 0:
         yield start
-        run = _ASCII_RUN.match(text, start)  # always matches: `[0-9]*`
-        end = run.end() if run else start
+        end = _ASCII_RUN.match(text, start).end()  # type: ignore[union-attr]  # `[0-9]*` always matches
         nexts = [
             p if p < 0 or p >= end else text.find(d, end) for d, p in zip(_ASCII_DIGITS, nexts, strict=True)
         ]

@@ -239,9 +239,9 @@ def _named_by_store(platform: Provider, subject: str, text: str) -> str | None:
         lambda: _first(_YOUR_SUBSCRIPTION, head),
         lambda: _first(_SUBSCRIPTION_TO, head),
     )  # each searched only when those before it named nobody
-    for name in (
-        candidate() for candidate in candidates
-    ):  # a name is written with a capital in its first word ("iCloud+" too)
+    for candidate in candidates:
+        name = candidate()
+        # a name is written with a capital in its first word ("iCloud+" too)
         if name and re.match(r"\S*[A-Z0-9]", name) and not any(b in name.lower() for b in platform.brands):
             return name
     return None

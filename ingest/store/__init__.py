@@ -69,9 +69,8 @@ class Prepared:
     location: Location
     extra_errors: list[tuple[str, str]] = field(default_factory=list)  # (stage, error)
     copy_of: str | None = None  # another raw copy of this message was stored first: its sha256
-    content_key: str | None = (
-        None  # `extractors.mail.copies.content_key` of the raw bytes, when a worker made it
-    )
+    # `extractors.mail.copies.content_key` of the raw bytes, when a worker hashed it (else the writer does)
+    content_key: str | None = None
 
 
 @dataclass

@@ -364,11 +364,8 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("messages", ["kind", "provider"], False),
     ("messages", ["provider", "kind"], False),
     ("messages", ["direction"], False),  # Datasette: the direction facet (mine / theirs)
-    (
-        "messages",
-        ["content_key"],
-        False,
-    ),  # ingest/store/copies.py: is this mail stored already, as other bytes?
+    # extractors/mail/copies.py: is this mail stored already, as other bytes?
+    ("messages", ["content_key"], False),
     ("message_locations", ["sha256"], False),
     ("subscription_events", ["subscription_id"], False),
     ("subscription_events", ["message_sha256"], False),
