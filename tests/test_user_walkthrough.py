@@ -36,10 +36,12 @@ def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config(str(SAMPLE / "subtrail.toml"))
     path = tmp_path_factory.mktemp("walkthrough") / "subtrail.db"
     db = open_db(path)
-    import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-    db.close()
     csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
-    result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
+    with pytest.MonkeyPatch.context() as pinned:  # the statuses the imports store are judged as of today too
+        pinned.setenv("SUBTRAIL_TODAY", TODAY)
+        import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
+        db.close()
+        result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
     assert result.exit_code == 0, result.output
     return path
 
