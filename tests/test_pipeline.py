@@ -111,17 +111,21 @@ def test_reprocess_rewrites_every_column_the_parser_fills(db: Database) -> None:
     assert db.execute(query).fetchall() == before
 
 
-def test_the_loop_writes_with_a_chunk_sized_page_cache_and_gives_it_back(db: Database) -> None:
+def test_the_loop_writes_with_a_chunk_sized_page_cache_and_memory_journals_and_gives_them_back(
+    db: Database,
+) -> None:
     """A chunk's transaction fits the page cache while the loop writes (SQLite's 2 MB default spilled
-    pages to the WAL and wrote them twice); after it, the connection has its own size again, so the
-    daemon's long-lived connections do not keep the bigger cache."""
+    pages to the WAL and wrote them twice), and its statement journals stay in memory (SQLite spilled
+    them to temporary files); after it, the connection has its own settings again, so the daemon's
+    long-lived connections keep the small cache and sort on disk."""
     from ingest.store import save_parsed
 
-    before = db.execute("PRAGMA cache_size").fetchone()[0]
-    seen: list[int] = []
+    names = ("cache_size", "temp_store")
+    before = [db.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
+    seen: list[list[int]] = []
 
     def write(db: Database, batch: list[Prepared]):  # type: ignore[no-untyped-def]
-        seen.append(db.execute("PRAGMA cache_size").fetchone()[0])
+        seen.append([db.execute(f"PRAGMA {name}").fetchone()[0] for name in names])
         return save_parsed(db, batch)
 
     jobs = [
@@ -130,5 +134,6 @@ def test_the_loop_writes_with_a_chunk_sized_page_cache_and_gives_it_back(db: Dat
     ]
     tally = run.run_jobs(db, jobs, Identity(), write, workers=1)
     assert tally.new == 3
-    assert seen == [-run.CHUNK_PAGE_CACHE_KB] and before != -run.CHUNK_PAGE_CACHE_KB
-    assert db.execute("PRAGMA cache_size").fetchone()[0] == before
+    assert seen == [[-run.CHUNK_PAGE_CACHE_KB, 2]]  # 2: MEMORY
+    assert before[0] != -run.CHUNK_PAGE_CACHE_KB and before[1] != 2
+    assert [db.execute(f"PRAGMA {name}").fetchone()[0] for name in names] == before
