@@ -17,13 +17,11 @@ from click.testing import CliRunner
 from icalendar import Calendar
 
 from ingest.cli import cli
-from ingest.config import load_config
 from ingest.outputs.dossier import find_identifiers
 from ingest.outputs.drafts import build_draft
 from ingest.outputs.humanize import Humanizer
-from ingest.pipeline.importer import import_paths
 from ingest.store.schema import open_db
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, import_sample
 from tests.serve_helpers import running_server
 
 TODAY = "2026-11-27"  # Spotify's refund (due 2 Dec) is not due yet; Free Mobile's was kept late on the 23rd
@@ -33,17 +31,9 @@ EN = Humanizer(language="en", timezone="Europe/Paris")
 
 @pytest.fixture(scope="module")
 def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = load_config(str(SAMPLE / "subtrail.toml"))
-    path = tmp_path_factory.mktemp("walkthrough") / "subtrail.db"
-    db = open_db(path)
-    csvs = [str(p) for p in sorted((SAMPLE / "bank").glob("*.csv"))]
     with pytest.MonkeyPatch.context() as pinned:  # the statuses the imports store are judged as of today too
         pinned.setenv("SUBTRAIL_TODAY", TODAY)
-        import_paths(db, [str(SAMPLE / "mailbox")], identity=config.identity, workers=1, progress=False)
-        db.close()
-        result = CliRunner().invoke(cli, ["bank", "import", *csvs, "--db", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
+        return import_sample(tmp_path_factory.mktemp("walkthrough") / "subtrail.db")
 
 
 @pytest.fixture
