@@ -98,6 +98,20 @@ def ensure_mbox_to_sqlite() -> Path:
     return tool
 
 
+def byte_compile_subtrail(work: Path) -> None:
+    """Compile the installed subtrail's modules to bytecode, as pip does when it installs a wheel (and
+    as `mbox-to-sqlite`, installed by pip, already is): an editable checkout run with
+    PYTHONDONTWRITEBYTECODE (this machine sets it) otherwise compiles ~80 modules from source at every
+    start, a fifth of `subtrail import`'s start-up (callgrind: 2.61 G instructions against 2.15 G).
+    Run from `work`, so the packages are the ones the `subtrail` command imports, not this checkout's."""
+    script = (
+        "import compileall, pathlib, extractors, ingest\n"
+        "for package in (ingest, extractors):\n"
+        "    compileall.compile_dir(pathlib.Path(package.__file__).parent, quiet=1)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=work, check=True)
+
+
 def count_rows(db: Path, table: str) -> int:
     import sqlite3
 
@@ -163,6 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     tool = None if args.subtrail_only else ensure_mbox_to_sqlite()
     work = Path(tempfile.mkdtemp(prefix="subtrail-vs-mbox-"))
+    byte_compile_subtrail(work)
     try:
         for count in args.counts:
             compare(count, args.runs, work, tool)
