@@ -235,7 +235,7 @@ def _read_headers(msg: Message, parsed: ParsedMessage) -> None:
     # Address headers are split into addresses *before* RFC 2047 decoding: an encoded display
     # name may decode to "Netflix <billing@netflix.com>" and must not become the address.
     undecoded: dict[str, str] = {}
-    fields = fastmime.first_values(msg)
+    fields = fastmime.fields_of(msg)
     for name in _WANTED:
         if name in fields:
             raw_value = fields[name]
@@ -365,7 +365,7 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
             break
         if part.is_multipart():
             continue
-        fields = fastmime.first_values(part)  # a part's headers are read six times or more
+        fields = fastmime.fields_of(part)  # a part's headers are read six times or more
         ctype = fastmime.content_type_of(part, fields)
         disposition = str(fields.get("content-disposition") or "").lower()  # a Header when 8-bit
         filename = _part_filename(part, fields)
