@@ -6,14 +6,15 @@ Usage:
     python bench/snapshot_outputs.py after.json --diff before.json
 
 Mail: the test fixtures, corpus-dev, the quote suites, CPython's e-mail test corpus and 2,000
-generated bench messages. For each, the `ParsedMessage` (without the raw bytes and the HTML) and the
-`Extraction`, as JSON. `--diff` exits 1 and names the first differences when any output moved.
+generated bench messages. For each, the `ParsedMessage` (without the raw bytes; the HTML as its
+sha256), the `Extraction` and the `content_key` of its copies, as JSON. `--diff` exits 1 and names the first differences when any output moved.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -50,6 +51,7 @@ def mails() -> Iterator[tuple[str, bytes]]:
 def snapshot() -> dict[str, object]:
     os.environ.setdefault("SUBTRAIL_TODAY", "2026-06-01")
     from extractors import Identity
+    from extractors.mail.copies import content_key
     from ingest.pipeline import prepare
     from ingest.store import Location
 
@@ -59,9 +61,13 @@ def snapshot() -> dict[str, object]:
         prepared = prepare(raw, Location("snapshot", "INBOX"), identity)
         parsed = dataclasses.asdict(prepared.parsed)
         parsed.pop("raw")
-        parsed["body_html"] = parsed["body_html"] is not None
+        html = parsed["body_html"]
+        parsed["body_html"] = (
+            None if html is None else hashlib.sha256(html.encode("utf-8", "surrogatepass")).hexdigest()
+        )
         out[name] = {
             "parsed": parsed,
+            "content_key": content_key(raw),
             "extraction": dataclasses.asdict(prepared.extraction),
             "errors": prepared.extra_errors,
         }
@@ -73,9 +79,9 @@ def diff(new: dict[str, object], old: dict[str, object], limit: int = 20) -> lis
     for name in sorted(set(new) & set(old)):
         a, b = old[name], new[name]
         if a != b:
-            for part in ("parsed", "extraction", "errors"):
-                if a[part] != b[part]:  # type: ignore[index]
-                    lines.append(f"{name} [{part}]:\n  before {a[part]}\n  after  {b[part]}")  # type: ignore[index]
+            for part in ("parsed", "extraction", "errors", "content_key"):
+                if a.get(part) != b.get(part):  # type: ignore[attr-defined]
+                    lines.append(f"{name} [{part}]:\n  before {a.get(part)}\n  after  {b.get(part)}")  # type: ignore[attr-defined]
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 

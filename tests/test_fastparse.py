@@ -178,3 +178,47 @@ def test_fast_tree_is_the_stdlib_tree_on_mutated_mail() -> None:
                 del raw[at : at + rng.randint(1, 30)]
         fast += check(bytes(raw))
     assert fast > 1000
+
+
+HEADER_LINE = st.sampled_from(
+    [
+        "Subject: s",
+        "Subject:s",
+        "Subject:  \t s ",
+        "X-Empty:",
+        "X-Empty:   ",
+        " folded",
+        "\tfolded",
+        " ",
+        "\t",
+        "From x",
+        "From: a@b",
+        "From :x",
+        ":bad",
+        "Na me: x",
+        "X-\udcff: y",
+        "X-A: \udcff",
+        "X-A: a:b: c",
+        "\x0bX: y",
+        "no colon",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(HEADER_LINE, max_size=6), st.sampled_from(["\n", "", "body\n", "\nbody\n"]))
+def test_lf_header_blocks_are_stored_as_the_stdlib_stores_them(lines: list[str], rest: str) -> None:
+    """The field-by-field read of an LF header block (`_LF_FIELD`) against the stdlib, on odd lines."""
+    text = "".join(line + "\n" for line in lines) + rest
+    check(text.encode("utf-8", "surrogateescape"))
+    check(
+        ("Content-Type: multipart/mixed; boundary=b\n\n--b\n" + text + "\n--b--\n").encode(
+            "utf-8", "surrogateescape"
+        )
+    )
+
+
+def test_plain_lf_header_blocks_take_the_field_by_field_read(monkeypatch) -> None:
+    monkeypatch.setattr(fastparse, "_store_plain_fields", None)  # the line-by-line read would fail
+    for raw in generate(10, seed=23):
+        assert check(raw.replace(b"\r\n", b"\n"))

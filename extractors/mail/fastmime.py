@@ -110,6 +110,13 @@ def first_values(msg: Message) -> Fields:
     return fields
 
 
+def fields_of(msg: Message) -> Fields:
+    """`first_values(msg)`, as `fastparse` already read it for the parts it built (their headers are
+    never changed afterwards: parsing only reads them), read anew for any other message."""
+    fields: Fields | None = msg.__dict__.get("_first_values")
+    return first_values(msg) if fields is None else fields
+
+
 _MISSING = object()
 
 

@@ -19,7 +19,14 @@ from email._policybase import compat32
 from email.feedparser import FeedParser
 from email.message import Message
 
-from extractors.mail.fastmime import BoundaryMatch, BoundaryMatcher, boundary_of, first_values
+from extractors.mail.fastmime import (
+    BoundaryMatch,
+    BoundaryMatcher,
+    Fields,
+    boundary_of,
+    content_type_of,
+    first_values,
+)
 
 _HEADER = re.compile(r"^(From |[\041-\071\073-\176]*:|[\t ])")  # feedparser.headerRE
 MAX_DEPTH = 40  # deeper nesting goes to the stdlib, which reports it (RecursionError) as before
@@ -93,9 +100,17 @@ class _Stop:
         return self._found
 
 
+# A plain header field of a text without "\r": `Name: value` with its folded lines, each line ending "\n".
+# A line it matches is one `_HEADER` matches (not a "From " line: a name has no space) and one
+# `_store_plain_fields` stores as it stores this match: the name, the value without its leading
+# spaces and tabs nor its last line ending.
+_LF_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n")
+
+
 class _Tree:
     def __init__(self, text: str) -> None:
         self.text = text
+        self.lf_only = "\r" not in text  # every line ends with "\n": header blocks are read field by field
 
     def root(self) -> Message:
         return self.part(0, (), 0)[0]
@@ -124,33 +139,53 @@ class _Tree:
         text = self.text
         end = self.stop_at(start, stops)
         msg = Message(policy=compat32)
-        headers: list[str] = []
-        i = start
-        while i < end:
-            line = _LINE.match(text, i).group()  # type: ignore[union-attr]
-            i += len(line)
-            if not _HEADER.match(line):
-                if line[0] not in "\r\n":  # MissingHeaderBodySeparatorDefect
-                    raise _Fallback
-                break  # the blank line after the headers
-            headers.append(line)
-        if headers and not _store_plain_fields(msg, headers):
-            _parse_headers(_HeaderParser(msg), headers)
-        ctype = msg.get_content_type()
+        i = self.plain_lf_headers(msg, start, end) if self.lf_only else -1
+        if i < 0:  # the general way, line by line
+            headers: list[str] = []
+            i = start
+            while i < end:
+                line = _LINE.match(text, i).group()  # type: ignore[union-attr]
+                i += len(line)
+                if not _HEADER.match(line):
+                    if line[0] not in "\r\n":  # MissingHeaderBodySeparatorDefect
+                        raise _Fallback
+                    break  # the blank line after the headers
+                headers.append(line)
+            if headers and not _store_plain_fields(msg, headers):
+                _parse_headers(_HeaderParser(msg), headers)
+        fields = first_values(msg)
+        msg._first_values = fields  # type: ignore[attr-defined]  # read again by parse_message: see `fields_of`
+        ctype = content_type_of(msg, fields)
         maintype = ctype.split("/")[0]
         if maintype == "message":
             raise _Fallback  # message/rfc822, message/delivery-status: nested parsing
         if maintype == "multipart":
-            return msg, self.multipart(msg, ctype, i, stops, depth), True
+            return msg, self.multipart(msg, ctype, fields, i, stops, depth), True
         body = text[i:end]
         msg._payload = _without_eol(body) if stops else body  # type: ignore[attr-defined]  # as set_payload(str)
         return msg, end, False
 
-    def multipart(self, msg: Message, ctype: str, i: int, stops: tuple[_Stop, ...], depth: int) -> int:
+    def plain_lf_headers(self, msg: Message, start: int, end: int) -> int:
+        """Store the header block at `start` when it is plain fields (`_LF_FIELD`) then a blank line
+        before `end`, as the line loop and `_store_plain_fields` would: the offset after the blank
+        line. -1, storing nothing, for anything else (the line loop reads it)."""
+        text, match = self.text, _LF_FIELD.match
+        fields: list[tuple[str, str]] = []
+        i = start
+        while (mo := match(text, i, end)) is not None:
+            fields.append(mo.group(1, 2))
+            i = mo.end()
+        if i >= end or text[i] != "\n":
+            return -1
+        msg._headers.extend(fields)  # type: ignore[attr-defined]  # as set_raw, one field at a time
+        return i + 1
+
+    def multipart(
+        self, msg: Message, ctype: str, fields: Fields, i: int, stops: tuple[_Stop, ...], depth: int
+    ) -> int:
         """The parts of `msg` from offset `i`, as feedparser's multipart loop reads them."""
         if ctype == "multipart/digest":
             raise _Fallback  # its parts default to message/rfc822
-        fields = first_values(msg)
         boundary = boundary_of(msg, fields)
         if boundary is None:
             raise _Fallback  # NoBoundaryInMultipartDefect
