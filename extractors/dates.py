@@ -17,6 +17,8 @@ from datetime import date
 
 from babel.dates import get_month_names
 
+from extractors.text import utf8
+
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
@@ -135,7 +137,7 @@ def digit_runs(text: str) -> Iterator[int]:
     found by `str.find` per digit: ~10x cheaper than scanning every character with `\\d`.
     """
     if not text.isascii():
-        data = text.encode("utf-8", "surrogatepass")
+        data = utf8(text)
         if any(lead in data for lead in _DIGIT_LEADS):
             yield from (run.start() for run in _DIGITS.finditer(text))
             return
