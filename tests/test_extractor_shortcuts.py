@@ -62,3 +62,16 @@ def test_role_of_label_is_a_pure_function_of_the_label() -> None:
     for label in ("montant ttc", "sous-total", "tva 20 %", "total", "dépôt de garantie", "", "remise"):
         expected = next((role for role, pattern in LABEL_ROLES if pattern.search(label)), None)
         assert role_of_label(label) == role_of_label(label) == expected
+
+
+def _lowered_by_str(text: str) -> str:
+    """`lowered` as `str.lower()` alone gives it (what the UTF-8 bytes shortcut replaces)."""
+    low = text.lower()
+    return low if len(low) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=TRAPS + "aAzZéÉ€’\u00a0\ud800ßẞ", max_size=20) | st.text(max_size=40))
+def test_lowered_is_str_lower_keeping_positions(text: str) -> None:
+    lowered.cache_clear()
+    assert lowered(text) == _lowered_by_str(text)

@@ -86,3 +86,31 @@ def test_holiday_dates_are_the_library_s() -> None:
     for year in (2024, 2025, 2026, 2030):
         assert _fr_holidays(year) == frozenset(holidays.country_holidays("FR", years=year))
     assert add_business_days(date(2026, 5, 13), 1).isoformat() == "2026-05-15"  # Ascension
+
+
+# Case numbers and what may come before them, long enough for `_has_number_start`'s digit-run path too.
+_NUMBER_TEXT = st.lists(
+    _ALPHABET
+    | st.sampled_from(
+        ["Demande n° ", "case #", "Référence : ", "ticket is ", "dossier (", "RC-", "1-9A7", "-"]
+    )
+    | st.sampled_from(["٣", "۳", "१", "０", "\U0001d7ce", "\ud800", "é", "€", "x" * 200]),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_NUMBER_TEXT)
+def test_no_number_start_means_no_numbered_match(text: str) -> None:
+    if not refs._has_number_start(text):
+        assert not any(pattern.search(text) for pattern in refs._NUMBERED)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_NUMBER_TEXT | st.text())
+def test_digit_runs_are_where_the_digit_pattern_finds_them(text: str) -> None:
+    import re
+
+    from extractors.dates import digit_runs
+
+    assert list(digit_runs(text)) == [m.start() for m in re.finditer(r"\d+", text)]

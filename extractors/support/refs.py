@@ -13,19 +13,26 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from extractors.support.needles import NeedleSet
+from extractors.dates import digit_runs
+from extractors.support.needles import NeedleSet, Search
+
+# Where a case number's own digits begin: "00918342", "9A7KQ2L" (after its short prefix, "RC-", "1-")
+_NUMBER_START = r"\d[\dA-Z\-]{2,19}[\dA-Z]"
+_NUMBERED: set[re.Pattern[str]] = set()  # the patterns `_numbered` made
 
 
 def _numbered(words: str) -> re.Pattern[str]:
     """'<word> n° 123', '<word> #123', '<word> : AB-123' (case-insensitive)."""
-    return re.compile(
+    pattern = re.compile(
         rf"\b(?:{words})(?:\s+(?:de\s+support|support))?"
         r"(?:\s*(?:n\s*[°º.o]|no\.?|num(?:éro|ero)?\.?|number|#|:)\s*[:#]?|\s+is|\s*\()\s*"
         # "00918342", "RC-4417298", ENGIE's "1-9A7KQ2L": a digit first (after a short prefix), then digits,
         # capitals and dashes.
-        r"([A-Z]{0,4}[-]?\d[\dA-Z\-]{2,19}[\dA-Z])\b",
+        rf"([A-Z]{{0,4}}[-]?{_NUMBER_START})\b",
         re.I,
     )
+    _NUMBERED.add(pattern)
+    return pattern
 
 
 # (system, pattern, global, literal): `global` tokens need no provider to be unique; `literal` is text the
@@ -97,20 +104,51 @@ _HELPDESK_FAMILIES = frozenset(family for family in _NEEDLES if family != "refer
 _NEEDLE_SET = NeedleSet(needle for needles in _NEEDLES.values() for needle in needles)
 # The literals are searched as written: "[##" and "[#" only where there is a "[".
 _LITERAL_SET = NeedleSet(literal for _, _, _, literal in _PATTERNS)
+# A `_numbered` match holds its number from a digit that starts a run of `\d` (a word, "n°", "#", ":", "(" or
+# spaces come before it, never a digit), and from there the number matches `_NUMBER_START`: where no digit run
+# starts so, neither pattern can match. Receipts print few such numbers, so this proof spares them the keyword
+# searches ("request", "case", "dossier"...), each a scan of the whole body.
+_NUMBER_AT = re.compile(_NUMBER_START, re.I)
 
 
-def _tokens(
-    subject: str, body: str, families: frozenset[str] | None = None
-) -> Iterator[tuple[str, str, bool, str]]:
+_SHORT = 200  # below this, one regex scan costs less than finding the digit runs
+
+
+def _has_number_start(text: str) -> bool:
+    """False when no `_numbered` pattern can match in `text` (a match at a run's start is also a `search` one)."""
+    if len(text) < _SHORT:
+        return _NUMBER_AT.search(text) is not None
+    return any(_NUMBER_AT.match(text, start) for start in digit_runs(text))
+
+
+# `_PATTERNS` rows with, for each, whether `_has_number_start` gates it and its family's needles: all of them,
+# and those of the helpdesk families.
+_GATED = [(*row, row[1] in _NUMBERED, _NEEDLES[row[0]]) for row in _PATTERNS]
+_HELPDESK_GATED = [row for row in _GATED if row[0] in _HELPDESK_FAMILIES]
+
+
+def _tokens(subject: str, body: str, helpdesk_only: bool = False) -> Iterator[tuple[str, str, bool, str]]:
     """(system, value, is_global, family) of every token in the subject then the body, in order, repeats included."""
-    for text in (subject or "", body or ""):
+    rows = _HELPDESK_GATED if helpdesk_only else _GATED
+    for text in (subject, body):
+        if not text:
+            continue  # every pattern matches a character at least
         text = text.replace("\u00a0", " ").replace("\u202f", " ")
-        literals, needles = _LITERAL_SET.in_text(text), _NEEDLE_SET.in_lowered(text)
-        for family, pattern, is_global, literal in _PATTERNS:
-            if families is not None and family not in families:
-                continue
+        literals = _LITERAL_SET.in_text(text)
+        needles: Search | None = None  # lowered (a copy of the text) only when a family gets this far
+        number_start: bool | None = None
+        for family, pattern, is_global, literal, numbered, family_needles in rows:
             # The literal implies its family's needle: testing it first only skips scans that find nothing.
-            if not literals.has(literal) or not needles.any(_NEEDLES[family]):
+            if not literals.has(literal):
+                continue
+            if numbered:
+                if number_start is None:
+                    number_start = _has_number_start(text)
+                if not number_start:
+                    continue
+            if needles is None:
+                needles = _NEEDLE_SET.in_lowered(text)
+            if not needles.any(family_needles):
                 continue
             for match in pattern.finditer(text):
                 value, system = match.group(1), family
@@ -134,7 +172,7 @@ def may_hold_helpdesk_ref(subject: str, body: str) -> bool:
     """False when no ref of `find_refs` can be a helpdesk one (`TicketRef.helpdesk`), found without the scans
     for a bare "Référence" (what invoices print). True is no proof: a number seen first as a bare reference
     stays one, so ask `find_refs`."""
-    return next(_tokens(subject, body, _HELPDESK_FAMILIES), None) is not None
+    return next(_tokens(subject, body, helpdesk_only=True), None) is not None
 
 
 def display_ref(refs: list[TicketRef]) -> str | None:
