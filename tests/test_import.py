@@ -255,26 +255,3 @@ def test_redundant_message_indexes_are_dropped_and_their_lookups_still_indexed(d
             for r in db.execute(f"explain query plan select count(*) from messages where {column} = 'x'")
         )
         assert "USING COVERING INDEX idx_messages_" in plan, plan
-
-
-def test_a_new_database_gets_big_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
-    """Raw messages fill most of the file: a new database is made with `PAGE_SIZE` pages (fewer WAL
-    frames and checkpoint writes a message); one made before, with SQLite's 4 KiB, opens unchanged."""
-    import sqlite3
-
-    from ingest.store.schema import PAGE_SIZE
-
-    new = open_db(tmp_path / "new.db")
-    assert new.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE != 4096
-    assert new.journal_mode == "wal"
-    new.close()
-    old_path = tmp_path / "old.db"
-    conn = sqlite3.connect(old_path)
-    conn.execute("PRAGMA page_size = 4096")
-    conn.execute("create table keep (x)")
-    conn.commit()
-    conn.close()
-    old = open_db(old_path)
-    assert old.execute("PRAGMA page_size").fetchone()[0] == 4096
-    assert "raw_messages" in old.table_names() and old.journal_mode == "wal"
-    old.close()

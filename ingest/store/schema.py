@@ -551,19 +551,8 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
-# A new database's page size. Most of the file is raw messages (18 KB each on the benchmark mailbox,
-# more with attachments), each in overflow pages, and every page the writer dirties costs a WAL frame
-# and later a checkpoint write. The writer's time a message (median of 5, 2,000 messages in chunks of
-# 400): 0.314 ms at SQLite's default 4 KiB, 0.303 at 8, 0.255 at 16, 0.252 at 32; the file is 15%
-# bigger at 16 or 32 KiB (58.6 -> 67.7 MB) and a new empty database 1.2 MB. An existing database
-# keeps the size it was made with (WAL mode cannot change it).
-PAGE_SIZE = 16384
-
-
 def ensure_db_shape(db: Database) -> None:
     """Create every table, index, FTS index and view that is missing; safe to call on every start."""
-    if not db.conn.execute("PRAGMA page_count").fetchone()[0]:  # an empty file: nothing written yet
-        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     if db.journal_mode != "wal" and db.conn.execute("PRAGMA database_list").fetchone()[2]:
         db.enable_wal()
     db.execute("PRAGMA synchronous = NORMAL")
