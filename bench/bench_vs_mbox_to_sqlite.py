@@ -9,8 +9,9 @@ Usage:
 the simplest tool people compare subtrail with. It is installed into this interpreter's environment
 when missing. Both tools run as their own command line (`subtrail import`, `mbox-to-sqlite mbox`)
 in a fresh process on a fresh database, alternately, so machine load hits both alike. Prints the
-median wall-clock throughput of each, their ratio, and the peak memory (PSS of the process and
-its children, sampled every 50 ms; RSS of the parent alongside).
+median wall-clock throughput of each and their ratio, then the peak memory of one more run each
+(PSS of the process and its children, sampled every 50 ms; RSS of the parent alongside): the
+sampler costs a tenth of a core, so the timed runs go unsampled.
 """
 
 from __future__ import annotations
@@ -75,16 +76,22 @@ class Sampler(threading.Thread):
             time.sleep(0.05)
 
 
-def run_measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
-    """(seconds, peak PSS, peak RSS) of one command; fails loudly if it does."""
+def run_measured(argv: list[str], env: dict[str, str], cwd: Path, sample: bool) -> tuple[float, int, int]:
+    """(seconds, peak PSS, peak RSS) of one command (memory 0 unless `sample`); fails loudly if it does.
+
+    Sampling reads every process's smaps_rollup 20 times a second: 7-13% of a core, measured. That
+    core is idle beside a single-process tool and taken from one that runs on both, so the timed
+    runs are not sampled and memory has runs of its own."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = Sampler(proc.pid)
-    sampler.start()
+    if sample:
+        sampler.start()
     _, err = proc.communicate()
     elapsed = time.perf_counter() - started
-    sampler.done.set()
-    sampler.join()
+    if sample:
+        sampler.done.set()
+        sampler.join()
     if proc.returncode:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
     return elapsed, sampler.peak_pss, sampler.peak_rss
@@ -134,24 +141,37 @@ def compare(count: int, runs: int, work: Path, tool: Path | None) -> dict[str, f
     if tool is None:  # --subtrail-only: a memory run at a size where the peer is not the question
         del commands["mbox-to-sqlite"]
     results: dict[str, list[tuple[float, int, int]]] = {name: [] for name in commands}
-    for run in range(runs):
+    memory: dict[str, list[tuple[float, int, int]]] = {name: [] for name in commands}
+    # The last run of each tool samples its memory and is not timed; with --subtrail-only (memory is
+    # the question there) every run is sampled.
+    for run in range(runs if tool is None else runs + 1):
+        sampled = tool is None or run == runs
         for name, argv in commands.items():
             db = work / f"{name}-{count}-{run}.db"
-            elapsed, pss, rss = run_measured(argv(db), env, work)
+            elapsed, pss, rss = run_measured(argv(db), env, work, sample=sampled)
             table = "messages"
             stored = count_rows(db, table)
             assert stored == count, f"{name} stored {stored} of {count}"
-            results[name].append((elapsed, pss, rss))
+            if sampled:
+                memory[name].append((elapsed, pss, rss))
+            if not sampled or tool is None:
+                results[name].append((elapsed, pss, rss))
             db_mb = sum(p.stat().st_size for p in work.glob(f"{db.name}*")) / 1e6
-            print(
-                f"  run {run + 1} {name:>14}: {elapsed:6.2f} s, {count / elapsed:7,.0f} msg/s, "
-                f"peak PSS {pss / 1e6:4.0f} MB (parent RSS {rss / 1e6:4.0f} MB), db {db_mb:,.0f} MB",
-                flush=True,
-            )
+            if sampled:
+                print(
+                    f"  memory run {name:>14}: peak PSS {pss / 1e6:4.0f} MB (parent RSS {rss / 1e6:4.0f} MB), "
+                    f"{elapsed:6.2f} s sampled",
+                    flush=True,
+                )
+            else:
+                print(
+                    f"  run {run + 1} {name:>14}: {elapsed:6.2f} s, {count / elapsed:7,.0f} msg/s, db {db_mb:,.0f} MB",
+                    flush=True,
+                )
             for stale in work.glob(f"{db.name}*"):
                 stale.unlink()
     medians = {name: statistics.median(count / r[0] for r in rs) for name, rs in results.items()}
-    peaks = {name: max(r[1] for r in rs) for name, rs in results.items()}
+    peaks = {name: max(r[1] for r in rs) for name, rs in memory.items()}
     if tool is None:
         print(
             f"median: subtrail {medians['subtrail']:,.0f} msg/s (peak PSS {peaks['subtrail'] / 1e6:.0f} MB)"
