@@ -146,6 +146,7 @@ def compare(count: int, runs: int, work: Path, tool: Path | None) -> dict[str, f
     # the question there) every run is sampled.
     for run in range(runs if tool is None else runs + 1):
         sampled = tool is None or run == runs
+        timed = tool is None or not sampled
         for name, argv in commands.items():
             db = work / f"{name}-{count}-{run}.db"
             elapsed, pss, rss = run_measured(argv(db), env, work, sample=sampled)
@@ -154,20 +155,14 @@ def compare(count: int, runs: int, work: Path, tool: Path | None) -> dict[str, f
             assert stored == count, f"{name} stored {stored} of {count}"
             if sampled:
                 memory[name].append((elapsed, pss, rss))
-            if not sampled or tool is None:
+            if timed:
                 results[name].append((elapsed, pss, rss))
             db_mb = sum(p.stat().st_size for p in work.glob(f"{db.name}*")) / 1e6
-            if sampled:
-                print(
-                    f"  memory run {name:>14}: peak PSS {pss / 1e6:4.0f} MB (parent RSS {rss / 1e6:4.0f} MB), "
-                    f"{elapsed:6.2f} s sampled",
-                    flush=True,
-                )
-            else:
-                print(
-                    f"  run {run + 1} {name:>14}: {elapsed:6.2f} s, {count / elapsed:7,.0f} msg/s, db {db_mb:,.0f} MB",
-                    flush=True,
-                )
+            speed = f"{count / elapsed:7,.0f} msg/s" if timed else "sampled, not timed"
+            peak = f", peak PSS {pss / 1e6:4.0f} MB (parent RSS {rss / 1e6:4.0f} MB)" if sampled else ""
+            print(
+                f"  run {run + 1} {name:>14}: {elapsed:6.2f} s, {speed}, db {db_mb:,.0f} MB{peak}", flush=True
+            )
             for stale in work.glob(f"{db.name}*"):
                 stale.unlink()
     medians = {name: statistics.median(count / r[0] for r in rs) for name, rs in results.items()}
